@@ -1,0 +1,11 @@
+//! alipay-pos: a point-of-sale terminal for Alipay and Alipay+ in-store payments.
+//!
+//! The crate is layered so that each layer only looks down:
+//! `cli` (and later the GUI) sits on top; `ams` speaks Alipay's wire protocol and knows
+//! nothing of storage or screens; `money` and `config` are the base everything shares.
+
+pub mod ams;
+pub mod cli;
+pub mod config;
+pub mod logging;
+pub mod money;
