@@ -7,5 +7,6 @@
 pub mod ams;
 pub mod cli;
 pub mod config;
+pub mod locale;
 pub mod logging;
 pub mod money;
