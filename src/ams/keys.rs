@@ -63,7 +63,7 @@ impl fmt::Display for KeyEncoding {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
     #[error("the key text is empty")]
     Empty,
@@ -185,7 +185,7 @@ pub struct LoadedPublicKey {
 }
 
 enum ParsedKey {
-    Private(PrivateKey, KeyEncoding),
+    Private(Box<PrivateKey>, KeyEncoding),
     Public(PublicKey, KeyEncoding),
 }
 
@@ -198,7 +198,7 @@ fn parse_der(text: &KeyText) -> Result<ParsedKey, KeyError> {
         } else {
             KeyEncoding::Pkcs8Base64
         };
-        return Ok(ParsedKey::Private(key, enc));
+        return Ok(ParsedKey::Private(Box::new(key), enc));
     }
     if let Ok(key) = PrivateKey::from_pkcs1_der(der) {
         let enc = if pem {
@@ -206,7 +206,7 @@ fn parse_der(text: &KeyText) -> Result<ParsedKey, KeyError> {
         } else {
             KeyEncoding::Pkcs1Base64
         };
-        return Ok(ParsedKey::Private(key, enc));
+        return Ok(ParsedKey::Private(Box::new(key), enc));
     }
     if let Ok(key) = PublicKey::from_public_key_der(der) {
         let enc = if pem {
@@ -260,7 +260,7 @@ pub fn parse_private_key(text: &str) -> Result<LoadedPrivateKey, KeyError> {
             check_size(key.size() * 8)?;
             Ok(LoadedPrivateKey {
                 mislabelled_as: mislabel(&key_text, encoding),
-                key,
+                key: *key,
                 encoding,
             })
         }

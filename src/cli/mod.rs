@@ -1,1 +1,105 @@
-//! TODO
+//! The command line: every command is a thin face over the library, so whatever the GUI can
+//! do, a script can do too.
+
+mod config_cmd;
+mod keys_cmd;
+mod signature_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status for a usage or configuration error (bad flags, unreadable files).
+pub const EXIT_USAGE: u8 = 1;
+/// Exit status for a well-formed check whose answer is "no" (e.g. a signature that fails).
+pub const EXIT_CHECK_FAILED: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "alipay-pos",
+    version,
+    about = "Point-of-sale terminal for Alipay and Alipay+ in-store payments",
+    long_about = "Point-of-sale terminal for Alipay and Alipay+ in-store payments (Alipay's \
+                  global AMS API, Order Code). Without a configuration file it runs against \
+                  the embedded Alipay sandbox.",
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// Configuration file (default: the OS config folder, e.g. ~/.config/alipay-pos/config.toml).
+    #[arg(long, global = true, env = "ALIPAY_POS_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// Log debug detail to stderr (ALIPAY_POS_LOG=... sets any level).
+    #[arg(long, short, global = true)]
+    verbose: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create and inspect the merchant's RSA keys.
+    #[command(subcommand)]
+    Keys(keys_cmd::KeysCommand),
+    /// Sign or verify AMS content by hand, and find out why a signature fails.
+    #[command(subcommand)]
+    Signature(signature_cmd::SignatureCommand),
+    /// Check the configuration and show what the terminal will use.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+}
+
+/// An error a command reports to the user: what went wrong and what to do next.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub exit: u8,
+}
+
+impl CliError {
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError {
+            message: message.into(),
+            exit: EXIT_USAGE,
+        }
+    }
+}
+
+impl<E: std::error::Error> From<E> for CliError {
+    fn from(error: E) -> Self {
+        CliError::usage(error.to_string())
+    }
+}
+
+pub type CliResult = Result<ExitCode, CliError>;
+
+/// Parses the arguments, runs the command and turns errors into an exit status.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    crate::logging::init_stderr(cli.verbose);
+    let result = match cli.command {
+        Command::Keys(command) => keys_cmd::run(command),
+        Command::Signature(command) => signature_cmd::run(command),
+        Command::Config(command) => config_cmd::run(command, cli.config.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {}", error.message);
+            ExitCode::from(error.exit)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

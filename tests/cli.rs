@@ -1,0 +1,413 @@
+//! The real `alipay-pos` binary, run as a user would.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::*;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .env_remove("ALIPAY_POS_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["keys", "--help"],
+        vec!["keys", "generate", "--help"],
+        vec!["signature", "--help"],
+        vec!["signature", "sign", "--help"],
+        vec!["signature", "verify", "--help"],
+        vec!["config", "--help"],
+        vec!["config", "check", "--help"],
+    ] {
+        let output = run(&args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        assert!(stdout(&output).contains("Usage:"), "{args:?}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn keys_generate_writes_an_owner_only_pair_and_never_overwrites() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("keys");
+    let output = run(&["keys", "generate", "--out", p(&out)]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let private = out.join("merchant_private_key.pem");
+    let public = out.join("merchant_public_key.pem");
+    let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // The last line is the one-line public key, and it is the public half of the private key.
+    let text = stdout(&output);
+    let one_line = text.lines().last().unwrap();
+    let uploaded = alipay_pos::ams::keys::parse_public_key(one_line).unwrap();
+    assert_eq!(
+        uploaded.encoding,
+        alipay_pos::ams::keys::KeyEncoding::SpkiBase64
+    );
+    let private_key = alipay_pos::ams::keys::load_private_key_file(&private).unwrap();
+    assert_eq!(
+        private_key.encoding,
+        alipay_pos::ams::keys::KeyEncoding::Pkcs8Pem
+    );
+    assert_eq!(private_key.key.to_public_key(), uploaded.key);
+    assert_eq!(
+        alipay_pos::ams::keys::load_public_key_file(&public)
+            .unwrap()
+            .key,
+        uploaded.key
+    );
+
+    let before = std::fs::read(&private).unwrap();
+    let again = run(&["keys", "generate", "--out", p(&out)]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("refusing to overwrite"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(std::fs::read(&private).unwrap(), before);
+}
+
+const V1_PATH: &str = "/ams/api/v1/payments/pay";
+const V1_TIME: &str = "1735689600000";
+
+#[test]
+fn signature_sign_reproduces_the_v1_vector() {
+    for key in [
+        "merchant_private_key_pkcs8.pem",
+        "merchant_private_key_pkcs1.b64",
+    ] {
+        let output = run(&[
+            "signature",
+            "sign",
+            "--key",
+            p(&vector_path(key)),
+            "--client-id",
+            VECTOR_CLIENT_ID,
+            "--time",
+            V1_TIME,
+            "--path",
+            V1_PATH,
+            "--body-file",
+            p(&vector_path("v1_request_body.json")),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let text = stdout(&output);
+        let (content, last) = text.trim_end().rsplit_once('\n').unwrap();
+        assert_eq!(last, vector_text("v1_signature.urlencoded"));
+        assert_eq!(
+            content.as_bytes(),
+            vector_bytes("v1_content_to_sign.txt").as_slice()
+        );
+    }
+}
+
+/// Runs `signature verify` on the v1 vector with some parts replaced.
+fn verify(key: &Path, time: &str, path: &str, body: &Path, signature: (&str, &str)) -> Output {
+    run(&[
+        "signature",
+        "verify",
+        "--key",
+        p(key),
+        "--client-id",
+        VECTOR_CLIENT_ID,
+        "--time",
+        time,
+        "--path",
+        path,
+        "--body-file",
+        p(body),
+        signature.0,
+        signature.1,
+    ])
+}
+
+fn v1_header() -> String {
+    format!(
+        "algorithm=RSA256,keyVersion=1,signature={}",
+        vector_text("v1_signature.urlencoded")
+    )
+}
+
+#[test]
+fn signature_verify_accepts_the_vector() {
+    let header = v1_header();
+    let output = verify(
+        &vector_path("merchant_public_key.pem"),
+        V1_TIME,
+        V1_PATH,
+        &vector_path("v1_request_body.json"),
+        ("--header", &header),
+    );
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(stdout(&output).contains("OK: signature verified"));
+}
+
+#[test]
+fn signature_verify_names_the_wrong_key() {
+    let header = v1_header();
+    let output = verify(
+        &vector_path("alipay_public_key.pem"),
+        V1_TIME,
+        V1_PATH,
+        &vector_path("v1_request_body.json"),
+        ("--header", &header),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stdout(&output).contains("wrong key"), "{}", stdout(&output));
+}
+
+#[test]
+fn signature_verify_names_a_pkcs_mixup() {
+    let dir = tempfile::tempdir().unwrap();
+    // PKCS#8 content under a PKCS#1 label: what happens when armor is added by hand.
+    let mislabelled = dir.path().join("mislabelled.pem");
+    let text = vector_text("merchant_private_key_pkcs8.pem")
+        .replace("BEGIN PRIVATE KEY", "BEGIN RSA PRIVATE KEY")
+        .replace("END PRIVATE KEY", "END RSA PRIVATE KEY");
+    std::fs::write(&mislabelled, text).unwrap();
+    let header = v1_header();
+    let output = verify(
+        &mislabelled,
+        V1_TIME,
+        V1_PATH,
+        &vector_path("v1_request_body.json"),
+        ("--header", &header),
+    );
+    let out = stdout(&output);
+    assert!(out.contains("PKCS#1/PKCS#8 mix-up"), "{out}");
+    assert!(out.contains("private key"), "{out}");
+}
+
+#[test]
+fn signature_verify_names_a_signature_that_was_not_url_decoded() {
+    let still_encoded = vector_text("v1_signature.urlencoded");
+    let output = verify(
+        &vector_path("merchant_public_key.pem"),
+        V1_TIME,
+        V1_PATH,
+        &vector_path("v1_request_body.json"),
+        ("--signature", &still_encoded),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stdout(&output).contains("still URL-encoded"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn signature_verify_names_a_plus_turned_into_space() {
+    let mangled = vector_text("v1_signature.b64").replace('+', " ");
+    let output = verify(
+        &vector_path("merchant_public_key.pem"),
+        V1_TIME,
+        V1_PATH,
+        &vector_path("v1_request_body.json"),
+        ("--signature", &mangled),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stdout(&output).contains("spaces where `+` belonged"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn signature_verify_names_a_changed_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body.json");
+    std::fs::write(
+        &body,
+        String::from_utf8(vector_bytes("v1_request_body.json"))
+            .unwrap()
+            .replace("1250", "1251"),
+    )
+    .unwrap();
+    let header = v1_header();
+    let output = verify(
+        &vector_path("merchant_public_key.pem"),
+        V1_TIME,
+        V1_PATH,
+        &body,
+        ("--header", &header),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let out = stdout(&output);
+    assert!(out.contains("the key is right"), "{out}");
+    assert!(out.contains("body changed"), "{out}");
+}
+
+#[test]
+fn signature_verify_names_a_pretty_printed_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body.json");
+    let value: serde_json::Value =
+        serde_json::from_slice(&vector_bytes("v1_request_body.json")).unwrap();
+    std::fs::write(&body, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+    let header = v1_header();
+    let output = verify(
+        &vector_path("merchant_public_key.pem"),
+        V1_TIME,
+        V1_PATH,
+        &body,
+        ("--header", &header),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stdout(&output).contains("re-serialised (the signer signed it compact)"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn signature_verify_names_a_time_mismatch() {
+    // The same instant, re-formatted as ISO 8601: the classic "parsed and re-printed" bug.
+    let header = v1_header();
+    let output = verify(
+        &vector_path("merchant_public_key.pem"),
+        "2025-01-01T08:00:00+08:00",
+        V1_PATH,
+        &vector_path("v1_request_body.json"),
+        ("--header", &header),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let out = stdout(&output);
+    assert!(out.contains("time mismatch"), "{out}");
+    assert!(out.contains("`1735689600000`"), "{out}");
+}
+
+#[test]
+fn signature_verify_names_a_path_mismatch() {
+    let header = v1_header();
+    let output = verify(
+        &vector_path("merchant_public_key.pem"),
+        V1_TIME,
+        "/ams/sandbox/api/v1/payments/pay",
+        &vector_path("v1_request_body.json"),
+        ("--header", &header),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let out = stdout(&output);
+    assert!(out.contains("path mismatch"), "{out}");
+    assert!(out.contains("`/ams/api/v1/payments/pay`"), "{out}");
+}
+
+#[test]
+fn signature_verify_rejects_a_missing_key_file_as_usage_error() {
+    let header = v1_header();
+    let output = verify(
+        Path::new("/nonexistent/key.pem"),
+        V1_TIME,
+        V1_PATH,
+        &vector_path("v1_request_body.json"),
+        ("--header", &header),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("/nonexistent/key.pem"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn config_check_with_defaults_selects_the_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(binary())
+        .args(["config", "check"])
+        .env_remove("ALIPAY_POS_CONFIG")
+        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("built-in defaults"), "{out}");
+    assert!(out.contains("gateway: sandbox"), "{out}");
+}
+
+#[test]
+fn config_check_names_file_and_key_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, "[alipay]\ngateway = \"moon\"\n").unwrap();
+    let output = run(&["--config", p(&file), "config", "check"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("config.toml"), "{err}");
+    assert!(err.contains("alipay.gateway"), "{err}");
+}
+
+#[test]
+fn config_check_loads_real_keys_and_shows_fingerprints_not_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[alipay]\ngateway = \"asia\"\nclient_id = \"{VECTOR_CLIENT_ID}\"\nmerchant_private_key = \"{}\"\nalipay_public_key = \"{}\"\n",
+            p(&vector_path("merchant_private_key_pkcs1.pem")),
+            p(&vector_path("alipay_public_key.b64")),
+        ),
+    )
+    .unwrap();
+    let output = run(&["--config", p(&file), "config", "check"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("merchant key fingerprint"), "{out}");
+    let private_b64 = vector_text("merchant_private_key_pkcs1.b64");
+    assert!(
+        !out.contains(&private_b64[..40]),
+        "a private key leaked into the output"
+    );
+}
+
+#[test]
+fn config_check_rejects_a_public_key_given_as_merchant_private_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[alipay]\ngateway = \"asia\"\nclient_id = \"X1\"\nmerchant_private_key = \"{}\"\nalipay_public_key = \"{}\"\n",
+            p(&vector_path("merchant_public_key.pem")),
+            p(&vector_path("alipay_public_key.pem")),
+        ),
+    )
+    .unwrap();
+    let output = run(&["--config", p(&file), "config", "check"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("alipay.merchant_private_key"), "{err}");
+    assert!(err.contains("public key"), "{err}");
+}
