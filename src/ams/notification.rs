@@ -78,3 +78,170 @@ pub fn acknowledgement() -> &'static str {
 pub fn retry_answer() -> &'static str {
     NotificationAck::retry_json()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ams::keys::{parse_private_key, parse_public_key};
+    use crate::ams::models::{NotifyPaymentRequest, NotifyRegistrationStatusRequest};
+    use std::path::Path;
+
+    const CLIENT_ID: &str = "TEST_5YBX2N2Y3C0K03015";
+    const TIME: &str = "2025-01-01T08:00:30+08:00";
+
+    fn vector(name: &str) -> Vec<u8> {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/testvectors")
+                .join(name),
+        )
+        .unwrap()
+    }
+    fn vector_text(name: &str) -> String {
+        String::from_utf8(vector(name)).unwrap().trim().to_string()
+    }
+    fn alipay_key() -> PublicKey {
+        parse_public_key(&vector_text("alipay_public_key.pem"))
+            .unwrap()
+            .key
+    }
+    fn header() -> String {
+        format!(
+            "algorithm=RSA256,keyVersion=1,signature={}",
+            vector_text("v3_signature.urlencoded")
+        )
+    }
+
+    #[test]
+    fn the_v3_vector_verifies_and_parses() {
+        let body = vector("v3_notify_body.json");
+        let header = header();
+        let notification: NotifyPaymentRequest = verify_notification(
+            &alipay_key(),
+            CLIENT_ID,
+            IncomingNotification {
+                path: "/alipay/notify",
+                client_id: Some(CLIENT_ID),
+                request_time: Some(TIME),
+                signature: Some(&header),
+                body: &body,
+            },
+        )
+        .unwrap();
+        assert!(notification.is_success());
+        assert_eq!(notification.payment_request_id, "pos-20250101-000001");
+    }
+
+    #[test]
+    fn tampering_wrong_path_and_missing_headers_are_rejected() {
+        let body = vector("v3_notify_body.json");
+        let tampered = String::from_utf8(body.clone())
+            .unwrap()
+            .replace("1250", "125");
+        let header = header();
+        let incoming = IncomingNotification {
+            path: "/alipay/notify",
+            client_id: Some(CLIENT_ID),
+            request_time: Some(TIME),
+            signature: Some(&header),
+            body: &body,
+        };
+        let check = |incoming| {
+            verify_notification::<NotifyPaymentRequest>(&alipay_key(), CLIENT_ID, incoming)
+                .unwrap_err()
+        };
+        assert!(matches!(
+            check(IncomingNotification {
+                body: tampered.as_bytes(),
+                ..incoming
+            }),
+            NotificationError::BadSignature(_)
+        ));
+        assert!(matches!(
+            check(IncomingNotification {
+                path: "/other",
+                ..incoming
+            }),
+            NotificationError::BadSignature(_)
+        ));
+        assert_eq!(
+            check(IncomingNotification {
+                signature: None,
+                ..incoming
+            }),
+            NotificationError::MissingHeader("signature")
+        );
+        assert_eq!(
+            check(IncomingNotification {
+                request_time: None,
+                ..incoming
+            }),
+            NotificationError::MissingHeader("request-time")
+        );
+    }
+
+    #[test]
+    fn a_validly_signed_notification_for_another_client_is_rejected() {
+        let body = vector("v3_notify_body.json");
+        let signer = parse_private_key(&vector_text("alipay_private_key_pkcs8.pem"))
+            .unwrap()
+            .key;
+        let content = signing::content_to_sign("/alipay/notify", "OTHER_CLIENT", TIME, &body);
+        let header = signing::sign_header(&signer, "1", &content)
+            .unwrap()
+            .to_string();
+        let error = verify_notification::<NotifyPaymentRequest>(
+            &alipay_key(),
+            CLIENT_ID,
+            IncomingNotification {
+                path: "/alipay/notify",
+                client_id: Some("OTHER_CLIENT"),
+                request_time: Some(TIME),
+                signature: Some(&header),
+                body: &body,
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(error, NotificationError::WrongClient { .. }));
+    }
+
+    #[test]
+    fn a_signed_body_of_the_wrong_shape_is_invalid() {
+        // Correctly signed, but a registration notification is not a payment notification.
+        let body = br#"{"registrationRequestId":"r1","referenceMerchantId":"M0001","registrationResult":{"registrationStatus":"COMPLETED"}}"#;
+        let signer = parse_private_key(&vector_text("alipay_private_key_pkcs8.pem"))
+            .unwrap()
+            .key;
+        let content = signing::content_to_sign("/n", CLIENT_ID, TIME, body);
+        let header = signing::sign_header(&signer, "1", &content)
+            .unwrap()
+            .to_string();
+        let incoming = IncomingNotification {
+            path: "/n",
+            client_id: Some(CLIENT_ID),
+            request_time: Some(TIME),
+            signature: Some(&header),
+            body,
+        };
+        let as_payment =
+            verify_notification::<NotifyPaymentRequest>(&alipay_key(), CLIENT_ID, incoming);
+        assert!(matches!(as_payment, Err(NotificationError::InvalidBody(_))));
+        let as_registration = verify_notification::<NotifyRegistrationStatusRequest>(
+            &alipay_key(),
+            CLIENT_ID,
+            incoming,
+        )
+        .unwrap();
+        assert_eq!(as_registration.registration_request_id, "r1");
+    }
+
+    #[test]
+    fn acknowledgements_are_the_fixed_bodies() {
+        assert_eq!(
+            acknowledgement(),
+            r#"{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}"#
+        );
+        let retry: serde_json::Value = serde_json::from_str(retry_answer()).unwrap();
+        assert_eq!(retry["result"]["resultStatus"], "U");
+    }
+}
