@@ -10,3 +10,5 @@ pub mod config;
 pub mod locale;
 pub mod logging;
 pub mod money;
+pub mod sandbox;
+pub mod journal;
