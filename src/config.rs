@@ -13,6 +13,7 @@
 use std::fmt;
 use std::fs;
 use std::io;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -28,6 +29,9 @@ pub const CONFIG_FILE_NAME: &str = "config.toml";
 
 /// Used when the OS reports no home directory (some service accounts and containers), so the
 /// terminal can still run; relative, i.e. inside whatever directory it was started from.
+/// Port the notification receiver listens on by default (loopback, behind a reverse proxy).
+pub const DEFAULT_NOTIFY_PORT: u16 = 8091;
+
 pub const FALLBACK_DATA_DIR: &str = "./alipay-pos-data";
 
 /// The embedded sandbox's client ID. The `SANDBOX_` prefix is how Alipay marks sandbox client
@@ -223,6 +227,9 @@ pub struct PaymentConfig {
     /// Where Alipay should POST payment notifications. Optional because a terminal behind NAT
     /// cannot receive them and relies on polling instead.
     pub notify_url: Option<Url>,
+    /// The local address the notification receiver listens on when the gateway is real;
+    /// `notify_url` is the public URL a TLS reverse proxy forwards to it.
+    pub notify_listen: SocketAddr,
 }
 
 /// `[storage]`: where the terminal keeps its records.
@@ -272,6 +279,16 @@ fn key_prefix(key: Option<&str>) -> String {
 }
 
 impl ConfigError {
+    /// For a real gateway configured without key files.
+    pub fn missing_keys(config: &Config) -> ConfigError {
+        ConfigError::new(
+            &config.source,
+            Some("alipay.merchant_private_key".to_owned()),
+            "is required for a real gateway (with alipay.alipay_public_key)",
+            ConfigErrorKind::Invalid,
+        )
+    }
+
     fn new(
         origin: &ConfigSource,
         key: Option<String>,
@@ -395,6 +412,7 @@ impl Config {
             payment: PaymentConfig {
                 currency: Currency::USD,
                 notify_url: None,
+                notify_listen: SocketAddr::from(([127, 0, 0, 1], DEFAULT_NOTIFY_PORT)),
             },
             storage: StorageConfig {
                 data_dir: default_data_dir(),
@@ -534,6 +552,7 @@ struct RawStore {
 struct RawPayment {
     currency: Option<String>,
     notify_url: Option<String>,
+    notify_listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -681,6 +700,17 @@ impl Validator<'_> {
                 .notify_url
                 .map(|text| self.notify_url(&text))
                 .transpose()?,
+            notify_listen: match raw.payment.notify_listen {
+                None => defaults.payment.notify_listen,
+                Some(text) => text.parse().map_err(|_| {
+                    self.invalid(
+                        "payment.notify_listen",
+                        format!(
+                            "\"{text}\" is not an address; use IP:PORT such as \"127.0.0.1:8091\""
+                        ),
+                    )
+                })?,
+            },
         };
         let storage = StorageConfig {
             data_dir: raw
@@ -1567,7 +1597,7 @@ data_dir = "records"
             "store",
             &["reference_store_id", "name", "mcc", "terminal_id"],
         ),
-        ("payment", &["currency", "notify_url"]),
+        ("payment", &["currency", "notify_url", "notify_listen"]),
         ("storage", &["data_dir"]),
     ];
 

@@ -5,10 +5,12 @@
 //! nothing of storage or screens; `money` and `config` are the base everything shares.
 
 pub mod ams;
+pub mod checkout;
 pub mod cli;
 pub mod config;
 pub mod locale;
 pub mod logging;
 pub mod money;
 pub mod sandbox;
+pub mod terminal;
 pub mod journal;

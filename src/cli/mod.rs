@@ -2,7 +2,9 @@
 //! do, a script can do too.
 
 mod config_cmd;
+mod journal_cmd;
 mod keys_cmd;
+mod payment_cmd;
 mod signature_cmd;
 
 use std::path::PathBuf;
@@ -49,6 +51,36 @@ enum Command {
     /// Check the configuration and show what the terminal will use.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Take one Order Code payment: show the QR code, wait for the final state.
+    ///
+    /// Exit status: 0 paid, 2 failed or cancelled, 3 unresolved, 1 usage or config error.
+    Pay(payment_cmd::PayArgs),
+    /// Show a payment, its refunds and its event timeline.
+    Status {
+        /// paymentRequestId or Alipay's paymentId.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a payment that is not final (a paid one is refunded instead).
+    Cancel {
+        /// paymentRequestId or Alipay's paymentId.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refund a paid payment, fully or partly.
+    Refund(payment_cmd::RefundArgs),
+    /// Read the local journal.
+    #[command(subcommand)]
+    Journal(journal_cmd::JournalCommand),
+    /// Run the resolver once over every open payment and refund, and report what it settled.
+    ///
+    /// Exit status 0 when nothing is left open, 3 otherwise.
+    Resolve {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// An error a command reports to the user: what went wrong and what to do next.
@@ -83,6 +115,12 @@ pub fn run() -> ExitCode {
         Command::Keys(command) => keys_cmd::run(command),
         Command::Signature(command) => signature_cmd::run(command),
         Command::Config(command) => config_cmd::run(command, cli.config.as_deref()),
+        Command::Pay(args) => payment_cmd::pay(args, cli.config.as_deref()),
+        Command::Status { id, json } => payment_cmd::status(&id, json, cli.config.as_deref()),
+        Command::Cancel { id, json } => payment_cmd::cancel(&id, json, cli.config.as_deref()),
+        Command::Refund(args) => payment_cmd::refund(args, cli.config.as_deref()),
+        Command::Journal(command) => journal_cmd::run(command, cli.config.as_deref()),
+        Command::Resolve { json } => payment_cmd::resolve(json, cli.config.as_deref()),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,30 @@
+//! What the engine tells its faces (GUI, CLI). Published on a broadcast channel as state
+//! changes happen, so no face ever polls the database.
+
+use crate::journal::{PaymentState, RefundState};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckoutEvent {
+    /// The payment is journaled and `pay` is on its way.
+    PaymentStarted { payment_request_id: String },
+    /// Alipay created the order code: show it.
+    CodeReady {
+        payment_request_id: String,
+        code_value: String,
+        /// RFC 3339 / ISO 8601 expiry of the code.
+        expires_at: String,
+    },
+    /// Any state change of a payment, including the final one.
+    PaymentState {
+        payment_request_id: String,
+        state: PaymentState,
+        detail: String,
+    },
+    RefundState {
+        refund_request_id: String,
+        state: RefundState,
+        detail: String,
+    },
+    /// The gateway could not be reached (`online == false`) or answered again.
+    Connectivity { online: bool },
+}

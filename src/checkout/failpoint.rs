@@ -1,0 +1,47 @@
+//! Named places where the crash tests stop the process.
+//!
+//! With `ALIPAY_POS_FAILPOINT=<name>` (several names may be given, comma-separated) the
+//! engine announces `failpoint <name> reached` on stderr when it gets there and then hangs,
+//! so the test can SIGKILL it at exactly that step. Without the variable this is a no-op:
+//! the variable is read once.
+
+use std::sync::OnceLock;
+
+/// The steps the crash campaign kills at.
+pub const PAY_BEFORE_SEND: &str = "pay.before_send";
+pub const PAY_AFTER_RESPONSE: &str = "pay.after_response";
+pub const POLL_AFTER_RESPONSE: &str = "poll.after_response";
+pub const CANCEL_BEFORE_SEND: &str = "cancel.before_send";
+pub const CANCEL_AFTER_RESPONSE: &str = "cancel.after_response";
+pub const REFUND_BEFORE_SEND: &str = "refund.before_send";
+pub const REFUND_AFTER_RESPONSE: &str = "refund.after_response";
+
+pub const ALL: [&str; 7] = [
+    PAY_BEFORE_SEND,
+    PAY_AFTER_RESPONSE,
+    POLL_AFTER_RESPONSE,
+    CANCEL_BEFORE_SEND,
+    CANCEL_AFTER_RESPONSE,
+    REFUND_BEFORE_SEND,
+    REFUND_AFTER_RESPONSE,
+];
+
+fn armed() -> &'static [String] {
+    static ARMED: OnceLock<Vec<String>> = OnceLock::new();
+    ARMED.get_or_init(|| {
+        std::env::var("ALIPAY_POS_FAILPOINT")
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+            .unwrap_or_default()
+    })
+}
+
+/// Hangs forever when `name` is armed. Blocking the thread is the point: nothing after
+/// this step may run before the test kills the process.
+pub fn hit(name: &str) {
+    if armed().iter().any(|armed| armed == name) {
+        eprintln!("failpoint {name} reached");
+        loop {
+            std::thread::park();
+        }
+    }
+}

@@ -1,0 +1,708 @@
+//! The payment engine: the only place that decides what state a payment or refund is in.
+//!
+//! Three rules shape everything here:
+//! - **Journal first.** A payment, refund or request id is committed to the journal before
+//!   its request leaves, and every answer is recorded before anything else happens.
+//! - **Only verified facts are final.** A payment is paid after a verified `S` with status
+//!   `SUCCESS` (from `inquiryPayment` or a verified `notifyPayment` for the right amount);
+//!   anything unknown is settled by inquiry or cancel, never guessed.
+//! - **No face polls.** Every state change is published on a broadcast channel.
+//!
+//! Concurrency: each payment has an async lock, so the poller, the notification handler, a
+//! cashier's cancel and the resolver never interleave their read-decide-write steps.
+
+pub mod events;
+pub mod failpoint;
+pub mod ids;
+pub mod policy;
+pub mod receiver;
+mod refunds;
+mod settle;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use time::OffsetDateTime;
+use tokio::sync::{Notify, broadcast};
+
+use crate::ams::client::{AmsClient, Outcome, RequestError, UnknownReason};
+use crate::ams::models::{
+    Amount, Env, InquiryPaymentRequest, InquiryPaymentResponse, Merchant, NotifyPaymentRequest,
+    Order, PayRequest, PaymentStatus,
+};
+use crate::ams::timefmt;
+use crate::journal::{
+    Actor, EntityRef, Journal, JournalError, NewPayment, PaymentRecord, PaymentState,
+    PaymentUpdate, RequestIntent, RequestOutcome, Resolution,
+};
+use crate::money::{Money, MoneyError};
+
+pub use events::CheckoutEvent;
+pub use policy::Policy;
+
+/// Who the terminal is, as Alipay needs it on every `pay`.
+#[derive(Debug, Clone)]
+pub struct CheckoutSettings {
+    pub merchant: Merchant,
+    pub terminal_id: String,
+    /// Where Alipay posts `notifyPayment` (required by `pay` for Order Code).
+    pub notify_url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    #[error(transparent)]
+    Id(#[from] ids::IdError),
+    #[error(
+        "no payment or refund `{0}` in the journal; check the id with `alipay-pos journal list`"
+    )]
+    NotFound(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("the engine stopped unexpectedly ({0}); restart the terminal, nothing is lost")]
+    Internal(String),
+}
+
+/// The engine. Cheap to clone; all clones share one journal, client and event channel.
+#[derive(Clone)]
+pub struct Checkout {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: AmsClient,
+    journal: Arc<Mutex<Journal>>,
+    policy: Policy,
+    settings: CheckoutSettings,
+    events: broadcast::Sender<CheckoutEvent>,
+    /// Wakes a payment's poller early (a notification arrived, or a cancel was asked for).
+    wakeups: Mutex<HashMap<String, Arc<Notify>>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Payments that currently have a live poller; the resolver leaves them alone.
+    driven: Mutex<HashSet<String>>,
+    resolver_wake: Notify,
+    online: Mutex<Option<bool>>,
+}
+
+/// What a payment attempt turned into right after `pay`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PayStart {
+    CodeReady {
+        code_value: String,
+        expires_at: String,
+    },
+    Failed {
+        code: String,
+        message: String,
+    },
+    /// `pay`'s outcome stayed unknown; the engine is settling it (inquiry, then cancel).
+    Unknown,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these maps cannot leave them inconsistent (single inserts
+    // and removes), so a poisoned lock is still usable.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Checkout {
+    pub fn new(
+        client: AmsClient,
+        journal: Journal,
+        settings: CheckoutSettings,
+        policy: Policy,
+    ) -> Checkout {
+        let (events, _) = broadcast::channel(256);
+        Checkout {
+            inner: Arc::new(Inner {
+                client,
+                journal: Arc::new(Mutex::new(journal)),
+                policy,
+                settings,
+                events,
+                wakeups: Mutex::new(HashMap::new()),
+                locks: Mutex::new(HashMap::new()),
+                driven: Mutex::new(HashSet::new()),
+                resolver_wake: Notify::new(),
+                online: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<CheckoutEvent> {
+        self.inner.events.subscribe()
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// Runs a journal operation on the blocking pool: SQLite with `synchronous=FULL` waits
+    /// for the disk, which must never stall the async workers (or the UI).
+    pub async fn db<T, F>(&self, operation: F) -> Result<T, CheckoutError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Journal) -> Result<T, JournalError> + Send + 'static,
+    {
+        let journal = self.inner.journal.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut journal = lock(&journal);
+            operation(&mut journal)
+        })
+        .await
+        .map_err(|e| CheckoutError::Internal(e.to_string()))?
+        .map_err(CheckoutError::from)
+    }
+
+    fn publish(&self, event: CheckoutEvent) {
+        // No subscriber is fine: faces come and go.
+        let _ = self.inner.events.send(event);
+    }
+
+    fn note_connectivity<T>(&self, outcome: &Outcome<T>) {
+        let online = match outcome {
+            Outcome::Unknown(
+                UnknownReason::NotSent(_) | UnknownReason::Timeout | UnknownReason::Transport(_),
+            )
+            | Outcome::Unknown(UnknownReason::HttpStatus(_)) => false,
+            _ => true,
+        };
+        let changed = {
+            let mut current = lock(&self.inner.online);
+            let changed = *current != Some(online);
+            *current = Some(online);
+            changed
+        };
+        if changed {
+            self.publish(CheckoutEvent::Connectivity { online });
+        }
+    }
+
+    /// Whether the engine is still actively working on this payment (polling or settling);
+    /// when it is not, an `Unresolved` payment waits for the resolver.
+    pub fn is_driven(&self, payment_request_id: &str) -> bool {
+        lock(&self.inner.driven).contains(payment_request_id)
+    }
+
+    /// Whether the last call reached Alipay; `None` before the first call.
+    pub fn online(&self) -> Option<bool> {
+        *lock(&self.inner.online)
+    }
+
+    fn payment_lock(&self, payment_request_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.inner.locks)
+            .entry(payment_request_id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    fn wakeup(&self, payment_request_id: &str) -> Arc<Notify> {
+        lock(&self.inner.wakeups)
+            .entry(payment_request_id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Records a transition and publishes it.
+    async fn transition(
+        &self,
+        payment_request_id: &str,
+        to: PaymentState,
+        actor: Actor,
+        detail: String,
+        update: PaymentUpdate,
+    ) -> Result<PaymentRecord, CheckoutError> {
+        let id = payment_request_id.to_string();
+        let event_detail = detail.clone();
+        let record = self
+            .db(move |j| j.transition_payment(id.as_str(), to, actor, &event_detail, update))
+            .await?;
+        self.publish(CheckoutEvent::PaymentState {
+            payment_request_id: payment_request_id.to_string(),
+            state: record.state,
+            detail,
+        });
+        if record.state == PaymentState::Unresolved {
+            self.inner.resolver_wake.notify_one();
+        }
+        Ok(record)
+    }
+
+    pub async fn payment(&self, payment_request_id: &str) -> Result<PaymentRecord, CheckoutError> {
+        let id = payment_request_id.to_string();
+        self.db(move |j| j.payment_by_request_id(&id))
+            .await?
+            .ok_or_else(|| CheckoutError::NotFound(payment_request_id.to_string()))
+    }
+
+    /// Finds a payment by our request id or Alipay's payment id.
+    pub async fn find_payment(&self, id: &str) -> Result<PaymentRecord, CheckoutError> {
+        let key = id.to_string();
+        let found = self
+            .db(move |j| {
+                Ok(match j.payment_by_request_id(&key)? {
+                    Some(record) => Some(record),
+                    None => j.payment_by_alipay_id(&key)?,
+                })
+            })
+            .await?;
+        found.ok_or_else(|| CheckoutError::NotFound(id.to_string()))
+    }
+
+    fn build_pay_request(&self, record: &PaymentRecord, expiry: OffsetDateTime) -> PayRequest {
+        let amount = Amount::new(record.amount.currency().code(), record.amount.minor());
+        let now = OffsetDateTime::now_utc();
+        let order = Order {
+            reference_order_id: Some(record.order_ref.clone()),
+            order_description: record.description.clone(),
+            order_amount: amount.clone(),
+            merchant: self.inner.settings.merchant.clone(),
+            env: Some(Env {
+                store_terminal_id: Some(self.inner.settings.terminal_id.clone()),
+                store_terminal_request_time: Some(timefmt::format_datetime(now)),
+                ..Env::default()
+            }),
+            ..Order::default()
+        };
+        let mut request = PayRequest::order_code(
+            record.payment_request_id.clone(),
+            order,
+            amount,
+            self.inner.settings.notify_url.clone(),
+        );
+        request.payment_expiry_time = Some(timefmt::format_datetime(expiry));
+        request
+    }
+
+    /// Journals a new payment and asks Alipay for its order code. Returns once `pay` is
+    /// settled; the payment's poller keeps running in the background until a final state.
+    pub async fn start_payment(
+        &self,
+        amount: Money,
+        description: &str,
+        actor: Actor,
+    ) -> Result<(PaymentRecord, PayStart), CheckoutError> {
+        let now = OffsetDateTime::now_utc();
+        let terminal = self.inner.settings.terminal_id.clone();
+        let new = NewPayment {
+            payment_request_id: ids::payment_request_id(&terminal, now.unix_timestamp())?,
+            order_ref: ids::order_ref(&terminal, now.unix_timestamp())?,
+            amount,
+            description: description.to_string(),
+            operator: terminal,
+        };
+        let record = self.db(move |j| j.create_payment(new, actor)).await?;
+        let id = record.payment_request_id.clone();
+        self.publish(CheckoutEvent::PaymentStarted {
+            payment_request_id: id.clone(),
+        });
+        lock(&self.inner.driven).insert(id.clone());
+        let start = self.send_pay(&record).await;
+        let start = match start {
+            Ok(start) => start,
+            Err(error) => {
+                lock(&self.inner.driven).remove(&id);
+                return Err(error);
+            }
+        };
+        let engine = self.clone();
+        let driven_id = id.clone();
+        match &start {
+            PayStart::CodeReady { .. } => {
+                tokio::spawn(async move {
+                    if let Err(error) = engine.poll_until_final(&driven_id).await {
+                        tracing::error!(%error, payment = %driven_id, "poller stopped; the resolver takes over");
+                        engine.inner.resolver_wake.notify_one();
+                    }
+                    lock(&engine.inner.driven).remove(&driven_id);
+                });
+            }
+            PayStart::Unknown => {
+                tokio::spawn(async move {
+                    if let Err(error) = engine.settle_unknown_pay(&driven_id).await {
+                        tracing::error!(%error, payment = %driven_id, "settling stopped; the resolver takes over");
+                    }
+                    lock(&engine.inner.driven).remove(&driven_id);
+                    engine.inner.resolver_wake.notify_one();
+                });
+            }
+            PayStart::Failed { .. } => {
+                lock(&self.inner.driven).remove(&id);
+            }
+        }
+        let record = self.payment(&id).await?;
+        Ok((record, start))
+    }
+
+    /// Sends `pay`, retrying an unknown outcome with the same `paymentRequestId` (Alipay
+    /// answers a replay with the original result, so this cannot create a second payment).
+    async fn send_pay(&self, record: &PaymentRecord) -> Result<PayStart, CheckoutError> {
+        let id = record.payment_request_id.clone();
+        let lifetime = time::Duration::try_from(self.inner.policy.max_code_lifetime)
+            .unwrap_or(time::Duration::minutes(5));
+        let expiry = OffsetDateTime::now_utc() + lifetime;
+        let request = self.build_pay_request(record, expiry);
+        let body_hash = request_hash(&request)?;
+        let intent_id = id.clone();
+        let entity = EntityRef::Payment(record.id);
+        self.db(move |j| {
+            j.record_request_intent(RequestIntent {
+                request_id: intent_id,
+                api: "pay",
+                entity,
+                body_sha256: body_hash,
+            })
+        })
+        .await?;
+        failpoint::hit(failpoint::PAY_BEFORE_SEND);
+        let mut last_unknown = String::new();
+        for attempt in 0..self.inner.policy.pay_attempts.max(1) {
+            if attempt > 0 {
+                tokio::time::sleep(self.inner.policy.pay_retry_delay).await;
+            }
+            let outcome = self.inner.client.call(&request).await?;
+            self.note_connectivity(&outcome);
+            failpoint::hit(failpoint::PAY_AFTER_RESPONSE);
+            self.record_outcome(&id, &outcome).await?;
+            match outcome {
+                Outcome::Success(response) => {
+                    let code = response.order_code_form.as_ref().and_then(|form| {
+                        let expiry = timefmt::parse_datetime(form.expire_time.as_deref()?).ok()?;
+                        Some((form.text_code_value()?.to_string(), expiry))
+                    });
+                    let Some((code_value, expires_at)) = code else {
+                        // An S without a usable code breaks the protocol: we cannot show
+                        // anything, so the attempt is settled like an unknown one.
+                        last_unknown = "pay S without orderCodeForm".into();
+                        break;
+                    };
+                    self.transition(
+                        &id,
+                        PaymentState::AwaitingCustomer,
+                        Actor::System,
+                        "order code created".into(),
+                        PaymentUpdate {
+                            payment_id: response.payment_id.clone(),
+                            code_value: Some(code_value.clone()),
+                            code_expires_at: Some(expires_at),
+                            ..PaymentUpdate::default()
+                        },
+                    )
+                    .await?;
+                    let expires_at = timefmt::format_datetime(expires_at);
+                    self.publish(CheckoutEvent::CodeReady {
+                        payment_request_id: id.clone(),
+                        code_value: code_value.clone(),
+                        expires_at: expires_at.clone(),
+                    });
+                    return Ok(PayStart::CodeReady {
+                        code_value,
+                        expires_at,
+                    });
+                }
+                Outcome::Failed { code, message } => {
+                    self.transition(
+                        &id,
+                        PaymentState::Failed,
+                        Actor::System,
+                        format!("pay refused: {code}"),
+                        PaymentUpdate {
+                            result_code: Some(code.clone()),
+                            result_message: Some(message.clone()),
+                            resolution: Some(Resolution::Pay),
+                            ..PaymentUpdate::default()
+                        },
+                    )
+                    .await?;
+                    return Ok(PayStart::Failed { code, message });
+                }
+                Outcome::Unknown(reason) => {
+                    tracing::warn!(payment = %id, attempt, %reason, "pay outcome unknown");
+                    last_unknown = reason.to_string();
+                }
+            }
+        }
+        self.transition(
+            &id,
+            PaymentState::Unresolved,
+            Actor::System,
+            format!("pay outcome unknown ({last_unknown}); settling by inquiry or cancel"),
+            PaymentUpdate::default(),
+        )
+        .await?;
+        Ok(PayStart::Unknown)
+    }
+
+    async fn record_outcome<T>(
+        &self,
+        request_id: &str,
+        outcome: &Outcome<T>,
+    ) -> Result<(), CheckoutError> {
+        let id = request_id.to_string();
+        let (kind, code) = match outcome {
+            Outcome::Success(_) => (RequestOutcome::Success, None),
+            Outcome::Failed { code, .. } => (RequestOutcome::Failed, Some(code.clone())),
+            Outcome::Unknown(reason) => {
+                let mut text = reason.to_string();
+                text.truncate(text.floor_char_boundary(256));
+                (RequestOutcome::Unknown, Some(text))
+            }
+        };
+        self.db(move |j| j.record_request_outcome(&id, kind, code.as_deref()))
+            .await
+            .map(|_| ())
+    }
+
+    /// Polls `inquiryPayment` while the code is on screen, until a final state, the
+    /// cashier's cancel, or the code's expiry (then cancels).
+    async fn poll_until_final(&self, payment_request_id: &str) -> Result<(), CheckoutError> {
+        let wakeup = self.wakeup(payment_request_id);
+        loop {
+            let record = self.payment(payment_request_id).await?;
+            if record.state != PaymentState::AwaitingCustomer {
+                return Ok(());
+            }
+            let expired = record
+                .code_expires_at
+                .map(|expiry| {
+                    let grace = time::Duration::try_from(self.inner.policy.expiry_grace)
+                        .unwrap_or(time::Duration::ZERO);
+                    OffsetDateTime::now_utc() > expiry + grace
+                })
+                .unwrap_or(false);
+            if expired {
+                self.cancel(payment_request_id, Actor::System, "the order code expired")
+                    .await?;
+                return Ok(());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.inner.policy.poll_interval) => {}
+                _ = wakeup.notified() => {}
+            }
+            self.inquire_and_apply(payment_request_id).await?;
+        }
+    }
+
+    /// One `inquiryPayment` under the payment's lock; records a final status if there is one.
+    /// Returns the state after the inquiry and whether Alipay knows the payment at all.
+    async fn inquire_and_apply(&self, payment_request_id: &str) -> Result<Inquiry, CheckoutError> {
+        let guard = self.payment_lock(payment_request_id);
+        let _held = guard.lock().await;
+        let record = self.payment(payment_request_id).await?;
+        if record.state.is_final() {
+            return Ok(Inquiry::Final(record.state));
+        }
+        let request = match &record.payment_id {
+            Some(payment_id) => InquiryPaymentRequest::by_payment_id(payment_id.clone()),
+            None => InquiryPaymentRequest::by_payment_request_id(payment_request_id),
+        };
+        let outcome = self.inner.client.call(&request).await?;
+        self.note_connectivity(&outcome);
+        failpoint::hit(failpoint::POLL_AFTER_RESPONSE);
+        match outcome {
+            Outcome::Success(response) => self.apply_inquiry(&record, &response).await,
+            Outcome::Failed { code, .. } if code == "ORDER_NOT_EXIST" => Ok(Inquiry::NotFound),
+            Outcome::Failed { code, message } => {
+                tracing::warn!(payment = payment_request_id, %code, %message, "inquiry refused");
+                Ok(Inquiry::Pending)
+            }
+            Outcome::Unknown(reason) => {
+                tracing::debug!(payment = payment_request_id, %reason, "inquiry outcome unknown");
+                Ok(Inquiry::Unknown)
+            }
+        }
+    }
+
+    /// Turns a verified inquiry answer into a final state when it is one. Caller holds the
+    /// payment's lock.
+    async fn apply_inquiry(
+        &self,
+        record: &PaymentRecord,
+        response: &InquiryPaymentResponse,
+    ) -> Result<Inquiry, CheckoutError> {
+        let Some(status) = response.payment_status.as_ref() else {
+            return Ok(Inquiry::Pending);
+        };
+        let id = &record.payment_request_id;
+        let update = PaymentUpdate {
+            payment_id: response.payment_id.clone(),
+            result_code: response.payment_result_code.clone(),
+            result_message: response.payment_result_message.clone(),
+            resolution: Some(Resolution::Inquiry),
+            ..PaymentUpdate::default()
+        };
+        let to = match status {
+            PaymentStatus::Success => {
+                if !amount_matches(record, response.payment_amount.as_ref()) {
+                    tracing::error!(payment = %id, "inquiry reports SUCCESS for another amount; not recording it as paid");
+                    self.note(id, "Alipay reported SUCCESS for a different amount; left unresolved for a manager").await?;
+                    return Ok(Inquiry::Pending);
+                }
+                let update = PaymentUpdate {
+                    paid_at: parse_time(response.payment_time.as_deref()),
+                    ..update
+                };
+                let record = self
+                    .transition(
+                        id,
+                        PaymentState::Paid,
+                        Actor::System,
+                        "paid (inquiry)".into(),
+                        update,
+                    )
+                    .await?;
+                return Ok(Inquiry::Final(record.state));
+            }
+            PaymentStatus::Fail => PaymentState::Failed,
+            PaymentStatus::Cancelled => PaymentState::Cancelled,
+            _ => return Ok(Inquiry::Pending),
+        };
+        let record = self
+            .transition(
+                id,
+                to,
+                Actor::System,
+                format!("{} (inquiry)", status.as_str()),
+                update,
+            )
+            .await?;
+        Ok(Inquiry::Final(record.state))
+    }
+
+    async fn note(&self, payment_request_id: &str, detail: &str) -> Result<(), CheckoutError> {
+        let record = self.payment(payment_request_id).await?;
+        let detail = detail.to_string();
+        self.db(move |j| j.append_event(record.id, Actor::System, &detail))
+            .await
+            .map(|_| ())
+    }
+
+    /// A verified `notifyPayment`. Returns once the notification is recorded, which is when
+    /// the receiver may acknowledge it.
+    pub async fn handle_notification(
+        &self,
+        notification: &NotifyPaymentRequest,
+    ) -> Result<(), CheckoutError> {
+        let id = notification.payment_request_id.clone();
+        let Some(record) = self
+            .db({
+                let id = id.clone();
+                move |j| j.payment_by_request_id(&id)
+            })
+            .await?
+        else {
+            tracing::warn!(payment = %id, "notification for a payment this journal does not know");
+            return Ok(());
+        };
+        let guard = self.payment_lock(&id);
+        let held = guard.lock().await;
+        let record = self.payment(&record.payment_request_id).await?;
+        if !notification.is_success() {
+            self.note(
+                &id,
+                "notification without success received; polling decides",
+            )
+            .await?;
+        } else if !amount_matches(&record, Some(&notification.payment_amount)) {
+            self.note(&id, "notification for a different amount ignored")
+                .await?;
+        } else {
+            match record.state {
+                PaymentState::Created
+                | PaymentState::AwaitingCustomer
+                | PaymentState::Unresolved => {
+                    self.transition(
+                        &id,
+                        PaymentState::Paid,
+                        Actor::System,
+                        "paid (notification)".into(),
+                        PaymentUpdate {
+                            payment_id: Some(notification.payment_id.clone()),
+                            paid_at: parse_time(notification.payment_time.as_deref()),
+                            result_code: Some("SUCCESS".into()),
+                            resolution: Some(Resolution::Notify),
+                            ..PaymentUpdate::default()
+                        },
+                    )
+                    .await?;
+                }
+                PaymentState::Cancelling => {
+                    self.note(
+                        &id,
+                        "notification arrived after the cancel was sent; the cancel result decides",
+                    )
+                    .await?;
+                }
+                _ => {
+                    self.note(&id, "duplicate notification acknowledged")
+                        .await?;
+                }
+            }
+        }
+        drop(held);
+        self.wakeup(&id).notify_one();
+        Ok(())
+    }
+
+    /// Cancels a payment that is not final (a cashier's abort, an expired code, or the
+    /// settling of an unknown outcome). A payment that turns out to be paid stays paid: the
+    /// cashier is offered a refund instead.
+    pub async fn cancel(
+        &self,
+        payment_request_id: &str,
+        actor: Actor,
+        reason: &str,
+    ) -> Result<PaymentRecord, CheckoutError> {
+        self.wakeup(payment_request_id).notify_one();
+        let guard = self.payment_lock(payment_request_id);
+        let _held = guard.lock().await;
+        self.cancel_locked(payment_request_id, actor, reason).await
+    }
+
+    fn inquiry_for(record: &PaymentRecord) -> InquiryPaymentRequest {
+        match &record.payment_id {
+            Some(payment_id) => InquiryPaymentRequest::by_payment_id(payment_id.clone()),
+            None => InquiryPaymentRequest::by_payment_request_id(record.payment_request_id.clone()),
+        }
+    }
+}
+
+/// What one inquiry showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inquiry {
+    Final(PaymentState),
+    /// Known to Alipay, not final yet (or answered without a usable status).
+    Pending,
+    NotFound,
+    Unknown,
+}
+
+fn amount_matches(record: &PaymentRecord, amount: Option<&Amount>) -> bool {
+    amount.is_some_and(|amount| {
+        amount.value == record.amount.minor() && amount.currency == record.amount.currency().code()
+    })
+}
+
+/// Alipay's datetimes are informative here; one that does not parse is left out rather than
+/// blocking a state change that the status itself already proves.
+fn parse_time(text: Option<&str>) -> Option<OffsetDateTime> {
+    text.and_then(|t| timefmt::parse_datetime(t).ok())
+}
+
+fn request_hash<T: serde::Serialize>(request: &T) -> Result<String, CheckoutError> {
+    use sha2::Digest;
+    let body = serde_json::to_vec(request)
+        .map_err(|e| CheckoutError::Request(RequestError::Encode(e.to_string())))?;
+    Ok(sha2::Sha256::digest(&body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}

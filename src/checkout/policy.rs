@@ -1,0 +1,101 @@
+//! How patient the engine is: every retry, poll and backoff interval in one value, so tests
+//! can shrink time without touching the logic, and the defaults can cite where they come from.
+
+use std::time::Duration;
+
+/// Timing rules for payments, cancels, refunds and the resolver.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Attempts of `pay` with the *same* `paymentRequestId` when the outcome is unknown
+    /// (ams-java-sdk's `maxOrderCodeRequestCount = 3`).
+    pub pay_attempts: u32,
+    /// Pause between those attempts.
+    pub pay_retry_delay: Duration,
+    /// How often `inquiryPayment` is called while the order code is on screen. flows.md: poll
+    /// every 3 to 5 s while the QR is shown.
+    pub poll_interval: Duration,
+    /// Inquiries after an unknown `pay` before cancelling (flows.md: 10 to 20).
+    pub unknown_pay_inquiries: u32,
+    /// Cancel attempts (same parameters) before the payment is handed to the resolver;
+    /// flows.md: every 5 to 10 s for up to 60 s.
+    pub cancel_attempts: u32,
+    pub cancel_retry_delay: Duration,
+    /// Refund attempts with the same `refundRequestId` before the resolver takes over.
+    pub refund_attempts: u32,
+    pub refund_retry_delay: Duration,
+    /// The resolver's first and longest wait between rounds; it doubles in between.
+    pub resolver_backoff_min: Duration,
+    pub resolver_backoff_max: Duration,
+    /// Upper bound on how long the QR is shown even if Alipay's code lives longer.
+    pub max_code_lifetime: Duration,
+    /// How long past the code's expiry the engine keeps polling before it cancels, so that a
+    /// payment made in the last second is seen as paid rather than cancelled.
+    pub expiry_grace: Duration,
+    /// `inquiryRefund` answers ORDER_NOT_EXIST this many times before the refund is taken as
+    /// never created (order-code.md: retry after 15 s, 3 times).
+    pub refund_not_found_limit: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            pay_attempts: 3,
+            pay_retry_delay: Duration::from_secs(2),
+            poll_interval: Duration::from_secs(3),
+            unknown_pay_inquiries: 10,
+            cancel_attempts: 8,
+            cancel_retry_delay: Duration::from_secs(7),
+            refund_attempts: 8,
+            refund_retry_delay: Duration::from_secs(7),
+            resolver_backoff_min: Duration::from_secs(5),
+            resolver_backoff_max: Duration::from_secs(300),
+            max_code_lifetime: Duration::from_secs(300),
+            expiry_grace: Duration::from_secs(5),
+            refund_not_found_limit: 3,
+        }
+    }
+}
+
+impl Policy {
+    /// Everything in milliseconds: for tests and demos against the local sandbox.
+    pub fn fast() -> Self {
+        Policy {
+            pay_attempts: 3,
+            pay_retry_delay: Duration::from_millis(20),
+            poll_interval: Duration::from_millis(50),
+            unknown_pay_inquiries: 10,
+            cancel_attempts: 8,
+            cancel_retry_delay: Duration::from_millis(30),
+            refund_attempts: 8,
+            refund_retry_delay: Duration::from_millis(30),
+            resolver_backoff_min: Duration::from_millis(50),
+            resolver_backoff_max: Duration::from_millis(500),
+            max_code_lifetime: Duration::from_secs(300),
+            expiry_grace: Duration::from_millis(200),
+            refund_not_found_limit: 3,
+        }
+    }
+
+    /// The resolver's wait before round `round` (0-based): doubling, capped.
+    pub fn resolver_backoff(&self, round: u32) -> Duration {
+        let factor = 1u32.checked_shl(round.min(16)).unwrap_or(u32::MAX);
+        self.resolver_backoff_min
+            .saturating_mul(factor)
+            .min(self.resolver_backoff_max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolver_backoff_doubles_then_caps() {
+        let policy = Policy::default();
+        assert_eq!(policy.resolver_backoff(0), Duration::from_secs(5));
+        assert_eq!(policy.resolver_backoff(1), Duration::from_secs(10));
+        assert_eq!(policy.resolver_backoff(3), Duration::from_secs(40));
+        assert_eq!(policy.resolver_backoff(10), Duration::from_secs(300));
+        assert_eq!(policy.resolver_backoff(u32::MAX), Duration::from_secs(300));
+    }
+}

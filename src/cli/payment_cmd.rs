@@ -1,0 +1,452 @@
+//! Headless payments: `pay`, `status`, `cancel`, `refund`, `resolve`. A contract that
+//! scripts and tests rely on: exit status 0 paid (or done), 2 failed or cancelled,
+//! 3 unresolved, 1 usage or configuration error.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use qrcode::QrCode;
+use qrcode::render::unicode::Dense1x2;
+use serde_json::json;
+
+use super::{CliError, CliResult};
+use crate::checkout::{CheckoutEvent, PayStart, Policy};
+use crate::config::Config;
+use crate::journal::{Actor, PaymentRecord, PaymentState, RefundState};
+use crate::locale::Locale;
+use crate::money::{Currency, Money};
+use crate::terminal::Terminal;
+
+pub const EXIT_FAILED_OR_CANCELLED: u8 = 2;
+pub const EXIT_UNRESOLVED: u8 = 3;
+
+#[derive(Debug, Args)]
+pub struct PayArgs {
+    /// The amount in major units, e.g. 12.34 (JPY and KRW take whole numbers).
+    amount: String,
+    /// ISO 4217 currency (default: `payment.currency` from the configuration).
+    #[arg(long, value_name = "CUR")]
+    currency: Option<String>,
+    /// What the customer sees in the wallet.
+    #[arg(long, value_name = "TEXT", default_value = "Purchase")]
+    description: String,
+    /// Print a final one-line JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Demo mode with the embedded sandbox: the simulated customer pays the code after
+    /// SECONDS, through the sandbox's wallet page.
+    #[arg(long, value_name = "SECONDS")]
+    simulate_customer: Option<f64>,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}")))
+}
+
+fn exit_for(state: PaymentState) -> ExitCode {
+    match state {
+        PaymentState::Paid => ExitCode::SUCCESS,
+        PaymentState::Failed | PaymentState::Cancelled => ExitCode::from(EXIT_FAILED_OR_CANCELLED),
+        _ => ExitCode::from(EXIT_UNRESOLVED),
+    }
+}
+
+/// The `status` word of the JSON contract.
+fn json_status(state: PaymentState) -> &'static str {
+    match state {
+        PaymentState::Paid => "SUCCESS",
+        PaymentState::Failed => "FAIL",
+        PaymentState::Cancelled => "CANCELLED",
+        _ => "UNRESOLVED",
+    }
+}
+
+fn payment_json(record: &PaymentRecord) -> serde_json::Value {
+    json!({
+        "paymentRequestId": record.payment_request_id,
+        "paymentId": record.payment_id,
+        "status": json_status(record.state),
+        "amount": record.amount.major_string(),
+        "currency": record.amount.currency().code(),
+    })
+}
+
+async fn start_terminal(config_path: Option<&Path>) -> Result<Terminal, CliError> {
+    let config = Config::discover(config_path)?;
+    Terminal::start(config, Policy::default())
+        .await
+        .map_err(|e| CliError::usage(e.to_string()))
+}
+
+fn draw_qr(code_value: &str) -> String {
+    match QrCode::new(code_value.as_bytes()) {
+        Ok(code) => code
+            .render::<Dense1x2>()
+            .quiet_zone(true)
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .build(),
+        Err(error) => format!("(cannot draw the QR code: {error})"),
+    }
+}
+
+pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
+    let config = Config::discover(config_path)?;
+    let currency = match &args.currency {
+        Some(code) => Currency::from_code(code)?,
+        None => config.payment.currency,
+    };
+    let amount = Money::parse(&args.amount, currency)?;
+    if args.simulate_customer.is_some() && !config.is_sandbox() {
+        return Err(CliError::usage(
+            "--simulate-customer only works with the embedded sandbox (gateway = \"sandbox\")",
+        ));
+    }
+    if let Some(seconds) = args.simulate_customer
+        && !(0.0..=3600.0).contains(&seconds)
+    {
+        return Err(CliError::usage(
+            "--simulate-customer takes 0 to 3600 seconds",
+        ));
+    }
+    runtime()?.block_on(async move {
+        let terminal = Terminal::start(config, Policy::default())
+            .await
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        let checkout = terminal.checkout.clone();
+        let mut events = checkout.subscribe();
+        eprintln!(
+            "charging {} / 收款 {}",
+            amount.format(Locale::English),
+            amount.format(Locale::SimplifiedChinese)
+        );
+        let (record, start) = checkout
+            .start_payment(amount, &args.description, Actor::Cashier)
+            .await
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        let id = record.payment_request_id.clone();
+        match &start {
+            PayStart::CodeReady {
+                code_value,
+                expires_at,
+            } => {
+                eprintln!("{}", draw_qr(code_value));
+                eprintln!("Scan with Alipay or an Alipay+ wallet / 请使用支付宝或 Alipay+ 钱包扫码");
+                eprintln!("code: {code_value}");
+                eprintln!("expires: {expires_at}");
+                if let Some(seconds) = args.simulate_customer {
+                    spawn_simulated_customer(code_value.clone(), seconds);
+                }
+            }
+            PayStart::Failed { code, message } => {
+                eprintln!("payment failed: {code} {message}");
+            }
+            PayStart::Unknown => {
+                eprintln!("Alipay's answer was lost; checking what happened (do not let the customer pay again)…");
+            }
+        }
+        let final_record = wait_with_progress(&terminal, &id, &mut events).await?;
+        report_payment(&final_record, args.json);
+        Ok(exit_for(final_record.state))
+    })
+}
+
+fn spawn_simulated_customer(code_value: String, seconds: f64) {
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+        eprintln!("simulated customer: paying through the wallet page…");
+        let client = reqwest::Client::new();
+        let url = format!("{}/pay", code_value.trim_end_matches('/'));
+        match client
+            .post(&url)
+            .header("accept", "application/json")
+            .send()
+            .await
+        {
+            Ok(response) if response.status().is_success() => {}
+            Ok(response) => eprintln!(
+                "simulated customer: the wallet refused ({})",
+                response.status()
+            ),
+            Err(error) => eprintln!("simulated customer: {error}"),
+        }
+    });
+}
+
+/// Waits until the engine has finished with the payment, printing each state change. Ctrl-C
+/// asks the engine to cancel (the cashier's abort), then keeps waiting for the outcome.
+async fn wait_with_progress(
+    terminal: &Terminal,
+    id: &str,
+    events: &mut tokio::sync::broadcast::Receiver<CheckoutEvent>,
+) -> Result<PaymentRecord, CliError> {
+    let checkout = &terminal.checkout;
+    let mut cancel_sent = false;
+    loop {
+        let record = checkout
+            .payment(id)
+            .await
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        if record.state.is_final()
+            || (!checkout.is_driven(id) && record.state == PaymentState::Unresolved)
+        {
+            return Ok(record);
+        }
+        tokio::select! {
+            event = events.recv() => {
+                if let Ok(CheckoutEvent::PaymentState { payment_request_id, state, detail }) = event
+                    && payment_request_id == id
+                {
+                    eprintln!("… {} ({detail})", state.as_str());
+                }
+            }
+            _ = tokio::signal::ctrl_c(), if !cancel_sent => {
+                cancel_sent = true;
+                eprintln!("cancelling at the cashier's request…");
+                let engine = checkout.clone();
+                let id = id.to_string();
+                tokio::spawn(async move {
+                    if let Err(error) = engine.cancel(&id, Actor::Cashier, "cancelled by the cashier").await {
+                        eprintln!("cancel: {error}");
+                    }
+                });
+            }
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+fn report_payment(record: &PaymentRecord, json: bool) {
+    let message = match record.state {
+        PaymentState::Paid => "PAID / 已支付".to_string(),
+        PaymentState::Failed => format!(
+            "FAILED / 支付失败: {}",
+            record.result_code.as_deref().unwrap_or("unknown reason")
+        ),
+        PaymentState::Cancelled => "CANCELLED / 已取消".to_string(),
+        _ => "UNRESOLVED / 结果未定: the terminal keeps checking with Alipay (`alipay-pos resolve`); the customer must not pay again".to_string(),
+    };
+    eprintln!(
+        "{message}  {} {}",
+        record.amount.format(Locale::English),
+        record.payment_request_id
+    );
+    if json {
+        println!("{}", payment_json(record));
+    }
+}
+
+pub fn status(id: &str, json: bool, config_path: Option<&Path>) -> CliResult {
+    runtime()?.block_on(async move {
+        let terminal = start_terminal(config_path).await?;
+        let checkout = &terminal.checkout;
+        let record = checkout
+            .find_payment(id)
+            .await
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        let local_id = record.id;
+        let (refunds, events) = checkout
+            .db(move |j| {
+                Ok((
+                    j.refunds_for(local_id)?,
+                    j.events_for(&crate::journal::EntityRef::Payment(local_id))?,
+                ))
+            })
+            .await
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        if json {
+            let mut value = payment_json(&record);
+            value["state"] = json!(record.state.as_str());
+            value["refunds"] = json!(
+                refunds
+                    .iter()
+                    .map(|r| json!({
+                        "refundRequestId": r.refund_request_id,
+                        "amount": r.amount.major_string(),
+                        "state": r.state.as_str(),
+                    }))
+                    .collect::<Vec<_>>()
+            );
+            println!("{value}");
+        } else {
+            println!(
+                "payment {} ({})",
+                record.payment_request_id,
+                record.state.as_str()
+            );
+            println!(
+                "alipay payment id: {}",
+                record.payment_id.as_deref().unwrap_or("-")
+            );
+            println!("amount: {}", record.amount.format(Locale::English));
+            for refund in &refunds {
+                println!(
+                    "refund {}: {} {}",
+                    refund.refund_request_id,
+                    refund.amount.format(Locale::English),
+                    refund.state.as_str()
+                );
+            }
+            for event in &events {
+                println!(
+                    "{}  {:<8} {} -> {}  {}",
+                    event.at,
+                    event.actor.as_str(),
+                    event.from_state.as_deref().unwrap_or("-"),
+                    event.to_state.as_deref().unwrap_or("-"),
+                    event.detail
+                );
+            }
+        }
+        Ok(exit_for(record.state))
+    })
+}
+
+pub fn cancel(id: &str, json: bool, config_path: Option<&Path>) -> CliResult {
+    runtime()?.block_on(async move {
+        let terminal = start_terminal(config_path).await?;
+        let record = terminal
+            .checkout
+            .find_payment(id)
+            .await
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        let record = terminal
+            .checkout
+            .cancel(&record.payment_request_id, Actor::Cashier, "cancelled from the command line")
+            .await
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        report_payment(&record, json);
+        if record.state == PaymentState::Paid {
+            eprintln!("the payment is paid and can no longer be cancelled: refund it with `alipay-pos refund {}`", record.payment_request_id);
+        }
+        Ok(match record.state {
+            PaymentState::Cancelled => ExitCode::SUCCESS,
+            state if state.is_final() => ExitCode::from(EXIT_FAILED_OR_CANCELLED),
+            _ => ExitCode::from(EXIT_UNRESOLVED),
+        })
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct RefundArgs {
+    /// The payment: our paymentRequestId or Alipay's paymentId.
+    payment_id: String,
+    /// Amount to refund in major units (default: everything not yet refunded).
+    amount: Option<String>,
+    /// Why the money goes back (kept in the journal and sent to Alipay).
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    /// Who authorised the refund (kept in the journal).
+    #[arg(long, value_name = "NAME", default_value = "manager")]
+    manager: String,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn refund(args: RefundArgs, config_path: Option<&Path>) -> CliResult {
+    if args.reason.trim().is_empty() {
+        return Err(CliError::usage("--reason must say why the money goes back"));
+    }
+    runtime()?.block_on(async move {
+        let terminal = start_terminal(config_path).await?;
+        let checkout = &terminal.checkout;
+        let payment = checkout
+            .find_payment(&args.payment_id)
+            .await
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        let amount = args
+            .amount
+            .as_deref()
+            .map(|text| Money::parse(text, payment.amount.currency()))
+            .transpose()?;
+        let refund = checkout
+            .refund(
+                &payment.payment_request_id,
+                amount,
+                &args.reason,
+                &args.manager,
+            )
+            .await
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        let status = match refund.state {
+            RefundState::Succeeded => "SUCCESS",
+            RefundState::Failed => "FAIL",
+            _ => "UNRESOLVED",
+        };
+        eprintln!(
+            "refund {} of {}: {status}{}",
+            refund.refund_request_id,
+            refund.amount.format(Locale::English),
+            refund
+                .result_code
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        );
+        if args.json {
+            println!(
+                "{}",
+                json!({
+                    "refundRequestId": refund.refund_request_id,
+                    "refundId": refund.refund_id,
+                    "paymentRequestId": payment.payment_request_id,
+                    "status": status,
+                    "amount": refund.amount.major_string(),
+                    "currency": refund.amount.currency().code(),
+                })
+            );
+        }
+        Ok(match refund.state {
+            RefundState::Succeeded => ExitCode::SUCCESS,
+            RefundState::Failed => ExitCode::from(EXIT_FAILED_OR_CANCELLED),
+            _ => ExitCode::from(EXIT_UNRESOLVED),
+        })
+    })
+}
+
+pub fn resolve(json: bool, config_path: Option<&Path>) -> CliResult {
+    runtime()?.block_on(async move {
+        let terminal = start_terminal(config_path).await?;
+        let report = terminal
+            .checkout
+            .resolve_once()
+            .await
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        let mut out = std::io::stdout().lock();
+        if json {
+            writeln!(out, "{}", json!({
+                "settledPayments": report.settled_payments.iter().map(|(id, s)| json!({"paymentRequestId": id, "state": s.as_str()})).collect::<Vec<_>>(),
+                "settledRefunds": report.settled_refunds.iter().map(|(id, s)| json!({"refundRequestId": id, "state": s.as_str()})).collect::<Vec<_>>(),
+                "openPayments": report.open_payments.iter().map(|(id, s)| json!({"paymentRequestId": id, "state": s.as_str()})).collect::<Vec<_>>(),
+                "openRefunds": report.open_refunds,
+            }))?;
+        } else {
+            for (id, state) in &report.settled_payments {
+                writeln!(out, "settled payment {id}: {}", state.as_str())?;
+            }
+            for (id, state) in &report.settled_refunds {
+                writeln!(out, "settled refund {id}: {}", state.as_str())?;
+            }
+            for (id, state) in &report.open_payments {
+                writeln!(out, "still open: payment {id} ({})", state.as_str())?;
+            }
+            for id in &report.open_refunds {
+                writeln!(out, "still open: refund {id}")?;
+            }
+            if report.open_payments.is_empty() && report.open_refunds.is_empty() {
+                writeln!(out, "nothing left open")?;
+            }
+        }
+        Ok(if report.open_payments.is_empty() && report.open_refunds.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_UNRESOLVED)
+        })
+    })
+}

@@ -1,0 +1,196 @@
+//! Wiring: turns a [`Config`] into a running engine — journal, verified client (to the real
+//! gateway or the embedded sandbox), notification receiver — so the CLI and the GUI start
+//! the same thing the same way.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use tokio::sync::mpsc;
+use url::Url;
+
+use crate::ams::client::{AmsClient, ClientSettings};
+use crate::ams::models::{Merchant, Store};
+use crate::checkout::receiver::{self, ReceivedNotification, RunningReceiver};
+use crate::checkout::{Checkout, CheckoutSettings, Policy};
+use crate::config::Config;
+use crate::journal::Journal;
+use crate::sandbox::embedded::{self, EmbeddedSandbox};
+
+/// The path the notification receiver is told to expect (any path works; this one reads well).
+pub const NOTIFY_PATH: &str = "/alipay/notify";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TerminalError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot create the data folder {path}: {reason}; check `storage.data_dir`")]
+    DataDir { path: PathBuf, reason: String },
+    #[error("cannot open the journal: {0}")]
+    Journal(#[from] crate::journal::JournalError),
+    #[error("cannot start the embedded sandbox: {0}")]
+    Sandbox(String),
+    #[error("cannot set up the Alipay client: {0}")]
+    Client(#[from] crate::ams::client::RequestError),
+    #[error("cannot start the notification receiver on {address}: {reason}")]
+    Receiver { address: SocketAddr, reason: String },
+    #[error(
+        "`payment.notify_url` is required for a real gateway: Alipay's pay API needs a URL to post payment results to"
+    )]
+    NotifyUrlMissing,
+}
+
+/// A started terminal. Keep it alive as long as payments are being taken.
+pub struct Terminal {
+    pub checkout: Checkout,
+    pub config: Config,
+    sandbox: Option<EmbeddedSandbox>,
+    receiver: RunningReceiver,
+}
+
+impl Terminal {
+    /// Opens the journal, connects to the gateway (starting the embedded sandbox if the
+    /// config says so) and starts the notification receiver. Does not start the resolver:
+    /// long-running faces call [`Terminal::start_background_work`].
+    pub async fn start(config: Config, policy: Policy) -> Result<Terminal, TerminalError> {
+        let data_dir = config.storage.data_dir.clone();
+        std::fs::create_dir_all(&data_dir).map_err(|e| TerminalError::DataDir {
+            path: data_dir.clone(),
+            reason: e.to_string(),
+        })?;
+        let (sandbox, base_url, client_id, merchant_key, alipay_key) = if config.is_sandbox() {
+            let sandbox = embedded::start(&data_dir, &config.alipay.client_id)
+                .await
+                .map_err(|e| TerminalError::Sandbox(e.to_string()))?;
+            let base = sandbox.base_url().clone();
+            let merchant = sandbox.merchant_private_key().clone();
+            let alipay = sandbox.alipay_public_key().clone();
+            (
+                Some(sandbox),
+                base,
+                config.alipay.client_id.clone(),
+                merchant,
+                alipay,
+            )
+        } else {
+            let keys = config.load_keys()?.ok_or(TerminalError::Config(
+                crate::config::ConfigError::missing_keys(&config),
+            ))?;
+            let base = config
+                .alipay
+                .gateway
+                .base_url()
+                .ok_or_else(|| TerminalError::Sandbox("gateway has no URL".into()))?;
+            (
+                None,
+                base,
+                config.alipay.client_id.clone(),
+                keys.merchant_private_key,
+                keys.alipay_public_key,
+            )
+        };
+
+        let (to_engine, from_receiver) = mpsc::channel::<ReceivedNotification>(64);
+        let listen: SocketAddr = if sandbox.is_some() {
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        } else {
+            config.payment.notify_listen
+        };
+        let receiver = receiver::start(listen, alipay_key.clone(), client_id.clone(), to_engine)
+            .await
+            .map_err(|e| TerminalError::Receiver {
+                address: listen,
+                reason: e.to_string(),
+            })?;
+        let notify_url = if sandbox.is_some() {
+            format!("http://{}{NOTIFY_PATH}", receiver.address)
+        } else {
+            config
+                .payment
+                .notify_url
+                .as_ref()
+                .map(Url::to_string)
+                .ok_or(TerminalError::NotifyUrlMissing)?
+        };
+
+        let mut settings = ClientSettings::new(base_url, client_id);
+        settings.key_version = config.alipay.key_version.clone();
+        settings.connect_timeout = config.alipay.connect_timeout();
+        settings.request_timeout = config.alipay.request_timeout();
+        let client = AmsClient::new(settings, merchant_key, alipay_key)?;
+        let journal = Journal::open_in(&data_dir)?;
+        let checkout = Checkout::new(
+            client,
+            journal,
+            CheckoutSettings {
+                merchant: merchant_of(&config),
+                terminal_id: config.store.terminal_id.clone(),
+                notify_url,
+            },
+            policy,
+        );
+        spawn_notification_consumer(checkout.clone(), from_receiver);
+        Ok(Terminal {
+            checkout,
+            config,
+            sandbox,
+            receiver,
+        })
+    }
+
+    /// Resumes what a previous run left open and starts the background resolver.
+    pub async fn start_background_work(&self) -> Result<(), crate::checkout::CheckoutError> {
+        self.checkout.recover().await?;
+        let resolver = self.checkout.clone();
+        tokio::spawn(async move { resolver.run_resolver().await });
+        Ok(())
+    }
+
+    /// The embedded sandbox's base URL, when the terminal runs against it (demo mode).
+    pub fn sandbox_url(&self) -> Option<&Url> {
+        self.sandbox.as_ref().map(EmbeddedSandbox::base_url)
+    }
+
+    pub fn notification_address(&self) -> SocketAddr {
+        self.receiver.address
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        self.receiver.stop();
+    }
+}
+
+fn merchant_of(config: &Config) -> Merchant {
+    Merchant {
+        reference_merchant_id: config.merchant.reference_merchant_id.clone(),
+        merchant_mcc: config.merchant.mcc.clone(),
+        merchant_name: config.merchant.name.clone(),
+        store: Store {
+            reference_store_id: config.store.reference_store_id.clone(),
+            store_name: config.store.name.clone(),
+            store_mcc: config.store.mcc.clone(),
+            store_terminal_id: Some(config.store.terminal_id.clone()),
+            ..Store::default()
+        },
+        ..Merchant::default()
+    }
+}
+
+fn spawn_notification_consumer(
+    checkout: Checkout,
+    mut from_receiver: mpsc::Receiver<ReceivedNotification>,
+) {
+    tokio::spawn(async move {
+        while let Some(received) = from_receiver.recv().await {
+            let recorded = match checkout.handle_notification(&received.notification).await {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::error!(%error, "could not record a notification; Alipay will resend it");
+                    false
+                }
+            };
+            let _ = received.recorded.send(recorded);
+        }
+    });
+}
