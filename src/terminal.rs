@@ -14,6 +14,7 @@ use crate::checkout::receiver::{self, ReceivedNotification, RunningReceiver};
 use crate::checkout::{Checkout, CheckoutSettings, Policy};
 use crate::config::Config;
 use crate::journal::Journal;
+use crate::sandbox::SandboxOptions;
 use crate::sandbox::embedded::{self, EmbeddedSandbox};
 
 /// The path the notification receiver is told to expect (any path works; this one reads well).
@@ -52,13 +53,23 @@ impl Terminal {
     /// config says so) and starts the notification receiver. Does not start the resolver:
     /// long-running faces call [`Terminal::start_background_work`].
     pub async fn start(config: Config, policy: Policy) -> Result<Terminal, TerminalError> {
+        Self::start_with(config, policy, |_| {}).await
+    }
+
+    /// Like [`Terminal::start`], with a chance to adjust the embedded sandbox's options
+    /// (expiry, windows, faults); ignored for a real gateway. Demos and tests use it.
+    pub async fn start_with(
+        config: Config,
+        policy: Policy,
+        adjust_sandbox: impl FnOnce(&mut SandboxOptions),
+    ) -> Result<Terminal, TerminalError> {
         let data_dir = config.storage.data_dir.clone();
         std::fs::create_dir_all(&data_dir).map_err(|e| TerminalError::DataDir {
             path: data_dir.clone(),
             reason: e.to_string(),
         })?;
         let (sandbox, base_url, client_id, merchant_key, alipay_key) = if config.is_sandbox() {
-            let sandbox = embedded::start(&data_dir, &config.alipay.client_id)
+            let sandbox = embedded::start_with(&data_dir, &config.alipay.client_id, adjust_sandbox)
                 .await
                 .map_err(|e| TerminalError::Sandbox(e.to_string()))?;
             let base = sandbox.base_url().clone();
@@ -148,6 +159,11 @@ impl Terminal {
     /// The embedded sandbox's base URL, when the terminal runs against it (demo mode).
     pub fn sandbox_url(&self) -> Option<&Url> {
         self.sandbox.as_ref().map(EmbeddedSandbox::base_url)
+    }
+
+    /// The embedded sandbox itself, when the terminal runs against it.
+    pub fn sandbox(&self) -> Option<&EmbeddedSandbox> {
+        self.sandbox.as_ref()
     }
 
     pub fn notification_address(&self) -> SocketAddr {
