@@ -1,0 +1,747 @@
+//! Payment attempts: one row per `paymentRequestId`, several per business order if the
+//! customer retries.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use time::OffsetDateTime;
+
+use crate::money::{Currency, Money};
+
+use super::error::JournalError;
+use super::events::{EventKind, NewEvent, insert_event};
+use super::state::{Actor, EntityRef, PaymentLocalId, PaymentState, Resolution};
+use super::timestamp::{from_stored, from_stored_opt, to_stored, truncate};
+use super::{Journal, check_request_id, check_text, minor_to_sql, money_from_sql};
+
+/// A payment attempt about to be sent to Alipay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPayment {
+    /// The idempotency key sent as `paymentRequestId`; new for every attempt.
+    pub payment_request_id: String,
+    /// The merchant's business order; several attempts may share it.
+    pub order_ref: String,
+    pub amount: Money,
+    /// What the customer sees as the order description (at most 256 characters).
+    pub description: String,
+    /// Who takes the payment: the cashier's id, or the terminal's id when unattended.
+    pub operator: String,
+}
+
+/// A payment attempt as the journal holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentRecord {
+    pub id: PaymentLocalId,
+    pub payment_request_id: String,
+    pub order_ref: String,
+    pub amount: Money,
+    pub description: String,
+    pub operator: String,
+    pub state: PaymentState,
+    /// Alipay's `paymentId`, once known.
+    pub payment_id: Option<String>,
+    /// The order code (QR content) shown to the customer.
+    pub code_value: Option<String>,
+    pub code_expires_at: Option<OffsetDateTime>,
+    /// The last result code / message that mattered (e.g. `ORDER_IS_CLOSED`).
+    pub result_code: Option<String>,
+    pub result_message: Option<String>,
+    /// How an outcome that was unknown for a while was settled.
+    pub resolution: Option<Resolution>,
+    /// When the customer paid (Alipay's `paymentTime` when known). Kept after a reversal.
+    pub paid_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    /// When the payment reached its final state (for a reversal: when it was cancelled).
+    pub final_at: Option<OffsetDateTime>,
+}
+
+impl PaymentRecord {
+    /// Paid and then cancelled inside the cancel window: money came in and went back.
+    pub fn is_reversed(&self) -> bool {
+        self.state == PaymentState::Cancelled && self.paid_at.is_some()
+    }
+
+    pub fn entity(&self) -> EntityRef {
+        EntityRef::Payment(self.id)
+    }
+}
+
+/// Facts learned along with a state change. `None` leaves a field as it is; nothing can be
+/// cleared, because every field records something Alipay said.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PaymentUpdate {
+    /// Alipay's `paymentId`. Set once: a different id later is refused as a conflict.
+    pub payment_id: Option<String>,
+    pub code_value: Option<String>,
+    pub code_expires_at: Option<OffsetDateTime>,
+    pub result_code: Option<String>,
+    pub result_message: Option<String>,
+    pub resolution: Option<Resolution>,
+    /// Only with a transition to `Paid`; defaults to the journal's clock when absent.
+    pub paid_at: Option<OffsetDateTime>,
+}
+
+/// Names a payment either by the journal's number or by its `paymentRequestId`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaymentRef<'a> {
+    Local(PaymentLocalId),
+    RequestId(&'a str),
+}
+
+impl From<PaymentLocalId> for PaymentRef<'_> {
+    fn from(id: PaymentLocalId) -> Self {
+        PaymentRef::Local(id)
+    }
+}
+
+impl<'a> From<&'a str> for PaymentRef<'a> {
+    fn from(id: &'a str) -> Self {
+        PaymentRef::RequestId(id)
+    }
+}
+
+impl<'a> From<&'a String> for PaymentRef<'a> {
+    fn from(id: &'a String) -> Self {
+        PaymentRef::RequestId(id)
+    }
+}
+
+impl From<&PaymentRecord> for PaymentRef<'_> {
+    fn from(record: &PaymentRecord) -> Self {
+        PaymentRef::Local(record.id)
+    }
+}
+
+/// Which payments [`Journal::list_payments`] returns. Every field narrows the result; the
+/// default returns everything, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PaymentFilter {
+    /// Created at or after this instant.
+    pub since: Option<OffsetDateTime>,
+    /// Created strictly before this instant.
+    pub until: Option<OffsetDateTime>,
+    /// Only these states; empty means all.
+    pub states: Vec<PaymentState>,
+    pub order_ref: Option<String>,
+    pub currency: Option<Currency>,
+    /// At least this amount (implies its currency).
+    pub min_amount: Option<Money>,
+    /// At most this amount (implies its currency).
+    pub max_amount: Option<Money>,
+    /// Case-insensitive substring of the request id, Alipay's payment id or the order ref:
+    /// what a cashier types from a receipt or the customer's phone.
+    pub text: Option<String>,
+    pub limit: Option<u32>,
+}
+
+pub(crate) const PAYMENT_COLUMNS: &str = "id, payment_request_id, order_ref, amount_minor, \
+    currency, description, operator, state, payment_id, code_value, code_expires_at, \
+    result_code, result_message, resolution, paid_at, created_at, updated_at, final_at";
+
+/// A payments row as stored, before its values are checked.
+pub(crate) struct RawPayment {
+    id: i64,
+    payment_request_id: String,
+    order_ref: String,
+    amount_minor: i64,
+    currency: String,
+    description: String,
+    operator: String,
+    state: String,
+    payment_id: Option<String>,
+    code_value: Option<String>,
+    code_expires_at: Option<String>,
+    result_code: Option<String>,
+    result_message: Option<String>,
+    resolution: Option<String>,
+    paid_at: Option<String>,
+    created_at: String,
+    updated_at: String,
+    final_at: Option<String>,
+}
+
+pub(crate) fn read_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawPayment> {
+    Ok(RawPayment {
+        id: row.get(0)?,
+        payment_request_id: row.get(1)?,
+        order_ref: row.get(2)?,
+        amount_minor: row.get(3)?,
+        currency: row.get(4)?,
+        description: row.get(5)?,
+        operator: row.get(6)?,
+        state: row.get(7)?,
+        payment_id: row.get(8)?,
+        code_value: row.get(9)?,
+        code_expires_at: row.get(10)?,
+        result_code: row.get(11)?,
+        result_message: row.get(12)?,
+        resolution: row.get(13)?,
+        paid_at: row.get(14)?,
+        created_at: row.get(15)?,
+        updated_at: row.get(16)?,
+        final_at: row.get(17)?,
+    })
+}
+
+impl RawPayment {
+    pub(crate) fn into_record(self) -> Result<PaymentRecord, JournalError> {
+        let what = format!("payment #{}", self.id);
+        let unreadable = |detail: String| JournalError::Unreadable {
+            what: format!("{what}: {detail}"),
+        };
+        let state = PaymentState::parse(&self.state)
+            .ok_or_else(|| unreadable(format!("state `{}`", self.state)))?;
+        let resolution = match self.resolution {
+            Some(text) => Some(
+                Resolution::parse(&text)
+                    .ok_or_else(|| unreadable(format!("resolution `{text}`")))?,
+            ),
+            None => None,
+        };
+        Ok(PaymentRecord {
+            id: PaymentLocalId(self.id),
+            amount: money_from_sql(self.amount_minor, &self.currency, &what)?,
+            payment_request_id: self.payment_request_id,
+            order_ref: self.order_ref,
+            description: self.description,
+            operator: self.operator,
+            state,
+            payment_id: self.payment_id,
+            code_value: self.code_value,
+            code_expires_at: from_stored_opt(self.code_expires_at)?,
+            result_code: self.result_code,
+            result_message: self.result_message,
+            resolution,
+            paid_at: from_stored_opt(self.paid_at)?,
+            created_at: from_stored(&self.created_at)?,
+            updated_at: from_stored(&self.updated_at)?,
+            final_at: from_stored_opt(self.final_at)?,
+        })
+    }
+}
+
+/// Loads one payment; `Ok(None)` when there is no such payment.
+pub(crate) fn find_payment(
+    conn: &Connection,
+    key: PaymentRef<'_>,
+) -> Result<Option<PaymentRecord>, JournalError> {
+    let raw = match key {
+        PaymentRef::Local(id) => conn
+            .prepare_cached(&format!(
+                "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = ?1"
+            ))?
+            .query_row([id.0], read_raw)
+            .optional()?,
+        PaymentRef::RequestId(request_id) => conn
+            .prepare_cached(&format!(
+                "SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_request_id = ?1"
+            ))?
+            .query_row([request_id], read_raw)
+            .optional()?,
+    };
+    raw.map(RawPayment::into_record).transpose()
+}
+
+pub(crate) fn load_payment(
+    conn: &Connection,
+    key: PaymentRef<'_>,
+) -> Result<PaymentRecord, JournalError> {
+    find_payment(conn, key)?.ok_or_else(|| JournalError::NotFound {
+        what: match key {
+            PaymentRef::Local(id) => id.to_string(),
+            PaymentRef::RequestId(request_id) => {
+                format!("payment with request id `{request_id}`")
+            }
+        },
+    })
+}
+
+/// What a requested change amounts to once compared with the stored record.
+enum Plan {
+    /// Same state, same facts: nothing to write.
+    Unchanged,
+    /// Write `next` and an event of this kind.
+    Write(EventKind),
+}
+
+fn stored_opt(
+    at: Option<OffsetDateTime>,
+    field: &'static str,
+) -> Result<Option<String>, JournalError> {
+    at.map(|at| to_stored(at, field)).transpose()
+}
+
+/// Refuses an Alipay id that another journal entry already carries: `paymentId` and
+/// `paymentRequestId` are 1:1, so this would be two attempts claiming one Alipay payment.
+fn check_payment_id_free(
+    conn: &Connection,
+    payment_id: &str,
+    own: PaymentLocalId,
+) -> Result<(), JournalError> {
+    let other: Option<i64> = conn
+        .prepare_cached("SELECT id FROM payments WHERE payment_id = ?1 AND id <> ?2")?
+        .query_row(params![payment_id, own.0], |r| r.get(0))
+        .optional()?;
+    match other {
+        Some(other) => Err(JournalError::AlipayIdInUse {
+            id: payment_id.to_owned(),
+            other: EntityRef::Payment(PaymentLocalId(other)),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn check_update(update: &PaymentUpdate) -> Result<(), JournalError> {
+    let fields = [
+        ("payment_id", &update.payment_id, 64),
+        ("code_value", &update.code_value, 2048),
+        ("result_code", &update.result_code, 64),
+        ("result_message", &update.result_message, 1024),
+    ];
+    for (field, value, max) in fields {
+        if let Some(value) = value {
+            check_text(field, value, max, true)?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies `update` to a copy of `current` and decides whether and how that can be written.
+///
+/// `reversal` is only given by [`Journal::reverse_payment`], the one way out of `Paid`; it holds
+/// the moment of the cancel, which becomes `final_at`.
+fn plan_change(
+    current: &PaymentRecord,
+    to: PaymentState,
+    update: &PaymentUpdate,
+    now: OffsetDateTime,
+    reversal: Option<OffsetDateTime>,
+) -> Result<(PaymentRecord, Plan), JournalError> {
+    let entity = current.entity();
+    let from = current.state;
+    check_update(update)?;
+    if update.paid_at.is_some() && to != PaymentState::Paid {
+        return Err(JournalError::InvalidInput {
+            field: "paid_at",
+            reason: format!("can only be given when the payment becomes paid, not {to}"),
+        });
+    }
+    if let (Some(stored), Some(given)) = (&current.payment_id, &update.payment_id)
+        && stored != given
+    {
+        return Err(JournalError::FieldConflict {
+            entity,
+            field: "payment_id",
+            stored: stored.clone(),
+            given: given.clone(),
+        });
+    }
+
+    let mut next = current.clone();
+    next.state = to;
+    if let Some(v) = &update.payment_id {
+        next.payment_id = Some(v.clone());
+    }
+    if let Some(v) = &update.code_value {
+        next.code_value = Some(v.clone());
+    }
+    if let Some(v) = update.code_expires_at {
+        next.code_expires_at = Some(truncate(v));
+    }
+    if let Some(v) = &update.result_code {
+        next.result_code = Some(v.clone());
+    }
+    if let Some(v) = &update.result_message {
+        next.result_message = Some(v.clone());
+    }
+    if let Some(v) = update.resolution {
+        next.resolution = Some(v);
+    }
+
+    let kind = if to == from {
+        // paid_at only comes with a move into Paid; on Paid → Paid it must match.
+        if let Some(v) = update.paid_at {
+            next.paid_at = Some(truncate(v));
+        }
+        if next == *current {
+            return Ok((next, Plan::Unchanged));
+        }
+        if from.is_final() {
+            return Err(JournalError::IllegalTransition {
+                payment: current.id,
+                from,
+                to,
+            });
+        }
+        EventKind::Update
+    } else if reversal.is_some() {
+        if from != PaymentState::Paid || to != PaymentState::Cancelled {
+            return Err(JournalError::IllegalTransition {
+                payment: current.id,
+                from,
+                to,
+            });
+        }
+        EventKind::Reversal
+    } else {
+        if !from.can_become(to) {
+            return Err(JournalError::IllegalTransition {
+                payment: current.id,
+                from,
+                to,
+            });
+        }
+        if to == PaymentState::Paid {
+            next.paid_at = Some(update.paid_at.map(truncate).unwrap_or(now));
+        }
+        EventKind::Transition
+    };
+
+    let missing = |field| JournalError::MissingField {
+        entity,
+        state: to.as_str(),
+        field,
+    };
+    match to {
+        PaymentState::AwaitingCustomer if next.code_value.is_none() => {
+            return Err(missing("code_value"));
+        }
+        PaymentState::AwaitingCustomer if next.code_expires_at.is_none() => {
+            return Err(missing("code_expires_at"));
+        }
+        PaymentState::Paid if next.payment_id.is_none() => return Err(missing("payment_id")),
+        _ => {}
+    }
+    next.updated_at = now;
+    if let Some(cancelled_at) = reversal {
+        next.final_at = Some(cancelled_at);
+    } else if to.is_final() && !from.is_final() {
+        next.final_at = Some(now);
+    }
+    Ok((next, Plan::Write(kind)))
+}
+
+fn write_payment(conn: &Connection, next: &PaymentRecord) -> Result<(), JournalError> {
+    conn.prepare_cached(
+        "UPDATE payments SET state = ?1, payment_id = ?2, code_value = ?3, code_expires_at = ?4,
+             result_code = ?5, result_message = ?6, resolution = ?7, paid_at = ?8,
+             updated_at = ?9, final_at = ?10
+         WHERE id = ?11",
+    )?
+    .execute(params![
+        next.state.as_str(),
+        next.payment_id,
+        next.code_value,
+        stored_opt(next.code_expires_at, "code_expires_at")?,
+        next.result_code,
+        next.result_message,
+        next.resolution.map(Resolution::as_str),
+        stored_opt(next.paid_at, "paid_at")?,
+        to_stored(next.updated_at, "updated_at")?,
+        stored_opt(next.final_at, "final_at")?,
+        next.id.0,
+    ])?;
+    Ok(())
+}
+
+impl Journal {
+    /// Journals a new attempt in state `Created`, with its `created` event, before `pay` is
+    /// sent: if the terminal dies mid-request, recovery finds the attempt and can inquire or
+    /// cancel it. Refuses a request id that is already in the journal.
+    pub fn create_payment(
+        &mut self,
+        new: NewPayment,
+        actor: Actor,
+    ) -> Result<PaymentRecord, JournalError> {
+        check_request_id("payment_request_id", &new.payment_request_id)?;
+        check_text("order_ref", &new.order_ref, 64, true)?;
+        check_text("description", &new.description, 256, false)?;
+        check_text("operator", &new.operator, 64, true)?;
+        let now = self.now();
+        let stamp = to_stored(now, "created_at")?;
+        let tx = self.begin_write()?;
+        if find_payment(&tx, PaymentRef::RequestId(&new.payment_request_id))?.is_some() {
+            return Err(JournalError::DuplicateRequestId {
+                id: new.payment_request_id,
+            });
+        }
+        tx.prepare_cached(
+            "INSERT INTO payments (payment_request_id, order_ref, amount_minor, currency,
+                 description, operator, state, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+        )?
+        .execute(params![
+            new.payment_request_id,
+            new.order_ref,
+            minor_to_sql(new.amount.minor())?,
+            new.amount.currency().code(),
+            new.description,
+            new.operator,
+            PaymentState::Created.as_str(),
+            stamp,
+        ])?;
+        let id = PaymentLocalId(tx.last_insert_rowid());
+        let detail = format!(
+            "{} {} for order {}",
+            new.amount.currency(),
+            new.amount.major_string(),
+            new.order_ref
+        );
+        insert_event(
+            &tx,
+            &NewEvent {
+                at: now,
+                actor,
+                entity: EntityRef::Payment(id),
+                kind: EventKind::Created,
+                from_state: None,
+                to_state: Some(PaymentState::Created.as_str()),
+                detail: &detail,
+            },
+        )?;
+        let record = load_payment(&tx, PaymentRef::Local(id))?;
+        tx.commit()?;
+        Ok(record)
+    }
+
+    /// Moves a payment to `to`, recording what was learned, and appends one event, in one
+    /// transaction.
+    ///
+    /// Refuses transitions the state machine does not allow
+    /// ([`JournalError::IllegalTransition`]), a `Paid` without `payment_id`, an
+    /// `AwaitingCustomer` without the order code and its expiry, and a `payment_id` that
+    /// differs from the stored one. `paid_at` defaults to now when the payment becomes paid.
+    ///
+    /// Idempotent: when `to` is the current state and `update` changes nothing, the stored
+    /// record is returned and no event is written, so the engine can safely repeat a call
+    /// whose answer it lost (e.g. a poll and a notification racing). Same state with new facts
+    /// is an `update` event for open states, and refused for final ones: those never change.
+    pub fn transition_payment<'a>(
+        &mut self,
+        payment: impl Into<PaymentRef<'a>>,
+        to: PaymentState,
+        actor: Actor,
+        detail: &str,
+        update: PaymentUpdate,
+    ) -> Result<PaymentRecord, JournalError> {
+        self.change_payment(payment.into(), to, actor, detail, update)
+    }
+
+    /// Records that a paid payment was cancelled inside the cancel window (Alipay returned the
+    /// money), the only way out of `Paid`. `cancelled_at` is Alipay's `cancelTime` when known
+    /// and becomes the new `final_at`; `paid_at` is kept, so reports show both the payment and
+    /// its reversal. Refused while refunds of it succeeded or are in flight (Alipay refuses to
+    /// cancel a refunded payment). Idempotent for a payment already reversed.
+    pub fn reverse_payment<'a>(
+        &mut self,
+        payment: impl Into<PaymentRef<'a>>,
+        actor: Actor,
+        detail: &str,
+        cancelled_at: Option<OffsetDateTime>,
+    ) -> Result<PaymentRecord, JournalError> {
+        check_text("detail", detail, 4096, true)?;
+        let payment = payment.into();
+        let now = self.now();
+        let cancelled_at = cancelled_at.map(truncate).unwrap_or(now);
+        let tx = self.begin_write()?;
+        let current = load_payment(&tx, payment)?;
+        if current.is_reversed() {
+            return Ok(current);
+        }
+        if current.state != PaymentState::Paid {
+            // Includes an unpaid Cancelled, which would otherwise look like a repeat.
+            return Err(JournalError::IllegalTransition {
+                payment: current.id,
+                from: current.state,
+                to: PaymentState::Cancelled,
+            });
+        }
+        let refunds_not_failed: i64 = tx.query_row(
+            "SELECT count(*) FROM refunds WHERE payment = ?1 AND state <> 'failed'",
+            [current.id.0],
+            |r| r.get(0),
+        )?;
+        if refunds_not_failed > 0 {
+            return Err(JournalError::ReversalBlockedByRefunds {
+                payment: current.id,
+            });
+        }
+        let (next, plan) = plan_change(
+            &current,
+            PaymentState::Cancelled,
+            &PaymentUpdate::default(),
+            now,
+            Some(cancelled_at),
+        )?;
+        Self::commit_change(tx, &current, next, plan, actor, detail)
+    }
+
+    fn change_payment(
+        &mut self,
+        payment: PaymentRef<'_>,
+        to: PaymentState,
+        actor: Actor,
+        detail: &str,
+        update: PaymentUpdate,
+    ) -> Result<PaymentRecord, JournalError> {
+        check_text("detail", detail, 4096, false)?;
+        let now = self.now();
+        let tx = self.begin_write()?;
+        let current = load_payment(&tx, payment)?;
+        let (next, plan) = plan_change(&current, to, &update, now, None)?;
+        if let (Plan::Write(_), Some(payment_id)) = (&plan, &next.payment_id) {
+            check_payment_id_free(&tx, payment_id, current.id)?;
+        }
+        Self::commit_change(tx, &current, next, plan, actor, detail)
+    }
+
+    fn commit_change(
+        tx: rusqlite::Transaction<'_>,
+        current: &PaymentRecord,
+        next: PaymentRecord,
+        plan: Plan,
+        actor: Actor,
+        detail: &str,
+    ) -> Result<PaymentRecord, JournalError> {
+        let Plan::Write(kind) = plan else {
+            return Ok(current.clone());
+        };
+        write_payment(&tx, &next)?;
+        insert_event(
+            &tx,
+            &NewEvent {
+                at: next.updated_at,
+                actor,
+                entity: current.entity(),
+                kind,
+                from_state: Some(current.state.as_str()),
+                to_state: Some(next.state.as_str()),
+                detail,
+            },
+        )?;
+        let record = load_payment(&tx, PaymentRef::Local(current.id))?;
+        tx.commit()?;
+        Ok(record)
+    }
+
+    /// One payment by the journal's number.
+    pub fn payment(&self, id: PaymentLocalId) -> Result<Option<PaymentRecord>, JournalError> {
+        find_payment(&self.conn, PaymentRef::Local(id))
+    }
+
+    /// One payment by the `paymentRequestId` the terminal generated.
+    pub fn payment_by_request_id(
+        &self,
+        payment_request_id: &str,
+    ) -> Result<Option<PaymentRecord>, JournalError> {
+        find_payment(&self.conn, PaymentRef::RequestId(payment_request_id))
+    }
+
+    /// One payment by Alipay's `paymentId` (what notifications and reconciliation files carry).
+    pub fn payment_by_alipay_id(
+        &self,
+        payment_id: &str,
+    ) -> Result<Option<PaymentRecord>, JournalError> {
+        let raw = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = ?1"
+            ))?
+            .query_row([payment_id], read_raw)
+            .optional()?;
+        raw.map(RawPayment::into_record).transpose()
+    }
+
+    /// Payments matching `filter`, newest first (by creation time, then number).
+    pub fn list_payments(
+        &self,
+        filter: &PaymentFilter,
+    ) -> Result<Vec<PaymentRecord>, JournalError> {
+        let mut sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE 1 = 1");
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(since) = filter.since {
+            sql.push_str(" AND created_at >= ?");
+            args.push(Value::Text(to_stored(since, "since")?));
+        }
+        if let Some(until) = filter.until {
+            sql.push_str(" AND created_at < ?");
+            args.push(Value::Text(to_stored(until, "until")?));
+        }
+        if !filter.states.is_empty() {
+            let marks = vec!["?"; filter.states.len()].join(", ");
+            sql.push_str(&format!(" AND state IN ({marks})"));
+            args.extend(
+                filter
+                    .states
+                    .iter()
+                    .map(|s| Value::Text(s.as_str().to_owned())),
+            );
+        }
+        if let Some(order_ref) = &filter.order_ref {
+            sql.push_str(" AND order_ref = ?");
+            args.push(Value::Text(order_ref.clone()));
+        }
+        let currencies: Vec<Currency> = [
+            filter.currency,
+            filter.min_amount.map(|m| m.currency()),
+            filter.max_amount.map(|m| m.currency()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let Some(&currency) = currencies.first() {
+            if currencies.iter().any(|&c| c != currency) {
+                return Err(JournalError::InvalidInput {
+                    field: "filter",
+                    reason: "currency, min_amount and max_amount must be in one currency"
+                        .to_owned(),
+                });
+            }
+            sql.push_str(" AND currency = ?");
+            args.push(Value::Text(currency.code().to_owned()));
+        }
+        if let Some(min) = filter.min_amount {
+            sql.push_str(" AND amount_minor >= ?");
+            args.push(Value::Integer(minor_to_sql(min.minor())?));
+        }
+        if let Some(max) = filter.max_amount {
+            sql.push_str(" AND amount_minor <= ?");
+            args.push(Value::Integer(minor_to_sql(max.minor())?));
+        }
+        if let Some(text) = filter.text.as_deref().map(str::trim)
+            && !text.is_empty()
+        {
+            sql.push_str(
+                " AND (instr(lower(payment_request_id), ?) > 0
+                       OR instr(lower(coalesce(payment_id, '')), ?) > 0
+                       OR instr(lower(order_ref), ?) > 0)",
+            );
+            let needle = text.to_lowercase();
+            for _ in 0..3 {
+                args.push(Value::Text(needle.clone()));
+            }
+        }
+        sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+        args.push(Value::Integer(filter.limit.map_or(-1, i64::from)));
+
+        let mut statement = self.conn.prepare(&sql)?;
+        let raws = statement
+            .query_map(params_from_iter(args), read_raw)?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter().map(RawPayment::into_record).collect()
+    }
+
+    /// Every payment not yet final (Created, AwaitingCustomer, Cancelling, Unresolved), oldest
+    /// first: what crash recovery and the background resolver must drive to an end.
+    pub fn open_payments(&self) -> Result<Vec<PaymentRecord>, JournalError> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments
+             WHERE state IN ('created', 'awaiting_customer', 'cancelling', 'unresolved')
+             ORDER BY id"
+        ))?;
+        let raws = statement
+            .query_map([], read_raw)?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter().map(RawPayment::into_record).collect()
+    }
+}

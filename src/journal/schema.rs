@@ -1,0 +1,315 @@
+//! Connection settings and schema migrations.
+//!
+//! The schema version is SQLite's `PRAGMA user_version`: version *n* means the first *n*
+//! entries of [`MIGRATIONS`] have been applied. Opening applies the missing ones in a single
+//! transaction, so a crash or a full disk mid-upgrade leaves the file at the old version rather
+//! than half-migrated. Migrations are append-only: never edit one that has shipped, add a new
+//! one instead (a terminal in the field may hold any earlier version).
+//!
+//! Invariants that are cheap to state in SQL are also CHECK constraints and triggers, so that a
+//! bug in this module (or someone with the `sqlite3` shell) cannot quietly write an impossible
+//! row; [`super::Journal::check`] re-verifies them anyway, for files written with constraints
+//! bypassed.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+
+use super::error::{JournalError, classify};
+
+/// Marks the file as ours in the SQLite header ("APOS"), so that pointing `data_dir` at some
+/// other application's database is refused instead of being "migrated".
+pub(crate) const APPLICATION_ID: i64 = 0x4150_4F53;
+
+/// How long a write waits for another connection (a second process, or the background
+/// resolver's connection) to finish its transaction before giving up with
+/// [`JournalError::Busy`]. Journal transactions are a few milliseconds; five seconds only runs
+/// out when something is wrong.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The ordered schema migrations; the schema version is the number applied.
+pub(crate) const MIGRATIONS: &[&str] = &[MIGRATION_1];
+
+/// The version a fully migrated file has.
+pub(crate) fn latest_version() -> i64 {
+    // The list is a handful of entries long; the cast cannot truncate.
+    MIGRATIONS.len() as i64
+}
+
+/// Version 1: payments, refunds, the append-only event log and the outbound-request log.
+///
+/// Timestamps are UTC text of fixed width (`2024-05-01T08:30:00.000000Z`), so that string
+/// order is time order and the file stays readable with the `sqlite3` shell. Amounts are
+/// integer minor units bounded by Alipay's 16-digit limit.
+const MIGRATION_1: &str = r#"
+PRAGMA application_id = 1095782227;
+
+CREATE TABLE payments (
+    id                 INTEGER PRIMARY KEY,
+    payment_request_id TEXT    NOT NULL UNIQUE
+        CHECK (length(payment_request_id) BETWEEN 1 AND 64
+               AND payment_request_id NOT GLOB '*[^A-Za-z0-9_-]*'),
+    order_ref          TEXT    NOT NULL CHECK (length(order_ref) BETWEEN 1 AND 64),
+    amount_minor       INTEGER NOT NULL
+        CHECK (typeof(amount_minor) = 'integer'
+               AND amount_minor BETWEEN 1 AND 9999999999999999),
+    currency           TEXT    NOT NULL CHECK (length(currency) = 3),
+    description        TEXT    NOT NULL,
+    operator           TEXT    NOT NULL CHECK (length(operator) BETWEEN 1 AND 64),
+    state              TEXT    NOT NULL
+        CHECK (state IN ('created', 'awaiting_customer', 'cancelling', 'unresolved',
+                         'paid', 'failed', 'cancelled')),
+    payment_id         TEXT    UNIQUE,
+    code_value         TEXT,
+    code_expires_at    TEXT,
+    result_code        TEXT,
+    result_message     TEXT,
+    resolution         TEXT
+        CHECK (resolution IN ('pay', 'inquiry', 'cancel', 'notify', 'refund', 'reconciliation',
+                              'manual')),
+    paid_at            TEXT,
+    created_at         TEXT    NOT NULL,
+    updated_at         TEXT    NOT NULL,
+    final_at           TEXT,
+    CHECK ((final_at IS NOT NULL) = (state IN ('paid', 'failed', 'cancelled'))),
+    CHECK (state <> 'paid' OR (payment_id IS NOT NULL AND paid_at IS NOT NULL)),
+    CHECK (paid_at IS NULL OR state IN ('paid', 'cancelled'))
+);
+CREATE INDEX payments_order_ref ON payments (order_ref);
+CREATE INDEX payments_created_at ON payments (created_at);
+CREATE INDEX payments_paid_at ON payments (paid_at) WHERE paid_at IS NOT NULL;
+CREATE INDEX payments_final_at ON payments (final_at) WHERE final_at IS NOT NULL;
+CREATE INDEX payments_open ON payments (state)
+    WHERE state IN ('created', 'awaiting_customer', 'cancelling', 'unresolved');
+
+CREATE TABLE refunds (
+    id                INTEGER PRIMARY KEY,
+    refund_request_id TEXT    NOT NULL UNIQUE
+        CHECK (length(refund_request_id) BETWEEN 1 AND 64
+               AND refund_request_id NOT GLOB '*[^A-Za-z0-9_-]*'),
+    payment           INTEGER NOT NULL REFERENCES payments (id) ON DELETE RESTRICT,
+    amount_minor      INTEGER NOT NULL
+        CHECK (typeof(amount_minor) = 'integer'
+               AND amount_minor BETWEEN 1 AND 9999999999999999),
+    currency          TEXT    NOT NULL CHECK (length(currency) = 3),
+    reason            TEXT    NOT NULL,
+    manager           TEXT    NOT NULL CHECK (length(manager) BETWEEN 1 AND 64),
+    state             TEXT    NOT NULL
+        CHECK (state IN ('requested', 'unresolved', 'succeeded', 'failed')),
+    refund_id         TEXT    UNIQUE,
+    result_code       TEXT,
+    result_message    TEXT,
+    resolution        TEXT
+        CHECK (resolution IN ('pay', 'inquiry', 'cancel', 'notify', 'refund', 'reconciliation',
+                              'manual')),
+    refunded_at       TEXT,
+    created_at        TEXT    NOT NULL,
+    updated_at        TEXT    NOT NULL,
+    final_at          TEXT,
+    CHECK ((final_at IS NOT NULL) = (state IN ('succeeded', 'failed'))),
+    CHECK (state <> 'succeeded' OR (refund_id IS NOT NULL AND refunded_at IS NOT NULL)),
+    CHECK (refunded_at IS NULL OR state = 'succeeded')
+);
+CREATE INDEX refunds_payment ON refunds (payment);
+CREATE INDEX refunds_refunded_at ON refunds (refunded_at) WHERE refunded_at IS NOT NULL;
+CREATE INDEX refunds_open ON refunds (state) WHERE state IN ('requested', 'unresolved');
+
+CREATE TABLE events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT    NOT NULL,
+    actor       TEXT    NOT NULL CHECK (actor IN ('cashier', 'manager', 'system')),
+    entity_kind TEXT    NOT NULL CHECK (entity_kind IN ('payment', 'refund')),
+    entity_id   INTEGER NOT NULL,
+    kind        TEXT    NOT NULL
+        CHECK (kind IN ('created', 'transition', 'update', 'reversal', 'note')),
+    from_state  TEXT,
+    to_state    TEXT,
+    detail      TEXT    NOT NULL
+);
+CREATE INDEX events_entity ON events (entity_kind, entity_id, seq);
+
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'the journal event log is append-only: events cannot be changed');
+END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN
+    SELECT RAISE(ABORT, 'the journal event log is append-only: events cannot be deleted');
+END;
+CREATE TRIGGER events_entity_exists BEFORE INSERT ON events
+WHEN NOT CASE NEW.entity_kind
+    WHEN 'payment' THEN EXISTS (SELECT 1 FROM payments WHERE id = NEW.entity_id)
+    WHEN 'refund' THEN EXISTS (SELECT 1 FROM refunds WHERE id = NEW.entity_id)
+    ELSE 0 END
+BEGIN
+    SELECT RAISE(ABORT, 'an event must be about a payment or refund that is in the journal');
+END;
+
+CREATE TABLE requests (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id  TEXT    NOT NULL UNIQUE
+        CHECK (length(request_id) BETWEEN 1 AND 128 AND request_id NOT GLOB '*[^!-~]*'),
+    api         TEXT    NOT NULL CHECK (length(api) BETWEEN 1 AND 64),
+    entity_kind TEXT    NOT NULL CHECK (entity_kind IN ('payment', 'refund')),
+    entity_id   INTEGER NOT NULL,
+    body_sha256 TEXT    NOT NULL
+        CHECK (length(body_sha256) = 64 AND body_sha256 NOT GLOB '*[^0-9a-f]*'),
+    created_at  TEXT    NOT NULL,
+    sent_at     TEXT,
+    outcome     TEXT    CHECK (outcome IN ('success', 'failed', 'unknown')),
+    code        TEXT,
+    finished_at TEXT,
+    CHECK ((outcome IS NULL) = (finished_at IS NULL))
+);
+CREATE INDEX requests_entity ON requests (entity_kind, entity_id, seq);
+CREATE INDEX requests_unfinished ON requests (seq) WHERE outcome IS NULL;
+
+CREATE TRIGGER requests_entity_exists BEFORE INSERT ON requests
+WHEN NOT CASE NEW.entity_kind
+    WHEN 'payment' THEN EXISTS (SELECT 1 FROM payments WHERE id = NEW.entity_id)
+    WHEN 'refund' THEN EXISTS (SELECT 1 FROM refunds WHERE id = NEW.entity_id)
+    ELSE 0 END
+BEGIN
+    SELECT RAISE(ABORT, 'a request must be about a payment or refund that is in the journal');
+END;
+
+CREATE TRIGGER payments_no_delete BEFORE DELETE ON payments
+BEGIN
+    SELECT RAISE(ABORT, 'journal payments are never deleted');
+END;
+CREATE TRIGGER refunds_no_delete BEFORE DELETE ON refunds
+BEGIN
+    SELECT RAISE(ABORT, 'journal refunds are never deleted');
+END;
+CREATE TRIGGER requests_no_delete BEFORE DELETE ON requests
+BEGIN
+    SELECT RAISE(ABORT, 'journal requests are never deleted');
+END;
+"#;
+
+/// The triggers [`super::Journal::check`] expects; a missing one means the file's protections
+/// were removed.
+pub(crate) const PROTECTIVE_TRIGGERS: &[&str] = &[
+    "events_no_update",
+    "events_no_delete",
+    "events_entity_exists",
+    "requests_entity_exists",
+    "payments_no_delete",
+    "refunds_no_delete",
+    "requests_no_delete",
+];
+
+/// Opens `path` with the journal's settings and brings its schema up to date.
+pub(crate) fn open_connection(path: &Path) -> Result<Connection, JournalError> {
+    let mut conn = Connection::open(path).map_err(|e| JournalError::Open {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+
+    // The first statement that reads the file is where a non-database file shows up.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .map_err(|e| on_first_read(e, path))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(JournalError::WalUnavailable {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    // FULL: a commit is on disk when `commit` returns, so "intent recorded" really means it
+    // survives a power cut. WAL alone (NORMAL) could lose the last commits.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+
+    refuse_foreign_file(&conn, path)?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+fn on_first_read(error: rusqlite::Error, path: &Path) -> JournalError {
+    if let rusqlite::Error::SqliteFailure(failure, _) = &error {
+        match failure.code {
+            ErrorCode::NotADatabase => {
+                return JournalError::NotAJournal {
+                    path: path.to_path_buf(),
+                };
+            }
+            ErrorCode::CannotOpen => {
+                return JournalError::Open {
+                    path: path.to_path_buf(),
+                    reason: error.to_string(),
+                };
+            }
+            _ => {}
+        }
+    }
+    classify(error)
+}
+
+/// Refuses a SQLite file that belongs to another program: one carrying another application id,
+/// or an unmarked one that already has tables.
+fn refuse_foreign_file(conn: &Connection, path: &Path) -> Result<(), JournalError> {
+    let application_id: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let foreign = match application_id {
+        APPLICATION_ID => false,
+        0 => {
+            let objects: i64 =
+                conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+            objects > 0
+        }
+        _ => true,
+    };
+    if foreign {
+        return Err(JournalError::NotAJournal {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+fn user_version(conn: &Connection) -> Result<i64, JournalError> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+/// Applies the missing migrations in one IMMEDIATE transaction; the version is re-read inside
+/// it, so two processes opening an old file at once migrate it exactly once.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), JournalError> {
+    let latest = latest_version();
+    let too_new = |found: i64| JournalError::SchemaTooNew {
+        path: path.to_path_buf(),
+        found,
+        supported: latest,
+    };
+    let found = user_version(conn)?;
+    if found > latest {
+        return Err(too_new(found));
+    }
+    if found == latest {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found = user_version(&tx)?;
+    if found > latest {
+        return Err(too_new(found));
+    }
+    let as_migration_error = |e: rusqlite::Error| match classify(e) {
+        JournalError::Sqlite(e) => JournalError::Migration {
+            from: found,
+            to: latest,
+            reason: e.to_string(),
+        },
+        other => other,
+    };
+    let first = usize::try_from(found).map_err(|_| JournalError::Unreadable {
+        what: format!("schema version {found}"),
+    })?;
+    for sql in MIGRATIONS.iter().skip(first) {
+        tx.execute_batch(sql).map_err(as_migration_error)?;
+    }
+    tx.pragma_update(None, "user_version", latest)
+        .map_err(as_migration_error)?;
+    tx.commit().map_err(as_migration_error)?;
+    Ok(())
+}
