@@ -168,13 +168,15 @@ impl Checkout {
     }
 
     fn note_connectivity<T>(&self, outcome: &Outcome<T>) {
-        let online = match outcome {
+        let online = !matches!(
+            outcome,
             Outcome::Unknown(
-                UnknownReason::NotSent(_) | UnknownReason::Timeout | UnknownReason::Transport(_),
+                UnknownReason::NotSent(_)
+                    | UnknownReason::Timeout
+                    | UnknownReason::Transport(_)
+                    | UnknownReason::HttpStatus(_)
             )
-            | Outcome::Unknown(UnknownReason::HttpStatus(_)) => false,
-            _ => true,
-        };
+        );
         let changed = {
             let mut current = lock(&self.inner.online);
             let changed = *current != Some(online);
@@ -451,8 +453,7 @@ impl Checkout {
             Outcome::Success(_) => (RequestOutcome::Success, None),
             Outcome::Failed { code, .. } => (RequestOutcome::Failed, Some(code.clone())),
             Outcome::Unknown(reason) => {
-                let mut text = reason.to_string();
-                text.truncate(text.floor_char_boundary(256));
+                let text: String = reason.to_string().chars().take(256).collect();
                 (RequestOutcome::Unknown, Some(text))
             }
         };

@@ -61,9 +61,12 @@ impl Checkout {
             Some(payment_id) => CancelRequest::by_payment_id(payment_id.clone()),
             None => CancelRequest::by_payment_request_id(payment_request_id),
         };
-        let intent_id = format!("{payment_request_id}.cancel");
-        let entity = EntityRef::Payment(record.id);
         let hash = super::request_hash(&request)?;
+        // A cancel sent by paymentRequestId and a later one by paymentId are different
+        // bodies, so they get different log ids; an identical resend reuses its entry.
+        let intent_id = format!("{payment_request_id}.cancel.{}", &hash[..12]);
+        let entity = EntityRef::Payment(record.id);
+        let intent_id_for_outcome = intent_id.clone();
         self.db(move |j| {
             j.record_request_intent(RequestIntent {
                 request_id: intent_id,
@@ -82,7 +85,7 @@ impl Checkout {
             let outcome = self.inner.client.call(&request).await?;
             self.note_connectivity(&outcome);
             failpoint::hit(failpoint::CANCEL_AFTER_RESPONSE);
-            self.record_outcome(&format!("{payment_request_id}.cancel"), &outcome)
+            self.record_outcome(&intent_id_for_outcome, &outcome)
                 .await?;
             match outcome {
                 Outcome::Success(response) => {

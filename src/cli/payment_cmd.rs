@@ -255,7 +255,7 @@ pub fn status(id: &str, json: bool, config_path: Option<&Path>) -> CliResult {
             .db(move |j| {
                 Ok((
                     j.refunds_for(local_id)?,
-                    j.events_for(&crate::journal::EntityRef::Payment(local_id))?,
+                    j.events_for(crate::journal::EntityRef::Payment(local_id))?,
                 ))
             })
             .await
