@@ -32,6 +32,11 @@ pub const CONFIG_FILE_NAME: &str = "config.toml";
 /// Port the notification receiver listens on by default (loopback, behind a reverse proxy).
 pub const DEFAULT_NOTIFY_PORT: u16 = 8091;
 
+/// Wrong manager PINs in a row before the screen locks.
+pub const DEFAULT_MAX_PIN_ATTEMPTS: u32 = 5;
+/// How long the manager screen stays locked after too many wrong PINs.
+pub const DEFAULT_LOCKOUT_SECONDS: u64 = 300;
+
 pub const FALLBACK_DATA_DIR: &str = "./alipay-pos-data";
 
 /// The embedded sandbox's client ID. The `SANDBOX_` prefix is how Alipay marks sandbox client
@@ -247,6 +252,19 @@ pub struct Config {
     pub store: StoreConfig,
     pub payment: PaymentConfig,
     pub storage: StorageConfig,
+    pub admin: AdminConfig,
+}
+
+/// `[admin]`: who may open the manager screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// Argon2id PHC string of the manager PIN (`alipay-pos admin set-pin` writes it); `None`
+    /// means no PIN is set and the manager screen stays closed.
+    pub pin_hash: Option<String>,
+    /// Wrong PINs in a row before the screen locks.
+    pub max_pin_attempts: u32,
+    /// How long the screen stays locked after too many wrong PINs.
+    pub lockout: Duration,
 }
 
 /// What kind of problem a [`ConfigError`] is, for callers that react differently (e.g. an
@@ -417,6 +435,11 @@ impl Config {
             storage: StorageConfig {
                 data_dir: default_data_dir(),
             },
+            admin: AdminConfig {
+                pin_hash: None,
+                max_pin_attempts: DEFAULT_MAX_PIN_ATTEMPTS,
+                lockout: Duration::from_secs(DEFAULT_LOCKOUT_SECONDS),
+            },
         }
     }
 
@@ -516,6 +539,16 @@ struct RawConfig {
     payment: RawPayment,
     #[serde(default)]
     storage: RawStorage,
+    #[serde(default)]
+    admin: RawAdmin,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    pin_hash: Option<String>,
+    max_pin_attempts: Option<u32>,
+    lockout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -718,6 +751,35 @@ impl Validator<'_> {
                 .data_dir
                 .map_or(defaults.storage.data_dir, |dir| self.resolve(&dir)),
         };
+        let admin = AdminConfig {
+            pin_hash: match raw.admin.pin_hash {
+                None => None,
+                Some(hash) if hash.starts_with("$argon2") => Some(hash),
+                Some(_) => {
+                    return Err(self.invalid(
+                        "admin.pin_hash",
+                        "is not an Argon2 hash; set the PIN with `alipay-pos admin set-pin` instead of writing it here",
+                    ));
+                }
+            },
+            max_pin_attempts: match raw.admin.max_pin_attempts {
+                None => defaults.admin.max_pin_attempts,
+                Some(0) => {
+                    return Err(self.invalid("admin.max_pin_attempts", "must be at least 1"));
+                }
+                Some(n) => n,
+            },
+            lockout: match raw.admin.lockout_seconds {
+                None => defaults.admin.lockout,
+                Some(0) => {
+                    return Err(self.invalid(
+                        "admin.lockout_seconds",
+                        "must be at least 1, or wrong PINs could be guessed without pause",
+                    ));
+                }
+                Some(seconds) => Duration::from_secs(seconds),
+            },
+        };
         Ok(Config {
             source: self.origin.clone(),
             alipay,
@@ -725,6 +787,7 @@ impl Validator<'_> {
             store,
             payment,
             storage,
+            admin,
         })
     }
 
@@ -1599,6 +1662,10 @@ data_dir = "records"
         ),
         ("payment", &["currency", "notify_url", "notify_listen"]),
         ("storage", &["data_dir"]),
+        (
+            "admin",
+            &["pin_hash", "max_pin_attempts", "lockout_seconds"],
+        ),
     ];
 
     /// `(table, key, commented_out)` for every setting line of the example.

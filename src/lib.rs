@@ -4,6 +4,7 @@
 //! `cli` (and later the GUI) sits on top; `ams` speaks Alipay's wire protocol and knows
 //! nothing of storage or screens; `money` and `config` are the base everything shares.
 
+pub mod admin;
 pub mod ams;
 pub mod checkout;
 pub mod cli;

@@ -411,3 +411,46 @@ fn config_check_rejects_a_public_key_given_as_merchant_private_key() {
     assert!(err.contains("alipay.merchant_private_key"), "{err}");
     assert!(err.contains("public key"), "{err}");
 }
+
+#[test]
+fn admin_set_pin_stores_only_a_hash_and_keeps_the_file() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, "# counter 2\n[payment]\ncurrency = \"HKD\"\n").unwrap();
+    let mut child = Command::new(binary())
+        .args(["--config", p(&file), "admin", "set-pin", "--pin-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"482913\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("# counter 2\n[payment]\ncurrency = \"HKD\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("pin_hash = \"$argon2id$"), "{text}");
+    assert!(
+        !text.contains("482913"),
+        "the PIN itself must never be stored"
+    );
+
+    let mut bad = Command::new(binary())
+        .args(["--config", p(&file), "admin", "set-pin", "--pin-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    bad.stdin.take().unwrap().write_all(b"12\n").unwrap();
+    let output = bad.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("4 to 12 digits"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -1,10 +1,12 @@
 //! The command line: every command is a thin face over the library, so whatever the GUI can
 //! do, a script can do too.
 
+mod admin_cmd;
 mod config_cmd;
 mod journal_cmd;
 mod keys_cmd;
 mod payment_cmd;
+mod sandbox_cmd;
 mod signature_cmd;
 
 use std::path::PathBuf;
@@ -51,6 +53,8 @@ enum Command {
     /// Check the configuration and show what the terminal will use.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// Run the Alipay sandbox (a simulator of Alipay's side) as a server.
+    Sandbox(sandbox_cmd::SandboxArgs),
     /// Take one Order Code payment: show the QR code, wait for the final state.
     ///
     /// Exit status: 0 paid, 2 failed or cancelled, 3 unresolved, 1 usage or config error.
@@ -74,6 +78,9 @@ enum Command {
     /// Read the local journal.
     #[command(subcommand)]
     Journal(journal_cmd::JournalCommand),
+    /// Manager settings: the PIN of the manager screen.
+    #[command(subcommand)]
+    Admin(admin_cmd::AdminCommand),
     /// Run the resolver once over every open payment and refund, and report what it settled.
     ///
     /// Exit status 0 when nothing is left open, 3 otherwise.
@@ -115,11 +122,13 @@ pub fn run() -> ExitCode {
         Command::Keys(command) => keys_cmd::run(command),
         Command::Signature(command) => signature_cmd::run(command),
         Command::Config(command) => config_cmd::run(command, cli.config.as_deref()),
+        Command::Sandbox(args) => sandbox_cmd::run(args),
         Command::Pay(args) => payment_cmd::pay(args, cli.config.as_deref()),
         Command::Status { id, json } => payment_cmd::status(&id, json, cli.config.as_deref()),
         Command::Cancel { id, json } => payment_cmd::cancel(&id, json, cli.config.as_deref()),
         Command::Refund(args) => payment_cmd::refund(args, cli.config.as_deref()),
         Command::Journal(command) => journal_cmd::run(command, cli.config.as_deref()),
+        Command::Admin(command) => admin_cmd::run(command, cli.config.as_deref()),
         Command::Resolve { json } => payment_cmd::resolve(json, cli.config.as_deref()),
     };
     match result {
