@@ -1,0 +1,206 @@
+//! The control endpoint, `/sandbox/control/...`: test hooks that a real Alipay does not have.
+//!
+//! Only loopback peers may use it. The wallet pages may be opened to the LAN (`--allow-lan`)
+//! so that phones can scan codes, but nobody on the LAN may inject faults, move the clock or
+//! pay on a customer's behalf.
+//!
+//! | Method and path | What it does |
+//! | --- | --- |
+//! | `GET /sandbox/control/faults` | current fault settings `{"global": ..., "clients": {...}}` |
+//! | `PUT /sandbox/control/faults` | set the global (`client_id` null) or one client's faults |
+//! | `DELETE /sandbox/control/faults[?client_id=X]` | clear all faults, or one client's |
+//! | `POST /sandbox/control/payments/{id}/pay` | the customer pays (as the wallet's Pay button) |
+//! | `GET /sandbox/control/ledger` | JSON dump of payments, refunds, registrations, outbox |
+//! | `GET /sandbox/control/clock` | the sandbox clock |
+//! | `POST /sandbox/control/clock` | `{"advance_secs": N}` moves the clock forward |
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Router, body::Body};
+use serde::Deserialize;
+
+use super::answer::advance;
+use super::clock::wire_time;
+use super::faults::FaultSettings;
+use super::ledger;
+use super::server::App;
+use super::wallet::{self, Locator};
+
+/// Whether a peer may use the control endpoint: IPv4 127.0.0.0/8, IPv6 `::1`, and IPv4
+/// loopback written as an IPv4-mapped IPv6 address (what a dual-stack socket reports).
+pub fn is_loopback_peer(peer: &SocketAddr) -> bool {
+    match peer.ip() {
+        IpAddr::V4(ip) => ip.is_loopback(),
+        IpAddr::V6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+async fn loopback_only(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    if is_loopback_peer(&peer) {
+        next.run(request).await
+    } else {
+        tracing::warn!(%peer, "refused a control request from a non-loopback peer");
+        error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "The sandbox control endpoint only answers loopback peers.",
+        )
+    }
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "error": code, "message": message.into() })),
+    )
+        .into_response()
+}
+
+pub(crate) fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route(
+            "/sandbox/control/faults",
+            get(get_faults).put(put_faults).delete(delete_faults),
+        )
+        .route("/sandbox/control/payments/{id}/pay", post(pay_payment))
+        .route("/sandbox/control/ledger", get(dump))
+        .route("/sandbox/control/clock", get(get_clock).post(move_clock))
+        .route_layer(middleware::from_fn(loopback_only))
+}
+
+async fn get_faults(State(app): State<Arc<App>>) -> Response {
+    Json(app.faults.snapshot()).into_response()
+}
+
+async fn put_faults(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let settings: FaultSettings = match serde_json::from_slice(&body) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+    };
+    if let Err(e) = settings.check() {
+        return error(StatusCode::BAD_REQUEST, "bad_request", e);
+    }
+    tracing::info!(?settings, "sandbox faults set");
+    app.faults.set(settings);
+    Json(app.faults.snapshot()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ClearQuery {
+    client_id: Option<String>,
+}
+
+async fn delete_faults(State(app): State<Arc<App>>, Query(q): Query<ClearQuery>) -> Response {
+    app.faults.clear(q.client_id.as_deref());
+    Json(app.faults.snapshot()).into_response()
+}
+
+async fn pay_payment(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    match wallet::pay(&app, Locator::AnyId(id)).await {
+        Ok(paid) => Json(paid).into_response(),
+        Err(e) => (e.status(), Json(e.json())).into_response(),
+    }
+}
+
+async fn dump(State(app): State<Arc<App>>) -> Response {
+    let worker = app.clone();
+    let dumped = tokio::task::spawn_blocking(move || {
+        let now = worker.clock.now_ms();
+        worker.ledger.run(|tx| {
+            let woke = advance(tx, now)?;
+            Ok((ledger::dump(tx, now, &worker.public_base)?, woke))
+        })
+    })
+    .await;
+    match dumped {
+        Ok(Ok((dump, woke))) => {
+            if woke {
+                app.wake.notify_one();
+            }
+            Json(dump).into_response()
+        }
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
+}
+
+fn clock_json(app: &App) -> Response {
+    let now = app.clock.now_ms();
+    Json(serde_json::json!({
+        "now": wire_time(now),
+        "now_ms": now,
+        "offset_ms": app.clock.offset_ms(),
+    }))
+    .into_response()
+}
+
+async fn get_clock(State(app): State<Arc<App>>) -> Response {
+    clock_json(&app)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveClock {
+    #[serde(default)]
+    advance_secs: i64,
+    #[serde(default)]
+    advance_ms: i64,
+}
+
+async fn move_clock(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let by: MoveClock = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+    };
+    let ms = by
+        .advance_secs
+        .saturating_mul(1_000)
+        .saturating_add(by.advance_ms);
+    app.clock.advance_ms(ms);
+    tracing::info!(ms, "sandbox clock moved");
+    // Notifications and registrations may have become due.
+    app.wake.notify_one();
+    clock_json(&app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_peers_pass() {
+        for ok in [
+            "127.0.0.1:5",
+            "127.1.2.3:5",
+            "[::1]:5",
+            "[::ffff:127.0.0.1]:5",
+        ] {
+            assert!(is_loopback_peer(&ok.parse().unwrap()), "{ok}");
+        }
+        for bad in [
+            "192.168.1.20:5",
+            "10.0.0.1:5",
+            "0.0.0.0:5",
+            "[::]:5",
+            "[fe80::1]:5",
+            "[::ffff:192.168.1.20]:5",
+            "[2001:db8::1]:5",
+        ] {
+            assert!(!is_loopback_peer(&bad.parse().unwrap()), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Fault injection: the failures a real gateway and network produce, on demand.
+//!
+//! The payment engine's reliability rests on how it treats `U`, timeouts, 5xx, dropped answers
+//! and missing notifications; these settings let tests (and soak runs that mix them by
+//! probability) produce each of them against an otherwise faithful gateway. The crucial
+//! property is *when* a fault strikes relative to processing: `down` and 5xx strike before
+//! anything is processed, while dropped responses, `U` answers and bad signatures strike after
+//! the request has been processed and committed, which is the case a client must never
+//! mistake for "did not happen".
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ams::models::Api;
+
+/// One set of fault settings, global (`client_id` null) or for one client id. This is the
+/// JSON body of `PUT /sandbox/control/faults`; omitted fields mean "no fault".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSettings {
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Added before every answer (including faulty ones).
+    #[serde(default)]
+    pub latency_ms: u64,
+    /// Answer HTTP 500 or 503 without processing.
+    #[serde(default)]
+    pub http_5xx_rate: f64,
+    /// Process and commit, then break the connection without an answer.
+    #[serde(default)]
+    pub drop_response_rate: f64,
+    /// Process and commit, then answer a signed `U` `UNKNOWN_EXCEPTION`.
+    #[serde(default)]
+    pub unknown_result_rate: f64,
+    /// Process and commit, then answer normally but with a corrupted signature.
+    #[serde(default)]
+    pub bad_signature_rate: f64,
+    /// Break every connection without processing, as if the gateway were unreachable.
+    #[serde(default)]
+    pub down: bool,
+    /// Notifications for this client (or all) are never sent; the outbox marks them
+    /// `SUPPRESSED`.
+    #[serde(default)]
+    pub suppress_notifications: bool,
+    /// Restrict the gateway faults to these APIs (`pay`, `inquiryPayment`, ... as the docs
+    /// name them); null means every API. Does not affect `suppress_notifications`.
+    #[serde(default)]
+    pub apis: Option<Vec<String>>,
+}
+
+impl FaultSettings {
+    /// Rates must be probabilities and API names must exist; a typo in a soak test's fault
+    /// mix should fail loudly, not silently inject nothing.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, rate) in [
+            ("http_5xx_rate", self.http_5xx_rate),
+            ("drop_response_rate", self.drop_response_rate),
+            ("unknown_result_rate", self.unknown_result_rate),
+            ("bad_signature_rate", self.bad_signature_rate),
+        ] {
+            if !(rate.is_finite() && (0.0..=1.0).contains(&rate)) {
+                return Err(format!("{name} must be a probability between 0 and 1"));
+            }
+        }
+        if let Some(apis) = &self.apis {
+            for name in apis {
+                if !Api::ALL.iter().any(|a| a.name() == name) {
+                    let known: Vec<&str> = Api::ALL.iter().map(|a| a.name()).collect();
+                    return Err(format!(
+                        "apis: unknown API `{name}`; use {}",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        if let Some(id) = &self.client_id
+            && id.is_empty()
+        {
+            return Err("client_id must be null or a client id".into());
+        }
+        Ok(())
+    }
+
+    fn covers(&self, api: Api) -> bool {
+        self.apis
+            .as_ref()
+            .is_none_or(|apis| apis.iter().any(|a| a == api.name()))
+    }
+}
+
+/// What happens to one gateway request, decided up front so the handler just follows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct FaultPlan {
+    pub latency_ms: u64,
+    pub down: bool,
+    pub http_5xx: Option<u16>,
+    pub drop_response: bool,
+    pub unknown_result: bool,
+    pub bad_signature: bool,
+}
+
+/// The current global and per-client settings, as `GET /sandbox/control/faults` shows them.
+/// A client's own settings replace the global ones for that client entirely (they are not
+/// merged), so "everything fails except for client X" is expressible.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultState {
+    pub global: Option<FaultSettings>,
+    pub clients: BTreeMap<String, FaultSettings>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct FaultBoard {
+    state: Mutex<FaultState>,
+}
+
+impl FaultBoard {
+    pub fn new(global: Option<FaultSettings>) -> Self {
+        FaultBoard {
+            state: Mutex::new(FaultState {
+                global,
+                clients: BTreeMap::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FaultState> {
+        // A panic while holding this lock cannot leave the plain data half-written in a way
+        // that matters, so a poisoned lock is simply taken over.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn snapshot(&self) -> FaultState {
+        self.lock().clone()
+    }
+
+    pub fn set(&self, settings: FaultSettings) {
+        let mut state = self.lock();
+        match settings.client_id.clone() {
+            Some(id) => {
+                state.clients.insert(id, settings);
+            }
+            None => state.global = Some(settings),
+        }
+    }
+
+    /// Clears one client's settings, or everything when `client_id` is `None`.
+    pub fn clear(&self, client_id: Option<&str>) {
+        let mut state = self.lock();
+        match client_id {
+            Some(id) => {
+                state.clients.remove(id);
+            }
+            None => *state = FaultState::default(),
+        }
+    }
+
+    fn settings_for(&self, client_id: &str) -> Option<FaultSettings> {
+        let state = self.lock();
+        state
+            .clients
+            .get(client_id)
+            .or(state.global.as_ref())
+            .cloned()
+    }
+
+    /// Draws this request's faults. Only one post-processing fault applies per request
+    /// (checked in the order drop, unknown, bad signature), so the rates read as "out of all
+    /// requests, this share is dropped", not as overlapping events.
+    pub fn plan(&self, client_id: &str, api: Api) -> FaultPlan {
+        let Some(s) = self.settings_for(client_id) else {
+            return FaultPlan::default();
+        };
+        if !s.covers(api) {
+            return FaultPlan::default();
+        }
+        let mut plan = FaultPlan {
+            latency_ms: s.latency_ms,
+            down: s.down,
+            ..FaultPlan::default()
+        };
+        if chance(s.http_5xx_rate) {
+            plan.http_5xx = Some(if chance(0.5) { 500 } else { 503 });
+        } else if chance(s.drop_response_rate) {
+            plan.drop_response = true;
+        } else if chance(s.unknown_result_rate) {
+            plan.unknown_result = true;
+        } else if chance(s.bad_signature_rate) {
+            plan.bad_signature = true;
+        }
+        plan
+    }
+
+    pub fn notifications_suppressed(&self, client_id: &str) -> bool {
+        self.settings_for(client_id)
+            .is_some_and(|s| s.suppress_notifications)
+    }
+}
+
+/// True with probability `p`, from the OS random source. If the OS cannot supply randomness
+/// the fault is not injected: a missing fault is the harmless direction.
+fn chance(p: f64) -> bool {
+    if p <= 0.0 {
+        return false;
+    }
+    if p >= 1.0 {
+        return true;
+    }
+    match getrandom::u64() {
+        // 53 random bits give a uniform float in [0, 1).
+        Ok(r) => ((r >> 11) as f64 / (1u64 << 53) as f64) < p,
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_and_api_names_are_checked() {
+        let mut s = FaultSettings {
+            http_5xx_rate: 1.5,
+            ..FaultSettings::default()
+        };
+        assert!(s.check().unwrap_err().contains("http_5xx_rate"));
+        s.http_5xx_rate = f64::NAN;
+        assert!(s.check().is_err());
+        s.http_5xx_rate = 0.5;
+        s.apis = Some(vec!["pay".into(), "Pay".into()]);
+        assert!(s.check().unwrap_err().contains("`Pay`"));
+        s.apis = Some(vec!["pay".into(), "inquiryPayment".into()]);
+        s.check().unwrap();
+    }
+
+    #[test]
+    fn unknown_json_fields_are_refused() {
+        let e = serde_json::from_str::<FaultSettings>(r#"{"latency":5}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+        let s: FaultSettings = serde_json::from_str(r#"{"down":true}"#).unwrap();
+        assert!(s.down);
+    }
+
+    #[test]
+    fn client_settings_replace_global_and_apis_filter() {
+        let board = FaultBoard::new(Some(FaultSettings {
+            unknown_result_rate: 1.0,
+            ..FaultSettings::default()
+        }));
+        assert!(board.plan("A", Api::Pay).unknown_result);
+        board.set(FaultSettings {
+            client_id: Some("B".into()),
+            http_5xx_rate: 1.0,
+            apis: Some(vec!["refund".into()]),
+            suppress_notifications: true,
+            ..FaultSettings::default()
+        });
+        assert_eq!(board.plan("B", Api::Pay), FaultPlan::default());
+        assert!(board.plan("B", Api::Refund).http_5xx.is_some());
+        assert!(board.notifications_suppressed("B"));
+        assert!(!board.notifications_suppressed("A"));
+        board.clear(Some("B"));
+        assert!(board.plan("B", Api::Pay).unknown_result);
+        board.clear(None);
+        assert_eq!(board.plan("A", Api::Pay), FaultPlan::default());
+        assert_eq!(board.snapshot(), FaultState::default());
+    }
+
+    #[test]
+    fn chance_extremes_are_exact() {
+        assert!((0..100).all(|_| chance(1.0)));
+        assert!((0..100).all(|_| !chance(0.0)));
+        let hits = (0..2000).filter(|_| chance(0.5)).count();
+        assert!((700..1300).contains(&hits), "{hits}");
+    }
+}

@@ -1,0 +1,69 @@
+//! The embedded Alipay sandbox: a simulator of Alipay's side of the in-store protocol.
+//!
+//! It exists so that the terminal, its payment engine and their tests can run the whole Order
+//! Code flow (and the Entry Code and User-presented variants) without an Alipay contract, and
+//! so that the failures a real network produces (`U` answers, timeouts, dropped responses,
+//! lost notifications) can be produced on demand.
+//!
+//! Layering: the sandbox shares the wire types and the signing rules with [`crate::ams`], so a
+//! disagreement between the two sides about a field name or a signed byte shows up in tests,
+//! but it keeps its own ledger (SQLite) and never touches the terminal's journal or engine;
+//! from the terminal's point of view it is just another Alipay gateway.
+//!
+//! Pieces, by concern:
+//! * [`options`]: what can be configured, and the defaults.
+//! * [`ledger`]: SQLite storage of payments, refunds, registrations and the notification
+//!   outbox, plus the time-driven transitions (expiry, registration approval).
+//! * `gateway`: HTTP, verification of requests, signing of answers, fault application.
+//! * `payments`, `refunds`, `registrations`: the business rules of each API.
+//! * `wallet`: the customer's phone page that "scans" an order code and pays it.
+//! * `notifier`: signed `notifyPayment` / `notifyRegistrationStatus` with Alipay's resend
+//!   schedule.
+//! * [`faults`] and `control`: fault injection and the loopback-only control endpoint.
+//! * [`embedded`]: the in-process form the app starts when `gateway = "sandbox"`.
+
+pub mod embedded;
+pub mod faults;
+pub mod ledger;
+pub mod options;
+
+mod answer;
+mod clock;
+mod control;
+mod gateway;
+mod ids;
+mod notifier;
+mod payments;
+mod refunds;
+mod registrations;
+mod server;
+mod wallet;
+
+pub use control::is_loopback_peer;
+pub use options::{ClientRegistration, SandboxOptions};
+pub use server::{RunningSandbox, start};
+
+use std::path::PathBuf;
+
+/// File names the sandbox writes into its data directory.
+pub const ALIPAY_PRIVATE_KEY_FILE: &str = "alipay_private_key.pem";
+pub const ALIPAY_PUBLIC_KEY_FILE: &str = "alipay_public_key.pem";
+pub const LEDGER_FILE: &str = "sandbox.sqlite";
+
+/// Why the sandbox could not start (or a client registration could not be read). Each message
+/// names the file or flag to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{0}")]
+    Options(String),
+    #[error("cannot use the data directory {path}: {reason}")]
+    DataDir { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Key(#[from] crate::ams::keys::KeyError),
+    #[error(transparent)]
+    Ledger(#[from] ledger::LedgerError),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
+    #[error("sandbox start-up was interrupted: {0}")]
+    Interrupted(String),
+}

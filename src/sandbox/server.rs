@@ -1,0 +1,302 @@
+//! Starting and stopping a sandbox: keys, ledger, listener, and the background tasks.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use rsa::{PrivateKey, PublicKey};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use url::Url;
+
+use super::answer::advance;
+use super::clock::Clock;
+use super::faults::FaultBoard;
+use super::ledger::Ledger;
+use super::options::{ClientRegistration, Rules, SandboxOptions};
+use super::{
+    ALIPAY_PRIVATE_KEY_FILE, ALIPAY_PUBLIC_KEY_FILE, LEDGER_FILE, SandboxError, control, gateway,
+    notifier, wallet,
+};
+use crate::ams::keys;
+
+/// State shared by every request handler and background task.
+pub(crate) struct App {
+    pub rules: Rules,
+    clients: RwLock<HashMap<String, PublicKey>>,
+    pub alipay_key: PrivateKey,
+    pub ledger: Ledger,
+    pub clock: Clock,
+    pub faults: FaultBoard,
+    /// Base of wallet URLs (no trailing slash).
+    pub public_base: String,
+    /// Tells the notifier there may be new work.
+    pub wake: Notify,
+    pub shutdown: watch::Receiver<bool>,
+    pub hang_time: Duration,
+    pub time_scale: f64,
+    /// For notifications: plain HTTP(S) to the merchant's URLs.
+    pub http: reqwest::Client,
+}
+
+impl App {
+    pub fn client_key(&self, client_id: &str) -> Option<PublicKey> {
+        self.clients
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(client_id)
+            .cloned()
+    }
+
+    fn add_client(&self, client: ClientRegistration) {
+        self.clients
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(client.client_id, client.merchant_public_key);
+    }
+}
+
+/// Loads a key pair from `dir`, or generates it on first use. The private key is written
+/// owner-only and never overwritten. A public file without its private key is refused rather
+/// than silently replaced, because someone may have uploaded that public key somewhere.
+pub(crate) fn load_or_create_key_pair(
+    dir: &Path,
+    private_name: &str,
+    public_name: &str,
+) -> Result<PrivateKey, SandboxError> {
+    let private_path = dir.join(private_name);
+    let public_path = dir.join(public_name);
+    if private_path.exists() {
+        let key = keys::load_private_key_file(&private_path)?.key;
+        if public_path.exists() {
+            let public = keys::load_public_key_file(&public_path)?.key;
+            if public != key.to_public_key() {
+                return Err(SandboxError::Options(format!(
+                    "{} is not the public half of {}; remove the public file to have it \
+                     written again",
+                    public_path.display(),
+                    private_path.display()
+                )));
+            }
+        } else {
+            keys::write_public_key_file(
+                &public_path,
+                &keys::public_key_spki_pem(&key.to_public_key())?,
+            )?;
+        }
+        return Ok(key);
+    }
+    if public_path.exists() {
+        return Err(SandboxError::Options(format!(
+            "{} exists but {} does not; restore the private key or remove the public one",
+            public_path.display(),
+            private_path.display()
+        )));
+    }
+    let key = keys::generate_private_key()?;
+    keys::write_private_key_file(&private_path, &keys::private_key_pkcs8_pem(&key)?)?;
+    keys::write_public_key_file(
+        &public_path,
+        &keys::public_key_spki_pem(&key.to_public_key())?,
+    )?;
+    Ok(key)
+}
+
+/// A sandbox serving on its listener. Dropping it asks the tasks to stop; [`Self::shutdown`]
+/// also waits for them, which is what releases the ledger file.
+pub struct RunningSandbox {
+    app: Arc<App>,
+    local_addr: SocketAddr,
+    base_url: Url,
+    public_url: Url,
+    alipay_public_key: PublicKey,
+    data_dir: PathBuf,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningSandbox")
+            .field("local_addr", &self.local_addr)
+            .field("public_url", &self.public_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningSandbox {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://<bound address>`: where the AMS API, the wallet and the control endpoint are.
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// The base URL put into order codes.
+    pub fn public_url(&self) -> &Url {
+        &self.public_url
+    }
+
+    /// What merchants verify answers and notifications with.
+    pub fn alipay_public_key(&self) -> &PublicKey {
+        &self.alipay_public_key
+    }
+
+    pub fn alipay_public_key_path(&self) -> PathBuf {
+        self.data_dir.join(ALIPAY_PUBLIC_KEY_FILE)
+    }
+
+    /// Accepts requests from one more merchant from now on (or replaces its key).
+    pub fn register_client(&self, client: ClientRegistration) {
+        self.app.add_client(client);
+    }
+
+    /// Stops accepting, finishes in-flight requests (hanging ones are cut short), stops the
+    /// notifier and the sweep, and waits for all of it.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningSandbox {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Starts a sandbox on the current tokio runtime. When this returns, the listener is bound and
+/// accepting, so the caller may announce the address.
+pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxError> {
+    options.check()?;
+    let dir = options.data_dir.clone();
+    let ephemeral = options.ephemeral;
+    let (alipay_key, ledger) = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir).map_err(|e| SandboxError::DataDir {
+            path: dir.clone(),
+            reason: e.to_string(),
+        })?;
+        let key = load_or_create_key_pair(&dir, ALIPAY_PRIVATE_KEY_FILE, ALIPAY_PUBLIC_KEY_FILE)?;
+        let ledger = if ephemeral {
+            Ledger::open_in_memory()?
+        } else {
+            Ledger::open(&dir.join(LEDGER_FILE))?
+        };
+        Ok::<_, SandboxError>((key, ledger))
+    })
+    .await
+    .map_err(|e| SandboxError::Interrupted(e.to_string()))??;
+
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| SandboxError::Listen {
+            addr: options.listen.to_string(),
+            reason: e.to_string(),
+        })?;
+    let local_addr = listener.local_addr().map_err(|e| SandboxError::Listen {
+        addr: options.listen.to_string(),
+        reason: e.to_string(),
+    })?;
+    let base_url =
+        Url::parse(&format!("http://{local_addr}")).map_err(|e| SandboxError::Listen {
+            addr: local_addr.to_string(),
+            reason: e.to_string(),
+        })?;
+    let public_url = options
+        .public_url
+        .clone()
+        .unwrap_or_else(|| base_url.clone());
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("alipay-pos-sandbox/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| SandboxError::Options(format!("cannot set up HTTP for notifications: {e}")))?;
+
+    let (stop, stop_rx) = watch::channel(false);
+    let alipay_public_key = alipay_key.to_public_key();
+    let app = Arc::new(App {
+        rules: Rules::from(&options),
+        clients: RwLock::new(HashMap::new()),
+        alipay_key,
+        ledger,
+        clock: Clock::default(),
+        faults: FaultBoard::new(options.faults.clone()),
+        public_base: public_url.as_str().trim_end_matches('/').to_owned(),
+        wake: Notify::new(),
+        shutdown: stop_rx.clone(),
+        hang_time: options.hang_time,
+        time_scale: options.time_scale,
+        http,
+    });
+    for client in options.clients.iter().cloned() {
+        app.add_client(client);
+    }
+
+    let router = Router::new()
+        .route("/wallet/{token}", get(wallet::page))
+        .route("/wallet/{token}/pay", post(wallet::pay_handler))
+        .merge(control::router())
+        .fallback(gateway::handle)
+        .with_state(app.clone());
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = server_stop.wait_for(|stopped| *stopped).await;
+        })
+        .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "sandbox server stopped with an error");
+        }
+    });
+    let notifier = tokio::spawn(notifier::run(app.clone()));
+    let sweeper = tokio::spawn(sweep(app.clone(), options.sweep_interval));
+    tracing::info!(%local_addr, public = %public_url, "sandbox started");
+    Ok(RunningSandbox {
+        app,
+        local_addr,
+        base_url,
+        public_url,
+        alipay_public_key,
+        data_dir: options.data_dir,
+        stop,
+        tasks: vec![server, notifier, sweeper],
+    })
+}
+
+/// Applies due transitions in the background, so codes close and registrations complete (and
+/// notify) even when nobody asks.
+async fn sweep(app: Arc<App>, every: Duration) {
+    let mut stop = app.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        }
+        let worker = app.clone();
+        let swept = tokio::task::spawn_blocking(move || {
+            let now = worker.clock.now_ms();
+            worker.ledger.run(|tx| advance(tx, now))
+        })
+        .await;
+        match swept {
+            Ok(Ok(true)) => app.wake.notify_one(),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "sandbox sweep failed"),
+            Err(e) => tracing::error!(error = %e, "sandbox sweep task failed"),
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! The customer's wallet: what a phone shows after scanning an order code.
+//!
+//! `GET <codeValue>` is a small phone-sized page (bilingual: English and Simplified Chinese
+//! side by side, so there is no language switch to get wrong) with the merchant, the order,
+//! the amount, the expiry and a Pay button. The button is a plain HTML form, so the page works
+//! without JavaScript and a scripted browser or `curl` can pay. Stable element ids for browser
+//! tests: `#merchant`, `#description`, `#amount`, `#status` (with `data-status`), `#expiry`,
+//! `#pay`.
+//!
+//! `POST <codeValue>/pay` pays. With `Accept: application/json` the answer is JSON
+//! (`{"status":"SUCCESS","paymentId":...}`, or `{"error":"expired"|"cancelled"|"already_paid"|
+//! "not_found"|"failed","message":...}` with HTTP 410/409/409/404/409); otherwise an HTML page.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Serialize;
+
+use super::answer::advance;
+use super::clock::wire_time;
+use super::ledger::{self, LedgerError, PaymentRow, PaymentState};
+use super::payments::{self, Refusal};
+use super::server::App;
+use crate::ams::models::PayRequest;
+use crate::locale::Locale;
+use crate::money::{Currency, Money};
+
+/// The URL a code encodes: `<public base>/wallet/<token>`.
+pub(crate) fn wallet_url(public_base: &str, token: &str) -> String {
+    format!("{}/wallet/{token}", public_base.trim_end_matches('/'))
+}
+
+/// Where to find the payment to pay.
+#[derive(Debug, Clone)]
+pub(crate) enum Locator {
+    /// The secret token of a wallet URL.
+    Token(String),
+    /// The control endpoint's id: a `paymentId`, or a `paymentRequestId` only one client used.
+    AnyId(String),
+}
+
+/// The JSON answer of a successful wallet payment.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Paid {
+    pub status: &'static str,
+    pub payment_id: String,
+    pub payment_request_id: String,
+    pub payment_time: Option<String>,
+}
+
+/// Why paying did not happen, including a lookup the control endpoint found ambiguous.
+#[derive(Debug, Clone)]
+pub(crate) enum NotPaid {
+    Refused(Refusal),
+    Ambiguous(String),
+    Internal,
+}
+
+impl NotPaid {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            NotPaid::Refused(Refusal::NotFound) => StatusCode::NOT_FOUND,
+            NotPaid::Refused(Refusal::Expired) => StatusCode::GONE,
+            NotPaid::Refused(_) | NotPaid::Ambiguous(_) => StatusCode::CONFLICT,
+            NotPaid::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        let (error, message) = match self {
+            NotPaid::Refused(r) => (r.code(), r.message().to_owned()),
+            NotPaid::Ambiguous(m) => ("ambiguous", m.clone()),
+            NotPaid::Internal => (
+                "internal",
+                "The sandbox could not record the payment; try again.".to_owned(),
+            ),
+        };
+        serde_json::json!({ "error": error, "message": message })
+    }
+}
+
+/// The customer pays (wallet page and control endpoint share this).
+pub(crate) async fn pay(app: &Arc<App>, locator: Locator) -> Result<Paid, NotPaid> {
+    let worker = app.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let now = worker.clock.now_ms();
+        worker.ledger.run(|tx| {
+            let woke = advance(tx, now)?;
+            let found = match &locator {
+                Locator::Token(t) => ledger::payment_by_token(tx, t)?,
+                Locator::AnyId(id) => match ledger::payment_by_any_id(tx, id)? {
+                    Ok(found) => found,
+                    Err(message) => return Ok((Err(NotPaid::Ambiguous(message)), woke)),
+                },
+            };
+            let Some(p) = found else {
+                return Ok((Err(NotPaid::Refused(Refusal::NotFound)), woke));
+            };
+            Ok(match payments::customer_pays(tx, now, p)? {
+                Ok((p, queued)) => (
+                    Ok(Paid {
+                        status: "SUCCESS",
+                        payment_time: p.payment_time.map(wire_time),
+                        payment_id: p.payment_id,
+                        payment_request_id: p.payment_request_id,
+                    }),
+                    woke || queued,
+                ),
+                Err(refusal) => (Err(NotPaid::Refused(refusal)), woke),
+            })
+        })
+    })
+    .await;
+    match outcome {
+        Ok(Ok((result, wake))) => {
+            if wake {
+                app.wake.notify_one();
+            }
+            result
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "sandbox wallet could not pay");
+            Err(NotPaid::Internal)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "sandbox wallet task failed");
+            Err(NotPaid::Internal)
+        }
+    }
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.to_ascii_lowercase().contains("application/json"))
+}
+
+pub(crate) async fn page(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response {
+    let worker = app.clone();
+    let found = tokio::task::spawn_blocking(move || -> Result<_, LedgerError> {
+        let now = worker.clock.now_ms();
+        worker.ledger.run(|tx| {
+            advance(tx, now)?;
+            Ok((ledger::payment_by_token(tx, &token)?, now))
+        })
+    })
+    .await;
+    match found {
+        Ok(Ok((Some(p), now))) => Html(render(&app, &p, now, None)).into_response(),
+        Ok(Ok((None, _))) => (
+            StatusCode::NOT_FOUND,
+            Html(message_page(Refusal::NotFound.message(), "NOT_FOUND")),
+        )
+            .into_response(),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Html(message_page(
+                "The sandbox failed; reload the page.",
+                "ERROR",
+            )),
+        )
+            .into_response(),
+    }
+}
+
+pub(crate) async fn pay_handler(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let outcome = pay(&app, Locator::Token(token.clone())).await;
+    if wants_json(&headers) {
+        return match outcome {
+            Ok(paid) => axum::Json(paid).into_response(),
+            Err(e) => (e.status(), axum::Json(e.json())).into_response(),
+        };
+    }
+    let status = match &outcome {
+        Ok(_) => StatusCode::OK,
+        Err(e) => e.status(),
+    };
+    let worker = app.clone();
+    let payment = tokio::task::spawn_blocking(move || {
+        let now = worker.clock.now_ms();
+        worker
+            .ledger
+            .run(|tx| Ok((ledger::payment_by_token(tx, &token)?, now)))
+    })
+    .await;
+    let notice = match &outcome {
+        Ok(_) => {
+            "Paid. You can show this screen to the cashier. · 支付成功，可向收银员出示此页面。"
+                .to_owned()
+        }
+        Err(NotPaid::Refused(r)) => r.message().to_owned(),
+        Err(e) => e.json()["message"].as_str().unwrap_or_default().to_owned(),
+    };
+    let html = match payment {
+        Ok(Ok((Some(p), now))) => render(&app, &p, now, Some(&notice)),
+        _ => message_page(&notice, "NOT_FOUND"),
+    };
+    (status, Html(html)).into_response()
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'PingFang SC','Noto Sans CJK SC',sans-serif;margin:0;background:#f2f4f7;color:#1d2129}\
+main{max-width:440px;margin:0 auto;padding:16px}\
+.banner{background:#fff3cd;color:#6b4e00;border-radius:8px;padding:8px 12px;font-size:.9rem;text-align:center}\
+.card{background:#fff;border-radius:14px;padding:20px;margin-top:12px;box-shadow:0 1px 4px rgba(0,0,0,.08)}\
+h1{font-size:1.3rem;margin:0 0 4px}.muted{color:#6b7280;margin:2px 0}\
+#amount{font-size:2.4rem;font-weight:700;margin:18px 0 0}\
+#status{font-weight:600;margin:16px 0 4px}\
+.notice{background:#eef6ff;border-radius:8px;padding:10px 12px}\
+button{width:100%;font-size:1.4rem;padding:18px;margin-top:16px;border:0;border-radius:12px;background:#1677ff;color:#fff}\
+button:disabled{background:#c9cdd4}";
+
+fn shell(body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>Alipay sandbox wallet · 支付宝沙箱钱包</title>\n<style>{STYLE}</style>\n</head>\n\
+         <body>\n<main>\n<p class=\"banner\">Sandbox: no real money moves · 沙箱环境：不会产生真实交易</p>\n\
+         {body}\n</main>\n</body>\n</html>\n"
+    )
+}
+
+fn message_page(message: &str, status: &str) -> String {
+    shell(&format!(
+        "<div class=\"card\"><p id=\"status\" data-status=\"{}\">{}</p></div>",
+        escape(status),
+        escape(message)
+    ))
+}
+
+/// The bilingual status line and whether the code can still be paid.
+fn status_line(p: &PaymentRow, now_ms: i64) -> (&'static str, &'static str, bool) {
+    match p.status {
+        PaymentState::Processing if p.expire_at > now_ms => {
+            ("PROCESSING", "Awaiting payment · 待支付", true)
+        }
+        PaymentState::Processing => ("EXPIRED", "Expired · 已过期", false),
+        PaymentState::Success => ("SUCCESS", "Paid · 已支付", false),
+        PaymentState::Cancelled => ("CANCELLED", "Cancelled by the merchant · 商户已取消", false),
+        PaymentState::Fail if p.is_closed() => ("EXPIRED", "Expired · 已过期", false),
+        PaymentState::Fail => ("FAIL", "Failed · 支付失败", false),
+    }
+}
+
+fn render(app: &App, p: &PaymentRow, now_ms: i64, notice: Option<&str>) -> String {
+    let request: Option<PayRequest> = serde_json::from_str(&p.request_json).ok();
+    let merchant = request
+        .as_ref()
+        .map(|r| {
+            let m = &r.order.merchant;
+            m.merchant_display_name
+                .clone()
+                .unwrap_or_else(|| m.merchant_name.clone())
+        })
+        .unwrap_or_default();
+    let store = request
+        .as_ref()
+        .map(|r| r.order.merchant.store.store_name.clone())
+        .unwrap_or_default();
+    let description = request
+        .as_ref()
+        .map(|r| r.order.order_description.clone())
+        .unwrap_or_default();
+    let (amount_en, amount_zh) =
+        match Currency::from_code(&p.currency).and_then(|c| Money::from_minor(p.amount, c)) {
+            Ok(money) => (
+                money.format(Locale::English),
+                money.format(Locale::SimplifiedChinese),
+            ),
+            Err(_) => (format!("{} {}", p.currency, p.amount), String::new()),
+        };
+    let (status_code, status_text, payable) = status_line(p, now_ms);
+    let action = wallet_url(
+        &app.public_base,
+        p.wallet_token.as_deref().unwrap_or_default(),
+    );
+    let notice = notice
+        .map(|n| format!("<p class=\"notice\" id=\"notice\">{}</p>", escape(n)))
+        .unwrap_or_default();
+    let expiry = wire_time(p.expire_at);
+    let left = payments::seconds_left(p, now_ms);
+    shell(&format!(
+        "<div class=\"card\">\n\
+         <h1 id=\"merchant\">{merchant}</h1>\n<p class=\"muted\" id=\"store\">{store}</p>\n\
+         <p class=\"muted\" id=\"description\">{description}</p>\n\
+         <p id=\"amount\" data-currency=\"{currency}\" data-value=\"{value}\">{amount_en}</p>\n\
+         <p class=\"muted\" id=\"amount-zh\">{amount_zh}</p>\n\
+         <p id=\"status\" data-status=\"{status_code}\">{status_text}</p>\n\
+         <p class=\"muted\" id=\"expiry\" data-expire-time=\"{expiry}\">Expires · 过期时间: {expiry} ({left} s)</p>\n\
+         {notice}\n\
+         <form method=\"post\" action=\"{action}/pay\">\
+         <button id=\"pay\" type=\"submit\"{disabled}>Pay · 支付</button></form>\n\
+         </div>",
+        merchant = escape(&merchant),
+        store = escape(&store),
+        description = escape(&description),
+        currency = escape(&p.currency),
+        value = p.amount,
+        amount_en = escape(&amount_en),
+        amount_zh = escape(&amount_zh),
+        action = escape(&action),
+        disabled = if payable { "" } else { " disabled" },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_and_urls() {
+        assert_eq!(
+            escape("<a href=\"x\">Tom & Jerry's</a>"),
+            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;"
+        );
+        assert_eq!(wallet_url("http://h:1/", "tok"), "http://h:1/wallet/tok");
+    }
+
+    #[test]
+    fn refusals_map_to_http_statuses_and_json() {
+        let gone = NotPaid::Refused(Refusal::Expired);
+        assert_eq!(gone.status(), StatusCode::GONE);
+        assert_eq!(gone.json()["error"], "expired");
+        assert_eq!(
+            NotPaid::Refused(Refusal::NotFound).status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            NotPaid::Refused(Refusal::AlreadyPaid).json()["error"],
+            "already_paid"
+        );
+        assert_eq!(
+            NotPaid::Refused(Refusal::Cancelled).status(),
+            StatusCode::CONFLICT
+        );
+    }
+}
