@@ -1,0 +1,232 @@
+//! `alipay-pos sandbox`: runs the Alipay simulator as a standalone server, for developing and
+//! testing against a gateway without an Alipay contract.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use url::Url;
+
+use super::{CliError, CliResult};
+use crate::sandbox::faults::FaultSettings;
+use crate::sandbox::options::{self, ClientRegistration, SandboxOptions};
+
+const AFTER_LONG_HELP: &str = "\
+Runs the Alipay sandbox: a simulator of Alipay's side of the in-store AMS API (pay, \
+inquiryPayment, cancel, refund, inquiryRefund, registration, inquiryRegistrationStatus, \
+inquiryRegistrationInfo under /ams/api/ and /ams/sandbox/api/), with a customer wallet page \
+for every order code, signed notifications, and fault injection.
+
+On first start it writes its own \"Alipay\" key pair into DIR (alipay_private_key.pem, mode \
+0600, and alipay_public_key.pem: give the public one to the terminal) and reuses it later. \
+Payments, refunds, registrations and pending notifications are kept in DIR/sandbox.sqlite \
+(in memory with --ephemeral). Prints `sandbox listening on http://ADDR` once it accepts \
+connections; stops on Ctrl-C or SIGTERM.
+
+Simulated customers (User-presented pay, paymentMethodId must be 16-24 digits starting 25-30, \
+else INVALID_PAYMENT_CODE): ending 0000 or anything else → paid at once; 1111 → U \
+PAYMENT_IN_PROCESS until paid through the wallet/control endpoint; 2222 → F \
+USER_BALANCE_NOT_ENOUGH; 3333 → F EXPIRED_CODE.
+
+Magic amounts (paymentAmount.value in minor units, any currency, any scenario): 9901 pay \
+processed then U UNKNOWN_EXCEPTION; 9902 pay processed then no answer (connection held for \
+--hang-time, then broken); 9903 first inquiryPayment answers U; 9904 first inquiryPayment \
+hangs; 9905 pay F RISK_REJECT; 9906 pay U PAYMENT_IN_PROCESS.
+
+Control endpoint (loopback peers only): GET/PUT/DELETE /sandbox/control/faults, \
+POST /sandbox/control/payments/{paymentId}/pay, GET /sandbox/control/ledger, \
+GET/POST /sandbox/control/clock ({\"advance_secs\": N}).";
+
+#[derive(Debug, Args)]
+#[command(after_long_help = AFTER_LONG_HELP)]
+pub struct SandboxArgs {
+    /// Address to listen on (port 0 picks a free one). A non-loopback address needs --allow-lan.
+    #[arg(long, value_name = "ADDR", default_value = options::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+
+    /// Folder for the simulator's key pair and ledger (created if missing).
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+
+    /// A merchant allowed to call: CLIENT_ID=PATH of its public key (PEM or one-line base64).
+    /// If no file exists at PATH, the text after `=` is read as the one-line base64 key itself.
+    /// Repeat for more merchants.
+    #[arg(long = "client", value_name = "CLIENT_ID=KEY", required = true)]
+    clients: Vec<String>,
+
+    /// Allow listening on a non-loopback address, so phones on the LAN can open wallet pages.
+    #[arg(long)]
+    allow_lan: bool,
+
+    /// Base URL put into QR codes (wallet pages), e.g. http://192.168.1.20:8090
+    /// [default: http://ADDR]
+    #[arg(long, value_name = "URL")]
+    public_url: Option<Url>,
+
+    /// Keep payments, refunds and registrations in memory instead of DIR/sandbox.sqlite.
+    #[arg(long)]
+    ephemeral: bool,
+
+    /// Seconds an order code stays payable when the request has no paymentExpiryTime.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    order_code_expiry: u64,
+
+    /// Seconds after payment during which cancel still reverses a paid payment
+    /// (later: CANCEL_WINDOW_EXCEED).
+    #[arg(long, value_name = "SECS", default_value_t = 86_400)]
+    cancel_window: u64,
+
+    /// Seconds after payment during which refunds are accepted (later: REFUND_WINDOW_EXCEED).
+    #[arg(long, value_name = "SECS", default_value_t = 31_536_000)]
+    refund_window: u64,
+
+    /// Seconds a registration stays PENDING before it is approved (and notified).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    registration_delay: u64,
+
+    /// Multiplies the notification resend schedule (0 s, 2 min, 10 min, 10 min, 1 h, 2 h, 6 h,
+    /// 15 h); e.g. 0.001 for tests.
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    time_scale: f64,
+
+    /// The simulated wallet allows one refund per payment (MULTIPLE_REFUNDS_NOT_SUPPORTED).
+    #[arg(long)]
+    single_refund: bool,
+
+    /// Seconds magic amounts 9902/9904 hold a request before breaking the connection.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    hang_time: u64,
+
+    /// Fault: milliseconds added before every gateway answer.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency_ms: u64,
+
+    /// Fault: share of requests answered HTTP 500/503 without processing (0 to 1).
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    http_5xx_rate: f64,
+
+    /// Fault: share of requests processed and committed, then left without an answer.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    drop_response_rate: f64,
+
+    /// Fault: share of requests processed, then answered U UNKNOWN_EXCEPTION.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    unknown_result_rate: f64,
+
+    /// Fault: share of requests processed, then answered with a corrupted signature.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    bad_signature_rate: f64,
+
+    /// Fault: the gateway breaks every connection without processing.
+    #[arg(long)]
+    down: bool,
+
+    /// Fault: never send notifications.
+    #[arg(long)]
+    suppress_notifications: bool,
+
+    /// Limit the gateway faults to these APIs (comma-separated: pay,inquiryPayment,...).
+    #[arg(long, value_name = "API,...", value_delimiter = ',')]
+    fault_apis: Option<Vec<String>>,
+}
+
+impl SandboxArgs {
+    fn faults(&self) -> Option<FaultSettings> {
+        let faults = FaultSettings {
+            client_id: None,
+            latency_ms: self.latency_ms,
+            http_5xx_rate: self.http_5xx_rate,
+            drop_response_rate: self.drop_response_rate,
+            unknown_result_rate: self.unknown_result_rate,
+            bad_signature_rate: self.bad_signature_rate,
+            down: self.down,
+            suppress_notifications: self.suppress_notifications,
+            apis: self.fault_apis.clone(),
+        };
+        (faults != FaultSettings::default()).then_some(faults)
+    }
+
+    fn options(&self) -> Result<SandboxOptions, CliError> {
+        let mut o = SandboxOptions::new(&self.data_dir);
+        o.listen = self.listen;
+        o.allow_lan = self.allow_lan;
+        o.public_url = self.public_url.clone();
+        o.ephemeral = self.ephemeral;
+        o.clients = self
+            .clients
+            .iter()
+            .map(|spec| ClientRegistration::parse(spec))
+            .collect::<Result<_, _>>()?;
+        o.order_code_expiry = Duration::from_secs(self.order_code_expiry);
+        o.cancel_window = Duration::from_secs(self.cancel_window);
+        o.refund_window = Duration::from_secs(self.refund_window);
+        o.registration_delay = Duration::from_secs(self.registration_delay);
+        o.time_scale = self.time_scale;
+        o.single_refund = self.single_refund;
+        o.hang_time = Duration::from_secs(self.hang_time);
+        o.faults = self.faults();
+        o.check()?;
+        Ok(o)
+    }
+}
+
+pub fn run(args: SandboxArgs) -> CliResult {
+    let options = args.options()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(serve(options))
+}
+
+async fn serve(options: SandboxOptions) -> CliResult {
+    if options.public_url.is_none() && options.listen.ip().is_unspecified() {
+        eprintln!(
+            "warning: QR codes will point at http://{}, which phones cannot open; pass \
+             --public-url http://<this machine's LAN address>:{}",
+            options.listen,
+            options.listen.port()
+        );
+    }
+    let clients: Vec<String> = options
+        .clients
+        .iter()
+        .map(|c| c.client_id.clone())
+        .collect();
+    let running = crate::sandbox::start(options).await?;
+    eprintln!(
+        "Alipay public key (give it to the terminal): {}",
+        running.alipay_public_key_path().display()
+    );
+    if let Ok(fingerprint) = crate::ams::keys::fingerprint(running.alipay_public_key()) {
+        eprintln!("Alipay key fingerprint: {fingerprint}");
+    }
+    eprintln!("clients: {}", clients.join(", "));
+    eprintln!("wallet pages: {}wallet/...", running.public_url());
+    println!("sandbox listening on http://{}", running.local_addr());
+    let _ = std::io::stdout().flush();
+    stop_requested().await;
+    eprintln!("stopping the sandbox…");
+    running.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, or SIGTERM (what service managers and `kill` send).
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
