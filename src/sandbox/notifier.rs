@@ -96,7 +96,10 @@ pub(crate) async fn run(app: Arc<App>) {
             }
         }
         while deliveries.try_join_next().is_some() {}
+        // A due row that is still pending here is in flight; its delivery wakes the loop when
+        // it ends, so there is no point in polling for it (that would spin).
         let idle = next
+            .filter(|at| *at > now)
             .map(|at| Duration::from_millis(u64::try_from(at - now).unwrap_or(0)))
             .unwrap_or(MAX_IDLE)
             .min(MAX_IDLE);
