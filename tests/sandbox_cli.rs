@@ -9,9 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use alipay_pos::ams::client::{AmsClient, ClientSettings, Outcome};
+use alipay_pos::ams::client::{AmsClient, ClientSettings, Outcome, UnknownReason};
 use alipay_pos::ams::keys;
-use alipay_pos::ams::models::{Amount, Order, PayRequest};
+use alipay_pos::ams::models::{Amount, InquiryPaymentRequest, Order, PayRequest};
 use common::*;
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -99,6 +99,12 @@ fn the_binary_announces_its_address_serves_and_stops_on_sigterm() {
         &format!("SANDBOX_INLINE={inline_key}"),
         "--time-scale",
         "0.001",
+        "--unknown-result-rate",
+        "1",
+        "--fault-apis",
+        "inquiryPayment",
+        "--fault-client",
+        "SANDBOX_INLINE",
     ]);
     assert_ne!(sandbox.addr.port(), 0);
     assert_eq!(
@@ -145,6 +151,16 @@ fn the_binary_announces_its_address_serves_and_stops_on_sigterm() {
                 );
             }
             other => panic!("{client_id}: {other:?}"),
+        }
+        // The fault flags hit only the inline client's inquiries.
+        let inquiry = InquiryPaymentRequest::by_payment_request_id(format!("cli-{client_id}"));
+        let outcome = runtime.block_on(client.call(&inquiry)).unwrap();
+        match client_id {
+            "SANDBOX_INLINE" => assert!(
+                matches!(&outcome, Outcome::Unknown(UnknownReason::ResultUnknown { code, .. }) if code == "UNKNOWN_EXCEPTION"),
+                "{outcome:?}"
+            ),
+            _ => assert!(outcome.is_success(), "{outcome:?}"),
         }
     }
     assert!(data.join("sandbox.sqlite").exists());
@@ -237,6 +253,7 @@ fn help_documents_the_flags_codes_and_amounts() {
         "--down",
         "--suppress-notifications",
         "--fault-apis",
+        "--fault-client",
         "9901",
         "9906",
         "1111",

@@ -131,6 +131,10 @@ pub struct SandboxArgs {
     /// Limit the gateway faults to these APIs (comma-separated: pay,inquiryPayment,...).
     #[arg(long, value_name = "API,...", value_delimiter = ',')]
     fault_apis: Option<Vec<String>>,
+
+    /// Apply the fault flags to this client id only (default: to every client).
+    #[arg(long, value_name = "CLIENT_ID")]
+    fault_client: Option<String>,
 }
 
 impl SandboxArgs {
@@ -146,7 +150,10 @@ impl SandboxArgs {
             suppress_notifications: self.suppress_notifications,
             apis: self.fault_apis.clone(),
         };
-        (faults != FaultSettings::default()).then_some(faults)
+        (faults != FaultSettings::default()).then(|| FaultSettings {
+            client_id: self.fault_client.clone(),
+            ..faults
+        })
     }
 
     fn options(&self) -> Result<SandboxOptions, CliError> {

@@ -116,13 +116,13 @@ pub(crate) struct FaultBoard {
 }
 
 impl FaultBoard {
-    pub fn new(global: Option<FaultSettings>) -> Self {
-        FaultBoard {
-            state: Mutex::new(FaultState {
-                global,
-                clients: BTreeMap::new(),
-            }),
+    /// A board with `initial` in force: global, or one client's when its `client_id` is set.
+    pub fn new(initial: Option<FaultSettings>) -> Self {
+        let board = FaultBoard::default();
+        if let Some(settings) = initial {
+            board.set(settings);
         }
+        board
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FaultState> {
@@ -267,6 +267,18 @@ mod tests {
         board.clear(None);
         assert_eq!(board.plan("A", Api::Pay), FaultPlan::default());
         assert_eq!(board.snapshot(), FaultState::default());
+    }
+
+    #[test]
+    fn initial_settings_for_one_client_stay_with_that_client() {
+        let board = FaultBoard::new(Some(FaultSettings {
+            client_id: Some("B".into()),
+            down: true,
+            ..FaultSettings::default()
+        }));
+        assert!(board.plan("B", Api::Cancel).down);
+        assert!(!board.plan("A", Api::Cancel).down);
+        assert_eq!(board.snapshot().global, None);
     }
 
     #[test]

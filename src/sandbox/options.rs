@@ -118,7 +118,8 @@ pub struct SandboxOptions {
     /// The simulated wallet allows one refund per payment (`MULTIPLE_REFUNDS_NOT_SUPPORTED`).
     pub single_refund: bool,
     pub hang_time: Duration,
-    /// Global faults in force from the start (the control endpoint can change them).
+    /// Faults in force from the start: global, or one client's when `client_id` is set (the
+    /// control endpoint can change them).
     pub faults: Option<FaultSettings>,
     pub sweep_interval: Duration,
 }
