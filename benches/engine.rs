@@ -88,9 +88,11 @@ fn journal_commits(dir: &std::path::Path) {
 async fn code_ready_latency(dir: &std::path::Path) {
     let mut config = Config::defaults();
     config.storage.data_dir = dir.to_path_buf();
-    let mut policy = Policy::default();
     // Keep the pollers quiet: this measures pay → code, not polling.
-    policy.poll_interval = Duration::from_secs(3600);
+    let policy = Policy {
+        poll_interval: Duration::from_secs(3600),
+        ..Policy::default()
+    };
     let terminal = Terminal::start(config, policy).await.expect("terminal");
     let usd = Currency::from_code("USD").expect("USD");
     let mut samples = Vec::new();
