@@ -22,7 +22,8 @@ use directories::ProjectDirs;
 use serde::Deserialize;
 use url::Url;
 
-use crate::money::Currency;
+use crate::locale::Locale;
+use crate::money::{Currency, Money};
 
 /// File name looked for inside the OS config folder.
 pub const CONFIG_FILE_NAME: &str = "config.toml";
@@ -36,6 +37,11 @@ pub const DEFAULT_NOTIFY_PORT: u16 = 8091;
 pub const DEFAULT_MAX_PIN_ATTEMPTS: u32 = 5;
 /// How long the manager screen stays locked after too many wrong PINs.
 pub const DEFAULT_LOCKOUT_SECONDS: u64 = 300;
+
+/// Most quick items a catalog may hold: more do not fit the screens as touch targets.
+pub const MAX_CATALOG_ITEMS: usize = 48;
+/// Longest item name (characters): it must fit a button and Alipay's order description.
+const MAX_ITEM_NAME_CHARS: usize = 40;
 
 pub const FALLBACK_DATA_DIR: &str = "./alipay-pos-data";
 
@@ -253,6 +259,28 @@ pub struct Config {
     pub payment: PaymentConfig,
     pub storage: StorageConfig,
     pub admin: AdminConfig,
+    /// `[[catalog]]`: quick items for the cashier screen and the kiosk, in file order.
+    pub catalog: Vec<CatalogItem>,
+}
+
+/// One `[[catalog]]` entry: something the store sells at a fixed price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogItem {
+    pub name: String,
+    /// The Chinese name shown when the screen speaks Chinese; `name` when absent.
+    pub name_zh: Option<String>,
+    /// In `payment.currency`, parsed exactly (the file writes it as text, e.g. "3.50").
+    pub price: Money,
+}
+
+impl CatalogItem {
+    /// The name to show in a language.
+    pub fn name_in(&self, locale: Locale) -> &str {
+        match (locale, &self.name_zh) {
+            (Locale::SimplifiedChinese, Some(name)) => name,
+            _ => &self.name,
+        }
+    }
 }
 
 /// `[admin]`: who may open the manager screen.
@@ -440,6 +468,7 @@ impl Config {
                 max_pin_attempts: DEFAULT_MAX_PIN_ATTEMPTS,
                 lockout: Duration::from_secs(DEFAULT_LOCKOUT_SECONDS),
             },
+            catalog: Vec::new(),
         }
     }
 
@@ -541,6 +570,18 @@ struct RawConfig {
     storage: RawStorage,
     #[serde(default)]
     admin: RawAdmin,
+    #[serde(default)]
+    catalog: Vec<RawCatalogItem>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCatalogItem {
+    name: Option<String>,
+    name_zh: Option<String>,
+    /// Text ("3.50") or a whole number (500 for JPY); a TOML float is refused because it
+    /// cannot hold most prices exactly.
+    price: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -780,6 +821,7 @@ impl Validator<'_> {
                 Some(seconds) => Duration::from_secs(seconds),
             },
         };
+        let catalog = self.catalog(raw.catalog, payment.currency)?;
         Ok(Config {
             source: self.origin.clone(),
             alipay,
@@ -788,7 +830,84 @@ impl Validator<'_> {
             payment,
             storage,
             admin,
+            catalog,
         })
+    }
+
+    fn catalog(
+        &self,
+        raw: Vec<RawCatalogItem>,
+        currency: Currency,
+    ) -> Result<Vec<CatalogItem>, ConfigError> {
+        if raw.len() > MAX_CATALOG_ITEMS {
+            return Err(self.invalid(
+                "catalog",
+                format!(
+                    "has {} items but the screens show at most {MAX_CATALOG_ITEMS}; remove some",
+                    raw.len()
+                ),
+            ));
+        }
+        raw.into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let key = |field: &str| format!("catalog[{index}].{field}");
+                let name = |field: &str, value: Option<String>| -> Result<Option<String>, ConfigError> {
+                    match value {
+                        None => Ok(None),
+                        Some(text) if text.trim().is_empty() => Err(self.invalid(
+                            &key(field),
+                            "is empty; give the item a name customers recognise",
+                        )),
+                        Some(text) if text.chars().count() > MAX_ITEM_NAME_CHARS => Err(self.invalid(
+                            &key(field),
+                            format!(
+                                "is longer than {MAX_ITEM_NAME_CHARS} characters; shorten it so it fits a button"
+                            ),
+                        )),
+                        Some(text) => Ok(Some(text.trim().to_owned())),
+                    }
+                };
+                let Some(item_name) = name("name", item.name)? else {
+                    return Err(self.invalid(
+                        &key("name"),
+                        "is missing; every [[catalog]] entry needs a name and a price",
+                    ));
+                };
+                let name_zh = name("name_zh", item.name_zh)?;
+                let price_text = match item.price {
+                    None => {
+                        return Err(self.invalid(
+                            &key("price"),
+                            "is missing; every [[catalog]] entry needs a name and a price",
+                        ));
+                    }
+                    Some(toml::Value::String(text)) => text,
+                    Some(toml::Value::Integer(whole)) => whole.to_string(),
+                    Some(toml::Value::Float(_)) => {
+                        return Err(self.invalid(
+                            &key("price"),
+                            "is a decimal number, which TOML cannot hold exactly; write the price \
+                             in quotes, such as price = \"3.50\"",
+                        ));
+                    }
+                    Some(_) => {
+                        return Err(self.invalid(
+                            &key("price"),
+                            "is not a price; write it in quotes, such as price = \"3.50\"",
+                        ));
+                    }
+                };
+                let price = Money::parse(&price_text, currency).map_err(|err| {
+                    self.invalid(&key("price"), format!("{err} (prices are in {currency})"))
+                })?;
+                Ok(CatalogItem {
+                    name: item_name,
+                    name_zh,
+                    price,
+                })
+            })
+            .collect()
     }
 
     fn alipay(&self, raw: RawAlipay, defaults: AlipayConfig) -> Result<AlipayConfig, ConfigError> {
@@ -1758,5 +1877,66 @@ data_dir = "records"
         );
         assert!(config.payment.notify_url.is_some());
         assert!(config.storage.data_dir.is_absolute() || cfg!(windows));
+    }
+
+    #[test]
+    fn catalog_prices_are_exact_in_the_payment_currency() {
+        let fixture = Fixture::new();
+        let config = fixture
+            .load(
+                r#"
+[payment]
+currency = "JPY"
+
+[[catalog]]
+name = "Matcha latte"
+name_zh = "抹茶拿铁"
+price = "580"
+
+[[catalog]]
+name = "Onigiri"
+price = 250
+"#,
+            )
+            .unwrap();
+        assert_eq!(config.catalog.len(), 2);
+        assert_eq!(config.catalog[0].price.minor(), 580);
+        assert_eq!(config.catalog[0].price.currency(), Currency::JPY);
+        assert_eq!(
+            config.catalog[0].name_in(Locale::SimplifiedChinese),
+            "抹茶拿铁"
+        );
+        assert_eq!(
+            config.catalog[1].name_in(Locale::SimplifiedChinese),
+            "Onigiri"
+        );
+        assert_eq!(config.catalog[1].price.minor(), 250);
+
+        let usd = fixture
+            .load("[[catalog]]\nname = \"Coffee\"\nprice = \"3.5\"\n")
+            .unwrap();
+        assert_eq!(usd.catalog[0].price.minor(), 350);
+        assert!(Config::defaults().catalog.is_empty());
+    }
+
+    #[test]
+    fn catalog_mistakes_name_the_entry() {
+        let fixture = Fixture::new();
+        let err = fixture.error("[[catalog]]\nname = \"Tea\"\nprice = 3.50\n");
+        assert_names(&err, &fixture, "catalog[0].price", "in quotes");
+        let err = fixture.error(
+            "[[catalog]]\nname = \"Tea\"\nprice = \"1\"\n[[catalog]]\nname = \"Cake\"\nprice = \"4.999\"\n",
+        );
+        assert_names(&err, &fixture, "catalog[1].price", "decimal places");
+        let err = fixture.error("[[catalog]]\nprice = \"1\"\n");
+        assert_names(&err, &fixture, "catalog[0].name", "missing");
+        let err = fixture.error("[[catalog]]\nname = \" \"\nprice = \"1\"\n");
+        assert_names(&err, &fixture, "catalog[0].name", "empty");
+        let err = fixture.error("[[catalog]]\nname = \"Tea\"\nprice = \"0\"\n");
+        assert_names(&err, &fixture, "catalog[0].price", "greater than zero");
+        let err = fixture.error("[[catalog]]\nname = \"Tea\"\n");
+        assert_names(&err, &fixture, "catalog[0].price", "missing");
+        let err = fixture.error("[[catalog]]\nname = \"Tea\"\nprice = \"1\"\ncolour = \"red\"\n");
+        assert!(err.to_string().contains("colour"), "{err}");
     }
 }

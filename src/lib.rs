@@ -9,6 +9,7 @@ pub mod ams;
 pub mod checkout;
 pub mod cli;
 pub mod config;
+pub mod gui;
 pub mod journal;
 pub mod locale;
 pub mod logging;

@@ -3,6 +3,7 @@
 
 mod admin_cmd;
 mod config_cmd;
+mod gui_cmd;
 mod journal_cmd;
 mod keys_cmd;
 mod payment_cmd;
@@ -26,8 +27,9 @@ pub const EXIT_CHECK_FAILED: u8 = 2;
     about = "Point-of-sale terminal for Alipay and Alipay+ in-store payments",
     long_about = "Point-of-sale terminal for Alipay and Alipay+ in-store payments (Alipay's \
                   global AMS API, Order Code). Without a configuration file it runs against \
-                  the embedded Alipay sandbox.",
-    arg_required_else_help = true
+                  the embedded Alipay sandbox. Without a command it opens the terminal's \
+                  window (cashier mode; see --kiosk and --fullscreen).",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     /// Configuration file (default: the OS config folder, e.g. ~/.config/alipay-pos/config.toml).
@@ -38,8 +40,12 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     verbose: bool,
 
+    /// GUI flags, used when no command is given.
+    #[command(flatten)]
+    gui: gui_cmd::GuiArgs,
+
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +94,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Render every screen of the GUI, in English and Chinese, to PNG files (no display
+    /// needed).
+    Screenshots(gui_cmd::ScreenshotsArgs),
 }
 
 /// An error a command reports to the user: what went wrong and what to do next.
@@ -118,7 +127,11 @@ pub type CliResult = Result<ExitCode, CliError>;
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     crate::logging::init_stderr(cli.verbose);
-    let result = match cli.command {
+    let Some(command) = cli.command else {
+        let result = gui_cmd::run(cli.gui, cli.config.as_deref());
+        return finish(result);
+    };
+    let result = match command {
         Command::Keys(command) => keys_cmd::run(command),
         Command::Signature(command) => signature_cmd::run(command),
         Command::Config(command) => config_cmd::run(command, cli.config.as_deref()),
@@ -130,7 +143,12 @@ pub fn run() -> ExitCode {
         Command::Journal(command) => journal_cmd::run(command, cli.config.as_deref()),
         Command::Admin(command) => admin_cmd::run(command, cli.config.as_deref()),
         Command::Resolve { json } => payment_cmd::resolve(json, cli.config.as_deref()),
+        Command::Screenshots(args) => gui_cmd::screenshots(args),
     };
+    finish(result)
+}
+
+fn finish(result: CliResult) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
