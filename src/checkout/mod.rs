@@ -578,6 +578,14 @@ impl Checkout {
         Ok(Inquiry::Final(record.state))
     }
 
+    /// Whether a `cancel` for this payment was ever journaled (and so may have reached
+    /// Alipay).
+    async fn cancel_was_sent(&self, record: &PaymentRecord) -> Result<bool, CheckoutError> {
+        let entity = record.entity();
+        let requests = self.db(move |j| j.requests_for(entity)).await?;
+        Ok(requests.iter().any(|request| request.api == "cancel"))
+    }
+
     async fn note(&self, payment_request_id: &str, detail: &str) -> Result<(), CheckoutError> {
         let record = self.payment(payment_request_id).await?;
         let detail = detail.to_string();
@@ -617,6 +625,17 @@ impl Checkout {
                 .await?;
         } else {
             match record.state {
+                // A notification says the customer paid, not that the payment is still paid:
+                // a cancel sent since (whose answer was lost) may have reversed it, and
+                // Alipay resends notifications for a day. Only an inquiry can tell.
+                PaymentState::Unresolved if self.cancel_was_sent(&record).await? => {
+                    self.note(
+                        &id,
+                        "notification arrived after a cancel whose outcome is unknown; an inquiry decides",
+                    )
+                    .await?;
+                    self.inner.resolver_wake.notify_one();
+                }
                 PaymentState::Created
                 | PaymentState::AwaitingCustomer
                 | PaymentState::Unresolved => {
