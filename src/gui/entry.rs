@@ -169,8 +169,10 @@ mod tests {
     fn backspace_removes_the_last_key() {
         let mut entry = typed(Currency::USD, "0.5");
         assert!(entry.backspace());
-        assert_eq!(entry.display(), "0");
+        assert_eq!(entry.display(), "0.");
+        assert!(entry.backspace());
         assert!(entry.is_empty(), "0. minus the point is empty, not \"0\"");
+        assert_eq!(entry.display(), "0");
         assert!(!entry.backspace());
         let mut entry = typed(Currency::USD, "12");
         entry.backspace();

@@ -241,7 +241,20 @@ fn apply_record(
         if shown.id != record.payment_request_id {
             return;
         }
-        match Outcome::of(record.state) {
+        // Reads run concurrently on the runtime, so an older snapshot can arrive after a
+        // newer one. A payment never goes back from a result to the QR screen, nor from a
+        // final result to "not known yet": such a snapshot is stale and ignored.
+        let current = shown.result.as_ref().map(|r| r.outcome);
+        let next = Outcome::of(record.state);
+        let stale = match (current, next) {
+            (Some(_), None) => true,
+            (Some(now), Some(Outcome::Unresolved)) => now != Outcome::Unresolved,
+            _ => false,
+        };
+        if stale {
+            return;
+        }
+        match next {
             Some(outcome) => {
                 shown.result = Some(ResultView {
                     outcome,

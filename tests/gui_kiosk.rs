@@ -1,0 +1,103 @@
+//! Kiosk mode through the real screens, headless, on the real engine with the embedded
+//! sandbox: an untouched order is cleared after the idle timeout (and the screen returns
+//! to the kiosk's language); a paid order's result returns to the start by itself. The
+//! timeouts are configured short; the test waits on conditions, never on fixed sleeps.
+
+mod gui_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alipay_pos::checkout::Policy;
+use alipay_pos::gui::{Api, App, Controller, GuiOptions, Page};
+use alipay_pos::journal::PaymentState;
+use alipay_pos::terminal::Terminal;
+use gui_support::{click, demo_config, has_button, value_of, wait_until};
+use slint::{ComponentHandle, Model};
+
+#[test]
+fn kiosk_clears_an_idle_order_and_returns_after_a_result() {
+    i_slint_backend_testing::init_integration_test_with_system_time();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let terminal = Arc::new(
+        runtime
+            .block_on(Terminal::start(config.clone(), Policy::fast()))
+            .unwrap(),
+    );
+    let app = App::new().unwrap();
+    let options = GuiOptions {
+        kiosk: true,
+        idle_timeout: Duration::from_millis(400),
+        result_timeout: Duration::from_millis(600),
+        ..GuiOptions::default()
+    };
+    let controller = Controller::attach(&app, options, &config);
+    controller.connect(terminal.clone(), runtime.handle().clone());
+    app.show().unwrap();
+
+    let handle = runtime.handle().clone();
+    let ui = app.clone_strong();
+    slint::spawn_local(async move {
+        let app = ui;
+        let api = app.global::<Api>();
+        assert_eq!(api.get_page(), Page::Kiosk);
+        assert!(
+            !has_button(&app, "Charge"),
+            "no cashier keypad in the kiosk"
+        );
+
+        // An order, then nobody touches the screen: it is cleared.
+        click(&app, "Add Flat white");
+        click(&app, "Add Flat white");
+        click(&app, "Add Croissant");
+        assert_eq!(value_of(&app, "Order total").as_deref(), Some("USD 12.80"));
+        assert_eq!(api.get_cart().iter().count(), 2);
+        click(&app, "Switch language");
+        assert_eq!(api.get_language(), "zh_CN");
+        wait_until("the idle reset", || api.get_cart().iter().count() == 0).await;
+        assert_eq!(value_of(&app, "Order total").as_deref(), Some(""));
+        assert_eq!(api.get_language(), "en", "back to the kiosk's language");
+        assert_eq!(api.get_page(), Page::Kiosk);
+
+        // A customer orders and pays; the result goes back to the start by itself.
+        click(&app, "Add Green tea");
+        click(&app, "Pay with Alipay");
+        wait_until("the QR screen", || api.get_page() == Page::CustomerQr).await;
+        assert_eq!(api.get_qr_amount(), "USD 3.20");
+        click(&app, "Simulate customer (demo)");
+        wait_until("the paid result", || {
+            value_of(&app, "Payment result").as_deref() == Some("Paid")
+        })
+        .await;
+        wait_until("the return to the start", || api.get_page() == Page::Kiosk).await;
+        assert_eq!(
+            api.get_cart().iter().count(),
+            0,
+            "the next customer starts empty"
+        );
+
+        let checkout = terminal.checkout.clone();
+        let payments = handle
+            .spawn(async move { checkout.db(|j| j.list_payments(&Default::default())).await })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(payments.len(), 1);
+        assert_eq!(payments[0].state, PaymentState::Paid);
+        assert_eq!(payments[0].amount.minor(), 320);
+        assert_eq!(payments[0].description, "1× Green tea");
+
+        slint::quit_event_loop().unwrap();
+    })
+    .unwrap();
+    slint::run_event_loop().unwrap();
+    drop(controller);
+    drop(app);
+    runtime.shutdown_timeout(Duration::from_secs(2));
+}

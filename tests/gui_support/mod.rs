@@ -1,0 +1,102 @@
+//! Shared by the GUI tests (tests/gui*.rs): a demo configuration on the embedded sandbox in
+//! a temporary folder, and helpers that find controls by their accessible labels and wait
+//! for conditions on the Slint event loop (with a deadline that only bounds a hang).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use alipay_pos::config::Config;
+use alipay_pos::gui::{App, screenshots};
+use i_slint_backend_testing::{AccessibleRole, ElementHandle};
+
+/// How long any one condition may take before the test gives up (a hang, not a slow run).
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/testvectors")
+        .join(name)
+}
+
+/// The demo configuration with its data in `data_dir`, the demo catalog, and the fixture
+/// key pairs where the embedded sandbox looks for them (so no RSA key is generated).
+pub fn demo_config(data_dir: &Path) -> Config {
+    use alipay_pos::sandbox::embedded::{MERCHANT_PRIVATE_KEY_FILE, SANDBOX_DIR};
+    let dir = data_dir.join(SANDBOX_DIR);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (source, target) in [
+        (
+            "alipay_private_key_pkcs8.pem",
+            alipay_pos::sandbox::ALIPAY_PRIVATE_KEY_FILE,
+        ),
+        ("merchant_private_key_pkcs8.pem", MERCHANT_PRIVATE_KEY_FILE),
+    ] {
+        std::fs::copy(fixture(source), dir.join(target)).unwrap();
+    }
+    let mut config = Config::defaults();
+    config.storage.data_dir = data_dir.to_path_buf();
+    config.catalog = screenshots::demo_catalog(config.payment.currency);
+    config
+}
+
+/// Waits `ms` milliseconds on the Slint event loop (other UI work keeps running).
+pub async fn pause(ms: u64) {
+    let (done, wait) = tokio::sync::oneshot::channel::<()>();
+    slint::Timer::single_shot(Duration::from_millis(ms), move || {
+        let _ = done.send(());
+    });
+    let _ = wait.await;
+}
+
+/// Polls `condition` every 20 ms until it holds; panics naming `what` after [`DEADLINE`].
+pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out after {DEADLINE:?} waiting for {what}"
+        );
+        pause(20).await;
+    }
+}
+
+/// Every element with this accessible label.
+pub fn labelled(app: &App, label: &str) -> Vec<ElementHandle> {
+    ElementHandle::find_by_accessible_label(app, label).collect()
+}
+
+/// The one button with this accessible label.
+pub fn button(app: &App, label: &str) -> ElementHandle {
+    let mut found: Vec<ElementHandle> = labelled(app, label)
+        .into_iter()
+        .filter(|e| e.accessible_role() == Some(AccessibleRole::Button))
+        .collect();
+    assert_eq!(found.len(), 1, "buttons labelled {label:?}");
+    found.remove(0)
+}
+
+pub fn has_button(app: &App, label: &str) -> bool {
+    labelled(app, label)
+        .iter()
+        .any(|e| e.accessible_role() == Some(AccessibleRole::Button))
+}
+
+/// Clicks the button labelled `label` (its accessible default action, like a screen reader).
+pub fn click(app: &App, label: &str) {
+    let target = button(app, label);
+    assert_ne!(
+        target.accessible_enabled(),
+        Some(false),
+        "{label:?} is disabled"
+    );
+    target.invoke_accessible_default_action();
+}
+
+/// The accessible value of the first element labelled `label`, if it is on screen.
+pub fn value_of(app: &App, label: &str) -> Option<String> {
+    labelled(app, label)
+        .into_iter()
+        .find_map(|e| e.accessible_value())
+        .map(|v| v.to_string())
+}
