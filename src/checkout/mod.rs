@@ -457,9 +457,22 @@ impl Checkout {
                 (RequestOutcome::Unknown, Some(text))
             }
         };
-        self.db(move |j| j.record_request_outcome(&id, kind, code.as_deref()))
+        match self
+            .db(move |j| j.record_request_outcome(&id, kind, code.as_deref()))
             .await
-            .map(|_| ())
+        {
+            // The log keeps the first definite answer to a request; a retry of the same
+            // request (a cancel after `F ORDER_NOT_EXIST`, say) may still end differently,
+            // and that answer must still be acted on rather than abort the whole step.
+            Err(CheckoutError::Journal(JournalError::RequestAlreadyFinished {
+                request_id,
+                stored,
+            })) => {
+                tracing::info!(request = %request_id, %stored, now = kind.as_str(), "a resend ended differently from the logged answer");
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
     }
 
     /// Polls `inquiryPayment` while the code is on screen, until a final state, the
