@@ -301,12 +301,21 @@ impl Checkout {
             description: description.to_string(),
             operator: terminal,
         };
-        let record = self.db(move |j| j.create_payment(new, actor)).await?;
-        let id = record.payment_request_id.clone();
+        // Claimed before it is journaled: the resolver lists open payments from the journal
+        // and must never take one that this call is still sending `pay` for (it would mark
+        // it unresolved under the answer's feet).
+        let id = new.payment_request_id.clone();
+        lock(&self.inner.driven).insert(id.clone());
+        let record = match self.db(move |j| j.create_payment(new, actor)).await {
+            Ok(record) => record,
+            Err(error) => {
+                lock(&self.inner.driven).remove(&id);
+                return Err(error);
+            }
+        };
         self.publish(CheckoutEvent::PaymentStarted {
             payment_request_id: id.clone(),
         });
-        lock(&self.inner.driven).insert(id.clone());
         let start = self.send_pay(&record).await;
         let start = match start {
             Ok(start) => start,
