@@ -1,0 +1,111 @@
+//! Screen behaviour that needs no engine and no event loop: the language toggle (labels
+//! switch to Chinese and back, amounts follow the language) and the hidden manager gesture
+//! (long press on the store name, or Ctrl+Alt+M), the only way out of kiosk mode.
+
+mod gui_support;
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use alipay_pos::gui::{Api, App, Controller, GuiOptions};
+use gui_support::{click, demo_config, has_button, labelled};
+use slint::platform::{Key, PointerEventButton, WindowEvent};
+use slint::{ComponentHandle, LogicalPosition, LogicalSize, Model};
+
+#[test]
+fn the_language_toggle_switches_labels_and_amounts() {
+    i_slint_backend_testing::init_no_event_loop();
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let app = App::new().unwrap();
+    let _controller = Controller::attach(&app, GuiOptions::default(), &config);
+    let api = app.global::<Api>();
+
+    assert!(has_button(&app, "Clear"));
+    assert!(!has_button(&app, "清除"));
+    let catalog: Vec<_> = api.get_catalog().iter().collect();
+    assert_eq!(catalog[0].price, "USD 4.50");
+    assert_eq!(catalog[0].name, "Flat white");
+
+    click(&app, "Switch language");
+    assert_eq!(api.get_language(), "zh_CN");
+    assert!(has_button(&app, "清除"), "the Clear button reads 清除");
+    assert!(!has_button(&app, "Clear"));
+    assert!(has_button(&app, "收款"), "Charge reads 收款");
+    let catalog: Vec<_> = api.get_catalog().iter().collect();
+    assert_eq!(catalog[0].price, "4.50 美元");
+    assert_eq!(catalog[0].name, "澳白咖啡");
+
+    click(&app, "切换语言");
+    assert_eq!(api.get_language(), "en");
+    assert!(has_button(&app, "Clear"));
+    assert!(!has_button(&app, "清除"));
+}
+
+#[test]
+fn holding_the_store_name_or_ctrl_alt_m_asks_for_the_manager() {
+    i_slint_backend_testing::init_no_event_loop();
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_config(dir.path());
+    let app = App::new().unwrap();
+    app.window().set_size(LogicalSize::new(1024.0, 768.0));
+    let options = GuiOptions {
+        kiosk: true,
+        ..GuiOptions::default()
+    };
+    let controller = Controller::attach(&app, options, &config);
+    let asked = Rc::new(Cell::new(0));
+    let counter = asked.clone();
+    controller.on_admin_requested(move || counter.set(counter.get() + 1));
+    app.show().unwrap();
+
+    // Press and hold the store name in the status bar.
+    let store = labelled(&app, &config.store.name)
+        .into_iter()
+        .next()
+        .expect("the store name is on screen");
+    let at = store.absolute_position();
+    let size = store.size();
+    let position = LogicalPosition::new(at.x + size.width / 2.0, at.y + size.height / 2.0);
+    let window = app.window();
+    window.dispatch_event(WindowEvent::PointerMoved { position });
+    window.dispatch_event(WindowEvent::PointerPressed {
+        position,
+        button: PointerEventButton::Left,
+    });
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(1000));
+    assert_eq!(asked.get(), 0, "a short press is not the gesture");
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(2500));
+    assert_eq!(asked.get(), 1, "held for 3 s");
+    window.dispatch_event(WindowEvent::PointerReleased {
+        position,
+        button: PointerEventButton::Left,
+    });
+
+    // A quick tap does nothing.
+    window.dispatch_event(WindowEvent::PointerPressed {
+        position,
+        button: PointerEventButton::Left,
+    });
+    window.dispatch_event(WindowEvent::PointerReleased {
+        position,
+        button: PointerEventButton::Left,
+    });
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(5000));
+    assert_eq!(asked.get(), 1);
+
+    // Ctrl+Alt+M on a keyboard.
+    for key in [Key::Control, Key::Alt] {
+        window.dispatch_event(WindowEvent::KeyPressed { text: key.into() });
+    }
+    window.dispatch_event(WindowEvent::KeyPressed { text: "m".into() });
+    window.dispatch_event(WindowEvent::KeyReleased { text: "m".into() });
+    for key in [Key::Alt, Key::Control] {
+        window.dispatch_event(WindowEvent::KeyReleased { text: key.into() });
+    }
+    assert_eq!(asked.get(), 2);
+    // Without the modifiers, "m" is just a letter the kiosk ignores.
+    window.dispatch_event(WindowEvent::KeyPressed { text: "m".into() });
+    assert_eq!(asked.get(), 2);
+}
