@@ -109,3 +109,41 @@ fn holding_the_store_name_or_ctrl_alt_m_asks_for_the_manager() {
     window.dispatch_event(WindowEvent::KeyPressed { text: "m".into() });
     assert_eq!(asked.get(), 2);
 }
+
+#[test]
+fn yen_amounts_have_no_decimal_point() {
+    i_slint_backend_testing::init_no_event_loop();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = demo_config(dir.path());
+    config.payment.currency = alipay_pos::money::Currency::JPY;
+    config.catalog = alipay_pos::gui::screenshots::demo_catalog(config.payment.currency);
+    let app = App::new().unwrap();
+    let _controller = Controller::attach(&app, GuiOptions::default(), &config);
+    let api = app.global::<Api>();
+
+    let point = gui_support::button(&app, "Decimal point");
+    assert_eq!(
+        point.accessible_enabled(),
+        Some(false),
+        "no '.' key for JPY"
+    );
+    for key in ["1", "2", "0", "0"] {
+        click(&app, key);
+    }
+    // The keyboard's "." is refused too.
+    app.window()
+        .dispatch_event(WindowEvent::KeyPressed { text: ".".into() });
+    click(&app, "5");
+    assert_eq!(
+        gui_support::value_of(&app, "Amount entered").as_deref(),
+        Some("12005")
+    );
+    assert_eq!(api.get_charge_amount(), "JPY 12,005");
+    click(&app, "Add Flat white");
+    assert_eq!(
+        gui_support::value_of(&app, "Amount entered").as_deref(),
+        Some("12009"),
+        "a quick item adds its whole-yen price"
+    );
+    assert_eq!(api.get_description(), "Flat white");
+}
