@@ -70,8 +70,22 @@ fn gui_flags_are_checked_and_documented() {
         .unwrap();
     assert_eq!(
         mixed.status.code(),
-        Some(2),
+        Some(1),
         "GUI flags do not go with a command"
+    );
+    let said = String::from_utf8_lossy(&mixed.stderr);
+    assert!(said.contains("--kiosk is a flag of the GUI"), "{said}");
+    let zero = Command::new(binary())
+        .args(["--kiosk", "--idle-timeout", "0"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(zero.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&zero.stderr);
+    assert!(
+        said.contains("--idle-timeout takes 0.1 to 86400 seconds"),
+        "{said}"
     );
 }
 

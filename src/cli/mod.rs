@@ -28,8 +28,7 @@ pub const EXIT_CHECK_FAILED: u8 = 2;
     long_about = "Point-of-sale terminal for Alipay and Alipay+ in-store payments (Alipay's \
                   global AMS API, Order Code). Without a configuration file it runs against \
                   the embedded Alipay sandbox. Without a command it opens the terminal's \
-                  window (cashier mode; see --kiosk and --fullscreen).",
-    args_conflicts_with_subcommands = true
+                  window (cashier mode; see --kiosk and --fullscreen)."
 )]
 pub struct Cli {
     /// Configuration file (default: the OS config folder, e.g. ~/.config/alipay-pos/config.toml).
@@ -131,6 +130,11 @@ pub fn run() -> ExitCode {
         let result = gui_cmd::run(cli.gui, cli.config.as_deref());
         return finish(result);
     };
+    if let Some(flag) = cli.gui.given_flag() {
+        return finish(Err(CliError::usage(format!(
+            "{flag} is a flag of the GUI; give it without a command (e.g. `alipay-pos {flag}`)"
+        ))));
+    }
     let result = match command {
         Command::Keys(command) => keys_cmd::run(command),
         Command::Signature(command) => signature_cmd::run(command),
