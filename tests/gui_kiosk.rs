@@ -34,7 +34,7 @@ fn kiosk_clears_an_idle_order_and_returns_after_a_result() {
     let options = GuiOptions {
         kiosk: true,
         idle_timeout: Duration::from_millis(400),
-        result_timeout: Duration::from_millis(600),
+        result_timeout: Duration::from_millis(1500),
         ..GuiOptions::default()
     };
     let controller = Controller::attach(&app, options, &config);

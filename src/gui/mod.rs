@@ -114,8 +114,9 @@ pub(crate) struct Engine {
     /// Kept alive as long as the GUI is: dropping it stops the receiver and the sandbox.
     terminal: Arc<Terminal>,
     runtime: tokio::runtime::Handle,
-    /// For the demo customer's request to the sandbox wallet.
-    http: reqwest::Client,
+    /// For the demo customer's request to the sandbox wallet; `None` if no HTTP client
+    /// could be built (then the demo button does nothing and says so in the log).
+    http: Option<reqwest::Client>,
 }
 
 impl Engine {
@@ -422,10 +423,16 @@ pub fn run(options: GuiOptions, config_path: Option<&Path>) -> Result<(), GuiErr
 
 /// See [`Controller::connect`].
 fn connect(shared: &Rc<Shared>, terminal: Arc<Terminal>, runtime: tokio::runtime::Handle) {
-    let http = reqwest::Client::builder()
+    let http = match reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .build()
-        .unwrap_or_else(|_| reqwest::Client::new());
+    {
+        Ok(client) => Some(client),
+        Err(error) => {
+            tracing::error!(%error, "no HTTP client for the demo customer");
+            None
+        }
+    };
     let engine = Engine {
         terminal,
         runtime,

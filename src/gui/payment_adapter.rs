@@ -398,6 +398,9 @@ fn simulate_customer(shared: &Rc<Shared>) {
     let Some(engine) = shared.engine() else {
         return;
     };
+    let Some(http) = engine.http.clone() else {
+        return;
+    };
     if !engine.is_sandbox() {
         return;
     }
@@ -416,7 +419,6 @@ fn simulate_customer(shared: &Rc<Shared>) {
         code
     };
     push_payment(shared);
-    let http = engine.http.clone();
     let gui = shared.id;
     engine.runtime.spawn(async move {
         let url = format!("{}/pay", code.trim_end_matches('/'));
