@@ -84,7 +84,8 @@ struct Inner {
     /// Wakes a payment's poller early (a notification arrived, or a cancel was asked for).
     wakeups: Mutex<HashMap<String, Arc<Notify>>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Payments that currently have a live poller; the resolver leaves them alone.
+    /// Payments (by request id) that a live task is starting, polling or settling, and refunds
+    /// a manager's call is still sending; the resolver leaves them alone.
     driven: Mutex<HashSet<String>>,
     resolver_wake: Notify,
     online: Mutex<Option<bool>>,

@@ -261,7 +261,9 @@ impl Checkout {
         let refunds: Vec<RefundRecord> = self.db(|j| j.open_refunds()).await?;
         for refund in refunds {
             let id = refund.refund_request_id.clone();
-            if unreachable_in_a_row >= UNREACHABLE_ATTEMPTS_PER_ROUND {
+            if lock(&self.inner.driven).contains(&id)
+                || unreachable_in_a_row >= UNREACHABLE_ATTEMPTS_PER_ROUND
+            {
                 report.open_refunds.push(id);
                 continue;
             }
