@@ -200,6 +200,15 @@ impl Checkout {
         *lock(&self.inner.online)
     }
 
+    /// Marks a payment (or refund) as driven until the returned claim is dropped.
+    fn claim(&self, id: &str) -> Claim {
+        lock(&self.inner.driven).insert(id.to_string());
+        Claim {
+            engine: self.clone(),
+            id: id.to_string(),
+        }
+    }
+
     fn payment_lock(&self, payment_request_id: &str) -> Arc<tokio::sync::Mutex<()>> {
         lock(&self.inner.locks)
             .entry(payment_request_id.to_string())
@@ -304,27 +313,15 @@ impl Checkout {
         };
         // Claimed before it is journaled: the resolver lists open payments from the journal
         // and must never take one that this call is still sending `pay` for (it would mark
-        // it unresolved under the answer's feet).
+        // it unresolved under the answer's feet). The claim ends with the task that drives
+        // the payment, or with this call if its caller stops waiting.
         let id = new.payment_request_id.clone();
-        lock(&self.inner.driven).insert(id.clone());
-        let record = match self.db(move |j| j.create_payment(new, actor)).await {
-            Ok(record) => record,
-            Err(error) => {
-                lock(&self.inner.driven).remove(&id);
-                return Err(error);
-            }
-        };
+        let claim = self.claim(&id);
+        let record = self.db(move |j| j.create_payment(new, actor)).await?;
         self.publish(CheckoutEvent::PaymentStarted {
             payment_request_id: id.clone(),
         });
-        let start = self.send_pay(&record).await;
-        let start = match start {
-            Ok(start) => start,
-            Err(error) => {
-                lock(&self.inner.driven).remove(&id);
-                return Err(error);
-            }
-        };
+        let start = self.send_pay(&record).await?;
         let engine = self.clone();
         let driven_id = id.clone();
         match &start {
@@ -334,7 +331,7 @@ impl Checkout {
                         tracing::error!(%error, payment = %driven_id, "poller stopped; the resolver takes over");
                         engine.inner.resolver_wake.notify_one();
                     }
-                    lock(&engine.inner.driven).remove(&driven_id);
+                    drop(claim);
                 });
             }
             PayStart::Unknown => {
@@ -342,13 +339,11 @@ impl Checkout {
                     if let Err(error) = engine.settle_unknown_pay(&driven_id).await {
                         tracing::error!(%error, payment = %driven_id, "settling stopped; the resolver takes over");
                     }
-                    lock(&engine.inner.driven).remove(&driven_id);
+                    drop(claim);
                     engine.inner.resolver_wake.notify_one();
                 });
             }
-            PayStart::Failed { .. } => {
-                lock(&self.inner.driven).remove(&id);
-            }
+            PayStart::Failed { .. } => drop(claim),
         }
         let record = self.payment(&id).await?;
         Ok((record, start))
@@ -715,6 +710,20 @@ impl Checkout {
             Some(payment_id) => InquiryPaymentRequest::by_payment_id(payment_id.clone()),
             None => InquiryPaymentRequest::by_payment_request_id(record.payment_request_id.clone()),
         }
+    }
+}
+
+/// A payment or refund some task is driving; the resolver leaves it alone until the claim
+/// is dropped, which happens however that task ends (also when its future is dropped
+/// because the caller stopped waiting).
+struct Claim {
+    engine: Checkout,
+    id: String,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        lock(&self.engine.inner.driven).remove(&self.id);
     }
 }
 

@@ -5,7 +5,7 @@
 
 use time::OffsetDateTime;
 
-use super::{Checkout, CheckoutError, failpoint, ids, lock};
+use super::{Checkout, CheckoutError, failpoint, ids};
 use crate::ams::client::Outcome;
 use crate::ams::models::{Amount, RefundRequest};
 use crate::ams::timefmt;
@@ -68,22 +68,17 @@ impl Checkout {
             manager: manager.to_string(),
         };
         // Claimed before it is journaled, so the resolver (which resends open refunds) leaves
-        // it to this call until its attempts are over.
-        lock(&self.inner.driven).insert(refund_request_id.clone());
-        let sent = async {
-            let refund = self
-                .db(move |j| j.create_refund(new, Actor::Manager))
-                .await?;
-            self.publish(super::CheckoutEvent::RefundState {
-                refund_request_id: refund.refund_request_id.clone(),
-                state: refund.state,
-                detail: format!("refund of {} requested", refund.amount.major_string()),
-            });
-            self.send_refund(&refund, &payment_id).await
-        }
-        .await;
-        lock(&self.inner.driven).remove(&refund_request_id);
-        sent
+        // it to this call until its attempts are over or its caller stops waiting.
+        let _claim = self.claim(&refund_request_id);
+        let refund = self
+            .db(move |j| j.create_refund(new, Actor::Manager))
+            .await?;
+        self.publish(super::CheckoutEvent::RefundState {
+            refund_request_id: refund.refund_request_id.clone(),
+            state: refund.state,
+            detail: format!("refund of {} requested", refund.amount.major_string()),
+        });
+        self.send_refund(&refund, &payment_id).await
     }
 
     fn refund_request(refund: &RefundRecord, payment_id: &str) -> RefundRequest {
