@@ -35,6 +35,10 @@ pub enum TerminalError {
     #[error("cannot start the notification receiver on {address}: {reason}")]
     Receiver { address: SocketAddr, reason: String },
     #[error(
+        "another alipay-pos (the terminal or a `pay`, `cancel`, `refund` or `resolve` command) is using {data_dir}; wait for it to finish or close it, then try again"
+    )]
+    Busy { data_dir: PathBuf },
+    #[error(
         "`payment.notify_url` is required for a real gateway: Alipay's pay API needs a URL to post payment results to"
     )]
     NotifyUrlMissing,
@@ -46,6 +50,36 @@ pub struct Terminal {
     pub config: Config,
     sandbox: Option<EmbeddedSandbox>,
     receiver: RunningReceiver,
+    /// Held for the terminal's whole life; the OS releases it when the process dies, even by
+    /// SIGKILL, so a crash never leaves the data folder locked.
+    _data_dir_lock: std::fs::File,
+}
+
+/// The file whose lock marks a data folder as in use by one engine.
+pub const LOCK_FILE: &str = "alipay-pos.lock";
+
+/// One engine per data folder: the per-payment locks that keep the poller, notifications,
+/// cancels and the resolver from interleaving only work inside one process, so a second
+/// process (a `pay` while the GUI runs) must not drive the same journal.
+fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, TerminalError> {
+    let path = data_dir.join(LOCK_FILE);
+    let io_error = |e: std::io::Error| TerminalError::DataDir {
+        path: path.clone(),
+        reason: e.to_string(),
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_error)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(TerminalError::Busy {
+            data_dir: data_dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_error(e)),
+    }
 }
 
 impl Terminal {
@@ -68,6 +102,7 @@ impl Terminal {
             path: data_dir.clone(),
             reason: e.to_string(),
         })?;
+        let data_dir_lock = lock_data_dir(&data_dir)?;
         let (sandbox, base_url, client_id, merchant_key, alipay_key) = if config.is_sandbox() {
             let sandbox = embedded::start_with(&data_dir, &config.alipay.client_id, adjust_sandbox)
                 .await
@@ -145,6 +180,7 @@ impl Terminal {
             config,
             sandbox,
             receiver,
+            _data_dir_lock: data_dir_lock,
         })
     }
 

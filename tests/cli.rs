@@ -454,3 +454,58 @@ fn admin_set_pin_stores_only_a_hash_and_keeps_the_file() {
         stderr(&output)
     );
 }
+
+#[test]
+fn one_engine_per_data_folder_but_status_reads_alongside() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[storage]\ndata_dir = \"{}\"\n",
+            p(&dir.path().join("data"))
+        ),
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (terminal, paid_id) = runtime.block_on(async {
+        let config = alipay_pos::config::Config::load(&file).unwrap();
+        let terminal =
+            alipay_pos::terminal::Terminal::start(config, alipay_pos::checkout::Policy::fast())
+                .await
+                .unwrap();
+        let amount = alipay_pos::money::Money::parse(
+            "1.00",
+            alipay_pos::money::Currency::from_code("USD").unwrap(),
+        )
+        .unwrap();
+        let (record, _) = terminal
+            .checkout
+            .start_payment(amount, "lock test", alipay_pos::journal::Actor::Cashier)
+            .await
+            .unwrap();
+        (terminal, record.payment_request_id)
+    });
+
+    let busy = run(&["--config", p(&file), "resolve"]);
+    assert_eq!(busy.status.code(), Some(1), "{}", stderr(&busy));
+    assert!(
+        stderr(&busy).contains("another alipay-pos"),
+        "{}",
+        stderr(&busy)
+    );
+
+    let status = run(&["--config", p(&file), "status", &paid_id, "--json"]);
+    assert!(
+        stdout(&status).contains(&paid_id),
+        "{}{}",
+        stdout(&status),
+        stderr(&status)
+    );
+
+    drop(terminal);
+    drop(runtime);
+    // The lock goes with the engine: a command can take over.
+    let after = run(&["--config", p(&file), "journal", "list", "--json"]);
+    assert!(after.status.success(), "{}", stderr(&after));
+}

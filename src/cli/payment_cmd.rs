@@ -242,24 +242,29 @@ fn report_payment(record: &PaymentRecord, json: bool) {
     }
 }
 
+/// Reads the journal only: no engine, no network, no data-folder lock, so it works while
+/// the terminal or a `pay` is running.
 pub fn status(id: &str, json: bool, config_path: Option<&Path>) -> CliResult {
-    runtime()?.block_on(async move {
-        let terminal = start_terminal(config_path).await?;
-        let checkout = &terminal.checkout;
-        let record = checkout
-            .find_payment(id)
-            .await
-            .map_err(|e| CliError::usage(e.to_string()))?;
-        let local_id = record.id;
-        let (refunds, events) = checkout
-            .db(move |j| {
-                Ok((
-                    j.refunds_for(local_id)?,
-                    j.events_for(crate::journal::EntityRef::Payment(local_id))?,
+    let config = Config::discover(config_path)?;
+    let journal = crate::journal::Journal::open_in(&config.storage.data_dir)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let usage = |e: crate::journal::JournalError| CliError::usage(e.to_string());
+    let record = match journal.payment_by_request_id(id).map_err(usage)? {
+        Some(record) => record,
+        None => journal
+            .payment_by_alipay_id(id)
+            .map_err(usage)?
+            .ok_or_else(|| {
+                CliError::usage(format!(
+                    "no payment `{id}` in the journal; check the id with `alipay-pos journal list`"
                 ))
-            })
-            .await
-            .map_err(|e| CliError::usage(e.to_string()))?;
+            })?,
+    };
+    let refunds = journal.refunds_for(record.id).map_err(usage)?;
+    let events = journal
+        .events_for(crate::journal::EntityRef::Payment(record.id))
+        .map_err(usage)?;
+    {
         if json {
             let mut value = payment_json(&record);
             value["state"] = json!(record.state.as_str());
@@ -304,8 +309,8 @@ pub fn status(id: &str, json: bool, config_path: Option<&Path>) -> CliResult {
                 );
             }
         }
-        Ok(exit_for(record.state))
-    })
+    }
+    Ok(exit_for(record.state))
 }
 
 pub fn cancel(id: &str, json: bool, config_path: Option<&Path>) -> CliResult {
