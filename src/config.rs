@@ -1785,6 +1785,7 @@ data_dir = "records"
             "admin",
             &["pin_hash", "max_pin_attempts", "lockout_seconds"],
         ),
+        ("catalog", &["name", "name_zh", "price"]),
     ];
 
     /// `(table, key, commented_out)` for every setting line of the example.
@@ -1792,7 +1793,13 @@ data_dir = "records"
         let mut table = String::new();
         let mut settings = Vec::new();
         for line in text.lines() {
-            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            // `[[catalog]]` is shown commented out (an empty catalog is the default).
+            let header = line.strip_prefix("# ").unwrap_or(line);
+            if let Some(name) = header
+                .strip_prefix("[[")
+                .and_then(|l| l.strip_suffix("]]"))
+                .or_else(|| line.strip_prefix('[').and_then(|l| l.strip_suffix(']')))
+            {
                 table = name.to_owned();
             } else {
                 let (commented, body) = match line.strip_prefix("# ") {
@@ -1855,7 +1862,12 @@ data_dir = "records"
                         !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
                     })
                 });
-                if is_setting { &line[2..] } else { line }
+                let is_array_header = line.starts_with("# [[") && line.ends_with("]]");
+                if is_setting || is_array_header {
+                    &line[2..]
+                } else {
+                    line
+                }
             })
             .map(|line| format!("{line}\n"))
             .collect();
@@ -1877,6 +1889,8 @@ data_dir = "records"
         );
         assert!(config.payment.notify_url.is_some());
         assert!(config.storage.data_dir.is_absolute() || cfg!(windows));
+        assert_eq!(config.catalog.len(), 1);
+        assert_eq!(config.catalog[0].price.minor(), 450);
     }
 
     #[test]
