@@ -691,8 +691,11 @@ impl Checkout {
     }
 
     /// Cancels a payment that is not final (a cashier's abort, an expired code, or the
-    /// settling of an unknown outcome). A payment that turns out to be paid stays paid: the
-    /// cashier is offered a refund instead.
+    /// settling of an unknown outcome). The cancel is sent without a prior inquiry: it is
+    /// what the cashier asked for, and if the customer paid in the meantime Alipay reverses
+    /// the payment inside its cancel window (the money goes back, the payment ends
+    /// cancelled). Outside the window Alipay refuses, an inquiry decides, and a paid payment
+    /// stays paid: the cashier is offered a refund instead.
     pub async fn cancel(
         &self,
         payment_request_id: &str,

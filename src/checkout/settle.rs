@@ -1,10 +1,12 @@
 //! Turning unknown outcomes into facts: cancel, the settling of an unknown `pay`, start-up
 //! recovery and the background resolver.
 //!
-//! The order is always inquiry first, cancel second: an inquiry can only discover what
-//! happened, while a cancel changes it, so a paid payment is found to be paid rather than
-//! reversed by accident. A cancel whose answer is lost is simply sent again (Alipay treats a
-//! repeated cancel of a cancelled payment as success).
+//! When the engine settles an outcome nobody asked to cancel (the resolver, recovery), the
+//! order is inquiry first, cancel second: an inquiry can only discover what happened, while
+//! a cancel changes it, so a paid payment is found to be paid rather than reversed by
+//! accident. A cashier's cancel (or an expired code) goes straight to `cancel`. A cancel
+//! whose answer is lost is simply sent again (Alipay treats a repeated cancel of a cancelled
+//! payment as success).
 
 use std::time::Duration;
 
