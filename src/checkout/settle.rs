@@ -24,6 +24,14 @@ use crate::journal::{
 /// until the next one.
 const UNREACHABLE_ATTEMPTS_PER_ROUND: u32 = 3;
 
+/// Whether the customer may still be paying this payment's order code right now.
+fn code_still_valid(record: &PaymentRecord) -> bool {
+    record.state == PaymentState::AwaitingCustomer
+        && record
+            .code_expires_at
+            .is_some_and(|expiry| OffsetDateTime::now_utc() <= expiry)
+}
+
 /// What one resolver pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResolveReport {
@@ -193,10 +201,7 @@ impl Checkout {
     /// valid is only inquired: the customer may be paying at this moment.
     async fn settle_payment(&self, record: &PaymentRecord) -> Result<(), CheckoutError> {
         let id = record.payment_request_id.as_str();
-        let code_still_valid = record.state == PaymentState::AwaitingCustomer
-            && record
-                .code_expires_at
-                .is_some_and(|expiry| OffsetDateTime::now_utc() <= expiry);
+        let code_still_valid = code_still_valid(record);
         let guard = self.payment_lock(id);
         let _held = guard.lock().await;
         match self.inquire_locked(id).await? {
@@ -287,11 +292,7 @@ impl Checkout {
     pub async fn recover(&self) -> Result<(), CheckoutError> {
         let open = self.db(|j| j.open_payments()).await?;
         for record in open {
-            let valid = record.state == PaymentState::AwaitingCustomer
-                && record
-                    .code_expires_at
-                    .is_some_and(|expiry| OffsetDateTime::now_utc() <= expiry);
-            if valid {
+            if code_still_valid(&record) {
                 let id = record.payment_request_id.clone();
                 lock(&self.inner.driven).insert(id.clone());
                 let engine = self.clone();
