@@ -125,11 +125,12 @@ pub type CliResult = Result<ExitCode, CliError>;
 /// Parses the arguments, runs the command and turns errors into an exit status.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    crate::logging::init_stderr(cli.verbose);
     let Some(command) = cli.command else {
+        // The GUI logs to a rotating file under data_dir once its window exists.
         let result = gui_cmd::run(cli.gui, cli.config.as_deref());
         return finish(result);
     };
+    crate::logging::init_stderr(cli.verbose);
     if let Some(flag) = cli.gui.given_flag() {
         return finish(Err(CliError::usage(format!(
             "{flag} is a flag of the GUI; give it without a command (e.g. `alipay-pos {flag}`)"

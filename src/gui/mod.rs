@@ -374,6 +374,16 @@ pub fn run(options: GuiOptions, config_path: Option<&Path>) -> Result<(), GuiErr
         .build()
         .map_err(|e| GuiError::Runtime(e.to_string()))?;
     let app = App::new().map_err(GuiError::from_platform)?;
+    // A counter terminal runs unattended, so its log goes to a rotating file under data_dir
+    // (nobody reads its stderr); the guard flushes the file when the window closes.
+    let _log_guard = match crate::logging::init_file(&config.storage.data_dir) {
+        Ok(guard) => Some(guard),
+        Err(error) => {
+            crate::logging::init_stderr(false);
+            tracing::warn!(%error, "logging to stderr instead of the log file");
+            None
+        }
+    };
     let kiosk = options.kiosk;
     if kiosk || options.fullscreen {
         app.window().set_fullscreen(true);
