@@ -19,7 +19,6 @@ use rsa::pkcs8::{
 };
 use rsa::traits::PublicKeyParts;
 use rsa::{PrivateKey, PublicKey};
-use sha2::{Digest, Sha256};
 
 /// Alipay's dashboard and tools generate 2048-bit keys; shorter keys are refused because they
 /// are no longer safe, and nothing in the AMS documentation asks for them.
@@ -356,8 +355,7 @@ pub fn public_key_one_line(key: &PublicKey) -> Result<String, KeyError> {
 /// SHA-256 over the SubjectPublicKeyInfo DER, as colon-free lowercase hex. Safe to show on
 /// screens and in logs: it identifies a key pair without revealing anything secret.
 pub fn fingerprint(key: &PublicKey) -> Result<String, KeyError> {
-    let digest = Sha256::digest(public_key_spki_der(key)?);
-    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::ams::signing::sha256_hex(&public_key_spki_der(key)?))
 }
 
 /// Writes a private key so that only the owner can read it, and never over an existing file.

@@ -77,6 +77,16 @@ pub fn verify(key: &PublicKey, content: &[u8], signature_b64: &str) -> Result<()
         .map_err(|_| SignatureError::Mismatch)
 }
 
+/// Lowercase hex of the SHA-256 of `bytes`: how key fingerprints and request-body hashes are
+/// written wherever they are shown or stored.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Form-style URL encoding, as every SDK applies to the base64 signature on the way out.
 pub fn url_encode(value: &str) -> String {
     utf8_percent_encode(value, FORM_SAFE).to_string()
@@ -180,7 +190,6 @@ pub fn verify_header(key: &PublicKey, content: &[u8], header: &str) -> Result<()
 mod tests {
     use super::*;
     use crate::ams::keys::{parse_private_key, parse_public_key};
-    use sha2::Digest;
     use std::path::Path;
 
     fn bytes(name: &str) -> Vec<u8> {
@@ -193,12 +202,6 @@ mod tests {
     }
     fn text(name: &str) -> String {
         String::from_utf8(bytes(name)).unwrap().trim().to_string()
-    }
-    fn hex(data: &[u8]) -> String {
-        sha2::Sha256::digest(data)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
     }
 
     struct Vector {
@@ -251,7 +254,7 @@ mod tests {
         for v in VECTORS {
             let content = content_to_sign(v.uri, CLIENT_ID, v.time, &bytes(v.body));
             assert_eq!(content, bytes(v.content), "{} content", v.name);
-            assert_eq!(hex(&content), v.sha256, "{} sha256", v.name);
+            assert_eq!(sha256_hex(&content), v.sha256, "{} sha256", v.name);
 
             let expected_b64 = text(&format!("{}_signature.b64", v.name));
             for encoding in ["pkcs8.pem", "pkcs1.pem", "pkcs8.b64", "pkcs1.b64"] {

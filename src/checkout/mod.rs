@@ -753,11 +753,7 @@ fn parse_time(text: Option<&str>) -> Option<OffsetDateTime> {
 }
 
 fn request_hash<T: serde::Serialize>(request: &T) -> Result<String, CheckoutError> {
-    use sha2::Digest;
     let body = serde_json::to_vec(request)
         .map_err(|e| CheckoutError::Request(RequestError::Encode(e.to_string())))?;
-    Ok(sha2::Sha256::digest(&body)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(crate::ams::signing::sha256_hex(&body))
 }
