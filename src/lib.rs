@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod gui;
 pub mod journal;
+pub mod local_time;
 pub mod locale;
 pub mod logging;
 pub mod money;

@@ -337,7 +337,13 @@ pub(super) fn push_payment(shared: &Shared) {
             Reason::Request => FailReason::Request,
         });
         api.set_result_code(result.code.as_str().into());
-        api.set_result_time(result.time.map(format_time).unwrap_or_default().into());
+        api.set_result_time(
+            result
+                .time
+                .map(crate::local_time::format_local)
+                .unwrap_or_default()
+                .into(),
+        );
         api.set_result_payment_id(result.payment_id.as_str().into());
     }
 }
@@ -350,16 +356,6 @@ pub(super) fn seconds_left(expires_at: Option<OffsetDateTime>) -> i32 {
     let left = expires_at - OffsetDateTime::now_utc();
     let millis = left.whole_milliseconds().max(0);
     i32::try_from((millis + 999) / 1000).unwrap_or(i32::MAX)
-}
-
-/// Times are shown in UTC and say so: the terminal has no reliable local time zone in a
-/// multi-threaded process, and a wrong local time on a receipt is worse than a labelled UTC.
-fn format_time(at: OffsetDateTime) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
-    at.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .unwrap_or_else(|_| at.to_string())
 }
 
 /// Cancel on the QR screen: the engine cancels (or finds the payment already paid); the
