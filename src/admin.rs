@@ -87,6 +87,11 @@ impl PinGuard {
         )
     }
 
+    /// Whether a PIN is configured at all (without one the manager screen stays closed).
+    pub fn has_pin(&self) -> bool {
+        self.hash.is_some()
+    }
+
     /// Seconds of lockout left at `now`, if locked.
     pub fn locked_for(&self, now: Instant) -> Option<u64> {
         self.locked_until
@@ -96,17 +101,25 @@ impl PinGuard {
 
     /// Checks `pin` at `now`. While locked, every PIN is refused without being checked.
     pub fn check(&mut self, pin: &str, now: Instant) -> Result<(), PinError> {
+        let hash = self.admit(now)?;
+        let matches = pin_matches(&hash, pin)?;
+        self.record(matches, now)
+    }
+
+    /// The first half of [`PinGuard::check`]: refuses at once while locked or when no PIN
+    /// is set, else hands out the hash to compare with. The comparison ([`pin_matches`]) is
+    /// the slow part, so a screen runs it on another thread and reports with
+    /// [`PinGuard::record`].
+    pub fn admit(&self, now: Instant) -> Result<String, PinError> {
         if let Some(seconds_left) = self.locked_for(now) {
             return Err(PinError::LockedOut { seconds_left });
         }
-        let Some(hash) = &self.hash else {
-            return Err(PinError::NotSet);
-        };
-        let parsed = PasswordHash::new(hash).map_err(|e| PinError::BadHash(e.to_string()))?;
-        let matches = validate_pin(pin).is_ok()
-            && Argon2::default()
-                .verify_password(pin.as_bytes(), &parsed)
-                .is_ok();
+        self.hash.clone().ok_or(PinError::NotSet)
+    }
+
+    /// The second half of [`PinGuard::check`]: counts a wrong PIN (locking after too many in
+    /// a row) or clears the count after a right one.
+    pub fn record(&mut self, matches: bool, now: Instant) -> Result<(), PinError> {
         if matches {
             self.wrong_in_a_row = 0;
             self.locked_until = None;
@@ -125,6 +138,16 @@ impl PinGuard {
             remaining: self.max_attempts - self.wrong_in_a_row,
         })
     }
+}
+
+/// Whether `pin` is the one `hash` was made from. Slow on purpose (Argon2id); an
+/// unreadable hash is an error, not a wrong PIN, so the screen can say to set it again.
+pub fn pin_matches(hash: &str, pin: &str) -> Result<bool, PinError> {
+    let parsed = PasswordHash::new(hash).map_err(|e| PinError::BadHash(e.to_string()))?;
+    Ok(validate_pin(pin).is_ok()
+        && Argon2::default()
+            .verify_password(pin.as_bytes(), &parsed)
+            .is_ok())
 }
 
 #[derive(Debug, thiserror::Error)]

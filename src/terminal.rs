@@ -50,9 +50,21 @@ pub struct Terminal {
     pub config: Config,
     sandbox: Option<EmbeddedSandbox>,
     receiver: RunningReceiver,
+    fingerprints: KeyFingerprints,
+    notify_url: String,
     /// Held for the terminal's whole life; the OS releases it when the process dies, even by
     /// SIGKILL, so a crash never leaves the data folder locked.
     _data_dir_lock: std::fs::File,
+}
+
+/// SHA-256 fingerprints of the keys in use, for screens that must identify them without
+/// showing anything secret (the manager's settings view).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFingerprints {
+    /// Of the merchant's public key: the half uploaded to Alipay.
+    pub merchant: String,
+    /// Of Alipay's public key that answers are verified with.
+    pub alipay: String,
 }
 
 /// The file whose lock marks a data folder as in use by one engine.
@@ -162,6 +174,13 @@ impl Terminal {
         settings.key_version = config.alipay.key_version.clone();
         settings.connect_timeout = config.alipay.connect_timeout();
         settings.request_timeout = config.alipay.request_timeout();
+        let fingerprint = |key: &rsa::PublicKey| {
+            crate::ams::keys::fingerprint(key).unwrap_or_else(|error| format!("({error})"))
+        };
+        let fingerprints = KeyFingerprints {
+            merchant: fingerprint(&merchant_key.to_public_key()),
+            alipay: fingerprint(&alipay_key),
+        };
         let client = AmsClient::new(settings, merchant_key, alipay_key)?;
         let journal = Journal::open_in(&data_dir)?;
         let checkout = Checkout::new(
@@ -170,7 +189,7 @@ impl Terminal {
             CheckoutSettings {
                 merchant: merchant_of(&config),
                 terminal_id: config.store.terminal_id.clone(),
-                notify_url,
+                notify_url: notify_url.clone(),
             },
             policy,
         );
@@ -180,6 +199,8 @@ impl Terminal {
             config,
             sandbox,
             receiver,
+            fingerprints,
+            notify_url,
             _data_dir_lock: data_dir_lock,
         })
     }
@@ -190,6 +211,15 @@ impl Terminal {
         let resolver = self.checkout.clone();
         tokio::spawn(async move { resolver.run_resolver().await });
         Ok(())
+    }
+
+    /// Where Alipay is told to post payment results (the local receiver with the sandbox).
+    pub fn notify_url(&self) -> &str {
+        &self.notify_url
+    }
+
+    pub fn key_fingerprints(&self) -> &KeyFingerprints {
+        &self.fingerprints
     }
 
     /// The embedded sandbox's base URL, when the terminal runs against it (demo mode).
