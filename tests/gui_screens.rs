@@ -4,11 +4,9 @@
 
 mod gui_support;
 
-use std::cell::Cell;
-use std::rc::Rc;
 use std::time::Duration;
 
-use alipay_pos::gui::{Api, App, Controller, GuiOptions};
+use alipay_pos::gui::{Api, App, Controller, GuiOptions, Manager, Page, PinNotice};
 use gui_support::{click, demo_config, has_button, labelled};
 use slint::platform::{Key, PointerEventButton, WindowEvent};
 use slint::{ComponentHandle, LogicalPosition, LogicalSize, Model};
@@ -44,7 +42,7 @@ fn the_language_toggle_switches_labels_and_amounts() {
 }
 
 #[test]
-fn holding_the_store_name_or_ctrl_alt_m_asks_for_the_manager() {
+fn holding_the_store_name_or_ctrl_alt_m_opens_the_pin_screen() {
     i_slint_backend_testing::init_no_event_loop();
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path());
@@ -54,10 +52,9 @@ fn holding_the_store_name_or_ctrl_alt_m_asks_for_the_manager() {
         kiosk: true,
         ..GuiOptions::default()
     };
-    let controller = Controller::attach(&app, options, &config);
-    let asked = Rc::new(Cell::new(0));
-    let counter = asked.clone();
-    controller.on_admin_requested(move || counter.set(counter.get() + 1));
+    let _controller = Controller::attach(&app, options, &config);
+    let api = app.global::<Api>();
+    let manager = app.global::<Manager>();
     app.show().unwrap();
 
     // Press and hold the store name in the status bar.
@@ -75,13 +72,24 @@ fn holding_the_store_name_or_ctrl_alt_m_asks_for_the_manager() {
         button: PointerEventButton::Left,
     });
     i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(1000));
-    assert_eq!(asked.get(), 0, "a short press is not the gesture");
+    assert_eq!(
+        api.get_page(),
+        Page::Kiosk,
+        "a short press is not the gesture"
+    );
     i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(2500));
-    assert_eq!(asked.get(), 1, "held for 3 s");
+    assert_eq!(api.get_page(), Page::Pin, "held for 3 s: the PIN screen");
+    assert_eq!(
+        manager.get_pin_notice(),
+        PinNotice::NotSet,
+        "this config has no PIN, and the screen says how to set one"
+    );
     window.dispatch_event(WindowEvent::PointerReleased {
         position,
         button: PointerEventButton::Left,
     });
+    click(&app, "Cancel");
+    assert_eq!(api.get_page(), Page::Kiosk, "Cancel goes back to the kiosk");
 
     // A quick tap does nothing.
     window.dispatch_event(WindowEvent::PointerPressed {
@@ -93,7 +101,7 @@ fn holding_the_store_name_or_ctrl_alt_m_asks_for_the_manager() {
         button: PointerEventButton::Left,
     });
     i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(5000));
-    assert_eq!(asked.get(), 1);
+    assert_eq!(api.get_page(), Page::Kiosk, "a tap is not the gesture");
 
     // Ctrl+Alt+M on a keyboard.
     for key in [Key::Control, Key::Alt] {
@@ -104,10 +112,14 @@ fn holding_the_store_name_or_ctrl_alt_m_asks_for_the_manager() {
     for key in [Key::Alt, Key::Control] {
         window.dispatch_event(WindowEvent::KeyReleased { text: key.into() });
     }
-    assert_eq!(asked.get(), 2);
+    assert_eq!(api.get_page(), Page::Pin, "Ctrl+Alt+M: the PIN screen");
+    window.dispatch_event(WindowEvent::KeyPressed {
+        text: Key::Escape.into(),
+    });
+    assert_eq!(api.get_page(), Page::Kiosk, "Escape leaves the PIN screen");
     // Without the modifiers, "m" is just a letter the kiosk ignores.
     window.dispatch_event(WindowEvent::KeyPressed { text: "m".into() });
-    assert_eq!(asked.get(), 2);
+    assert_eq!(api.get_page(), Page::Kiosk);
 }
 
 #[test]

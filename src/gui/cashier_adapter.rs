@@ -6,7 +6,10 @@ use std::rc::Rc;
 use slint::{ComponentHandle, ModelRc, VecModel};
 
 use super::cart::Cart;
-use super::{Api, CartLine, CatalogEntry, Notice, Page, Shared, kiosk, payment_adapter};
+use super::{
+    Api, CartLine, CatalogEntry, Notice, Page, Shared, kiosk, manager_adapter, payment_adapter,
+    pin_adapter,
+};
 use crate::money::MoneyError;
 
 /// Alipay's limit for `orderDescription`, in characters.
@@ -57,6 +60,11 @@ pub(super) fn wire(shared: &Rc<Shared>, api: &Api<'_>) {
 /// current page (the window lets unhandled keys go on to other handlers).
 fn key_pressed(shared: &Rc<Shared>, key: &str) -> bool {
     kiosk::activity(shared);
+    match shared.page() {
+        Page::Pin => return pin_adapter::key(shared, key),
+        Page::Manager => return manager_adapter::key(shared, key),
+        _ => {}
+    }
     match (shared.page(), key) {
         (Page::Cashier, "enter") => {
             payment_adapter::charge(shared);

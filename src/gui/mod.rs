@@ -7,7 +7,10 @@
 //! - [`payment_adapter`]: Charge, the QR screen, Cancel, the demo customer, results;
 //! - [`status_adapter`]: online/offline, unresolved payments, the sandbox banner;
 //! - [`language`]: English / Simplified Chinese at run time;
-//! - [`kiosk`]: the idle reset and the automatic return after a result.
+//! - [`kiosk`]: the idle reset and the automatic return after a result;
+//! - [`pin_adapter`]: the manager PIN, off the UI thread, with the lockout;
+//! - [`manager_adapter`]: transactions, refunds, unresolved payments, totals, settings
+//!   (records to rows in [`manager_rows`]).
 //!
 //! Threads: the Slint event loop owns the UI thread. The engine runs on a tokio runtime on
 //! other threads; every engine call is spawned there and its answer comes back with
@@ -20,8 +23,11 @@ mod cashier_adapter;
 pub mod entry;
 mod kiosk;
 mod language;
+mod manager_adapter;
+pub mod manager_rows;
 pub mod outcome;
 mod payment_adapter;
+mod pin_adapter;
 pub mod qr;
 pub mod screenshots;
 mod status_adapter;
@@ -37,6 +43,7 @@ use std::time::Duration;
 use slint::ComponentHandle;
 use time::OffsetDateTime;
 
+use crate::admin::PinGuard;
 use crate::checkout::{Checkout, Policy};
 use crate::config::{CatalogItem, Config};
 use crate::locale::Locale;
@@ -200,7 +207,14 @@ pub(crate) struct Shared {
     ticker: slint::Timer,
     /// Kiosk idle reset.
     idle: slint::Timer,
-    admin: RefCell<Option<Rc<dyn Fn()>>>,
+    pin: RefCell<pin_adapter::PinState>,
+    /// Counts the PIN lockout down.
+    pin_timer: slint::Timer,
+    manager: RefCell<manager_adapter::ManagerState>,
+    /// Locks the manager screen when left untouched.
+    manager_idle: slint::Timer,
+    /// What "Leave kiosk mode" does; closes the window unless replaced (tests replace it).
+    leave_kiosk: RefCell<Option<Rc<dyn Fn()>>>,
 }
 
 thread_local! {
@@ -253,8 +267,12 @@ impl Shared {
     }
 
     fn set_page(&self, page: Page) {
+        let was_manager = matches!(self.page(), Page::Pin | Page::Manager);
         if let Some(app) = self.app() {
             app.global::<Api>().set_page(page);
+        }
+        if was_manager && !matches!(page, Page::Pin | Page::Manager) {
+            manager_adapter::locked(self);
         }
         kiosk::page_changed(self, page);
     }
@@ -286,6 +304,7 @@ impl Shared {
         cashier_adapter::push_catalog(self);
         cashier_adapter::push_cart(self);
         payment_adapter::push_payment(self);
+        manager_adapter::push(self);
         self.push_notice();
     }
 }
@@ -323,7 +342,13 @@ impl Controller {
             }),
             ticker: slint::Timer::default(),
             idle: slint::Timer::default(),
-            admin: RefCell::new(None),
+            pin: RefCell::new(pin_adapter::PinState::new(PinGuard::from_config(
+                &config.admin,
+            ))),
+            pin_timer: slint::Timer::default(),
+            manager: RefCell::new(manager_adapter::ManagerState::new(config)),
+            manager_idle: slint::Timer::default(),
+            leave_kiosk: RefCell::new(None),
             options,
         });
         LIVE.with(|live| live.borrow_mut().insert(shared.id, Rc::downgrade(&shared)));
@@ -339,6 +364,7 @@ impl Controller {
         payment_adapter::wire(&shared, &api);
         status_adapter::wire(&shared, &api);
         language::wire(&shared, &api);
+        manager_adapter::wire(&shared, &app.global::<Manager>());
         language::apply(&shared, shared.options.locale);
         Controller { shared }
     }
@@ -355,10 +381,9 @@ impl Controller {
             .set_notice(Notice::StartupFailed, message.to_string());
     }
 
-    /// What happens on the hidden admin gesture (long press on the store name) or
-    /// Ctrl+Alt+M. Until the manager screen exists, [`run`] only logs it.
-    pub fn on_admin_requested(&self, handler: impl Fn() + 'static) {
-        *self.shared.admin.borrow_mut() = Some(Rc::new(handler));
+    /// What "Leave kiosk mode" on the manager screen does instead of closing the window.
+    pub fn on_leave_kiosk(&self, handler: impl Fn() + 'static) {
+        *self.shared.leave_kiosk.borrow_mut() = Some(Rc::new(handler));
     }
 }
 
@@ -389,14 +414,11 @@ pub fn run(options: GuiOptions, config_path: Option<&Path>) -> Result<(), GuiErr
         app.window().set_fullscreen(true);
     }
     if kiosk {
-        // No in-app quit: closing needs the manager (the PIN screen, once it exists).
+        // No in-app quit: closing needs the manager's PIN ("Leave kiosk mode").
         app.window()
             .on_close_requested(|| slint::CloseRequestResponse::KeepWindowShown);
     }
     let controller = Controller::attach(&app, options, &config);
-    controller.on_admin_requested(|| {
-        tracing::info!("manager screen requested; it is not part of this version yet");
-    });
     let gui_id = controller.shared.id;
     runtime.spawn(async move {
         let started = match Terminal::start(config, Policy::default()).await {
@@ -450,5 +472,6 @@ fn connect(shared: &Rc<Shared>, terminal: Arc<Terminal>, runtime: tokio::runtime
     };
     *shared.engine.borrow_mut() = Some(engine.clone());
     status_adapter::connected(shared, &engine);
+    manager_adapter::connected(shared, &engine);
     payment_adapter::listen(shared, &engine);
 }

@@ -14,7 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::outcome::{Outcome, Reason, reason_for};
 use super::{
     Api, Engine, FailReason, Notice, Page, ResultKind, ResultView, Shared, Shown, cashier_adapter,
-    kiosk, post, qr, status_adapter,
+    kiosk, manager_adapter, post, qr, status_adapter,
 };
 use crate::checkout::CheckoutEvent;
 use crate::journal::{Actor, PaymentRecord, PaymentState};
@@ -81,11 +81,13 @@ fn on_event(shared: &Rc<Shared>, event: CheckoutEvent) {
             payment_request_id, ..
         } => {
             status_adapter::refresh_unresolved(shared);
+            manager_adapter::engine_changed(shared);
             if is_shown(shared, &payment_request_id) {
                 refresh(shared, payment_request_id);
             }
         }
-        CheckoutEvent::PaymentStarted { .. } | CheckoutEvent::RefundState { .. } => {}
+        CheckoutEvent::RefundState { .. } => manager_adapter::engine_changed(shared),
+        CheckoutEvent::PaymentStarted { .. } => {}
     }
 }
 

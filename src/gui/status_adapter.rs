@@ -4,17 +4,15 @@ use std::rc::Rc;
 
 use slint::ComponentHandle;
 
-use super::{Api, Engine, Shared, post};
+use super::{Api, Engine, Shared, kiosk, pin_adapter, post};
 use crate::journal::PaymentState;
 
 pub(super) fn wire(shared: &Rc<Shared>, api: &Api<'_>) {
     let weak = Rc::downgrade(shared);
     api.on_admin_requested(move || {
-        let Some(shared) = weak.upgrade() else { return };
-        let handler = shared.admin.borrow().clone();
-        match handler {
-            Some(handler) => handler(),
-            None => tracing::info!("manager screen requested"),
+        if let Some(shared) = weak.upgrade() {
+            kiosk::activity(&shared);
+            pin_adapter::open(&shared);
         }
     });
 }
