@@ -113,6 +113,14 @@ fn screenshots_render_every_screen_in_both_languages() {
         "result-failed",
         "result-cancelled",
         "result-unresolved",
+        "manager-pin",
+        "manager-pin-locked",
+        "manager-transactions",
+        "manager-detail",
+        "manager-refund-confirm",
+        "manager-unresolved",
+        "manager-end-of-day",
+        "manager-settings",
     ];
     for screen in screens {
         let en = std::fs::read(dir.path().join(format!("{screen}-en.png"))).unwrap();

@@ -16,7 +16,7 @@ use time::Date;
 use super::manager_rows::{self, Detail, Listed};
 use super::{
     Engine, ListNotice, Manager, ManagerTab, Page, RefundNotice, RefundStage, SettingsView, Shared,
-    StatusFilter, post, status_adapter,
+    StatusFilter, kiosk, post, status_adapter,
 };
 use crate::checkout::Checkout;
 use crate::config::Config;
@@ -89,7 +89,7 @@ fn settings_of(config: &Config, engine: Option<&Engine>) -> SettingsView {
             .unwrap_or_default(),
     };
     let gateway = match engine.and_then(|engine| engine.terminal.sandbox_url()) {
-        Some(url) => format!("sandbox (built in, {url})"),
+        Some(url) => format!("sandbox · {url}"),
         None => config.alipay.gateway.to_string(),
     };
     SettingsView {
@@ -111,7 +111,11 @@ fn settings_of(config: &Config, engine: Option<&Engine>) -> SettingsView {
         alipay_key_fingerprint: alipay_key.into(),
         notify_url: notify_url.into(),
         data_dir: config.storage.data_dir.display().to_string().into(),
-        config_file: config.source.to_string().into(),
+        // Empty (shown as "—") when no file exists and the built-in defaults are in use.
+        config_file: match &config.source {
+            crate::config::ConfigSource::File(path) => path.display().to_string().into(),
+            crate::config::ConfigSource::Defaults => SharedString::new(),
+        },
         version: env!("CARGO_PKG_VERSION").into(),
     }
 }
@@ -152,6 +156,8 @@ pub(super) fn connected(shared: &Rc<Shared>, engine: &Engine) {
 
 /// Something was touched on the PIN or manager screen: the idle lock starts again.
 pub(super) fn touch(shared: &Rc<Shared>) {
+    // A kiosk's own idle reset also ends a manager's visit (see kiosk.rs).
+    kiosk::activity(shared);
     let id = shared.id;
     shared
         .manager_idle
@@ -755,6 +761,41 @@ pub(super) fn push(shared: &Shared) {
         .collect();
     manager.set_totals(ModelRc::new(VecModel::from(totals)));
     manager.set_settings(state.settings.clone());
+}
+
+/// Fills the manager screen with records read elsewhere (the screenshots' demo data).
+pub(super) fn show_records(
+    shared: &Shared,
+    list: Vec<Listed>,
+    detail: Option<Detail>,
+    totals_day: Date,
+    totals: Vec<CurrencyTotals>,
+) {
+    {
+        let mut state = shared.manager.borrow_mut();
+        state.unresolved = list
+            .iter()
+            .filter(|listed| listed.record.state == PaymentState::Unresolved)
+            .cloned()
+            .collect();
+        state.list = list;
+        state.detail = detail;
+        state.totals_day = totals_day;
+        state.totals = totals;
+    }
+    push(shared);
+}
+
+/// Replaces the settings view (the screenshots' demo data).
+pub(super) fn show_settings(shared: &Shared, settings: SettingsView) {
+    shared.manager.borrow_mut().settings = settings;
+    push(shared);
+}
+
+/// Sets the amount a refund confirmation asks about (the screenshots' demo data).
+pub(super) fn show_refund_amount(shared: &Shared, amount: Option<Money>) {
+    shared.manager.borrow_mut().refund_amount = amount;
+    push(shared);
 }
 
 fn format_date(day: Date) -> String {

@@ -14,13 +14,19 @@ use slint::platform::{Platform, WindowAdapter};
 use slint::{ComponentHandle, Image, PhysicalSize, PlatformError, Rgb8Pixel};
 use time::OffsetDateTime;
 
+use super::manager_rows::{Detail, Listed};
 use super::outcome::{Outcome, Reason};
 use super::{
-    Api, App, Controller, GuiError, GuiOptions, Page, ResultView, Shown, language, payment_adapter,
-    qr,
+    Api, App, Controller, GuiError, GuiOptions, Manager, ManagerTab, Page, PinNotice, RefundNotice,
+    RefundStage, ResultView, Shown, language, manager_adapter, payment_adapter, qr,
 };
 use crate::config::{CatalogItem, Config};
+use crate::journal::{
+    Actor, CurrencyTotals, EntityRef, EventKind, EventRecord, PaymentLocalId, PaymentRecord,
+    PaymentState, RefundLocalId, RefundRecord, RefundState, SignedTotal,
+};
 use crate::locale::Locale;
+use crate::money::MinorTotal;
 use crate::money::{Currency, Money};
 
 /// Size of every screenshot: a common 10-inch POS tablet in landscape.
@@ -131,6 +137,14 @@ enum Scene {
     Failed,
     Cancelled,
     Unresolved,
+    Pin,
+    PinLocked,
+    ManagerList,
+    ManagerDetail,
+    ManagerRefundConfirm,
+    ManagerUnresolved,
+    ManagerTotals,
+    ManagerSettings,
 }
 
 impl Scene {
@@ -143,6 +157,14 @@ impl Scene {
             Scene::Failed => "result-failed",
             Scene::Cancelled => "result-cancelled",
             Scene::Unresolved => "result-unresolved",
+            Scene::Pin => "manager-pin",
+            Scene::PinLocked => "manager-pin-locked",
+            Scene::ManagerList => "manager-transactions",
+            Scene::ManagerDetail => "manager-detail",
+            Scene::ManagerRefundConfirm => "manager-refund-confirm",
+            Scene::ManagerUnresolved => "manager-unresolved",
+            Scene::ManagerTotals => "manager-end-of-day",
+            Scene::ManagerSettings => "manager-settings",
         }
     }
 }
@@ -158,6 +180,14 @@ fn scenes(kiosk: bool) -> Vec<Scene> {
             Scene::Failed,
             Scene::Cancelled,
             Scene::Unresolved,
+            Scene::Pin,
+            Scene::PinLocked,
+            Scene::ManagerList,
+            Scene::ManagerDetail,
+            Scene::ManagerRefundConfirm,
+            Scene::ManagerUnresolved,
+            Scene::ManagerTotals,
+            Scene::ManagerSettings,
         ]
     }
 }
@@ -216,6 +246,14 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
         payment_id: "2026112319400001000000001".into(),
     };
     let (page, payment) = match scene {
+        Scene::Pin
+        | Scene::PinLocked
+        | Scene::ManagerList
+        | Scene::ManagerDetail
+        | Scene::ManagerRefundConfirm
+        | Scene::ManagerUnresolved
+        | Scene::ManagerTotals
+        | Scene::ManagerSettings => (manager_scene(app, controller, currency, scene), None),
         Scene::Cashier => (Page::Cashier, None),
         Scene::Kiosk => (Page::Kiosk, None),
         Scene::Qr => {
@@ -254,7 +292,9 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
     };
     shared.state.borrow_mut().payment = payment;
     shared.push_all();
-    api.set_unresolved_count(if scene == Scene::Unresolved { 1 } else { 0 });
+    // The demo journal of the manager scenes holds one unresolved payment.
+    let unresolved = scene == Scene::Unresolved || page == Page::Pin || page == Page::Manager;
+    api.set_unresolved_count(i32::from(unresolved));
     api.set_page(page);
     // The ticker would overwrite the fixed countdown values; pictures need none.
     shared.ticker.stop();
@@ -266,6 +306,268 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
             .as_ref()
             .and_then(|p| p.expires_at),
     ));
+}
+
+/// A payment as the journal would hold it, `minutes` before the demo time.
+fn demo_payment(
+    n: i64,
+    amount: &str,
+    currency: Currency,
+    state: PaymentState,
+    description: &str,
+    minutes: i64,
+) -> Option<PaymentRecord> {
+    let at = demo_time() - time::Duration::minutes(minutes);
+    let amount = Money::parse(amount, currency)
+        .or_else(|_| Money::parse(amount.split('.').next().unwrap_or(amount), currency))
+        .ok()?;
+    let paid = matches!(state, PaymentState::Paid) || n == 6;
+    Some(PaymentRecord {
+        id: PaymentLocalId(n),
+        payment_request_id: format!("T01-20261123-{n:04}"),
+        order_ref: format!("T01-ORD-20261123-{n:04}"),
+        amount,
+        description: description.into(),
+        operator: "T01".into(),
+        state,
+        payment_id: paid.then(|| format!("20261123194000010000000{n:02}")),
+        code_value: None,
+        code_expires_at: None,
+        result_code: match state {
+            PaymentState::Failed => Some("USER_BALANCE_NOT_ENOUGH".into()),
+            PaymentState::Paid => Some("SUCCESS".into()),
+            _ => None,
+        },
+        result_message: None,
+        resolution: None,
+        paid_at: paid.then_some(at + time::Duration::seconds(21)),
+        created_at: at,
+        updated_at: at,
+        final_at: state.is_final().then_some(at + time::Duration::seconds(21)),
+    })
+}
+
+fn demo_event(
+    seq: i64,
+    seconds: i64,
+    actor: Actor,
+    kind: EventKind,
+    to: Option<&str>,
+    detail: &str,
+) -> EventRecord {
+    EventRecord {
+        seq,
+        at: demo_time() - time::Duration::minutes(42) + time::Duration::seconds(seconds),
+        actor,
+        entity: EntityRef::Payment(PaymentLocalId(1)),
+        kind,
+        from_state: None,
+        to_state: to.map(str::to_string),
+        detail: detail.into(),
+    }
+}
+
+/// Fills the PIN or manager screen with demo records and returns its page.
+fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: Scene) -> Page {
+    let shared = &controller.shared;
+    let manager = app.global::<Manager>();
+    let payments: Vec<PaymentRecord> = [
+        (1, "12.50", PaymentState::Paid, "Flat white, Croissant", 42),
+        (2, "8.40", PaymentState::Paid, "Green tea ×2", 35),
+        (
+            3,
+            "23.10",
+            PaymentState::Unresolved,
+            "Sandwich ×2, Orange juice",
+            28,
+        ),
+        (4, "4.00", PaymentState::Cancelled, "Orange juice", 17),
+        (5, "7.90", PaymentState::Failed, "Sandwich", 9),
+        (
+            6,
+            "9.00",
+            PaymentState::Cancelled,
+            "Cheesecake, Green tea",
+            4,
+        ),
+    ]
+    .into_iter()
+    .rev()
+    .filter_map(|(n, amount, state, description, minutes)| {
+        demo_payment(n, amount, currency, state, description, minutes)
+    })
+    .collect();
+    let refund_amount = Money::parse("5.00", currency)
+        .or_else(|_| Money::parse("500", currency))
+        .ok();
+    let refunded_of = |record: &PaymentRecord| {
+        let zero = MinorTotal::zero(currency);
+        match (record.id.get(), refund_amount) {
+            (1, Some(amount)) => zero.checked_add(amount).unwrap_or(zero),
+            _ => zero,
+        }
+    };
+    let list: Vec<Listed> = payments
+        .iter()
+        .map(|record| Listed {
+            record: record.clone(),
+            refunded: refunded_of(record),
+        })
+        .collect();
+    let detail = payments.iter().find(|p| p.id.get() == 1).map(|record| {
+        let refunded = refunded_of(record);
+        let remaining = MinorTotal::from(record.amount)
+            .checked_sub(refunded)
+            .unwrap_or(refunded);
+        let refunds = refund_amount
+            .map(|amount| RefundRecord {
+                id: RefundLocalId(1),
+                refund_request_id: "T01-R-20261123-0001".into(),
+                payment: record.id,
+                amount,
+                reason: "Customer returned one item".into(),
+                manager: "manager (PIN on screen)".into(),
+                state: RefundState::Succeeded,
+                refund_id: Some("2026112319400002000000001".into()),
+                result_code: Some("SUCCESS".into()),
+                result_message: None,
+                resolution: None,
+                refunded_at: Some(demo_time() - time::Duration::minutes(12)),
+                created_at: demo_time() - time::Duration::minutes(12),
+                updated_at: demo_time() - time::Duration::minutes(12),
+                final_at: Some(demo_time() - time::Duration::minutes(12)),
+            })
+            .into_iter()
+            .collect();
+        Detail {
+            record: record.clone(),
+            events: vec![
+                demo_event(
+                    1,
+                    0,
+                    Actor::Cashier,
+                    EventKind::Created,
+                    Some("created"),
+                    "payment journaled before sending pay",
+                ),
+                demo_event(
+                    2,
+                    1,
+                    Actor::System,
+                    EventKind::Transition,
+                    Some("awaiting_customer"),
+                    "order code received; shown to the customer",
+                ),
+                demo_event(
+                    3,
+                    21,
+                    Actor::System,
+                    EventKind::Transition,
+                    Some("paid"),
+                    "SUCCESS (notifyPayment, signature verified)",
+                ),
+                demo_event(
+                    4,
+                    1800,
+                    Actor::Manager,
+                    EventKind::Note,
+                    None,
+                    "refund of 5.00 requested: Customer returned one item",
+                ),
+            ],
+            refunds,
+            refunded,
+            remaining,
+        }
+    });
+    let totals = demo_totals(&payments, refund_amount);
+    manager_adapter::show_records(shared, list, detail, demo_time().date(), totals);
+    manager.set_totals_is_today(true);
+    manager.set_detail_open(matches!(
+        scene,
+        Scene::ManagerDetail | Scene::ManagerRefundConfirm
+    ));
+    manager.set_tab(match scene {
+        Scene::ManagerUnresolved => ManagerTab::Unresolved,
+        Scene::ManagerTotals => ManagerTab::Totals,
+        Scene::ManagerSettings => ManagerTab::Settings,
+        _ => ManagerTab::Transactions,
+    });
+    manager.set_pin_length(if scene == Scene::Pin { 3 } else { 0 });
+    manager.set_pin_notice(if scene == Scene::PinLocked {
+        PinNotice::Locked
+    } else {
+        PinNotice::None
+    });
+    manager.set_pin_seconds_left(287);
+    let confirming = scene == Scene::ManagerRefundConfirm;
+    manager.set_refund_stage(if confirming {
+        RefundStage::Confirm
+    } else {
+        RefundStage::Form
+    });
+    manager.set_refund_notice(RefundNotice::None);
+    manager.set_refund_amount(if confirming { "2.50".into() } else { "".into() });
+    manager.set_refund_reason(if confirming {
+        "Wrong size".into()
+    } else {
+        "".into()
+    });
+    manager_adapter::show_refund_amount(
+        shared,
+        confirming
+            .then(|| Money::parse("2.50", currency).ok())
+            .flatten(),
+    );
+    let mut settings = manager.get_settings();
+    settings.gateway = "sandbox · http://127.0.0.1:41873/".into();
+    settings.key_fingerprint =
+        "9c1d4e0b7a52f3e8c6a1d2b4f0e9c8a7b6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1".into();
+    settings.alipay_key_fingerprint =
+        "41f0e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d".into();
+    settings.notify_url = "http://127.0.0.1:41875/alipay/notify".into();
+    settings.data_dir = "/home/pos/.local/share/alipay-pos".into();
+    manager_adapter::show_settings(shared, settings);
+    match scene {
+        Scene::Pin | Scene::PinLocked => Page::Pin,
+        _ => Page::Manager,
+    }
+}
+
+fn demo_totals(payments: &[PaymentRecord], refunded: Option<Money>) -> Vec<CurrencyTotals> {
+    let Some(first) = payments.first() else {
+        return Vec::new();
+    };
+    let currency = first.amount.currency();
+    let zero = MinorTotal::zero(currency);
+    let sum = |keep: &dyn Fn(&PaymentRecord) -> bool| {
+        payments
+            .iter()
+            .filter(|p| keep(p))
+            .fold((0u64, zero), |(n, total), p| {
+                (n + 1, total.checked_add(p.amount).unwrap_or(total))
+            })
+    };
+    let (paid_count, paid) = sum(&|p| p.paid_at.is_some());
+    let (cancelled_count, cancelled) = sum(&|p| p.is_reversed());
+    let refunded_total = refunded.map_or(zero, |r| zero.checked_add(r).unwrap_or(zero));
+    let net = i128::from(paid.minor())
+        - i128::from(refunded_total.minor())
+        - i128::from(cancelled.minor());
+    let Ok(net) = SignedTotal::from_minor(net, currency) else {
+        return Vec::new();
+    };
+    vec![CurrencyTotals {
+        date: demo_time().date(),
+        currency,
+        paid_count,
+        paid,
+        refunded_count: u64::from(refunded.is_some()),
+        refunded: refunded_total,
+        cancelled_count,
+        cancelled,
+        net,
+    }]
 }
 
 fn capture(window: &MinimalSoftwareWindow, path: &Path) -> Result<(), GuiError> {
