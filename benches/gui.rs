@@ -530,9 +530,10 @@ fn cold_starts() -> (ColdStart, Vec<ColdStart>) {
     (first, runs)
 }
 
-/// Figure 4: the release binary as cargo built it for this bench (the bench profile
-/// inherits `[profile.release]`, so it is the `cargo build --release` binary), and a
-/// stripped copy if `strip` is on the PATH.
+/// Figure 4: `target/release/alipay-pos` and a stripped copy of it (if `strip` is on the
+/// PATH). `cargo bench` builds it with the bench profile, which inherits
+/// `[profile.release]`: not byte for byte the `cargo build --release` binary (that one is
+/// a separate build into the same path), but within a few KiB of it.
 fn binary_sizes() -> (PathBuf, u64, Option<u64>) {
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_alipay-pos"));
     let size = std::fs::metadata(&binary).expect("release binary").len();
