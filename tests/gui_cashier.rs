@@ -9,11 +9,10 @@ mod gui_support;
 
 use std::sync::Arc;
 
-use alipay_pos::checkout::Policy;
-use alipay_pos::gui::{Api, App, Controller, GuiOptions, Page};
+use alipay_pos::gui::{Api, App, GuiOptions, Page};
 use alipay_pos::journal::{PaymentRecord, PaymentState};
 use alipay_pos::terminal::Terminal;
-use gui_support::{click, demo_config, value_of, wait_until};
+use gui_support::{RunningGui, click, demo_config, value_of, wait_until};
 use slint::ComponentHandle;
 use slint::platform::{Key, WindowEvent};
 
@@ -41,26 +40,14 @@ async fn journal(terminal: &Arc<Terminal>, runtime: &tokio::runtime::Handle) -> 
 #[test]
 fn cashier_charges_the_typed_amount_and_cancels_from_the_qr_screen() {
     i_slint_backend_testing::init_integration_test_with_system_time();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path());
-    let terminal = Arc::new(
-        runtime
-            .block_on(Terminal::start(config.clone(), Policy::fast()))
-            .unwrap(),
-    );
-    let app = App::new().unwrap();
-    let controller = Controller::attach(&app, GuiOptions::default(), &config);
-    controller.connect(terminal.clone(), runtime.handle().clone());
-    app.show().unwrap();
+    let gui = RunningGui::start(&config, GuiOptions::default());
 
-    let handle = runtime.handle().clone();
-    let ui = app.clone_strong();
-    slint::spawn_local(async move {
+    let handle = gui.runtime.handle().clone();
+    let terminal = gui.terminal.clone();
+    let ui = gui.app.clone_strong();
+    let script = async move {
         let app = ui;
         let api = app.global::<Api>();
         assert!(api.get_ready(), "the engine was handed over");
@@ -125,12 +112,6 @@ fn cashier_charges_the_typed_amount_and_cancels_from_the_qr_screen() {
         let second = payments.iter().find(|p| p.amount.minor() == 300).unwrap();
         assert_eq!(second.state, PaymentState::Cancelled);
         assert_eq!(api.get_page(), Page::Result, "the QR screen is gone");
-
-        slint::quit_event_loop().unwrap();
-    })
-    .unwrap();
-    slint::run_event_loop().unwrap();
-    drop(controller);
-    drop(app);
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    };
+    gui.run(script);
 }

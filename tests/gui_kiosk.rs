@@ -5,45 +5,30 @@
 
 mod gui_support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use alipay_pos::checkout::Policy;
-use alipay_pos::gui::{Api, App, Controller, GuiOptions, Page};
+use alipay_pos::gui::{Api, GuiOptions, Page};
 use alipay_pos::journal::PaymentState;
-use alipay_pos::terminal::Terminal;
-use gui_support::{click, demo_config, has_button, value_of, wait_until};
+use gui_support::{RunningGui, click, demo_config, has_button, value_of, wait_until};
 use slint::{ComponentHandle, Model};
 
 #[test]
 fn kiosk_clears_an_idle_order_and_returns_after_a_result() {
     i_slint_backend_testing::init_integration_test_with_system_time();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path());
-    let terminal = Arc::new(
-        runtime
-            .block_on(Terminal::start(config.clone(), Policy::fast()))
-            .unwrap(),
-    );
-    let app = App::new().unwrap();
     let options = GuiOptions {
         kiosk: true,
         idle_timeout: Duration::from_millis(400),
         result_timeout: Duration::from_millis(1500),
         ..GuiOptions::default()
     };
-    let controller = Controller::attach(&app, options, &config);
-    controller.connect(terminal.clone(), runtime.handle().clone());
-    app.show().unwrap();
+    let gui = RunningGui::start(&config, options);
 
-    let handle = runtime.handle().clone();
-    let ui = app.clone_strong();
-    slint::spawn_local(async move {
+    let handle = gui.runtime.handle().clone();
+    let terminal = gui.terminal.clone();
+    let ui = gui.app.clone_strong();
+    let script = async move {
         let app = ui;
         let api = app.global::<Api>();
         assert_eq!(api.get_page(), Page::Kiosk);
@@ -92,12 +77,6 @@ fn kiosk_clears_an_idle_order_and_returns_after_a_result() {
         assert_eq!(payments[0].state, PaymentState::Paid);
         assert_eq!(payments[0].amount.minor(), 320);
         assert_eq!(payments[0].description, "1× Green tea");
-
-        slint::quit_event_loop().unwrap();
-    })
-    .unwrap();
-    slint::run_event_loop().unwrap();
-    drop(controller);
-    drop(app);
-    runtime.shutdown_timeout(Duration::from_secs(2));
+    };
+    gui.run(script);
 }

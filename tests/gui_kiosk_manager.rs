@@ -8,60 +8,33 @@ mod gui_support;
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use alipay_pos::admin::hash_pin;
-use alipay_pos::checkout::Policy;
-use alipay_pos::gui::{Api, App, Controller, GuiOptions, Manager, Page, PinNotice};
-use alipay_pos::terminal::Terminal;
-use gui_support::{click, demo_config, has_button, wait_until};
+use alipay_pos::gui::{Api, GuiOptions, Manager, Page, PinNotice};
+use gui_support::{RunningGui, click, ctrl_alt_m, demo_config, has_button, wait_until};
 use slint::ComponentHandle;
 use slint::platform::{Key, WindowEvent};
-
-fn ctrl_alt_m(app: &App) {
-    let window = app.window();
-    for key in [Key::Control, Key::Alt] {
-        window.dispatch_event(WindowEvent::KeyPressed { text: key.into() });
-    }
-    window.dispatch_event(WindowEvent::KeyPressed { text: "m".into() });
-    window.dispatch_event(WindowEvent::KeyReleased { text: "m".into() });
-    for key in [Key::Alt, Key::Control] {
-        window.dispatch_event(WindowEvent::KeyReleased { text: key.into() });
-    }
-}
 
 #[test]
 fn the_kiosk_is_left_only_with_the_pin_and_locks_when_left_alone() {
     i_slint_backend_testing::init_integration_test_with_system_time();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = demo_config(dir.path());
     config.admin.pin_hash = Some(hash_pin("9753").unwrap());
-    let terminal = Arc::new(
-        runtime
-            .block_on(Terminal::start(config.clone(), Policy::fast()))
-            .unwrap(),
-    );
-    let app = App::new().unwrap();
     let options = GuiOptions {
         kiosk: true,
         idle_timeout: Duration::from_millis(1500),
         ..GuiOptions::default()
     };
-    let controller = Controller::attach(&app, options, &config);
-    controller.connect(terminal.clone(), runtime.handle().clone());
+    let gui = RunningGui::start(&config, options);
     let left = Rc::new(Cell::new(0));
     let counter = left.clone();
-    controller.on_leave_kiosk(move || counter.set(counter.get() + 1));
-    app.show().unwrap();
+    gui.controller
+        .on_leave_kiosk(move || counter.set(counter.get() + 1));
 
-    let ui = app.clone_strong();
-    slint::spawn_local(async move {
+    let ui = gui.app.clone_strong();
+    let script = async move {
         let app = ui;
         let api = app.global::<Api>();
         let manager = app.global::<Manager>();
@@ -89,12 +62,6 @@ fn the_kiosk_is_left_only_with_the_pin_and_locks_when_left_alone() {
         assert_eq!(api.get_page(), Page::Pin, "the PIN is needed again");
         assert_eq!(manager.get_pin_length(), 0);
         assert_eq!(manager.get_pin_notice(), PinNotice::None);
-
-        slint::quit_event_loop().unwrap();
-    })
-    .unwrap();
-    slint::run_event_loop().unwrap();
-    drop(controller);
-    drop(app);
-    runtime.shutdown_timeout(Duration::from_secs(2));
+    };
+    gui.run(script);
 }

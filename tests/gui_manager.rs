@@ -11,28 +11,17 @@ mod gui_support;
 use std::sync::Arc;
 
 use alipay_pos::admin::hash_pin;
-use alipay_pos::checkout::Policy;
-use alipay_pos::gui::{Api, App, Controller, GuiOptions, Manager, Page, PinNotice, RefundStage};
+use alipay_pos::gui::{Api, App, GuiOptions, Manager, Page, PinNotice, RefundStage};
 use alipay_pos::journal::{PaymentRecord, PaymentState, RefundRecord, RefundState};
 use alipay_pos::terminal::Terminal;
-use gui_support::{click, demo_config, has_button, labelled, value_of, wait_until};
+use gui_support::{
+    RunningGui, click, ctrl_alt_m, demo_config, has_button, labelled, value_of, wait_until,
+};
 use i_slint_backend_testing::AccessibleRole;
 use slint::platform::{Key, WindowEvent};
 use slint::{ComponentHandle, Model};
 
 const PIN: &str = "2468";
-
-fn ctrl_alt_m(app: &App) {
-    let window = app.window();
-    for key in [Key::Control, Key::Alt] {
-        window.dispatch_event(WindowEvent::KeyPressed { text: key.into() });
-    }
-    window.dispatch_event(WindowEvent::KeyPressed { text: "m".into() });
-    window.dispatch_event(WindowEvent::KeyReleased { text: "m".into() });
-    for key in [Key::Alt, Key::Control] {
-        window.dispatch_event(WindowEvent::KeyReleased { text: key.into() });
-    }
-}
 
 fn type_pin(app: &App, pin: &str) {
     for digit in pin.chars() {
@@ -96,31 +85,19 @@ async fn refunds(
 #[test]
 fn manager_refunds_with_the_pin_and_wrong_pins_lock_the_screen() {
     i_slint_backend_testing::init_integration_test_with_system_time();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = demo_config(dir.path());
     config.admin.pin_hash = Some(hash_pin(PIN).unwrap());
     config.admin.max_pin_attempts = 3;
     config.admin.lockout = std::time::Duration::from_secs(300);
     let hash = config.admin.pin_hash.clone().unwrap();
-    let terminal = Arc::new(
-        runtime
-            .block_on(Terminal::start(config.clone(), Policy::fast()))
-            .unwrap(),
-    );
-    let app = App::new().unwrap();
-    let controller = Controller::attach(&app, GuiOptions::default(), &config);
-    controller.connect(terminal.clone(), runtime.handle().clone());
-    app.show().unwrap();
+    let gui = RunningGui::start(&config, GuiOptions::default());
 
-    let handle = runtime.handle().clone();
-    let ui = app.clone_strong();
+    let handle = gui.runtime.handle().clone();
+    let terminal = gui.terminal.clone();
+    let ui = gui.app.clone_strong();
     let client_id = config.alipay.client_id.clone();
-    slint::spawn_local(async move {
+    let script = async move {
         let app = ui;
         let api = app.global::<Api>();
         let manager = app.global::<Manager>();
@@ -375,12 +352,6 @@ fn manager_refunds_with_the_pin_and_wrong_pins_lock_the_screen() {
         click(&app, "Cancel");
         ctrl_alt_m(&app);
         assert_eq!(manager.get_pin_notice(), PinNotice::Locked);
-
-        slint::quit_event_loop().unwrap();
-    })
-    .unwrap();
-    slint::run_event_loop().unwrap();
-    drop(controller);
-    drop(app);
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    };
+    gui.run(script);
 }

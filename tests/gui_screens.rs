@@ -104,14 +104,7 @@ fn holding_the_store_name_or_ctrl_alt_m_opens_the_pin_screen() {
     assert_eq!(api.get_page(), Page::Kiosk, "a tap is not the gesture");
 
     // Ctrl+Alt+M on a keyboard.
-    for key in [Key::Control, Key::Alt] {
-        window.dispatch_event(WindowEvent::KeyPressed { text: key.into() });
-    }
-    window.dispatch_event(WindowEvent::KeyPressed { text: "m".into() });
-    window.dispatch_event(WindowEvent::KeyReleased { text: "m".into() });
-    for key in [Key::Alt, Key::Control] {
-        window.dispatch_event(WindowEvent::KeyReleased { text: key.into() });
-    }
+    gui_support::ctrl_alt_m(&app);
     assert_eq!(api.get_page(), Page::Pin, "Ctrl+Alt+M: the PIN screen");
     window.dispatch_event(WindowEvent::KeyPressed {
         text: Key::Escape.into(),

@@ -100,3 +100,77 @@ pub fn value_of(app: &App, label: &str) -> Option<String> {
         .find_map(|e| e.accessible_value())
         .map(|v| v.to_string())
 }
+
+/// Presses Ctrl+Alt+M (the manager's keyboard shortcut) on the window.
+pub fn ctrl_alt_m(app: &App) {
+    use slint::ComponentHandle;
+    use slint::platform::{Key, WindowEvent};
+    let window = app.window();
+    for key in [Key::Control, Key::Alt] {
+        window.dispatch_event(WindowEvent::KeyPressed { text: key.into() });
+    }
+    window.dispatch_event(WindowEvent::KeyPressed { text: "m".into() });
+    window.dispatch_event(WindowEvent::KeyReleased { text: "m".into() });
+    for key in [Key::Alt, Key::Control] {
+        window.dispatch_event(WindowEvent::KeyReleased { text: key.into() });
+    }
+}
+
+/// A GUI on the real engine: the runtime, the started terminal (embedded sandbox, fast
+/// policy), the window and its controller, connected and shown. For tests that run the
+/// testing backend's event loop (`init_integration_test_with_system_time` first).
+pub struct RunningGui {
+    pub runtime: tokio::runtime::Runtime,
+    pub terminal: std::sync::Arc<alipay_pos::terminal::Terminal>,
+    pub app: App,
+    pub controller: alipay_pos::gui::Controller,
+}
+
+impl RunningGui {
+    pub fn start(config: &Config, options: alipay_pos::gui::GuiOptions) -> RunningGui {
+        use slint::ComponentHandle;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let terminal = std::sync::Arc::new(
+            runtime
+                .block_on(alipay_pos::terminal::Terminal::start(
+                    config.clone(),
+                    alipay_pos::checkout::Policy::fast(),
+                ))
+                .unwrap(),
+        );
+        let app = App::new().unwrap();
+        let controller = alipay_pos::gui::Controller::attach(&app, options, config);
+        controller.connect(terminal.clone(), runtime.handle().clone());
+        app.show().unwrap();
+        RunningGui {
+            runtime,
+            terminal,
+            app,
+            controller,
+        }
+    }
+
+    /// Runs `script` on the event loop until it ends, then closes everything.
+    pub fn run(self, script: impl std::future::Future<Output = ()> + 'static) {
+        slint::spawn_local(async move {
+            script.await;
+            slint::quit_event_loop().unwrap();
+        })
+        .unwrap();
+        slint::run_event_loop().unwrap();
+        let RunningGui {
+            runtime,
+            terminal,
+            app,
+            controller,
+        } = self;
+        drop(controller);
+        drop(app);
+        drop(terminal);
+        runtime.shutdown_timeout(Duration::from_secs(2));
+    }
+}
