@@ -243,6 +243,36 @@ pub struct PaymentConfig {
     pub notify_listen: SocketAddr,
 }
 
+/// `[sandbox]`: how phones reach the embedded sandbox's wallet pages (demo mode only).
+///
+/// By default the sandbox listens on a free loopback port, so only this computer can open the
+/// wallet page an order code points to. A demo where a real phone scans the QR code sets
+/// `listen` to an address on the network (which is what allows the sandbox onto the LAN) and,
+/// when that address is not one a phone can open (`0.0.0.0`), `public_url`.
+///
+/// The table only applies to `gateway = "sandbox"`. With a real gateway a `[sandbox]` table,
+/// even an empty one, is refused rather than ignored: it would otherwise suggest that
+/// `public_url` changes what real Alipay puts into QR codes, or that a test server is still
+/// being started next to a live terminal. The example config therefore ships the table
+/// commented out, so a copy of it can be switched to a real gateway as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxConfig {
+    /// Where the sandbox listens (port 0 picks a free port at every start). A non-loopback
+    /// address makes the sandbox reachable from the network.
+    pub listen: SocketAddr,
+    /// The base URL put into order codes (QR codes) and wallet pages; `None` means
+    /// `http://<the bound listen address>`. It may be set with a loopback `listen` when
+    /// something else forwards that address to the sandbox (a port forward or a tunnel).
+    pub public_url: Option<Url>,
+}
+
+impl SandboxConfig {
+    /// Whether `listen` lets other machines (phones) connect, i.e. is not a loopback address.
+    pub fn reachable_from_lan(&self) -> bool {
+        !self.listen.ip().is_loopback()
+    }
+}
+
 /// `[storage]`: where the terminal keeps its records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageConfig {
@@ -259,6 +289,9 @@ pub struct Config {
     pub payment: PaymentConfig,
     pub storage: StorageConfig,
     pub admin: AdminConfig,
+    /// `[sandbox]`: ignored unless `alipay.gateway` is "sandbox" (and then always the
+    /// defaults when the gateway is real, because the table is refused there).
+    pub sandbox: SandboxConfig,
     /// `[[catalog]]`: quick items for the cashier screen and the kiosk, in file order.
     pub catalog: Vec<CatalogItem>,
 }
@@ -468,6 +501,10 @@ impl Config {
                 max_pin_attempts: DEFAULT_MAX_PIN_ATTEMPTS,
                 lockout: Duration::from_secs(DEFAULT_LOCKOUT_SECONDS),
             },
+            sandbox: SandboxConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                public_url: None,
+            },
             catalog: Vec::new(),
         }
     }
@@ -570,8 +607,17 @@ struct RawConfig {
     storage: RawStorage,
     #[serde(default)]
     admin: RawAdmin,
+    /// `None` when the file has no `[sandbox]` table, which a real gateway requires.
+    sandbox: Option<RawSandbox>,
     #[serde(default)]
     catalog: Vec<RawCatalogItem>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSandbox {
+    listen: Option<String>,
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -821,6 +867,7 @@ impl Validator<'_> {
                 Some(seconds) => Duration::from_secs(seconds),
             },
         };
+        let sandbox = self.sandbox(raw.sandbox, &alipay.gateway, defaults.sandbox)?;
         let catalog = self.catalog(raw.catalog, payment.currency)?;
         Ok(Config {
             source: self.origin.clone(),
@@ -830,8 +877,100 @@ impl Validator<'_> {
             payment,
             storage,
             admin,
+            sandbox,
             catalog,
         })
+    }
+
+    fn sandbox(
+        &self,
+        raw: Option<RawSandbox>,
+        gateway: &Gateway,
+        defaults: SandboxConfig,
+    ) -> Result<SandboxConfig, ConfigError> {
+        let Some(raw) = raw else {
+            return Ok(defaults);
+        };
+        if *gateway != Gateway::Sandbox {
+            let why = match gateway {
+                Gateway::Custom(_) => {
+                    "a separately run `alipay-pos sandbox` takes --listen, --allow-lan and \
+                     --public-url instead"
+                }
+                _ => "real Alipay serves its own wallet pages",
+            };
+            return Err(self.invalid(
+                "sandbox",
+                format!(
+                    "[sandbox] only applies to gateway = \"sandbox\", but `alipay.gateway` is \
+                     \"{gateway}\"; remove the [sandbox] table ({why}), or set gateway = \
+                     \"sandbox\" to run the demo"
+                ),
+            ));
+        }
+        let listen = match raw.listen {
+            None => defaults.listen,
+            Some(text) => text.trim().parse().map_err(|_| {
+                self.invalid(
+                    "sandbox.listen",
+                    format!(
+                        "\"{text}\" is not an address; use IP:PORT such as \"0.0.0.0:8090\" \
+                         (every network, so phones can connect) or \"127.0.0.1:0\" (this \
+                         computer only, any free port)"
+                    ),
+                )
+            })?,
+        };
+        let public_url = raw
+            .public_url
+            .map(|text| self.sandbox_public_url(&text))
+            .transpose()?;
+        if public_url.is_none() && listen.ip().is_unspecified() {
+            return Err(self.invalid(
+                "sandbox.public_url",
+                format!(
+                    "is required when `sandbox.listen` is \"{listen}\": QR codes would point \
+                     at http://{listen}, which phones cannot open; set it to \
+                     \"http://<this computer's LAN address>:{port}\", or set `sandbox.listen` \
+                     to that LAN address instead of {ip}",
+                    port = listen.port(),
+                    ip = listen.ip(),
+                ),
+            ));
+        }
+        Ok(SandboxConfig { listen, public_url })
+    }
+
+    fn sandbox_public_url(&self, text: &str) -> Result<Url, ConfigError> {
+        let key = "sandbox.public_url";
+        let example = "such as \"http://192.168.1.20:8090\"";
+        let url = Url::parse(text.trim()).map_err(|err| {
+            self.invalid(
+                key,
+                format!(
+                    "{text:?} is not a URL ({err}); use the address phones open, {example}, or \
+                     remove the line to use http://<sandbox.listen>"
+                ),
+            )
+        })?;
+        if !is_http(&url) {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "{text:?} is not an http:// or https:// URL with a host; use one {example}"
+                ),
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "{text:?} has a query (?...) or fragment (#...), which would break the \
+                     wallet links built on it; write the address alone, {example}"
+                ),
+            ));
+        }
+        Ok(url)
     }
 
     fn catalog(
@@ -1785,6 +1924,7 @@ data_dir = "records"
             "admin",
             &["pin_hash", "max_pin_attempts", "lockout_seconds"],
         ),
+        ("sandbox", &["listen", "public_url"]),
         ("catalog", &["name", "name_zh", "price"]),
     ];
 
@@ -1793,12 +1933,13 @@ data_dir = "records"
         let mut table = String::new();
         let mut settings = Vec::new();
         for line in text.lines() {
-            // `[[catalog]]` is shown commented out (an empty catalog is the default).
+            // `[[catalog]]` and `[sandbox]` are shown commented out (an empty catalog and no
+            // `[sandbox]` table are the defaults).
             let header = line.strip_prefix("# ").unwrap_or(line);
             if let Some(name) = header
                 .strip_prefix("[[")
                 .and_then(|l| l.strip_suffix("]]"))
-                .or_else(|| line.strip_prefix('[').and_then(|l| l.strip_suffix(']')))
+                .or_else(|| header.strip_prefix('[').and_then(|l| l.strip_suffix(']')))
             {
                 table = name.to_owned();
             } else {
@@ -1862,8 +2003,8 @@ data_dir = "records"
                         !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
                     })
                 });
-                let is_array_header = line.starts_with("# [[") && line.ends_with("]]");
-                if is_setting || is_array_header {
+                let is_header = line.starts_with("# [") && line.ends_with(']');
+                if is_setting || is_header {
                     &line[2..]
                 } else {
                     line
@@ -1891,6 +2032,8 @@ data_dir = "records"
         assert!(config.storage.data_dir.is_absolute() || cfg!(windows));
         assert_eq!(config.catalog.len(), 1);
         assert_eq!(config.catalog[0].price.minor(), 450);
+        assert!(config.sandbox.reachable_from_lan());
+        assert!(config.sandbox.public_url.is_some());
     }
 
     #[test]
@@ -1952,5 +2095,166 @@ price = 250
         assert_names(&err, &fixture, "catalog[0].price", "missing");
         let err = fixture.error("[[catalog]]\nname = \"Tea\"\nprice = \"1\"\ncolour = \"red\"\n");
         assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn sandbox_defaults_to_a_free_loopback_port() {
+        let config = Config::defaults();
+        assert_eq!(config.sandbox.listen, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(config.sandbox.public_url, None);
+        assert!(!config.sandbox.reachable_from_lan());
+        // An empty table means the same as none.
+        let fixture = Fixture::new();
+        let config = fixture.load("[sandbox]\n").unwrap();
+        assert_eq!(config.sandbox, Config::defaults().sandbox);
+    }
+
+    #[test]
+    fn sandbox_on_the_lan_for_phones() {
+        let fixture = Fixture::new();
+        let config = fixture
+            .load(
+                "[alipay]\ngateway = \"sandbox\"\n\n[sandbox]\nlisten = \"0.0.0.0:8090\"\n\
+                 public_url = \"http://192.168.1.20:8090\"\n",
+            )
+            .unwrap();
+        assert!(config.is_sandbox());
+        assert_eq!(config.sandbox.listen, "0.0.0.0:8090".parse().unwrap());
+        assert!(config.sandbox.reachable_from_lan());
+        assert_eq!(
+            config.sandbox.public_url.as_ref().map(Url::as_str),
+            Some("http://192.168.1.20:8090/")
+        );
+
+        // A LAN address phones can open needs no public_url: QR codes use it as it is.
+        let config = fixture
+            .load("[sandbox]\nlisten = \"192.168.1.20:8090\"\n")
+            .unwrap();
+        assert!(config.sandbox.reachable_from_lan());
+        assert_eq!(config.sandbox.public_url, None);
+        let config = fixture.load("[sandbox]\nlisten = \"[::1]:0\"\n").unwrap();
+        assert!(!config.sandbox.reachable_from_lan());
+
+        // A public URL with a loopback listen is allowed (a port forward or tunnel).
+        let config = fixture
+            .load("[sandbox]\npublic_url = \"https://demo.example.com/pos\"\n")
+            .unwrap();
+        assert!(!config.sandbox.reachable_from_lan());
+        assert_eq!(
+            config.sandbox.public_url.as_ref().map(Url::as_str),
+            Some("https://demo.example.com/pos")
+        );
+    }
+
+    #[test]
+    fn sandbox_listen_must_be_an_address() {
+        let fixture = Fixture::new();
+        for bad in ["localhost:8090", "0.0.0.0", "192.168.1.20:99999", ""] {
+            let err = fixture.error(&format!("[sandbox]\nlisten = {bad:?}\n"));
+            assert_eq!(err.kind(), ConfigErrorKind::Invalid);
+            assert_names(&err, &fixture, "sandbox.listen", "is not an address");
+            assert!(err.problem().contains("\"0.0.0.0:8090\""), "{err}");
+        }
+        let err = fixture.error("[sandbox]\nlisten = 8090\n");
+        assert_eq!(err.kind(), ConfigErrorKind::Parse);
+        assert_names(
+            &err,
+            &fixture,
+            "sandbox.listen",
+            "expected text in double quotes",
+        );
+    }
+
+    #[test]
+    fn sandbox_on_every_network_needs_a_public_url() {
+        let fixture = Fixture::new();
+        let err = fixture.error("[sandbox]\nlisten = \"0.0.0.0:8090\"\n");
+        assert_names(
+            &err,
+            &fixture,
+            "sandbox.public_url",
+            "is required when `sandbox.listen` is \"0.0.0.0:8090\"",
+        );
+        assert!(
+            err.problem()
+                .contains("\"http://<this computer's LAN address>:8090\""),
+            "{err}"
+        );
+        let err = fixture.error("[sandbox]\nlisten = \"[::]:8090\"\n");
+        assert_names(&err, &fixture, "sandbox.public_url", "is required");
+    }
+
+    #[test]
+    fn sandbox_public_url_must_be_http_with_a_host() {
+        let fixture = Fixture::new();
+        let load = |url: &str| fixture.error(&format!("[sandbox]\npublic_url = {url:?}\n"));
+        let err = load("192.168.1.20:8090");
+        assert_names(&err, &fixture, "sandbox.public_url", "is not a URL");
+        for bad in [
+            "localhost:8090",
+            "ftp://192.168.1.20",
+            "file:///tmp/x",
+            "mailto:a@example.com",
+        ] {
+            let err = load(bad);
+            assert_names(&err, &fixture, "sandbox.public_url", "is not an http://");
+            assert!(err.problem().contains("http://192.168.1.20:8090"), "{err}");
+        }
+        let err = load("http//192.168.1.20");
+        assert_names(&err, &fixture, "sandbox.public_url", "is not a URL");
+        let err = load("http://192.168.1.20:8090/?x=1");
+        assert_names(&err, &fixture, "sandbox.public_url", "query");
+        let err = load("http://192.168.1.20:8090/#top");
+        assert_names(&err, &fixture, "sandbox.public_url", "fragment");
+    }
+
+    #[test]
+    fn sandbox_unknown_key_is_rejected_by_name() {
+        let fixture = Fixture::new();
+        let err = fixture.error("[sandbox]\nlisten = \"127.0.0.1:0\"\nallow_lan = true\n");
+        assert_eq!(err.kind(), ConfigErrorKind::Parse);
+        assert_names(
+            &err,
+            &fixture,
+            "sandbox.allow_lan",
+            "unknown field `allow_lan`",
+        );
+        assert!(err.problem().contains("line 3"), "{err}");
+        let err = fixture.error("sandbox = \"0.0.0.0:8090\"\n");
+        assert_names(
+            &err,
+            &fixture,
+            "sandbox",
+            "expected a table such as [alipay]",
+        );
+    }
+
+    #[test]
+    fn sandbox_table_is_refused_with_a_real_gateway() {
+        let fixture = Fixture::new();
+        for table in [
+            "[sandbox]\nlisten = \"0.0.0.0:8090\"\npublic_url = \"http://192.168.1.20:8090\"\n",
+            "[sandbox]\n",
+        ] {
+            let err = fixture.error(&format!("{FULL}\n{table}"));
+            assert_eq!(err.kind(), ConfigErrorKind::Invalid);
+            assert_names(
+                &err,
+                &fixture,
+                "sandbox",
+                "[sandbox] only applies to gateway = \"sandbox\", but `alipay.gateway` is \
+                 \"asia\"; remove the [sandbox] table",
+            );
+            assert!(
+                err.problem().contains("or set gateway = \"sandbox\""),
+                "{err}"
+            );
+        }
+        let custom = full_with("gateway", "gateway = \"http://127.0.0.1:8090\"");
+        let err = fixture.error(&format!("{custom}\n[sandbox]\n"));
+        assert_names(&err, &fixture, "sandbox", "--public-url instead");
+        // Without the table a real gateway keeps the (unused) defaults.
+        let config = fixture.load(FULL).unwrap();
+        assert_eq!(config.sandbox, Config::defaults().sandbox);
     }
 }
