@@ -2,7 +2,7 @@
 //! gateway or the embedded sandbox), notification receiver — so the CLI and the GUI start
 //! the same thing the same way.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use tokio::sync::mpsc;
@@ -104,6 +104,9 @@ impl Terminal {
 
     /// Like [`Terminal::start`], with a chance to adjust the embedded sandbox's options
     /// (expiry, windows, faults); ignored for a real gateway. Demos and tests use it.
+    ///
+    /// The options start from the config's `[sandbox]` table (listen address, LAN access,
+    /// public URL), and `adjust_sandbox` runs after that, so it can override them.
     pub async fn start_with(
         config: Config,
         policy: Policy,
@@ -116,10 +119,17 @@ impl Terminal {
         })?;
         let data_dir_lock = lock_data_dir(&data_dir)?;
         let (sandbox, base_url, client_id, merchant_key, alipay_key) = if config.is_sandbox() {
-            let sandbox = embedded::start_with(&data_dir, &config.alipay.client_id, adjust_sandbox)
-                .await
-                .map_err(|e| TerminalError::Sandbox(e.to_string()))?;
-            let base = sandbox.base_url().clone();
+            // `[sandbox]` first, so a caller's adjustments (tests, demos) still win.
+            let lan = &config.sandbox;
+            let sandbox = embedded::start_with(&data_dir, &config.alipay.client_id, |options| {
+                options.listen = lan.listen;
+                options.allow_lan = lan.reachable_from_lan();
+                options.public_url = lan.public_url.clone();
+                adjust_sandbox(options);
+            })
+            .await
+            .map_err(|e| TerminalError::Sandbox(e.to_string()))?;
+            let base = local_base_url(&sandbox);
             let merchant = sandbox.merchant_private_key().clone();
             let alipay = sandbox.alipay_public_key().clone();
             (
@@ -222,7 +232,9 @@ impl Terminal {
         &self.fingerprints
     }
 
-    /// The embedded sandbox's base URL, when the terminal runs against it (demo mode).
+    /// The embedded sandbox's base URL, when the terminal runs against it (demo mode):
+    /// `http://<bound address>`, e.g. `http://0.0.0.0:8090` when it listens on every network.
+    /// Order codes use `[sandbox] public_url` instead when it is set.
     pub fn sandbox_url(&self) -> Option<&Url> {
         self.sandbox.as_ref().map(EmbeddedSandbox::base_url)
     }
@@ -241,6 +253,23 @@ impl Drop for Terminal {
     fn drop(&mut self) {
         self.receiver.stop();
     }
+}
+
+/// Where this computer reaches the embedded sandbox. A sandbox listening on every network
+/// (`0.0.0.0` or `[::]`, see `[sandbox] listen`) is called on loopback instead: the
+/// unspecified address is one to listen on, not to connect to (Windows refuses it).
+fn local_base_url(sandbox: &EmbeddedSandbox) -> Url {
+    let bound = sandbox.sandbox().local_addr();
+    if !bound.ip().is_unspecified() {
+        return sandbox.base_url().clone();
+    }
+    let loopback = if bound.is_ipv4() {
+        IpAddr::from(Ipv4Addr::LOCALHOST)
+    } else {
+        IpAddr::from(Ipv6Addr::LOCALHOST)
+    };
+    let local = SocketAddr::new(loopback, bound.port());
+    Url::parse(&format!("http://{local}")).unwrap_or_else(|_| sandbox.base_url().clone())
 }
 
 fn merchant_of(config: &Config) -> Merchant {
