@@ -509,3 +509,40 @@ fn one_engine_per_data_folder_but_status_reads_alongside() {
     let after = run(&["--config", p(&file), "journal", "list", "--json"]);
     assert!(after.status.success(), "{}", stderr(&after));
 }
+
+/// `pay --simulate-customer` pays through the embedded sandbox's wallet page even when the
+/// order codes carry a public URL the terminal itself cannot reach (a phone demo's LAN
+/// address, here a documentation address): the demo customer uses the local address.
+#[test]
+fn pay_with_a_simulated_customer_ends_paid_whatever_the_codes_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    seed_sandbox_keys(&data_dir);
+    let file = dir.path().join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[storage]\ndata_dir = \"{}\"\n\n[sandbox]\nlisten = \"127.0.0.1:0\"\npublic_url = \"http://192.0.2.10:8090\"\n",
+            p(&data_dir).replace('\\', "\\\\")
+        ),
+    )
+    .unwrap();
+    let output = run(&[
+        "--config",
+        p(&file),
+        "pay",
+        "12.34",
+        "--simulate-customer",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("code: http://192.0.2.10:8090/wallet/"),
+        "the code carries the public URL: {}",
+        stderr(&output)
+    );
+    let last = stdout(&output).lines().last().unwrap_or_default().to_string();
+    let json: serde_json::Value = serde_json::from_str(&last).unwrap();
+    assert_eq!(json["status"], "SUCCESS", "{last}");
+}

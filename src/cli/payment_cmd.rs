@@ -141,7 +141,10 @@ pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
                 eprintln!("code: {code_value}");
                 eprintln!("expires: {expires_at}");
                 if let Some(seconds) = args.simulate_customer {
-                    spawn_simulated_customer(code_value.clone(), seconds);
+                    match terminal.sandbox().and_then(|s| s.wallet_pay_url(code_value)) {
+                        Some(url) => spawn_simulated_customer(url, seconds),
+                        None => eprintln!("simulated customer: {code_value} is not a sandbox wallet URL"),
+                    }
                 }
             }
             PayStart::Failed { code, message } => {
@@ -157,14 +160,13 @@ pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
     })
 }
 
-fn spawn_simulated_customer(code_value: String, seconds: f64) {
+fn spawn_simulated_customer(url: url::Url, seconds: f64) {
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
         eprintln!("simulated customer: paying through the wallet page…");
         let client = reqwest::Client::new();
-        let url = format!("{}/pay", code_value.trim_end_matches('/'));
         match client
-            .post(&url)
+            .post(url)
             .header("accept", "application/json")
             .send()
             .await

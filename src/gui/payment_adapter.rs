@@ -418,19 +418,29 @@ fn simulate_customer(shared: &Rc<Shared>) {
     };
     push_payment(shared);
     let gui = shared.id;
+    let url = engine
+        .terminal
+        .sandbox()
+        .and_then(|sandbox| sandbox.wallet_pay_url(&code));
     engine.runtime.spawn(async move {
-        let url = format!("{}/pay", code.trim_end_matches('/'));
-        let outcome = http
-            .post(&url)
-            .header("accept", "application/json")
-            .send()
-            .await;
-        match outcome {
-            Ok(response) if response.status().is_success() => {}
-            Ok(response) => {
-                tracing::warn!(status = %response.status(), "the sandbox wallet refused the demo payment")
+        match url {
+            None => tracing::warn!(%code, "the order code is not a sandbox wallet URL"),
+            Some(url) => {
+                let outcome = http
+                    .post(url)
+                    .header("accept", "application/json")
+                    .send()
+                    .await;
+                match outcome {
+                    Ok(response) if response.status().is_success() => {}
+                    Ok(response) => {
+                        tracing::warn!(status = %response.status(), "the sandbox wallet refused the demo payment")
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "the demo customer could not reach the wallet")
+                    }
+                }
             }
-            Err(error) => tracing::warn!(%error, "the demo customer could not reach the wallet"),
         }
         // The result arrives as an engine event; only the button comes back here.
         post(gui, |shared| {

@@ -43,6 +43,16 @@ impl EmbeddedSandbox {
         &self.client_id
     }
 
+    /// Where a simulated customer pays `code_value` (an order code this sandbox issued): the
+    /// code's wallet page on the sandbox's own local address. The codes carry the public URL
+    /// (a LAN address, a port forward), which the terminal itself may not be able to reach.
+    pub fn wallet_pay_url(&self, code_value: &str) -> Option<Url> {
+        let code = Url::parse(code_value).ok()?;
+        let mut url = self.base_url().clone();
+        url.set_path(&format!("{}/pay", code.path().trim_end_matches('/')));
+        Some(url)
+    }
+
     /// The app's merchant key, registered with the sandbox under [`Self::client_id`].
     pub fn merchant_private_key(&self) -> &PrivateKey {
         &self.merchant_private_key
