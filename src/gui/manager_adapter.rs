@@ -88,8 +88,9 @@ fn settings_of(config: &Config, engine: Option<&Engine>) -> SettingsView {
             .map(ToString::to_string)
             .unwrap_or_default(),
     };
-    let gateway = match engine.and_then(|engine| engine.terminal.sandbox_url()) {
-        Some(url) => format!("sandbox · {url}"),
+    // The sandbox's public URL: what the QR codes point at (a LAN address in a phone demo).
+    let gateway = match engine.and_then(|engine| engine.terminal.sandbox()) {
+        Some(sandbox) => format!("sandbox · {}", sandbox.sandbox().public_url()),
         None => config.alipay.gateway.to_string(),
     };
     SettingsView {
