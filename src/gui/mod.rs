@@ -399,6 +399,11 @@ pub fn run(options: GuiOptions, config_path: Option<&Path>) -> Result<(), GuiErr
         .build()
         .map_err(|e| GuiError::Runtime(e.to_string()))?;
     let app = App::new().map_err(GuiError::from_platform)?;
+    // Matches packaging/alipay-pos.desktop, so docks and window managers group the window
+    // with its launcher and icon.
+    if let Err(error) = slint::set_xdg_app_id("alipay-pos") {
+        tracing::debug!(%error, "no application id for the window");
+    }
     // A counter terminal runs unattended, so its log goes to a rotating file under data_dir
     // (nobody reads its stderr); the guard flushes the file when the window closes.
     let _log_guard = match crate::logging::init_file(&config.storage.data_dir) {
