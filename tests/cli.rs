@@ -542,7 +542,11 @@ fn pay_with_a_simulated_customer_ends_paid_whatever_the_codes_public_url() {
         "the code carries the public URL: {}",
         stderr(&output)
     );
-    let last = stdout(&output).lines().last().unwrap_or_default().to_string();
+    let last = stdout(&output)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
     let json: serde_json::Value = serde_json::from_str(&last).unwrap();
     assert_eq!(json["status"], "SUCCESS", "{last}");
 }
