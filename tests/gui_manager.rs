@@ -113,7 +113,7 @@ fn manager_refunds_with_the_pin_and_wrong_pins_lock_the_screen() {
             value_of(&app, "Payment result").as_deref() == Some("Paid")
         })
         .await;
-        click(&app, "New sale");
+        // The manager is called to the counter with the result still on screen.
         let paid = payments(&handle, &terminal).await.remove(0);
         assert_eq!(paid.state, PaymentState::Paid);
 
@@ -304,6 +304,11 @@ fn manager_refunds_with_the_pin_and_wrong_pins_lock_the_screen() {
         // Back to sales locks the screen again.
         click(&app, "Back to sales");
         assert_eq!(api.get_page(), Page::Cashier);
+        assert_eq!(
+            value_of(&app, "Amount entered").as_deref(),
+            Some("0"),
+            "the finished sale was closed when the manager came"
+        );
 
         // Wrong PINs: two warnings, then the lockout refuses even the right PIN.
         ctrl_alt_m(&app);

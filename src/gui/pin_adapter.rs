@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use slint::{ComponentHandle, TimerMode};
 
-use super::{Manager, Page, PinNotice, Shared, manager_adapter, post};
+use super::{Manager, Page, PinNotice, Shared, manager_adapter, payment_adapter, post};
 use crate::admin::{MAX_PIN_DIGITS, PinError, PinGuard, pin_matches};
 
 /// The PIN typed so far and the guard that checks it.
@@ -34,8 +34,8 @@ impl PinState {
 /// The hidden gesture or Ctrl+Alt+M: shows the PIN screen, unless a payment is under way
 /// (the customer's QR code must not disappear behind it).
 pub(super) fn open(shared: &Rc<Shared>) {
-    {
-        let mut state = shared.state.borrow_mut();
+    let finished_sale = {
+        let state = shared.state.borrow();
         let in_progress = state.charging
             || state
                 .payment
@@ -45,8 +45,11 @@ pub(super) fn open(shared: &Rc<Shared>) {
             tracing::info!("manager screen not opened: a payment is on screen");
             return;
         }
+        state.payment.is_some()
+    };
+    if finished_sale {
         // A finished sale is done with; the next sale starts fresh after the manager.
-        state.payment = None;
+        payment_adapter::new_sale(shared);
     }
     if matches!(shared.page(), Page::Pin | Page::Manager) {
         return;
