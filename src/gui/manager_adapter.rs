@@ -21,7 +21,8 @@ use super::{
 use crate::checkout::Checkout;
 use crate::config::Config;
 use crate::journal::{
-    CurrencyTotals, Journal, JournalError, PaymentFilter, PaymentRecord, PaymentState, RefundState,
+    CurrencyTotals, Journal, JournalError, PaymentFilter, PaymentRecord, PaymentState,
+    RefundRecord, RefundState,
 };
 use crate::local_time;
 use crate::money::{MinorTotal, Money};
@@ -403,10 +404,17 @@ fn list_with_refunds(
         .collect()
 }
 
-/// What Alipay confirmed as refunded (succeeded refunds only).
+/// What Alipay confirmed as refunded of `record` (succeeded refunds only).
 fn refunded_of(journal: &Journal, record: &PaymentRecord) -> Result<MinorTotal, JournalError> {
+    succeeded_total(record, &journal.refunds_for(record.id)?)
+}
+
+fn succeeded_total(
+    record: &PaymentRecord,
+    refunds: &[RefundRecord],
+) -> Result<MinorTotal, JournalError> {
     let mut total = MinorTotal::zero(record.amount.currency());
-    for refund in journal.refunds_for(record.id)? {
+    for refund in refunds {
         if refund.state == RefundState::Succeeded {
             total = total.checked_add(refund.amount)?;
         }
@@ -462,7 +470,7 @@ fn load_detail(shared: &Rc<Shared>, id: String) {
             };
             let events = journal.events_for(record.entity())?;
             let refunds = journal.refunds_for(record.id)?;
-            let refunded = refunded_of(journal, &record)?;
+            let refunded = succeeded_total(&record, &refunds)?;
             let remaining = if record.state == PaymentState::Paid {
                 journal.refundable_remaining(record.id)?
             } else {
