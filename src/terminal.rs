@@ -2,7 +2,7 @@
 //! gateway or the embedded sandbox), notification receiver — so the CLI and the GUI start
 //! the same thing the same way.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use tokio::sync::mpsc;
@@ -129,7 +129,7 @@ impl Terminal {
             })
             .await
             .map_err(|e| TerminalError::Sandbox(e.to_string()))?;
-            let base = local_base_url(&sandbox);
+            let base = sandbox.local_url();
             let merchant = sandbox.merchant_private_key().clone();
             let alipay = sandbox.alipay_public_key().clone();
             (
@@ -253,23 +253,6 @@ impl Drop for Terminal {
     fn drop(&mut self) {
         self.receiver.stop();
     }
-}
-
-/// Where this computer reaches the embedded sandbox. A sandbox listening on every network
-/// (`0.0.0.0` or `[::]`, see `[sandbox] listen`) is called on loopback instead: the
-/// unspecified address is one to listen on, not to connect to (Windows refuses it).
-fn local_base_url(sandbox: &EmbeddedSandbox) -> Url {
-    let bound = sandbox.sandbox().local_addr();
-    if !bound.ip().is_unspecified() {
-        return sandbox.base_url().clone();
-    }
-    let loopback = if bound.is_ipv4() {
-        IpAddr::from(Ipv4Addr::LOCALHOST)
-    } else {
-        IpAddr::from(Ipv6Addr::LOCALHOST)
-    };
-    let local = SocketAddr::new(loopback, bound.port());
-    Url::parse(&format!("http://{local}")).unwrap_or_else(|_| sandbox.base_url().clone())
 }
 
 fn merchant_of(config: &Config) -> Merchant {

@@ -9,6 +9,7 @@
 //! Files under `data_dir/sandbox/`: `alipay_private_key.pem` (0600), `alipay_public_key.pem`,
 //! `merchant_private_key.pem` (0600), `merchant_public_key.pem`, `sandbox.sqlite`.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use rsa::{PrivateKey, PublicKey};
@@ -43,12 +44,30 @@ impl EmbeddedSandbox {
         &self.client_id
     }
 
+    /// Where this computer reaches the sandbox. A sandbox listening on every network
+    /// (`0.0.0.0` or `[::]`, see the terminal's `[sandbox] listen`) is called on loopback
+    /// instead: the unspecified address is one to listen on, not to connect to (Windows
+    /// refuses it).
+    pub fn local_url(&self) -> Url {
+        let bound = self.running.local_addr();
+        if !bound.ip().is_unspecified() {
+            return self.base_url().clone();
+        }
+        let loopback = if bound.is_ipv4() {
+            IpAddr::from(Ipv4Addr::LOCALHOST)
+        } else {
+            IpAddr::from(Ipv6Addr::LOCALHOST)
+        };
+        let local = SocketAddr::new(loopback, bound.port());
+        Url::parse(&format!("http://{local}")).unwrap_or_else(|_| self.base_url().clone())
+    }
+
     /// Where a simulated customer pays `code_value` (an order code this sandbox issued): the
     /// code's wallet page on the sandbox's own local address. The codes carry the public URL
     /// (a LAN address, a port forward), which the terminal itself may not be able to reach.
     pub fn wallet_pay_url(&self, code_value: &str) -> Option<Url> {
         let code = Url::parse(code_value).ok()?;
-        let mut url = self.base_url().clone();
+        let mut url = self.local_url();
         url.set_path(&format!("{}/pay", code.path().trim_end_matches('/')));
         Some(url)
     }
