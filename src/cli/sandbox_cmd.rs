@@ -149,6 +149,7 @@ impl SandboxArgs {
             down: self.down,
             suppress_notifications: self.suppress_notifications,
             apis: self.fault_apis.clone(),
+            ..FaultSettings::default()
         };
         (faults != FaultSettings::default()).then(|| FaultSettings {
             client_id: self.fault_client.clone(),

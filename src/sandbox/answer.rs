@@ -94,6 +94,26 @@ pub(crate) fn result_only(result: ResultInfo) -> Vec<u8> {
     to_json(&ResultOnly { result })
 }
 
+/// The same answer, naming other ids: every echoed `paymentRequestId`, `paymentId`,
+/// `refundRequestId` and `refundId` gets a suffix (the `echo_other_ids` fault). A body that
+/// is not a JSON object is returned as it is.
+pub(crate) fn with_other_ids(body: Vec<u8>) -> Vec<u8> {
+    let Ok(serde_json::Value::Object(mut object)) = serde_json::from_slice(&body) else {
+        return body;
+    };
+    for field in [
+        "paymentRequestId",
+        "paymentId",
+        "refundRequestId",
+        "refundId",
+    ] {
+        if let Some(serde_json::Value::String(id)) = object.get_mut(field) {
+            id.push_str("-OTHER");
+        }
+    }
+    to_json(&object)
+}
+
 /// Serialises an answer. The wire types cannot fail to serialise; if one ever did, the client
 /// gets a `U` (never an empty `S`), which is the safe direction.
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {

@@ -48,6 +48,23 @@ pub struct FaultSettings {
     /// name them); null means every API. Does not affect `suppress_notifications`.
     #[serde(default)]
     pub apis: Option<Vec<String>>,
+    /// Answer a signed `F` with this result code without processing the request, as Alipay
+    /// refuses a request (e.g. `REFUND_WINDOW_EXCEED` for a resent refund).
+    #[serde(default)]
+    pub refuse_with: Option<String>,
+    /// Process and commit, then answer normally, signed, but naming another payment or
+    /// refund: every echoed `paymentRequestId`, `paymentId`, `refundRequestId` and
+    /// `refundId` gets a suffix. A replayed or substituted answer looks like this.
+    #[serde(default)]
+    pub echo_other_ids: bool,
+    /// These settings apply to this many requests (of the APIs they cover), then give way
+    /// to `then` (or to no fault). Null means for ever. With `then` this scripts exact
+    /// sequences: "drop the first refund answer, refuse the resend".
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// What applies once `count` requests were served.
+    #[serde(default)]
+    pub then: Option<Box<FaultSettings>>,
 }
 
 impl FaultSettings {
@@ -80,6 +97,24 @@ impl FaultSettings {
         {
             return Err("client_id must be null or a client id".into());
         }
+        if let Some(code) = &self.refuse_with
+            && (code.is_empty()
+                || code.len() > 64
+                || !code.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+        {
+            return Err("refuse_with must be a result code such as REFUND_WINDOW_EXCEED".into());
+        }
+        if let Some(then) = &self.then {
+            if self.count.is_none() {
+                return Err(
+                    "then needs a count: it applies once count requests were served".into(),
+                );
+            }
+            if then.client_id.is_some() && then.client_id != self.client_id {
+                return Err("then applies to the same client; leave its client_id out".into());
+            }
+            then.check().map_err(|e| format!("then: {e}"))?;
+        }
         Ok(())
     }
 
@@ -91,14 +126,16 @@ impl FaultSettings {
 }
 
 /// What happens to one gateway request, decided up front so the handler just follows it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct FaultPlan {
     pub latency_ms: u64,
     pub down: bool,
     pub http_5xx: Option<u16>,
+    pub refuse_with: Option<String>,
     pub drop_response: bool,
     pub unknown_result: bool,
     pub bad_signature: bool,
+    pub echo_other_ids: bool,
 }
 
 /// The current global and per-client settings, as `GET /sandbox/control/faults` shows them.
@@ -167,19 +204,55 @@ impl FaultBoard {
             .cloned()
     }
 
+    /// The settings in force for this request, counting it against their `count` (and
+    /// moving on to `then` when that runs out), in one step under the lock so concurrent
+    /// requests each take their own turn.
+    fn take_settings(&self, client_id: &str, api: Api) -> Option<FaultSettings> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let slot = if state.clients.contains_key(client_id) {
+            state.clients.get_mut(client_id)
+        } else {
+            state.global.as_mut()
+        }?;
+        if !slot.covers(api) {
+            return None;
+        }
+        let settings = slot.clone();
+        if let Some(count) = slot.count {
+            if count <= 1 {
+                let client_id = slot.client_id.clone();
+                match slot.then.take() {
+                    Some(mut then) => {
+                        then.client_id = client_id;
+                        *slot = *then;
+                    }
+                    None => {
+                        *slot = FaultSettings {
+                            client_id,
+                            ..FaultSettings::default()
+                        }
+                    }
+                }
+            } else {
+                slot.count = Some(count - 1);
+            }
+        }
+        Some(settings)
+    }
+
     /// Draws this request's faults. Only one post-processing fault applies per request
     /// (checked in the order drop, unknown, bad signature), so the rates read as "out of all
     /// requests, this share is dropped", not as overlapping events.
     pub fn plan(&self, client_id: &str, api: Api) -> FaultPlan {
-        let Some(s) = self.settings_for(client_id) else {
+        let Some(s) = self.take_settings(client_id, api) else {
             return FaultPlan::default();
         };
-        if !s.covers(api) {
-            return FaultPlan::default();
-        }
         let mut plan = FaultPlan {
             latency_ms: s.latency_ms,
             down: s.down,
+            refuse_with: s.refuse_with.clone(),
+            echo_other_ids: s.echo_other_ids,
             ..FaultPlan::default()
         };
         if chance(s.http_5xx_rate) {
@@ -279,6 +352,42 @@ mod tests {
         assert!(board.plan("B", Api::Cancel).down);
         assert!(!board.plan("A", Api::Cancel).down);
         assert_eq!(board.snapshot().global, None);
+    }
+
+    #[test]
+    fn counted_settings_give_way_to_then_in_order() {
+        let settings: FaultSettings = serde_json::from_value(serde_json::json!({
+            "apis": ["refund"], "drop_response_rate": 1.0, "count": 1,
+            "then": {"apis": ["refund"], "refuse_with": "REFUND_WINDOW_EXCEED", "count": 2}
+        }))
+        .unwrap();
+        settings.check().unwrap();
+        let board = FaultBoard::new(Some(settings));
+        // Other APIs neither see the faults nor use up the count.
+        assert_eq!(board.plan("A", Api::InquiryRefund), FaultPlan::default());
+        assert!(board.plan("A", Api::Refund).drop_response);
+        for _ in 0..2 {
+            let plan = board.plan("A", Api::Refund);
+            assert_eq!(plan.refuse_with.as_deref(), Some("REFUND_WINDOW_EXCEED"));
+            assert!(!plan.drop_response);
+        }
+        assert_eq!(board.plan("A", Api::Refund), FaultPlan::default());
+    }
+
+    #[test]
+    fn scripted_faults_are_checked() {
+        let bad = |v: serde_json::Value| {
+            serde_json::from_value::<FaultSettings>(v)
+                .unwrap()
+                .check()
+                .unwrap_err()
+        };
+        assert!(bad(serde_json::json!({"then": {"down": true}})).contains("count"));
+        assert!(bad(serde_json::json!({"refuse_with": "no spaces"})).contains("refuse_with"));
+        assert!(
+            bad(serde_json::json!({"count": 1, "then": {"http_5xx_rate": 2.0}}))
+                .starts_with("then: ")
+        );
     }
 
     #[test]

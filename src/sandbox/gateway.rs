@@ -89,6 +89,11 @@ pub(crate) async fn handle(
         &body,
     ) {
         Err(answer) => answer,
+        Ok(_) if plan.refuse_with.is_some() => {
+            let code = plan.refuse_with.as_deref().unwrap_or("UNKNOWN_EXCEPTION");
+            tracing::debug!(%signed_path, code, "fault: refused without processing");
+            Answer::fail(code, "Refused by the sandbox's fault injection.")
+        }
         Ok(api) => {
             let worker = app.clone();
             let id = client_id.clone();
@@ -130,6 +135,9 @@ pub(crate) async fn handle(
             "UNKNOWN_EXCEPTION",
             "Unknown exception; the request may have been processed.",
         ))
+    } else if plan.echo_other_ids {
+        tracing::debug!(%signed_path, "fault: answer names other ids");
+        answer::with_other_ids(answer.body)
     } else {
         answer.body
     };
