@@ -26,7 +26,7 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alipay_pos::checkout::Policy;
+use alipay_pos::checkout::{Policy, Recovery};
 use alipay_pos::config::Config;
 use alipay_pos::gui::{Api, App, Controller, GuiOptions, Page, ResultKind, screenshots};
 use alipay_pos::terminal::Terminal;
@@ -366,7 +366,10 @@ fn charge_to_qr() -> ChargeFigures {
         let terminal = Terminal::start(config.clone(), Policy::default())
             .await
             .expect("terminal");
-        terminal.start_background_work().await.expect("background");
+        terminal
+            .start_background_work(Recovery::ShowOnScreen)
+            .await
+            .expect("background");
         Arc::new(terminal)
     });
     let app = App::new().expect("app");
@@ -435,7 +438,10 @@ fn child(data_dir: &Path) {
         let terminal = Terminal::start(config, Policy::default())
             .await
             .expect("terminal");
-        terminal.start_background_work().await.expect("background");
+        terminal
+            .start_background_work(Recovery::ShowOnScreen)
+            .await
+            .expect("background");
         Arc::new(terminal)
     });
     let handle = runtime.handle().clone();

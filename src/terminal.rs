@@ -11,9 +11,9 @@ use url::Url;
 use crate::ams::client::{AmsClient, ClientSettings};
 use crate::ams::models::{Merchant, Store};
 use crate::checkout::receiver::{self, ReceivedNotification, RunningReceiver};
-use crate::checkout::{Checkout, CheckoutSettings, Policy};
+use crate::checkout::{Checkout, CheckoutSettings, Policy, Recovery};
 use crate::config::Config;
-use crate::journal::Journal;
+use crate::journal::{Journal, PaymentRecord};
 use crate::sandbox::SandboxOptions;
 use crate::sandbox::embedded::{self, EmbeddedSandbox};
 
@@ -215,12 +215,17 @@ impl Terminal {
         })
     }
 
-    /// Resumes what a previous run left open and starts the background resolver.
-    pub async fn start_background_work(&self) -> Result<(), crate::checkout::CheckoutError> {
-        self.checkout.recover().await?;
+    /// Resumes what a previous run left open and starts the background resolver. Returns
+    /// the payment whose order code goes back on the customer screen, if `recovery` asks
+    /// for one and one is still valid (see [`Checkout::recover`]).
+    pub async fn start_background_work(
+        &self,
+        recovery: Recovery,
+    ) -> Result<Option<PaymentRecord>, crate::checkout::CheckoutError> {
+        let resumed = self.checkout.recover(recovery).await?;
         let resolver = self.checkout.clone();
         tokio::spawn(async move { resolver.run_resolver().await });
-        Ok(())
+        Ok(resumed)
     }
 
     /// Where Alipay is told to post payment results (the local receiver with the sandbox).

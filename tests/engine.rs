@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use alipay_pos::ams::models::{Amount, NotifyPaymentRequest, NotifyType, ResultInfo};
-use alipay_pos::checkout::{CheckoutError, CheckoutEvent, PayStart, Policy};
+use alipay_pos::checkout::{CheckoutError, CheckoutEvent, PayStart, Policy, Recovery};
 use alipay_pos::journal::{
     Actor, JournalError, NewPayment, PaymentState, PaymentUpdate, RefundState, RequestOutcome,
     Resolution,
@@ -811,7 +811,7 @@ async fn a_refund_whose_answer_is_lost_is_resent_and_happens_once() {
     let payment_id = checkout.payment(&id).await.unwrap().payment_id.unwrap();
 
     control
-        .set_faults(json!({ "drop_response_rate": 1.0, "apis": ["refund"] }))
+        .set_faults(json!({ "drop_response_rate": 1.0, "apis": ["refund", "inquiryRefund"] }))
         .await;
     let refund = checkout
         .refund(&id, Some(usd("2.50")), "lost answer", "M1")
@@ -860,6 +860,259 @@ async fn a_refund_whose_answer_is_lost_is_resent_and_happens_once() {
 
 // ---------------------------------------------------------------------------------------
 // Cancel after payment
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_resend_after_a_lost_answer_is_settled_by_inquiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let terminal = demo_terminal(dir.path(), Policy::fast(), |_| {}).await;
+    let control = Control::of(&terminal);
+    let checkout = &terminal.checkout;
+    let id = paid(&terminal, "10.00").await;
+    let payment_id = checkout.payment(&id).await.unwrap().payment_id.unwrap();
+
+    // The first refund is carried out but its answer is lost; the resend is refused (as
+    // Alipay may, once the refund window has closed). The first one went through.
+    control
+        .set_faults(json!({
+            "apis": ["refund"], "drop_response_rate": 1.0, "count": 1,
+            "then": { "apis": ["refund"], "refuse_with": "REFUND_WINDOW_EXCEED", "count": 1 }
+        }))
+        .await;
+    let refund = checkout
+        .refund(&id, Some(usd("4.00")), "lost, then refused", "M1")
+        .await
+        .unwrap();
+    assert_eq!(refund.state, RefundState::Succeeded, "{refund:?}");
+    assert_eq!(refund.resolution, Some(Resolution::Inquiry));
+    assert!(refund.refund_id.is_some());
+    let ledger = control.ledger().await;
+    let remote = ledger.refunds_of(&payment_id);
+    assert_eq!(remote.len(), 1);
+    assert_eq!(remote[0].refund_request_id, refund.refund_request_id);
+    assert_eq!(remote[0].amount, 400);
+    // Only what is left can be refunded: the journal counts the 4.00 as refunded.
+    let remaining = checkout
+        .refund(&id, Some(usd("6.01")), "too much", "M1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            remaining,
+            CheckoutError::Journal(JournalError::RefundExceedsPayment { .. })
+        ),
+        "{remaining:?}"
+    );
+    assert_consistent(&terminal, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_alipay_never_received_fails_after_the_not_found_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = Policy {
+        refund_not_found_limit: 2,
+        ..Policy::fast()
+    };
+    let terminal = demo_terminal(dir.path(), policy, |_| {}).await;
+    let control = Control::of(&terminal);
+    let checkout = &terminal.checkout;
+    let id = paid(&terminal, "10.00").await;
+    let payment_id = checkout.payment(&id).await.unwrap().payment_id.unwrap();
+
+    // Every refund request breaks before Alipay processes it: unknown to the terminal,
+    // never created at Alipay.
+    control
+        .set_faults(json!({ "apis": ["refund"], "down": true }))
+        .await;
+    let refund = checkout
+        .refund(&id, Some(usd("3.00")), "never arrives", "M1")
+        .await
+        .unwrap();
+    assert_eq!(refund.state, RefundState::Failed, "{refund:?}");
+    assert_eq!(refund.result_code.as_deref(), Some("ORDER_NOT_EXIST"));
+    assert_eq!(refund.resolution, Some(Resolution::Inquiry));
+    let events = checkout
+        .db({
+            let local = refund.id;
+            move |j| j.events_for(alipay_pos::journal::EntityRef::Refund(local))
+        })
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.detail.contains("2 inquiries found nothing")),
+        "{events:#?}"
+    );
+    assert!(control.ledger().await.refunds_of(&payment_id).is_empty());
+    // Nothing was refunded, so the whole amount can be refunded again.
+    control.clear_faults().await;
+    let again = checkout
+        .refund(&id, None, "second try", "M1")
+        .await
+        .unwrap();
+    assert_eq!(again.state, RefundState::Succeeded);
+    assert_eq!(again.amount, usd("10.00"));
+    assert_consistent(&terminal, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_naming_another_payment_or_refund_are_never_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    // The poller stays out of the way: each step below is driven by hand.
+    let policy = Policy {
+        poll_interval: Duration::from_secs(3600),
+        ..Policy::fast()
+    };
+    let terminal = demo_terminal(dir.path(), policy, |_| {}).await;
+    let control = Control::of(&terminal);
+    let checkout = &terminal.checkout;
+
+    // pay: a signed S about another payment is not a code to show.
+    control
+        .set_faults(json!({ "apis": ["pay"], "echo_other_ids": true }))
+        .await;
+    let (record, start) = checkout
+        .start_payment(usd("3.00"), "echo", Actor::Cashier)
+        .await
+        .unwrap();
+    assert_eq!(start, PayStart::Unknown);
+    assert_eq!(record.code_value, None);
+    control.clear_faults().await;
+    let record = wait_final(checkout, &record.payment_request_id, WAIT).await;
+    assert_eq!(record.state, PaymentState::Cancelled);
+
+    // cancel and inquiryPayment: the customer paid, and answers about another payment
+    // neither cancel nor settle it.
+    let (id, code) = awaiting(&terminal, "4.00").await;
+    control
+        .set_faults(json!({ "suppress_notifications": true }))
+        .await;
+    let (status, answer) = control.wallet_pay(&code).await;
+    assert_eq!(status, 200, "{answer}");
+    control
+        .set_faults(json!({
+            "apis": ["cancel", "inquiryPayment"], "echo_other_ids": true,
+            "suppress_notifications": true
+        }))
+        .await;
+    let record = checkout
+        .cancel(&id, Actor::Cashier, "cashier cancels")
+        .await
+        .unwrap();
+    assert_eq!(record.state, PaymentState::Unresolved, "{record:?}");
+    // The poller woke for the cancel; it stops now that the code is off the screen.
+    wait_until("the poller to let go", WAIT, || async {
+        !checkout.is_driven(&id)
+    })
+    .await;
+    let report = checkout.resolve_once().await.unwrap();
+    assert_eq!(
+        report.open_payments,
+        [(id.clone(), PaymentState::Unresolved)]
+    );
+    control.clear_faults().await;
+    let report = checkout.resolve_once().await.unwrap();
+    let record = checkout.payment(&id).await.unwrap();
+    assert_eq!(
+        record.state,
+        PaymentState::Cancelled,
+        "{record:?} {report:?}"
+    );
+
+    // refund and inquiryRefund.
+    let paid_id = paid(&terminal, "5.00").await;
+    control
+        .set_faults(json!({ "apis": ["refund", "inquiryRefund"], "echo_other_ids": true }))
+        .await;
+    let refund = checkout.refund(&paid_id, None, "echo", "M1").await.unwrap();
+    assert_eq!(refund.state, RefundState::Unresolved, "{refund:?}");
+    assert_eq!(refund.refund_id, None);
+    control.clear_faults().await;
+    let report = checkout.resolve_once().await.unwrap();
+    assert_eq!(
+        report.settled_refunds,
+        [(refund.refund_request_id.clone(), RefundState::Succeeded)]
+    );
+    assert_consistent(&terminal, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_waits_for_the_pay_answer_instead_of_overtaking_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let terminal = demo_terminal(dir.path(), Policy::fast(), |_| {}).await;
+    let control = Control::of(&terminal);
+    // Alipay has the payment long before its answer arrives.
+    control
+        .set_faults(json!({ "apis": ["pay"], "latency_ms": 3000, "suppress_notifications": true }))
+        .await;
+    let checkout = terminal.checkout.clone();
+    let paying = tokio::spawn(async move {
+        checkout
+            .start_payment(usd("6.00"), "race", Actor::Cashier)
+            .await
+    });
+    let deadline = std::time::Instant::now() + WAIT;
+    let created = loop {
+        if let Some(payment) = control.ledger().await.payments.into_iter().next() {
+            break payment;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sandbox never got the payment"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        !paying.is_finished(),
+        "pay answered before the test could race it"
+    );
+    // The notification for it arrives while `pay` is still waiting for its answer.
+    let notification = success_notification(
+        &created.payment_request_id,
+        &created.payment_id,
+        created.amount,
+    );
+    let (status, ack) = send_notification(&terminal, &notification).await;
+    assert_eq!((status, &ack["result"]["resultStatus"]), (200, &json!("S")));
+    let (record, start) = paying.await.unwrap().unwrap();
+    assert!(matches!(start, PayStart::CodeReady { .. }), "{start:?}");
+    assert_eq!(record.payment_request_id, created.payment_request_id);
+    let record = wait_final(&terminal.checkout, &record.payment_request_id, WAIT).await;
+    assert_eq!(record.state, PaymentState::Paid);
+    assert_eq!(
+        record.payment_id.as_deref(),
+        Some(created.payment_id.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn final_payments_leave_no_per_payment_state_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let terminal = demo_terminal(dir.path(), Policy::fast(), |_| {}).await;
+    let checkout = &terminal.checkout;
+    for amount in ["1.00", "2.00", "3.00"] {
+        paid(&terminal, amount).await;
+    }
+    let (cancelled, _) = awaiting(&terminal, "4.00").await;
+    checkout
+        .cancel(&cancelled, Actor::Cashier, "changed mind")
+        .await
+        .unwrap();
+    let (failed, _) = checkout
+        .start_payment(usd("99.05"), "risk reject", Actor::Cashier)
+        .await
+        .unwrap();
+    assert_eq!(failed.state, PaymentState::Failed);
+    assert_eq!(checkout.tracked_payments(), 0);
+    // An open payment keeps its lock and wakeup, and loses them when it ends.
+    let (open, _) = awaiting(&terminal, "5.00").await;
+    assert_eq!(checkout.tracked_payments(), 1);
+    checkout
+        .cancel(&open, Actor::Cashier, "done")
+        .await
+        .unwrap();
+    assert_eq!(checkout.tracked_payments(), 0);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paid_payment_is_not_cancelled_by_the_engine() {
@@ -1059,7 +1312,10 @@ async fn a_notification_still_settles_an_unresolved_payment_no_cancel_was_sent_f
 async fn connectivity_is_published_and_the_resolver_survives_an_outage() {
     let dir = tempfile::tempdir().unwrap();
     let terminal = demo_terminal(dir.path(), Policy::fast(), |_| {}).await;
-    terminal.start_background_work().await.unwrap();
+    terminal
+        .start_background_work(Recovery::CancelUnwatched)
+        .await
+        .unwrap();
     let control = Control::of(&terminal);
     let mut events = Events::new(&terminal.checkout);
     assert_eq!(terminal.checkout.online(), None);
@@ -1096,6 +1352,13 @@ async fn connectivity_is_published_and_the_resolver_survives_an_outage() {
     events
         .wait_for("online again", WAIT, |e| {
             matches!(e, CheckoutEvent::Connectivity { online: true })
+        })
+        .await;
+    // The journal is written before the event is published: wait for the event too.
+    events
+        .wait_for("the payment's final state", WAIT, |e| {
+            matches!(e, CheckoutEvent::PaymentState { payment_request_id, state, .. }
+                if *payment_request_id == id && state.is_final())
         })
         .await;
     events.drain();
@@ -1174,7 +1437,7 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
 
         let paid_id = paid(&terminal, "10.00").await;
         control
-            .set_faults(json!({ "drop_response_rate": 1.0, "apis": ["refund"] }))
+            .set_faults(json!({ "drop_response_rate": 1.0, "apis": ["refund", "inquiryRefund"] }))
             .await;
         let refund = checkout
             .refund(&paid_id, Some(usd("1.00")), "in doubt", "M1")
@@ -1294,7 +1557,10 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
         let open = checkout.db(|j| j.open_payments()).await.unwrap();
         assert_eq!(open.len(), 6, "{open:#?}");
 
-        terminal.start_background_work().await.unwrap();
+        terminal
+            .start_background_work(Recovery::CancelUnwatched)
+            .await
+            .unwrap();
         wait_until("every payment and refund to be final", WAIT, || async {
             checkout
                 .db(|j| Ok(j.open_payments()?.is_empty() && j.open_refunds()?.is_empty()))
@@ -1331,6 +1597,113 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
             (2, 3, 2),
             "{counts:?}"
         );
+    });
+}
+
+#[test]
+fn resolve_cancels_order_codes_nobody_shows_and_keeps_what_was_paid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    // Life 1: two codes on screen, then the terminal dies.
+    let (walked_away, paying) = life(async {
+        let terminal = demo_terminal(&path, Policy::fast(), |_| {}).await;
+        let (a, _) = awaiting(&terminal, "1.00").await;
+        let (b, _) = awaiting(&terminal, "2.00").await;
+        (a, b)
+    });
+    life(async {
+        let terminal = demo_terminal(&path, Policy::fast(), |_| {}).await;
+        let control = Control::of(&terminal);
+        let checkout = &terminal.checkout;
+        // Both codes are still valid. One customer pays before anyone looks.
+        control
+            .set_faults(json!({ "suppress_notifications": true }))
+            .await;
+        let (status, answer) = control.customer_pays(&paying).await;
+        assert_eq!(status, 200, "{answer}");
+        for id in [&walked_away, &paying] {
+            assert_eq!(
+                checkout.payment(id).await.unwrap().state,
+                PaymentState::AwaitingCustomer
+            );
+        }
+        // `alipay-pos resolve` is this one pass: nothing is left open.
+        let report = checkout.resolve_once().await.unwrap();
+        assert!(report.open_payments.is_empty(), "{report:?}");
+        let cancelled = checkout.payment(&walked_away).await.unwrap();
+        assert_eq!(cancelled.state, PaymentState::Cancelled);
+        assert_eq!(cancelled.resolution, Some(Resolution::Cancel));
+        let paid = checkout.payment(&paying).await.unwrap();
+        assert_eq!(paid.state, PaymentState::Paid);
+        assert_eq!(paid.resolution, Some(Resolution::Inquiry));
+        assert_consistent(&terminal, true).await;
+    });
+}
+
+#[test]
+fn a_cashier_restart_shows_the_newest_code_again_and_a_kiosk_cancels_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let two_codes = || {
+        life(async {
+            let terminal = demo_terminal(&path, Policy::fast(), |_| {}).await;
+            let older = awaiting(&terminal, "1.00").await;
+            let newer = awaiting(&terminal, "2.00").await;
+            (older, newer)
+        })
+    };
+
+    // A cashier's terminal: the newest code goes back on screen, with its poller; the
+    // older one, which no screen can show beside it, is cancelled.
+    let ((older, _), (newer, newer_code)) = two_codes();
+    life(async {
+        let terminal = demo_terminal(&path, Policy::fast(), |_| {}).await;
+        let control = Control::of(&terminal);
+        let checkout = &terminal.checkout;
+        let resumed = terminal
+            .start_background_work(Recovery::ShowOnScreen)
+            .await
+            .unwrap()
+            .expect("a code to show again");
+        assert_eq!(resumed.payment_request_id, newer);
+        assert_eq!(resumed.code_value.as_deref(), Some(newer_code.as_str()));
+        let cancelled = wait_final(checkout, &older, WAIT).await;
+        assert_eq!(cancelled.state, PaymentState::Cancelled);
+        assert!(checkout.is_driven(&newer));
+        assert_eq!(
+            checkout.payment(&newer).await.unwrap().state,
+            PaymentState::AwaitingCustomer
+        );
+        // The resumed poller sees the customer pay.
+        control
+            .set_faults(json!({ "suppress_notifications": true }))
+            .await;
+        let (status, answer) = control.customer_pays(&newer).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(
+            wait_final(checkout, &newer, WAIT).await.state,
+            PaymentState::Paid
+        );
+        assert_consistent(&terminal, true).await;
+    });
+
+    // A kiosk: its customer has walked away, so nothing goes back on screen.
+    let ((older, _), (newer, _)) = two_codes();
+    life(async {
+        let terminal = demo_terminal(&path, Policy::fast(), |_| {}).await;
+        let checkout = &terminal.checkout;
+        let resumed = terminal
+            .start_background_work(Recovery::CancelUnwatched)
+            .await
+            .unwrap();
+        assert_eq!(resumed, None);
+        for id in [&older, &newer] {
+            assert_eq!(
+                wait_final(checkout, id, WAIT).await.state,
+                PaymentState::Cancelled
+            );
+        }
+        assert_consistent(&terminal, true).await;
     });
 }
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use alipay_pos::checkout::{Checkout, CheckoutEvent, PayStart, Policy};
+use alipay_pos::checkout::{Checkout, CheckoutEvent, PayStart, Policy, Recovery};
 use alipay_pos::journal::{Actor, PaymentState, RefundState};
 use alipay_pos::money::{Currency, Money};
 use common::*;
@@ -317,7 +317,10 @@ async fn soak(payments: usize, concurrency: usize) {
     let config = sandbox_config(dir.path(), Some(1_500));
     let terminal =
         demo_terminal_with(config, policy, |o| o.hang_time = Duration::from_secs(3)).await;
-    terminal.start_background_work().await.unwrap();
+    terminal
+        .start_background_work(Recovery::CancelUnwatched)
+        .await
+        .unwrap();
     let checkout = terminal.checkout.clone();
     let control = Control::of(&terminal);
 

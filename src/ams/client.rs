@@ -108,6 +108,17 @@ pub enum UnknownReason {
     BadSignature(String),
     #[error("the answer is for client id `{got}`, not `{expected}`")]
     ClientIdMismatch { expected: String, got: String },
+    /// A verified answer about another payment or refund than the one asked about: the
+    /// signature covers the path, client id, time and body, not the request, so a replayed
+    /// or substituted answer verifies. It is never applied.
+    #[error(
+        "the answer names {field} `{echoed}`, not the `{asked}` that was asked about; it is not applied"
+    )]
+    EchoMismatch {
+        field: &'static str,
+        asked: String,
+        echoed: String,
+    },
 }
 
 impl UnknownReason {

@@ -11,6 +11,7 @@
 //! Concurrency: each payment has an async lock, so the poller, the notification handler, a
 //! cashier's cancel and the resolver never interleave their read-decide-write steps.
 
+mod echo;
 pub mod events;
 pub mod failpoint;
 pub mod ids;
@@ -39,6 +40,7 @@ use crate::money::{Money, MoneyError};
 
 pub use events::CheckoutEvent;
 pub use policy::Policy;
+pub use settle::{Recovery, ResolveReport};
 
 /// Who the terminal is, as Alipay needs it on every `pay`.
 #[derive(Debug, Clone)]
@@ -223,6 +225,13 @@ impl Checkout {
             .clone()
     }
 
+    /// Wakes the payment's poller, if it has one; a payment nobody polls gains no entry.
+    fn wake(&self, payment_request_id: &str) {
+        if let Some(wakeup) = lock(&self.inner.wakeups).get(payment_request_id) {
+            wakeup.notify_one();
+        }
+    }
+
     /// Records a transition and publishes it.
     async fn transition(
         &self,
@@ -242,10 +251,41 @@ impl Checkout {
             state: record.state,
             detail,
         });
+        if record.state.is_final() {
+            self.forget(payment_request_id);
+        } else {
+            // A poller that is waiting re-reads the record: once the payment has left the
+            // customer screen (a cancel ended unresolved, say) it stops and lets its claim
+            // go, so the resolver can take over at once.
+            self.wake(payment_request_id);
+        }
         if record.state == PaymentState::Unresolved {
             self.inner.resolver_wake.notify_one();
         }
         Ok(record)
+    }
+
+    /// Drops a final payment's lock and wakeup, so a terminal that runs for months keeps
+    /// per-payment state only for the payments still open. A task still holding the old
+    /// lock finishes under it; anyone who takes the lock afterwards gets a fresh one and
+    /// finds the payment final, which every path checks first.
+    fn forget(&self, payment_request_id: &str) {
+        lock(&self.inner.locks).remove(payment_request_id);
+        if let Some(wakeup) = lock(&self.inner.wakeups).remove(payment_request_id) {
+            // A poller waiting on it re-reads the record and sees the final state.
+            wakeup.notify_one();
+        }
+    }
+
+    /// How many payments the engine keeps a lock or a wakeup for: only open ones. For
+    /// diagnostics and the tests that prove final payments are forgotten.
+    pub fn tracked_payments(&self) -> usize {
+        let locks = lock(&self.inner.locks);
+        let wakeups = lock(&self.inner.wakeups);
+        locks
+            .keys()
+            .chain(wakeups.keys().filter(|id| !locks.contains_key(*id)))
+            .count()
     }
 
     pub async fn payment(&self, payment_request_id: &str) -> Result<PaymentRecord, CheckoutError> {
@@ -317,11 +357,19 @@ impl Checkout {
         // the payment, or with this call if its caller stops waiting.
         let id = new.payment_request_id.clone();
         let claim = self.claim(&id);
+        // `pay` is sent under the payment's lock, so a notification (which takes the lock
+        // too) waits for `pay`'s answer instead of overtaking it: for a payment the customer
+        // can complete before `pay` returns, an early notification would mark it paid and
+        // the late `S` would then be an illegal transition.
+        let guard = self.payment_lock(&id);
+        let held = guard.lock().await;
         let record = self.db(move |j| j.create_payment(new, actor)).await?;
         self.publish(CheckoutEvent::PaymentStarted {
             payment_request_id: id.clone(),
         });
-        let start = self.send_pay(&record).await?;
+        let start = self.send_pay(&record).await;
+        drop(held);
+        let start = start?;
         let engine = self.clone();
         let driven_id = id.clone();
         match &start {
@@ -377,6 +425,7 @@ impl Checkout {
             }
             let outcome = self.inner.client.call(&request).await?;
             self.note_connectivity(&outcome);
+            let outcome = echo::about(outcome, &[("paymentRequestId", id.as_str())]);
             failpoint::hit(failpoint::PAY_AFTER_RESPONSE);
             self.record_outcome(&id, &outcome).await?;
             match outcome {
@@ -514,30 +563,14 @@ impl Checkout {
     /// Returns the state after the inquiry and whether Alipay knows the payment at all.
     async fn inquire_and_apply(&self, payment_request_id: &str) -> Result<Inquiry, CheckoutError> {
         let guard = self.payment_lock(payment_request_id);
-        let _held = guard.lock().await;
-        let record = self.payment(payment_request_id).await?;
-        if record.state.is_final() {
-            return Ok(Inquiry::Final(record.state));
+        let held = guard.lock().await;
+        let inquiry = self.inquire_locked(payment_request_id).await;
+        drop(held);
+        if matches!(inquiry, Ok(Inquiry::Final(_))) {
+            // It may have been final before: taking the lock made a fresh entry.
+            self.forget(payment_request_id);
         }
-        let request = match &record.payment_id {
-            Some(payment_id) => InquiryPaymentRequest::by_payment_id(payment_id.clone()),
-            None => InquiryPaymentRequest::by_payment_request_id(payment_request_id),
-        };
-        let outcome = self.inner.client.call(&request).await?;
-        self.note_connectivity(&outcome);
-        failpoint::hit(failpoint::POLL_AFTER_RESPONSE);
-        match outcome {
-            Outcome::Success(response) => self.apply_inquiry(&record, &response).await,
-            Outcome::Failed { code, .. } if code == "ORDER_NOT_EXIST" => Ok(Inquiry::NotFound),
-            Outcome::Failed { code, message } => {
-                tracing::warn!(payment = payment_request_id, %code, %message, "inquiry refused");
-                Ok(Inquiry::Pending)
-            }
-            Outcome::Unknown(reason) => {
-                tracing::debug!(payment = payment_request_id, %reason, "inquiry outcome unknown");
-                Ok(Inquiry::Unknown)
-            }
-        }
+        inquiry
     }
 
     /// Turns a verified inquiry answer into a final state when it is one. Caller holds the
@@ -686,7 +719,12 @@ impl Checkout {
             }
         }
         drop(held);
-        self.wakeup(&id).notify_one();
+        if self.payment(&id).await?.state.is_final() {
+            // A duplicate for a final payment took a fresh lock entry.
+            self.forget(&id);
+        } else {
+            self.wake(&id);
+        }
         Ok(())
     }
 
@@ -702,10 +740,18 @@ impl Checkout {
         actor: Actor,
         reason: &str,
     ) -> Result<PaymentRecord, CheckoutError> {
+        // Created if need be: a poller that has not started waiting yet still finds the
+        // permit and stops sleeping.
         self.wakeup(payment_request_id).notify_one();
         let guard = self.payment_lock(payment_request_id);
-        let _held = guard.lock().await;
-        self.cancel_locked(payment_request_id, actor, reason).await
+        let held = guard.lock().await;
+        let record = self.cancel_locked(payment_request_id, actor, reason).await;
+        drop(held);
+        if record.as_ref().is_ok_and(|r| r.state.is_final()) {
+            // Already final before this call: nothing else forgets it.
+            self.forget(payment_request_id);
+        }
+        record
     }
 
     fn inquiry_for(record: &PaymentRecord) -> InquiryPaymentRequest {

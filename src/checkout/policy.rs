@@ -34,6 +34,8 @@ pub struct Policy {
     /// `inquiryRefund` answers ORDER_NOT_EXIST this many times before the refund is taken as
     /// never created (order-code.md: retry after 15 s, 3 times).
     pub refund_not_found_limit: u32,
+    /// The pause between those inquiries.
+    pub refund_not_found_delay: Duration,
 }
 
 impl Default for Policy {
@@ -52,6 +54,7 @@ impl Default for Policy {
             max_code_lifetime: Duration::from_secs(300),
             expiry_grace: Duration::from_secs(5),
             refund_not_found_limit: 3,
+            refund_not_found_delay: Duration::from_secs(15),
         }
     }
 }
@@ -73,6 +76,7 @@ impl Policy {
             max_code_lifetime: Duration::from_secs(300),
             expiry_grace: Duration::from_millis(200),
             refund_not_found_limit: 3,
+            refund_not_found_delay: Duration::from_millis(30),
         }
     }
 

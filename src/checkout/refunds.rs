@@ -5,9 +5,9 @@
 
 use time::OffsetDateTime;
 
-use super::{Checkout, CheckoutError, failpoint, ids};
+use super::{Checkout, CheckoutError, echo, failpoint, ids};
 use crate::ams::client::Outcome;
-use crate::ams::models::{Amount, RefundRequest};
+use crate::ams::models::{Amount, InquiryRefundRequest, RefundRequest, RefundStatus};
 use crate::ams::timefmt;
 use crate::journal::{
     Actor, EntityRef, NewRefund, PaymentState, RefundRecord, RefundState, RefundUpdate,
@@ -78,7 +78,7 @@ impl Checkout {
             state: refund.state,
             detail: format!("refund of {} requested", refund.amount.major_string()),
         });
-        self.send_refund(&refund, &payment_id).await
+        self.send_refund(&refund, &payment_id, true).await
     }
 
     fn refund_request(refund: &RefundRecord, payment_id: &str) -> RefundRequest {
@@ -93,10 +93,17 @@ impl Checkout {
         request
     }
 
+    /// Sends `refund` with its idempotent `refundRequestId`, resending it unchanged while
+    /// the outcome is unknown. `first_send` says that no earlier call (in this process or
+    /// a previous one) may have sent it: only then is an `F` a plain refusal. An `F` to a
+    /// resend is not: the first attempt may have gone through (its answer was lost), and a
+    /// resend can be refused for reasons that arose since (the refund window closed, say).
+    /// Then, and when the resends run out, `inquiryRefund` decides.
     async fn send_refund(
         &self,
         refund: &RefundRecord,
         payment_id: &str,
+        first_send: bool,
     ) -> Result<RefundRecord, CheckoutError> {
         let request = Self::refund_request(refund, payment_id);
         let id = refund.refund_request_id.clone();
@@ -114,12 +121,14 @@ impl Checkout {
         })
         .await?;
         failpoint::hit(failpoint::REFUND_BEFORE_SEND);
+        let asked = [("refundRequestId", id.as_str()), ("paymentId", payment_id)];
         for attempt in 0..self.inner.policy.refund_attempts.max(1) {
             if attempt > 0 {
                 tokio::time::sleep(self.inner.policy.refund_retry_delay).await;
             }
             let outcome = self.inner.client.call(&request).await?;
             self.note_connectivity(&outcome);
+            let outcome = echo::about(outcome, &asked);
             failpoint::hit(failpoint::REFUND_AFTER_RESPONSE);
             self.record_outcome(&id, &outcome).await?;
             match outcome {
@@ -133,16 +142,13 @@ impl Checkout {
                                 refund_id: response.refund_id.clone(),
                                 result_code: Some("SUCCESS".into()),
                                 resolution: Some(Resolution::Refund),
-                                refunded_at: response
-                                    .refund_time
-                                    .as_deref()
-                                    .and_then(|t| timefmt::parse_datetime(t).ok()),
+                                refunded_at: parse_time(response.refund_time.as_deref()),
                                 ..RefundUpdate::default()
                             },
                         )
                         .await;
                 }
-                Outcome::Failed { code, message } => {
+                Outcome::Failed { code, message } if first_send && attempt == 0 => {
                     return self
                         .transition_refund(
                             &id,
@@ -151,9 +157,16 @@ impl Checkout {
                             RefundUpdate {
                                 result_code: Some(code),
                                 result_message: Some(message),
+                                resolution: Some(Resolution::Refund),
                                 ..RefundUpdate::default()
                             },
                         )
+                        .await;
+                }
+                Outcome::Failed { code, message } => {
+                    tracing::warn!(refund = %id, attempt, %code, "a resent refund was refused; an inquiry decides whether the first attempt went through");
+                    return self
+                        .settle_refund_by_inquiry(&id, Some((code, message)))
                         .await;
                 }
                 Outcome::Unknown(reason) => {
@@ -161,14 +174,125 @@ impl Checkout {
                 }
             }
         }
-        let current = self.refund_record(&id).await?;
+        self.settle_refund_by_inquiry(&id, None).await
+    }
+
+    /// Settles a refund whose `refund` answers did not decide it, with `inquiryRefund`
+    /// (flows.md: retry `refund` for a while, then query). order-code.md: an inquiry that
+    /// answers `ORDER_NOT_EXIST` is asked again after 15 s, and after 3 such answers the
+    /// refund is taken as never created ([`super::Policy::refund_not_found_limit`]); it
+    /// then ends failed, with the refusal a resend got if there was one, and the amount is
+    /// refundable again. Anything else that is not final (`PROCESSING`, no answer, another
+    /// refusal) leaves it unresolved for the resolver's next round.
+    async fn settle_refund_by_inquiry(
+        &self,
+        refund_request_id: &str,
+        refusal: Option<(String, String)>,
+    ) -> Result<RefundRecord, CheckoutError> {
+        let refund = self.refund_record(refund_request_id).await?;
+        if refund.state.is_final() {
+            return Ok(refund);
+        }
+        let request = InquiryRefundRequest::by_refund_request_id(refund_request_id);
+        let mut asked = vec![("refundRequestId", refund_request_id)];
+        if let Some(refund_id) = refund.refund_id.as_deref() {
+            asked.push(("refundId", refund_id));
+        }
+        let limit = self.inner.policy.refund_not_found_limit.max(1);
+        let mut not_found = 0;
+        let undecided = loop {
+            let outcome = self.inner.client.call(&request).await?;
+            self.note_connectivity(&outcome);
+            let outcome = echo::about(outcome, &asked);
+            match outcome {
+                Outcome::Success(response) => {
+                    let amount_matches = response.refund_amount.as_ref().is_some_and(|a| {
+                        a.value == refund.amount.minor()
+                            && a.currency == refund.amount.currency().code()
+                    });
+                    match response.refund_status {
+                        Some(RefundStatus::Success) if amount_matches => {
+                            return self
+                                .transition_refund(
+                                    refund_request_id,
+                                    RefundState::Succeeded,
+                                    "refunded (inquiry)".into(),
+                                    RefundUpdate {
+                                        refund_id: response.refund_id.clone(),
+                                        result_code: Some("SUCCESS".into()),
+                                        resolution: Some(Resolution::Inquiry),
+                                        refunded_at: parse_time(response.refund_time.as_deref()),
+                                        ..RefundUpdate::default()
+                                    },
+                                )
+                                .await;
+                        }
+                        Some(RefundStatus::Success) => {
+                            tracing::error!(refund = %refund_request_id, "inquiryRefund reports SUCCESS for another amount; not recording it");
+                            break "Alipay reported the refund for a different amount; left unresolved for a manager";
+                        }
+                        Some(RefundStatus::Fail) => {
+                            return self
+                                .transition_refund(
+                                    refund_request_id,
+                                    RefundState::Failed,
+                                    "refund failed (inquiry)".into(),
+                                    RefundUpdate {
+                                        result_code: Some("FAIL".into()),
+                                        resolution: Some(Resolution::Inquiry),
+                                        ..RefundUpdate::default()
+                                    },
+                                )
+                                .await;
+                        }
+                        _ => break "Alipay is still processing the refund",
+                    }
+                }
+                Outcome::Failed { code, .. } if code == "ORDER_NOT_EXIST" => {
+                    not_found += 1;
+                    if not_found >= limit {
+                        let (code, message) = refusal.unwrap_or_else(|| {
+                            (
+                                "ORDER_NOT_EXIST".into(),
+                                "Alipay has no such refund: it never reached Alipay".into(),
+                            )
+                        });
+                        return self
+                            .transition_refund(
+                                refund_request_id,
+                                RefundState::Failed,
+                                format!(
+                                    "refund never created at Alipay ({limit} inquiries found nothing); {code}"
+                                ),
+                                RefundUpdate {
+                                    result_code: Some(code),
+                                    result_message: Some(message),
+                                    resolution: Some(Resolution::Inquiry),
+                                    ..RefundUpdate::default()
+                                },
+                            )
+                            .await;
+                    }
+                    tokio::time::sleep(self.inner.policy.refund_not_found_delay).await;
+                }
+                Outcome::Failed { code, message } => {
+                    tracing::warn!(refund = %refund_request_id, %code, %message, "inquiryRefund refused");
+                    break "the refund inquiry was refused";
+                }
+                Outcome::Unknown(reason) => {
+                    tracing::warn!(refund = %refund_request_id, %reason, "inquiryRefund outcome unknown");
+                    break "Alipay could not be asked";
+                }
+            }
+        };
+        let current = self.refund_record(refund_request_id).await?;
         if current.state == RefundState::Unresolved || current.state.is_final() {
             return Ok(current);
         }
         self.transition_refund(
-            &id,
+            refund_request_id,
             RefundState::Unresolved,
-            "refund outcome unknown; the resolver resends it unchanged".into(),
+            format!("refund outcome unknown ({undecided}); the resolver asks again"),
             RefundUpdate::default(),
         )
         .await
@@ -194,8 +318,9 @@ impl Checkout {
         Ok(record)
     }
 
-    /// Resends an open refund unchanged; the idempotent `refundRequestId` makes that the
-    /// safe way to learn its outcome, whether or not the first request ever arrived.
+    /// Settles an open refund: resent unchanged (the idempotent `refundRequestId` makes
+    /// that safe whether or not the first request ever arrived), then, if that does not
+    /// decide it, inquired. It counts as a resend, so a refusal does not fail it.
     pub(super) async fn settle_refund(&self, refund: &RefundRecord) -> Result<(), CheckoutError> {
         let payment_local_id = refund.payment;
         let payment = self
@@ -207,7 +332,12 @@ impl Checkout {
                 "refund of a payment without an Alipay payment id".into(),
             ));
         };
-        self.send_refund(refund, &payment_id).await?;
+        self.send_refund(refund, &payment_id, false).await?;
         Ok(())
     }
+}
+
+/// Alipay's datetimes are informative here; one that does not parse is left out.
+fn parse_time(text: Option<&str>) -> Option<OffsetDateTime> {
+    text.and_then(|t| timefmt::parse_datetime(t).ok())
 }

@@ -32,6 +32,15 @@ fn code_still_valid(record: &PaymentRecord) -> bool {
             .is_some_and(|expiry| OffsetDateTime::now_utc() <= expiry)
 }
 
+/// What start-up does with a payment whose order code is still valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// A cashier's screen takes the newest one back; the customer may still be scanning it.
+    ShowOnScreen,
+    /// Nobody will show it (a kiosk, whose customer has walked away): inquire, then cancel.
+    CancelUnwatched,
+}
+
 /// What one resolver pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResolveReport {
@@ -94,6 +103,7 @@ impl Checkout {
             }
             let outcome = self.inner.client.call(&request).await?;
             self.note_connectivity(&outcome);
+            let outcome = super::echo::about(outcome, &super::echo::payment_ids(&record));
             failpoint::hit(failpoint::CANCEL_AFTER_RESPONSE);
             self.record_outcome(&intent_id_for_outcome, &outcome)
                 .await?;
@@ -157,20 +167,31 @@ impl Checkout {
         .await
     }
 
-    /// An inquiry while the caller already holds the payment's lock.
-    async fn inquire_locked(&self, payment_request_id: &str) -> Result<Inquiry, CheckoutError> {
+    /// One `inquiryPayment` while the caller already holds the payment's lock; records a
+    /// final status if there is one.
+    pub(super) async fn inquire_locked(
+        &self,
+        payment_request_id: &str,
+    ) -> Result<Inquiry, CheckoutError> {
         let record = self.payment(payment_request_id).await?;
         if record.state.is_final() {
             return Ok(Inquiry::Final(record.state));
         }
         let outcome = self.inner.client.call(&Self::inquiry_for(&record)).await?;
         self.note_connectivity(&outcome);
+        let outcome = super::echo::about(outcome, &super::echo::payment_ids(&record));
         failpoint::hit(failpoint::POLL_AFTER_RESPONSE);
         Ok(match outcome {
             Outcome::Success(response) => self.apply_inquiry(&record, &response).await?,
             Outcome::Failed { code, .. } if code == "ORDER_NOT_EXIST" => Inquiry::NotFound,
-            Outcome::Failed { .. } => Inquiry::Pending,
-            Outcome::Unknown(_) => Inquiry::Unknown,
+            Outcome::Failed { code, message } => {
+                tracing::warn!(payment = payment_request_id, %code, %message, "inquiry refused");
+                Inquiry::Pending
+            }
+            Outcome::Unknown(reason) => {
+                tracing::debug!(payment = payment_request_id, %reason, "inquiry outcome unknown");
+                Inquiry::Unknown
+            }
         })
     }
 
@@ -197,13 +218,33 @@ impl Checkout {
         Ok(())
     }
 
-    /// Settles one open payment as far as possible right now. A payment whose code is still
-    /// valid is only inquired: the customer may be paying at this moment.
+    /// Settles one open payment that no task drives, as far as possible right now.
+    ///
+    /// Such a payment is an orphan: its order code (if it still has a valid one) is shown by
+    /// no screen in this process, and the data-folder lock proves no other process holds
+    /// the engine. Left alone, the customer could still pay a code the cashier no longer
+    /// sees and be charged again on a new one. So it is inquired first (a paid payment is
+    /// found to be paid, not reversed by accident), then cancelled. When Alipay cannot be
+    /// reached it is marked unresolved, which is what it is.
     async fn settle_payment(&self, record: &PaymentRecord) -> Result<(), CheckoutError> {
         let id = record.payment_request_id.as_str();
-        let code_still_valid = code_still_valid(record);
         let guard = self.payment_lock(id);
-        let _held = guard.lock().await;
+        let held = guard.lock().await;
+        let settled = self.settle_orphan_locked(record).await;
+        drop(held);
+        if self.payment(id).await?.state.is_final() {
+            self.forget(id);
+        }
+        settled
+    }
+
+    /// [`Checkout::settle_payment`] with the payment's lock held.
+    async fn settle_orphan_locked(&self, record: &PaymentRecord) -> Result<(), CheckoutError> {
+        let id = record.payment_request_id.as_str();
+        if self.is_driven(id) {
+            // Claimed while this pass waited for the lock.
+            return Ok(());
+        }
         match self.inquire_locked(id).await? {
             Inquiry::Final(_) => Ok(()),
             Inquiry::Unknown => {
@@ -211,23 +252,25 @@ impl Checkout {
                 if matches!(
                     current.state,
                     PaymentState::Created | PaymentState::AwaitingCustomer
-                ) && !code_still_valid
-                {
+                ) {
                     self.transition(
                         id,
                         PaymentState::Unresolved,
                         Actor::System,
-                        "Alipay unreachable while settling".into(),
+                        "Alipay unreachable while settling; nobody shows this payment".into(),
                         PaymentUpdate::default(),
                     )
                     .await?;
                 }
                 Ok(())
             }
-            Inquiry::Pending | Inquiry::NotFound if code_still_valid => Ok(()),
             Inquiry::Pending | Inquiry::NotFound => {
-                self.cancel_locked(id, Actor::System, "settling an unfinished payment")
-                    .await?;
+                let reason = if code_still_valid(record) {
+                    "nobody shows this order code any more (the terminal stopped while it was on screen)"
+                } else {
+                    "settling an unfinished payment"
+                };
+                self.cancel_locked(id, Actor::System, reason).await?;
                 Ok(())
             }
         }
@@ -287,26 +330,37 @@ impl Checkout {
         Ok(report)
     }
 
-    /// Resumes everything a previous run left open: payments whose code is still valid get
-    /// their poller back; the rest is settled by the resolver.
-    pub async fn recover(&self) -> Result<(), CheckoutError> {
+    /// Resumes what a previous run left open. With [`Recovery::ShowOnScreen`] the newest
+    /// payment whose order code is still valid gets its poller back and is returned, for
+    /// the face to put back on the customer screen (the same code, the countdown going on).
+    /// Everything else, and with [`Recovery::CancelUnwatched`] everything, is an orphan
+    /// that the resolver settles at once: inquiry, then cancel (see `settle_payment`).
+    pub async fn recover(
+        &self,
+        recovery: Recovery,
+    ) -> Result<Option<PaymentRecord>, CheckoutError> {
         let open = self.db(|j| j.open_payments()).await?;
-        for record in open {
-            if code_still_valid(&record) {
-                let id = record.payment_request_id.clone();
-                lock(&self.inner.driven).insert(id.clone());
-                let engine = self.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = engine.poll_until_final(&id).await {
-                        tracing::error!(%error, payment = %id, "poller stopped; the resolver takes over");
-                    }
-                    lock(&engine.inner.driven).remove(&id);
-                    engine.inner.resolver_wake.notify_one();
-                });
-            }
+        let resumed = match recovery {
+            Recovery::ShowOnScreen => open
+                .into_iter()
+                .filter(code_still_valid)
+                .max_by_key(|record| (record.created_at, record.id)),
+            Recovery::CancelUnwatched => None,
+        };
+        if let Some(record) = &resumed {
+            let id = record.payment_request_id.clone();
+            let claim = self.claim(&id);
+            let engine = self.clone();
+            tokio::spawn(async move {
+                if let Err(error) = engine.poll_until_final(&id).await {
+                    tracing::error!(%error, payment = %id, "poller stopped; the resolver takes over");
+                }
+                drop(claim);
+                engine.inner.resolver_wake.notify_one();
+            });
         }
         self.inner.resolver_wake.notify_one();
-        Ok(())
+        Ok(resumed)
     }
 
     /// The background resolver: keeps settling open payments and refunds with doubling

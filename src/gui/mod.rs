@@ -44,8 +44,9 @@ use slint::ComponentHandle;
 use time::OffsetDateTime;
 
 use crate::admin::PinGuard;
-use crate::checkout::{Checkout, Policy};
+use crate::checkout::{Checkout, Policy, Recovery};
 use crate::config::{CatalogItem, Config};
+use crate::journal::PaymentRecord;
 use crate::locale::Locale;
 use crate::money::{Currency, Money};
 use crate::terminal::Terminal;
@@ -375,6 +376,12 @@ impl Controller {
         connect(&self.shared, terminal, runtime);
     }
 
+    /// Puts a payment that [`Terminal::start_background_work`] recovered back on the
+    /// customer screen. Call on the UI thread, after [`Controller::connect`].
+    pub fn show_recovered(&self, record: PaymentRecord) {
+        payment_adapter::show_recovered(&self.shared, record);
+    }
+
     /// Shows why the engine could not start (charging stays off).
     pub fn startup_failed(&self, message: &str) {
         self.shared
@@ -425,20 +432,30 @@ pub fn run(options: GuiOptions, config_path: Option<&Path>) -> Result<(), GuiErr
     }
     let controller = Controller::attach(&app, options, &config);
     let gui_id = controller.shared.id;
+    // A cashier takes back an order code left on screen by a crash (the customer may be
+    // scanning it); a kiosk's customer has walked away, so its code is cancelled.
+    let recovery = if kiosk {
+        Recovery::CancelUnwatched
+    } else {
+        Recovery::ShowOnScreen
+    };
     runtime.spawn(async move {
         let started = match Terminal::start(config, Policy::default()).await {
-            Ok(terminal) => match terminal.start_background_work().await {
-                Ok(()) => Ok(terminal),
+            Ok(terminal) => match terminal.start_background_work(recovery).await {
+                Ok(resumed) => Ok((terminal, resumed)),
                 Err(error) => Err(error.to_string()),
             },
             Err(error) => Err(error.to_string()),
         };
         let handle = tokio::runtime::Handle::current();
         match started {
-            Ok(terminal) => {
+            Ok((terminal, resumed)) => {
                 let terminal = Arc::new(terminal);
                 post(gui_id, move |shared| {
                     connect(shared, terminal, handle);
+                    if let Some(record) = resumed {
+                        payment_adapter::show_recovered(shared, record);
+                    }
                 });
             }
             Err(message) => {

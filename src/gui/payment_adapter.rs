@@ -209,6 +209,26 @@ pub(super) fn charge(shared: &Rc<Shared>) {
     });
 }
 
+/// Puts a payment recovered at start-up back on the customer screen: the same order code,
+/// its countdown going on, Cancel working. The engine's poller already follows it, so from
+/// here on it is shown exactly like a payment just charged.
+pub(super) fn show_recovered(shared: &Rc<Shared>, record: PaymentRecord) {
+    {
+        let mut state = shared.state.borrow_mut();
+        if state.charging || state.payment.is_some() {
+            tracing::warn!(payment = %record.payment_request_id, "a recovered payment found the screen busy; the resolver settles it");
+            return;
+        }
+        state.payment = Some(Shown::new(record.payment_request_id.clone(), record.amount));
+    }
+    tracing::info!(payment = %record.payment_request_id, "showing the order code of a payment left open by the previous run");
+    let id = record.payment_request_id.clone();
+    let image = qr_for(&record);
+    apply_record(shared, record, image);
+    // It may have changed between start-up and now.
+    refresh(shared, id);
+}
+
 /// Reads the payment's record on the runtime and draws the screen from it.
 pub(super) fn refresh(shared: &Rc<Shared>, payment_request_id: String) {
     let Some(engine) = shared.engine() else {
