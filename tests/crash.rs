@@ -22,9 +22,14 @@
 //! `CRASH_VERBOSE=1` prints every trial's transcript). A failing trial prints its plan, its
 //! transcript, the journal and the ledger, and keeps its files.
 //!
-//! Order codes live 300 s (the terminal asks for that expiry), and the resolver only inquires
-//! about a code that is still valid. A customer who walks away is therefore simulated by moving
-//! the sandbox's clock past the expiry (and back once recovery is done), not by waiting.
+//! An order code that was on screen when the terminal died is shown by nobody afterwards, so
+//! one `resolve` inquires and then cancels it (or finds it paid). Should a code still be
+//! reported as awaiting the customer, the campaign moves the sandbox's clock past its expiry
+//! (and back once recovery is done) rather than waiting.
+//!
+//! The last two tests are issue 9 §1 on its own: kill `pay` while its code is shown, then one
+//! `resolve` settles it; and a restarted cashier GUI shows the same code again, while a
+//! restarted kiosk cancels it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -38,6 +43,8 @@ use std::time::{Duration, Instant};
 use alipay_pos::checkout::failpoint;
 use alipay_pos::journal::{Journal, PaymentFilter};
 use serde_json::{Value, json};
+
+mod gui_support;
 
 /// The merchant the sandbox accepts (the test-vector key pair signs its requests).
 const CLIENT_ID: &str = "SANDBOX_CRASH_TEST";
@@ -2300,4 +2307,201 @@ fn crash_campaign_200() {
         random < 20 || random_killed * 10 >= random * 4,
         "random moments killed a running process in only {random_killed} of {random} trials"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 9 §1: no order code is left payable with no one watching it.
+
+/// Starts `pay`, waits until its order code is on screen, and kills it with SIGKILL. Returns
+/// Alipay's side of the payment and the code that was shown.
+fn kill_pay_while_its_code_is_shown(world: &mut World, amount: u64) -> (LedgerPayment, String) {
+    let before: HashSet<String> = world
+        .ledger()
+        .payments
+        .into_iter()
+        .map(|p| p.payment_request_id)
+        .collect();
+    let mut pay = world.spawn(&["pay", &cents(amount), "--json"], None);
+    let code = world.await_code(&mut pay);
+    let mut outcome = Outcome::default();
+    world.sigkill(&mut pay, &mut outcome);
+    let Some(code) = code else {
+        world.fail("`pay` showed no code")
+    };
+    ensure!(world, outcome.killed, "`pay` ended before the kill");
+    let ledger = world.ledger();
+    let Some(payment) = new_ledger_payment(&ledger, &before) else {
+        world.fail("the killed `pay` left no payment at Alipay")
+    };
+    ensure!(
+        world,
+        payment.status == "PROCESSING",
+        "the code was still payable: {payment:?}"
+    );
+    (payment, code)
+}
+
+fn journal_state(world: &mut World, payment_request_id: &str) -> String {
+    let rows = world.journal_rows();
+    match rows
+        .into_iter()
+        .find(|r| r.payment_request_id == payment_request_id)
+    {
+        Some(row) => row.state,
+        None => world.fail(&format!("{payment_request_id} is not in the journal")),
+    }
+}
+
+fn journal_check_is_clean(world: &mut World) {
+    let check = world.run(&["journal", "check"], None, Duration::from_secs(60));
+    ensure!(
+        world,
+        check.code() == Some(0),
+        "`journal check` exited {:?}: {}{}",
+        check.code(),
+        check.stdout,
+        check.stderr
+    );
+}
+
+#[test]
+fn one_resolve_settles_a_code_that_was_on_screen_when_the_terminal_was_killed() {
+    let mut world = World::start("orphaned-code");
+    for customer_pays_after_the_kill in [false, true] {
+        let (payment, _code) = kill_pay_while_its_code_is_shown(&mut world, 1_357);
+        if customer_pays_after_the_kill {
+            ensure!(
+                world,
+                world.customer_pays(&payment.payment_id),
+                "the customer could not pay the orphaned code"
+            );
+        }
+        // One pass, and nothing is left open: exit 0, an empty open list.
+        let out = world.run(&["resolve", "--json"], None, Duration::from_secs(120));
+        ensure!(
+            world,
+            out.code() == Some(0),
+            "`resolve` exited {:?}: {}{}",
+            out.code(),
+            out.stdout,
+            out.stderr
+        );
+        let report: Value = serde_json::from_str(out.stdout.trim()).unwrap_or(Value::Null);
+        ensure!(
+            world,
+            report["openPayments"].as_array().is_some_and(Vec::is_empty),
+            "`resolve` left payments open: {report}"
+        );
+        let (journal, alipay) = if customer_pays_after_the_kill {
+            ("paid", "SUCCESS")
+        } else {
+            ("cancelled", "CANCELLED")
+        };
+        let state = journal_state(&mut world, &payment.payment_request_id);
+        ensure!(
+            world,
+            state == journal,
+            "the journal says {state}, not {journal}"
+        );
+        let ledger = world.ledger();
+        let remote = ledger.by_request_id(&payment.payment_request_id).cloned();
+        ensure!(
+            world,
+            remote.as_ref().is_some_and(|p| p.status == alipay),
+            "Alipay says {remote:?}, not {alipay}"
+        );
+        journal_check_is_clean(&mut world);
+    }
+    world.assert_consistent();
+}
+
+#[test]
+fn a_restarted_cashier_shows_the_killed_terminals_code_again_and_a_kiosk_cancels_it() {
+    use alipay_pos::gui::{Api, GuiOptions, Page, ResultKind};
+    use gui_support::{RunningGui, click, wait_until};
+    use slint::ComponentHandle;
+
+    i_slint_backend_testing::init_integration_test_with_system_time();
+    let mut world = World::start("gui-recovery");
+    let config_of = |world: &World| match alipay_pos::config::Config::load(&world.config) {
+        Ok(config) => config,
+        Err(e) => panic!("the crash world's config does not load: {e}"),
+    };
+
+    // A cashier: the same code is back on the customer screen, the countdown goes on, and
+    // Cancel cancels it at Alipay.
+    let (payment, code) = kill_pay_while_its_code_is_shown(&mut world, 2_468);
+    let gui = RunningGui::start_recovering(&config_of(&world), GuiOptions::default());
+    let ui = gui.app.clone_strong();
+    let expected = alipay_pos::gui::qr::render(&code).unwrap();
+    gui.run(async move {
+        let api = ui.global::<Api>();
+        wait_until("the recovered QR screen", || {
+            api.get_page() == Page::CustomerQr
+        })
+        .await;
+        let shown = api.get_qr_code().to_rgb8().expect("an RGB QR image");
+        assert_eq!(
+            (shown.width(), shown.height()),
+            (expected.width(), expected.height())
+        );
+        assert!(
+            shown.as_bytes() == expected.as_bytes(),
+            "the QR on screen is not the killed terminal's code"
+        );
+        assert_eq!(api.get_qr_amount(), "USD 24.68");
+        let left = api.get_seconds_left();
+        assert!((1..=300).contains(&left), "countdown {left}");
+        click(&ui, "Cancel payment");
+        wait_until("the cancelled result", || {
+            api.get_page() == Page::Result && api.get_result_kind() == ResultKind::Cancelled
+        })
+        .await;
+    });
+    let state = journal_state(&mut world, &payment.payment_request_id);
+    ensure!(world, state == "cancelled", "the journal says {state}");
+
+    // A kiosk: its customer has walked away; the code is cancelled at start-up and the
+    // kiosk shows its start page, not the code.
+    let (payment, _code) = kill_pay_while_its_code_is_shown(&mut world, 1_111);
+    let kiosk = GuiOptions {
+        kiosk: true,
+        ..GuiOptions::default()
+    };
+    let gui = RunningGui::start_recovering(&config_of(&world), kiosk);
+    let ui = gui.app.clone_strong();
+    let checkout = gui.terminal.checkout.clone();
+    let handle = gui.runtime.handle().clone();
+    let id = payment.payment_request_id.clone();
+    gui.run(async move {
+        let api = ui.global::<Api>();
+        let deadline = Instant::now() + gui_support::DEADLINE;
+        loop {
+            let checkout = checkout.clone();
+            let id = id.clone();
+            let state = handle
+                .spawn(async move { checkout.payment(&id).await.map(|r| r.state) })
+                .await
+                .unwrap()
+                .unwrap();
+            assert_ne!(
+                api.get_page(),
+                Page::CustomerQr,
+                "a kiosk showed the old code"
+            );
+            if state.is_final() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the kiosk left the code {state:?}"
+            );
+            gui_support::pause(20).await;
+        }
+        assert_eq!(api.get_page(), Page::Kiosk);
+    });
+    let state = journal_state(&mut world, &payment.payment_request_id);
+    ensure!(world, state == "cancelled", "the journal says {state}");
+    journal_check_is_clean(&mut world);
+    world.assert_consistent();
 }

@@ -88,7 +88,9 @@ enum Command {
     Admin(admin_cmd::AdminCommand),
     /// Run the resolver once over every open payment and refund, and report what it settled.
     ///
-    /// Exit status 0 when nothing is left open, 3 otherwise.
+    /// An order code left on screen by a terminal that stopped is inquired, then cancelled
+    /// unless it was paid: nobody shows it any more. Exit status 0 when nothing is left
+    /// open, 3 when something is (Alipay could not be reached).
     Resolve {
         #[arg(long)]
         json: bool,

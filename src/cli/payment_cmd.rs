@@ -448,6 +448,11 @@ pub fn resolve(json: bool, config_path: Option<&Path>) -> CliResult {
             }
             if report.open_payments.is_empty() && report.open_refunds.is_empty() {
                 writeln!(out, "nothing left open")?;
+            } else {
+                writeln!(
+                    out,
+                    "Alipay could not settle these yet (unreachable, or still processing); run `alipay-pos resolve` again later"
+                )?;
             }
         }
         Ok(if report.open_payments.is_empty() && report.open_refunds.is_empty() {

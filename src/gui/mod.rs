@@ -394,6 +394,17 @@ impl Controller {
     }
 }
 
+/// What start-up does with an order code a crash left on screen: a cashier takes it back
+/// (the customer may be scanning it); a kiosk's customer has walked away, so it is
+/// cancelled.
+pub fn recovery_for(options: &GuiOptions) -> Recovery {
+    if options.kiosk {
+        Recovery::CancelUnwatched
+    } else {
+        Recovery::ShowOnScreen
+    }
+}
+
 /// Starts the GUI and runs it until the window closes.
 ///
 /// The window opens first (so a missing display fails fast, before anything starts); the
@@ -430,15 +441,9 @@ pub fn run(options: GuiOptions, config_path: Option<&Path>) -> Result<(), GuiErr
         app.window()
             .on_close_requested(|| slint::CloseRequestResponse::KeepWindowShown);
     }
+    let recovery = recovery_for(&options);
     let controller = Controller::attach(&app, options, &config);
     let gui_id = controller.shared.id;
-    // A cashier takes back an order code left on screen by a crash (the customer may be
-    // scanning it); a kiosk's customer has walked away, so its code is cancelled.
-    let recovery = if kiosk {
-        Recovery::CancelUnwatched
-    } else {
-        Recovery::ShowOnScreen
-    };
     runtime.spawn(async move {
         let started = match Terminal::start(config, Policy::default()).await {
             Ok(terminal) => match terminal.start_background_work(recovery).await {

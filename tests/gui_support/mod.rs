@@ -154,6 +154,22 @@ impl RunningGui {
         }
     }
 
+    /// Like [`RunningGui::start`], then as the terminal's own start-up does it: recovery
+    /// for this face ([`alipay_pos::gui::recovery_for`]), the resolver, and the recovered
+    /// order code (if any) back on the customer screen.
+    pub fn start_recovering(config: &Config, options: alipay_pos::gui::GuiOptions) -> RunningGui {
+        let recovery = alipay_pos::gui::recovery_for(&options);
+        let gui = RunningGui::start(config, options);
+        let resumed = gui
+            .runtime
+            .block_on(gui.terminal.start_background_work(recovery))
+            .unwrap();
+        if let Some(record) = resumed {
+            gui.controller.show_recovered(record);
+        }
+        gui
+    }
+
     /// Runs `script` on the event loop until it ends, then closes everything.
     pub fn run(self, script: impl std::future::Future<Output = ()> + 'static) {
         slint::spawn_local(async move {
