@@ -14,6 +14,7 @@
 pub mod events;
 pub mod failpoint;
 pub mod ids;
+mod manual;
 pub mod policy;
 pub mod receiver;
 mod refunds;
@@ -38,6 +39,7 @@ use crate::journal::{
 use crate::money::{Money, MoneyError};
 
 pub use events::CheckoutEvent;
+pub use manual::{ManualOutcome, ManualSettleError};
 pub use policy::Policy;
 
 /// Who the terminal is, as Alipay needs it on every `pay`.

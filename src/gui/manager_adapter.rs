@@ -8,6 +8,7 @@
 //! (`Checkout::refund`), which journals each one before sending it, like the CLI does.
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use slint::{ComponentHandle, ModelRc, SharedString, TimerMode, VecModel};
@@ -18,6 +19,7 @@ use super::{
     Engine, ListNotice, Manager, ManagerTab, Page, RefundNotice, RefundStage, SettingsView, Shared,
     StatusFilter, kiosk, post, status_adapter,
 };
+use crate::admin::ManagerApproval;
 use crate::checkout::Checkout;
 use crate::config::Config;
 use crate::journal::{
@@ -31,10 +33,6 @@ use crate::money::{MinorTotal, Money};
 /// long without a touch, so a screen left open at a busy counter does not let anyone refund.
 pub const MANAGER_IDLE_LOCK: Duration = Duration::from_secs(120);
 
-/// Recorded as the refund's manager: one PIN is shared, so the journal can only say that
-/// the PIN was given on this terminal's screen.
-const MANAGER_NAME: &str = "manager (PIN on screen)";
-
 /// Lists stop here; filters narrow anything older down.
 const LIST_LIMIT: u32 = 500;
 
@@ -43,6 +41,10 @@ const MAX_REASON_CHARS: usize = 256;
 
 /// What the manager screen holds between reads.
 pub(crate) struct ManagerState {
+    /// The approval of the PIN that opened the screen: refunds, manual settlement and
+    /// leaving the kiosk need it, and the journal names its manager. Dropped when the screen
+    /// is left, so the next visit needs the PIN again.
+    approval: Option<Arc<ManagerApproval>>,
     list: Vec<Listed>,
     unresolved: Vec<Listed>,
     detail: Option<Detail>,
@@ -58,6 +60,7 @@ pub(crate) struct ManagerState {
 impl ManagerState {
     pub(crate) fn new(config: &Config) -> ManagerState {
         ManagerState {
+            approval: None,
             list: Vec::new(),
             unresolved: Vec::new(),
             detail: None,
@@ -173,8 +176,10 @@ pub(super) fn touch(shared: &Rc<Shared>) {
         });
 }
 
-/// The PIN was right: the manager screen opens on today's transactions.
-pub(super) fn opened(shared: &Rc<Shared>) {
+/// The PIN was right: the manager screen opens on today's transactions, holding the
+/// approval that PIN gave.
+pub(super) fn opened(shared: &Rc<Shared>, approval: ManagerApproval) {
+    shared.manager.borrow_mut().approval = Some(Arc::new(approval));
     if let Some(app) = shared.app() {
         let manager = app.global::<Manager>();
         manager.set_tab(ManagerTab::Transactions);
@@ -196,6 +201,7 @@ pub(super) fn opened(shared: &Rc<Shared>) {
 pub(super) fn locked(shared: &Shared) {
     shared.manager_idle.stop();
     let mut state = shared.manager.borrow_mut();
+    state.approval = None;
     state.list.clear();
     state.unresolved.clear();
     state.detail = None;
@@ -258,10 +264,23 @@ fn show_tab(shared: &Rc<Shared>, tab: ManagerTab) {
 }
 
 fn leave_kiosk(shared: &Rc<Shared>) {
+    let approval = shared.manager.borrow().approval.clone();
+    match approval {
+        Some(approval) => leave_kiosk_approved(shared, &approval),
+        None => tracing::warn!("leaving the kiosk refused: no manager approval"),
+    }
+}
+
+/// Leaving the kiosk ends unattended selling, so it takes a manager's approval like a
+/// refund does; the log names who left.
+fn leave_kiosk_approved(shared: &Rc<Shared>, approval: &ManagerApproval) {
     if !shared.options.kiosk {
         return;
     }
-    tracing::info!("kiosk mode left by the manager");
+    tracing::info!(
+        manager = approval.manager(),
+        "kiosk mode left by the manager"
+    );
     let handler = shared.leave_kiosk.borrow().clone();
     match handler {
         Some(handler) => handler(),
@@ -574,12 +593,16 @@ fn refund_confirm(shared: &Rc<Shared>) {
     if manager.get_refund_stage() != RefundStage::Confirm {
         return;
     }
-    let (payment, amount) = {
+    let (payment, amount, approval) = {
         let state = shared.manager.borrow();
-        let (Some(detail), Some(amount)) = (state.detail.as_ref(), state.refund_amount) else {
+        let (Some(detail), Some(amount), Some(approval)) = (
+            state.detail.as_ref(),
+            state.refund_amount,
+            state.approval.clone(),
+        ) else {
             return;
         };
-        (detail.record.payment_request_id.clone(), amount)
+        (detail.record.payment_request_id.clone(), amount, approval)
     };
     let Some(engine) = engine_or_notice(shared) else {
         return;
@@ -595,7 +618,7 @@ fn refund_confirm(shared: &Rc<Shared>) {
     let id = shared.id;
     engine.runtime.spawn(async move {
         let result = checkout
-            .refund(&payment, Some(amount), &reason, MANAGER_NAME)
+            .refund(&payment, Some(amount), &reason, &approval)
             .await;
         post(id, move |shared| {
             match result {
