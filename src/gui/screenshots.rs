@@ -478,6 +478,7 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
             refunds,
             refunded,
             remaining,
+            driven: false,
         }
     });
     let totals = demo_totals(&payments, refund_amount);
