@@ -785,7 +785,7 @@ fn a_refund_with_the_right_pin_is_journaled_with_that_managers_name() {
         "739164\n",
     );
     assert_eq!(refund.status.code(), Some(0), "{}", stderr(&refund));
-    let journal = alipay_pos::journal::Journal::open_in(&dir.path().join("data")).unwrap();
+    let journal = alipay_pos::journal::Journal::open_in(dir.path().join("data")).unwrap();
     let payment = journal.payment_by_request_id(&id).unwrap().unwrap();
     let refunds = journal.refunds_for(payment.id).unwrap();
     assert_eq!(refunds.len(), 1);

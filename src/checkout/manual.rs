@@ -136,3 +136,40 @@ impl Checkout {
         Ok(settled)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The engine's one arrow into `admin` is the approval type (README, Architecture):
+    /// it never sees PINs, hashes or the lockout, and never reads the config or a face.
+    #[test]
+    fn the_engine_takes_only_the_approval_type_from_admin() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/checkout");
+        let mut seen_approval = false;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Test modules (like this one) may name anything.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                for forbidden in [
+                    "crate::config",
+                    "crate::gui",
+                    "crate::cli",
+                    "crate::terminal",
+                ] {
+                    assert!(!line.contains(forbidden), "{}: {line}", path.display());
+                }
+                if line.contains("crate::admin") {
+                    assert_eq!(
+                        line.trim(),
+                        "use crate::admin::ManagerApproval;",
+                        "{}",
+                        path.display()
+                    );
+                    seen_approval = true;
+                }
+            }
+        }
+        assert!(seen_approval, "the engine should require ManagerApproval");
+    }
+}
