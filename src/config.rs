@@ -316,16 +316,65 @@ impl CatalogItem {
     }
 }
 
-/// `[admin]`: who may open the manager screen.
+/// The name the single `[admin] pin_hash` approves as.
+pub const DEFAULT_MANAGER: &str = "manager";
+
+/// Longest manager name: it goes into every journal row the manager approves.
+pub const MAX_MANAGER_NAME_CHARS: usize = 64;
+
+/// `[admin]`: who may open the manager screen, and approve refunds and manual settlement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminConfig {
-    /// Argon2id PHC string of the manager PIN (`alipay-pos admin set-pin` writes it); `None`
-    /// means no PIN is set and the manager screen stays closed.
+    /// Argon2id PHC string of the PIN of the manager called "manager"
+    /// (`alipay-pos admin set-pin` writes it); kept from before per-manager PINs.
     pub pin_hash: Option<String>,
+    /// `[[admin.managers]]`: one PIN per person, so the journal names who approved. With
+    /// neither this nor `pin_hash` the manager screen stays closed.
+    pub named_managers: Vec<ManagerPin>,
     /// Wrong PINs in a row before the screen locks.
     pub max_pin_attempts: u32,
     /// How long the screen stays locked after too many wrong PINs.
     pub lockout: Duration,
+}
+
+/// One manager who can approve: `[[admin.managers]]`, or `[admin] pin_hash` as "manager".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagerPin {
+    pub name: String,
+    /// Argon2id PHC string of the PIN; never the PIN.
+    pub pin_hash: String,
+}
+
+impl AdminConfig {
+    /// Every manager who can approve: the one of `[admin] pin_hash` (named "manager") first,
+    /// then `[[admin.managers]]` in file order. Names are unique (checked at load).
+    pub fn managers(&self) -> Vec<ManagerPin> {
+        let legacy = self.pin_hash.as_ref().map(|hash| ManagerPin {
+            name: DEFAULT_MANAGER.to_string(),
+            pin_hash: hash.clone(),
+        });
+        legacy
+            .into_iter()
+            .chain(self.named_managers.iter().cloned())
+            .collect()
+    }
+}
+
+/// Why a manager name is not acceptable, if it is not: it must be non-empty, at most
+/// [`MAX_MANAGER_NAME_CHARS`] characters, without surrounding spaces or control characters
+/// (it is printed in journal lines and on receipts of who approved).
+pub fn manager_name_problem(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        Some("must not be empty")
+    } else if name.trim() != name {
+        Some("must not start or end with spaces")
+    } else if name.chars().count() > MAX_MANAGER_NAME_CHARS {
+        Some("must be at most 64 characters")
+    } else if name.chars().any(char::is_control) {
+        Some("must not contain control characters")
+    } else {
+        None
+    }
 }
 
 /// What kind of problem a [`ConfigError`] is, for callers that react differently (e.g. an
@@ -498,6 +547,7 @@ impl Config {
             },
             admin: AdminConfig {
                 pin_hash: None,
+                named_managers: Vec::new(),
                 max_pin_attempts: DEFAULT_MAX_PIN_ATTEMPTS,
                 lockout: Duration::from_secs(DEFAULT_LOCKOUT_SECONDS),
             },
@@ -634,8 +684,16 @@ struct RawCatalogItem {
 #[serde(deny_unknown_fields)]
 struct RawAdmin {
     pin_hash: Option<String>,
+    managers: Option<Vec<RawManager>>,
     max_pin_attempts: Option<u32>,
     lockout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManager {
+    name: Option<String>,
+    pin_hash: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -770,6 +828,46 @@ impl Validator<'_> {
         )
     }
 
+    /// `[[admin.managers]]`: each needs a valid, unique name (also unlike "manager" when
+    /// `[admin] pin_hash` stands for that one) and an Argon2 hash.
+    fn managers(
+        &self,
+        raw: Option<Vec<RawManager>>,
+        has_legacy_pin: bool,
+    ) -> Result<Vec<ManagerPin>, ConfigError> {
+        let mut managers: Vec<ManagerPin> = Vec::new();
+        for (index, entry) in raw.unwrap_or_default().into_iter().enumerate() {
+            let key = |field: &str| format!("admin.managers[{index}].{field}");
+            let Some(name) = entry.name else {
+                return Err(self.invalid(&key("name"), "is missing; every manager needs a name"));
+            };
+            if let Some(problem) = manager_name_problem(&name) {
+                return Err(self.invalid(&key("name"), problem));
+            }
+            let taken = managers.iter().any(|m| m.name == name)
+                || (has_legacy_pin && name == DEFAULT_MANAGER);
+            if taken {
+                return Err(self.invalid(
+                    &key("name"),
+                    format!("`{name}` is used twice; each manager needs their own name"),
+                ));
+            }
+            let pin_hash = match entry.pin_hash {
+                Some(hash) if hash.starts_with("$argon2") => hash,
+                _ => {
+                    return Err(self.invalid(
+                        &key("pin_hash"),
+                        format!(
+                            "is missing or not an Argon2 hash; set it with `alipay-pos admin set-pin --manager \"{name}\"`"
+                        ),
+                    ));
+                }
+            };
+            managers.push(ManagerPin { name, pin_hash });
+        }
+        Ok(managers)
+    }
+
     fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
         let defaults = Config::defaults();
         let alipay = self.alipay(raw.alipay, defaults.alipay)?;
@@ -838,6 +936,7 @@ impl Validator<'_> {
                 .data_dir
                 .map_or(defaults.storage.data_dir, |dir| self.resolve(&dir)),
         };
+        let named_managers = self.managers(raw.admin.managers, raw.admin.pin_hash.is_some())?;
         let admin = AdminConfig {
             pin_hash: match raw.admin.pin_hash {
                 None => None,
@@ -849,6 +948,7 @@ impl Validator<'_> {
                     ));
                 }
             },
+            named_managers,
             max_pin_attempts: match raw.admin.max_pin_attempts {
                 None => defaults.admin.max_pin_attempts,
                 Some(0) => {
@@ -1924,6 +2024,7 @@ data_dir = "records"
             "admin",
             &["pin_hash", "max_pin_attempts", "lockout_seconds"],
         ),
+        ("admin.managers", &["name", "pin_hash"]),
         ("sandbox", &["listen", "public_url"]),
         ("catalog", &["name", "name_zh", "price"]),
     ];
@@ -2074,6 +2175,62 @@ price = 250
             .unwrap();
         assert_eq!(usd.catalog[0].price.minor(), 350);
         assert!(Config::defaults().catalog.is_empty());
+    }
+
+    #[test]
+    fn managers_are_read_with_the_single_pin_hash_as_manager() {
+        let fixture = Fixture::new();
+        let config = fixture
+            .load(
+                "[admin]\npin_hash = \"$argon2id$old\"\n[[admin.managers]]\nname = \"Ana Lim\"\npin_hash = \"$argon2id$ana\"\n[[admin.managers]]\nname = \"陈经理\"\npin_hash = \"$argon2id$chen\"\n",
+            )
+            .unwrap();
+        let managers: Vec<_> = config
+            .admin
+            .managers()
+            .into_iter()
+            .map(|m| (m.name, m.pin_hash))
+            .collect();
+        assert_eq!(
+            managers,
+            vec![
+                ("manager".to_string(), "$argon2id$old".to_string()),
+                ("Ana Lim".to_string(), "$argon2id$ana".to_string()),
+                ("陈经理".to_string(), "$argon2id$chen".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn manager_mistakes_name_the_entry() {
+        let fixture = Fixture::new();
+        let entry = |name: &str, hash: &str| {
+            format!("[[admin.managers]]\nname = \"{name}\"\npin_hash = \"{hash}\"\n")
+        };
+        let err = fixture.error(&format!(
+            "{}{}",
+            entry("Ana", "$argon2id$a"),
+            entry("Ana", "$argon2id$b")
+        ));
+        assert_names(&err, &fixture, "admin.managers[1].name", "used twice");
+        let err = fixture.error(&format!(
+            "[admin]\npin_hash = \"$argon2id$x\"\n{}",
+            entry("manager", "$argon2id$b")
+        ));
+        assert_names(&err, &fixture, "admin.managers[0].name", "used twice");
+        let err = fixture.error(&entry(" ", "$argon2id$a"));
+        assert_names(&err, &fixture, "admin.managers[0].name", "empty");
+        let err = fixture.error(&entry(&"x".repeat(65), "$argon2id$a"));
+        assert_names(&err, &fixture, "admin.managers[0].name", "64 characters");
+        let err = fixture.error(&entry("Ana", "1234"));
+        assert_names(
+            &err,
+            &fixture,
+            "admin.managers[0].pin_hash",
+            "set-pin --manager",
+        );
+        let err = fixture.error("[[admin.managers]]\npin_hash = \"$argon2id$a\"\n");
+        assert_names(&err, &fixture, "admin.managers[0].name", "missing");
     }
 
     #[test]

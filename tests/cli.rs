@@ -550,3 +550,268 @@ fn pay_with_a_simulated_customer_ends_paid_whatever_the_codes_public_url() {
     let json: serde_json::Value = serde_json::from_str(&last).unwrap();
     assert_eq!(json["status"], "SUCCESS", "{last}");
 }
+
+/// Runs the binary with `input` on standard input (a PIN for `--pin-stdin`).
+fn run_with_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(binary())
+        .args(args)
+        .env_remove("ALIPAY_POS_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A sandbox config in `dir` (keys seeded, so nothing slow is generated), with `admin`
+/// appended as the `[admin]` table's lines.
+fn manager_config(dir: &Path, admin: &str) -> std::path::PathBuf {
+    let data_dir = dir.join("data");
+    seed_sandbox_keys(&data_dir);
+    let file = dir.join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[storage]\ndata_dir = \"{}\"\n\n[admin]\n{admin}",
+            p(&data_dir).replace('\\', "\\\\")
+        ),
+    )
+    .unwrap();
+    file
+}
+
+#[test]
+fn refund_and_settle_without_a_pin_set_exit_1_and_say_how_to_set_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = manager_config(dir.path(), "");
+    for args in [
+        vec!["refund", "P-1", "--reason", "broken cup", "--pin-stdin"],
+        vec![
+            "settle",
+            "P-1",
+            "--paid",
+            "--reason",
+            "portal",
+            "--pin-stdin",
+        ],
+    ] {
+        let mut all = vec!["--config", p(&file)];
+        all.extend(args);
+        let output = run_with_stdin(&all, "1234\n");
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("alipay-pos admin set-pin --manager NAME"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    // The free-text --manager of old is gone: the PIN says who approves.
+    let output = run(&[
+        "--config",
+        p(&file),
+        "refund",
+        "P-1",
+        "--reason",
+        "x",
+        "--manager",
+        "boss",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}
+
+#[test]
+fn set_pin_per_manager_refuses_a_pin_another_manager_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = manager_config(dir.path(), "");
+    let set = |name: &str, pin: &str| {
+        run_with_stdin(
+            &[
+                "--config",
+                p(&file),
+                "admin",
+                "set-pin",
+                "--manager",
+                name,
+                "--pin-stdin",
+            ],
+            &format!("{pin}\n"),
+        )
+    };
+    let ana = set("Ana Lim", "482913");
+    assert!(ana.status.success(), "{}", stderr(&ana));
+    let bo = set("Bo", "482913");
+    assert_eq!(bo.status.code(), Some(1));
+    assert!(
+        stderr(&bo).contains("Ana Lim already has this PIN"),
+        "{}",
+        stderr(&bo)
+    );
+    // Ana may set her own PIN again, Bo gets his own.
+    assert!(set("Ana Lim", "482913").status.success());
+    assert!(set("Bo", "739164").status.success());
+    let bad_name = set(" ", "111111");
+    assert_eq!(bad_name.status.code(), Some(1));
+    let config = alipay_pos::config::Config::load(&file).unwrap();
+    let names: Vec<String> = config
+        .admin
+        .managers()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(names, ["Ana Lim", "Bo"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+}
+
+#[test]
+fn a_wrong_pin_exits_1_and_the_lockout_survives_into_the_next_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = manager_config(dir.path(), "max_pin_attempts = 2\nlockout_seconds = 300\n");
+    let set = run_with_stdin(
+        &["--config", p(&file), "admin", "set-pin", "--pin-stdin"],
+        "482913\n",
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    let refund = |pin: &str| {
+        run_with_stdin(
+            &[
+                "--config",
+                p(&file),
+                "refund",
+                "P-unknown",
+                "--reason",
+                "test",
+                "--pin-stdin",
+            ],
+            &format!("{pin}\n"),
+        )
+    };
+    let first = refund("000000");
+    assert_eq!(first.status.code(), Some(1));
+    assert!(
+        stderr(&first).contains("wrong PIN (1 tries left"),
+        "{}",
+        stderr(&first)
+    );
+    let second = refund("000001");
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        stderr(&second).contains("locked for 300 s"),
+        "{}",
+        stderr(&second)
+    );
+    // A new process, the right PIN: still locked, because the count is in data_dir.
+    let third = refund("482913");
+    assert_eq!(third.status.code(), Some(1));
+    assert!(
+        stderr(&third).contains("PINs are locked for"),
+        "{}",
+        stderr(&third)
+    );
+    let lockout = dir
+        .path()
+        .join("data")
+        .join(alipay_pos::admin::LOCKOUT_FILE);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&lockout).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    assert!(
+        std::fs::read_to_string(&lockout)
+            .unwrap()
+            .contains("locked_until_unix_ms")
+    );
+}
+
+#[test]
+fn a_refund_with_the_right_pin_is_journaled_with_that_managers_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = manager_config(dir.path(), "");
+    for (name, pin) in [("Ana Lim", "482913"), ("Bo", "739164")] {
+        let set = run_with_stdin(
+            &[
+                "--config",
+                p(&file),
+                "admin",
+                "set-pin",
+                "--manager",
+                name,
+                "--pin-stdin",
+            ],
+            &format!("{pin}\n"),
+        );
+        assert!(set.status.success(), "{}", stderr(&set));
+    }
+    let pay = run(&[
+        "--config",
+        p(&file),
+        "pay",
+        "12.34",
+        "--simulate-customer",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(pay.status.code(), Some(0), "{}", stderr(&pay));
+    let last = stdout(&pay).lines().last().unwrap_or_default().to_string();
+    let json: serde_json::Value = serde_json::from_str(&last).unwrap();
+    let id = json["paymentRequestId"].as_str().unwrap().to_string();
+
+    // Bo's PIN: the journal names Bo, not whoever typed a name.
+    let refund = run_with_stdin(
+        &[
+            "--config",
+            p(&file),
+            "refund",
+            &id,
+            "2.00",
+            "--reason",
+            "cold coffee",
+            "--pin-stdin",
+        ],
+        "739164\n",
+    );
+    assert_eq!(refund.status.code(), Some(0), "{}", stderr(&refund));
+    let journal = alipay_pos::journal::Journal::open_in(dir.path().join("data")).unwrap();
+    let payment = journal.payment_by_request_id(&id).unwrap().unwrap();
+    let refunds = journal.refunds_for(payment.id).unwrap();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].manager, "Bo");
+    let events = journal.events_for(refunds[0].entity()).unwrap();
+    assert!(events[0].detail.contains("Bo"), "{}", events[0].detail);
+    drop(journal);
+
+    // A paid payment is not settled by hand; the command says what to do instead.
+    let settle = run_with_stdin(
+        &[
+            "--config",
+            p(&file),
+            "settle",
+            &id,
+            "--not-paid",
+            "--reason",
+            "portal",
+            "--pin-stdin",
+        ],
+        "482913\n",
+    );
+    assert_eq!(settle.status.code(), Some(1));
+    assert!(
+        stderr(&settle).contains("already paid; refund it"),
+        "{}",
+        stderr(&settle)
+    );
+}

@@ -55,6 +55,9 @@ const EXPIRE_JUMP_SECS: i64 = 400;
 /// Gateway latency used to hold a cancel or refund answer while the test kills the sender;
 /// longer than the terminal's request timeout, so the kill always comes first.
 const HOLD_LATENCY_MS: u64 = 4000;
+/// The manager PIN every `refund` of the campaign gives on standard input (refunds need a
+/// manager's approval).
+const MANAGER_PIN: &str = "864209";
 
 /// The built `alipay-pos` binary.
 fn binary() -> PathBuf {
@@ -480,14 +483,24 @@ fn read_lines(
 }
 
 impl Proc {
-    fn spawn(label: String, mut command: Command) -> Proc {
+    /// `stdin`: a line for the process to read (the PIN of `--pin-stdin`); none is closed.
+    fn spawn(label: String, mut command: Command, stdin: Option<&str>) -> Proc {
         command
-            .stdin(Stdio::null())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {label}: {e}"));
+        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            use std::io::Write;
+            pipe.write_all(text.as_bytes())
+                .unwrap_or_else(|e| panic!("cannot write to {label}: {e}"));
+        }
         let (to, lines) = mpsc::channel();
         let stderr = Arc::new(Mutex::new(String::new()));
         let stdout = Arc::new(Mutex::new(String::new()));
@@ -812,7 +825,12 @@ notify_listen = "127.0.0.1:{notify_port}"
 
 [storage]
 data_dir = "{data}"
+
+[admin]
+pin_hash = "{pin_hash}"
 "#,
+            pin_hash = alipay_pos::admin::hash_pin(MANAGER_PIN)
+                .unwrap_or_else(|e| panic!("cannot hash the PIN: {e}")),
             merchant = vector_path("merchant_private_key_pkcs8.pem").display(),
             alipay = sandbox_dir.join("alipay_public_key.pem").display(),
             data = data_dir.display(),
@@ -1039,7 +1057,9 @@ data_dir = "{data}"
                 .unwrap_or_default()
         );
         self.note(format!("start {label}"));
-        Proc::spawn(label, self.command(args, failpoint))
+        let pin = format!("{MANAGER_PIN}\n");
+        let stdin = args.contains(&"--pin-stdin").then_some(pin.as_str());
+        Proc::spawn(label, self.command(args, failpoint), stdin)
     }
 
     /// Records how a process ended (and its output) in the transcript.
@@ -1823,6 +1843,7 @@ fn refund_until_kill(
             &amount,
             "--reason",
             "crash campaign",
+            "--pin-stdin",
             "--json",
         ],
         armed,
@@ -2063,6 +2084,7 @@ fn probe_over_refund(world: &mut World, plan: &Plan, outcome: &Outcome) {
             &cents(over),
             "--reason",
             "too much",
+            "--pin-stdin",
             "--json",
         ],
         None,

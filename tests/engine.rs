@@ -11,7 +11,9 @@ mod common;
 use std::time::Duration;
 
 use alipay_pos::ams::models::{Amount, NotifyPaymentRequest, NotifyType, ResultInfo};
-use alipay_pos::checkout::{CheckoutError, CheckoutEvent, PayStart, Policy, Recovery};
+use alipay_pos::checkout::{
+    CheckoutError, CheckoutEvent, ManualOutcome, ManualSettleError, PayStart, Policy, Recovery,
+};
 use alipay_pos::journal::{
     Actor, JournalError, NewPayment, PaymentState, PaymentUpdate, RefundState, RequestOutcome,
     Resolution,
@@ -730,7 +732,7 @@ async fn partial_refunds_never_exceed_the_payment() {
     let mut events = Events::new(checkout);
 
     let first = checkout
-        .refund(&id, Some(usd("3.00")), "spilled", "M1")
+        .refund(&id, Some(usd("3.00")), "spilled", &approval("M1"))
         .await
         .unwrap();
     assert_eq!(first.state, RefundState::Succeeded);
@@ -753,14 +755,14 @@ async fn partial_refunds_never_exceed_the_payment() {
     );
     // Found by Alipay's payment id too.
     let second = checkout
-        .refund(&payment_id, Some(usd("3.00")), "cold", "M1")
+        .refund(&payment_id, Some(usd("3.00")), "cold", &approval("M1"))
         .await
         .unwrap();
     assert_eq!(second.state, RefundState::Succeeded);
     assert_ne!(first.refund_request_id, second.refund_request_id);
 
     let too_much = checkout
-        .refund(&id, Some(usd("5.00")), "greedy", "M1")
+        .refund(&id, Some(usd("5.00")), "greedy", &approval("M1"))
         .await
         .unwrap_err();
     assert!(
@@ -775,10 +777,16 @@ async fn partial_refunds_never_exceed_the_payment() {
     assert_eq!(ledger.refunds_of(&payment_id).len(), 2);
     assert_eq!(ledger.payment(&id).unwrap().refunded, 600);
 
-    let rest = checkout.refund(&id, None, "all of it", "M1").await.unwrap();
+    let rest = checkout
+        .refund(&id, None, "all of it", &approval("M1"))
+        .await
+        .unwrap();
     assert_eq!(rest.state, RefundState::Succeeded);
     assert_eq!(rest.amount, usd("4.00"));
-    let nothing_left = checkout.refund(&id, None, "again", "M1").await.unwrap_err();
+    let nothing_left = checkout
+        .refund(&id, None, "again", &approval("M1"))
+        .await
+        .unwrap_err();
     assert!(
         matches!(nothing_left, CheckoutError::Refused(_)),
         "{nothing_left:?}"
@@ -797,7 +805,10 @@ async fn partial_refunds_never_exceed_the_payment() {
 
     // Only paid payments can be refunded.
     let (open, _) = awaiting(&terminal, "2.00").await;
-    let refused = checkout.refund(&open, None, "x", "M1").await.unwrap_err();
+    let refused = checkout
+        .refund(&open, None, "x", &approval("M1"))
+        .await
+        .unwrap_err();
     assert!(matches!(refused, CheckoutError::Refused(_)), "{refused:?}");
 }
 
@@ -814,7 +825,7 @@ async fn a_refund_whose_answer_is_lost_is_resent_and_happens_once() {
         .set_faults(json!({ "drop_response_rate": 1.0, "apis": ["refund", "inquiryRefund"] }))
         .await;
     let refund = checkout
-        .refund(&id, Some(usd("2.50")), "lost answer", "M1")
+        .refund(&id, Some(usd("2.50")), "lost answer", &approval("M1"))
         .await
         .unwrap();
     assert_eq!(refund.state, RefundState::Unresolved);
@@ -825,7 +836,7 @@ async fn a_refund_whose_answer_is_lost_is_resent_and_happens_once() {
     assert_eq!(remote[0].refund_request_id, refund.refund_request_id);
     // The refund in flight still counts against the payment.
     let refused = checkout
-        .refund(&id, Some(usd("8.00")), "too much", "M1")
+        .refund(&id, Some(usd("8.00")), "too much", &approval("M1"))
         .await
         .unwrap_err();
     assert!(
@@ -879,7 +890,12 @@ async fn a_refused_resend_after_a_lost_answer_is_settled_by_inquiry() {
         }))
         .await;
     let refund = checkout
-        .refund(&id, Some(usd("4.00")), "lost, then refused", "M1")
+        .refund(
+            &id,
+            Some(usd("4.00")),
+            "lost, then refused",
+            &approval("M1"),
+        )
         .await
         .unwrap();
     assert_eq!(refund.state, RefundState::Succeeded, "{refund:?}");
@@ -892,7 +908,7 @@ async fn a_refused_resend_after_a_lost_answer_is_settled_by_inquiry() {
     assert_eq!(remote[0].amount, 400);
     // Only what is left can be refunded: the journal counts the 4.00 as refunded.
     let remaining = checkout
-        .refund(&id, Some(usd("6.01")), "too much", "M1")
+        .refund(&id, Some(usd("6.01")), "too much", &approval("M1"))
         .await
         .unwrap_err();
     assert!(
@@ -924,7 +940,7 @@ async fn a_refund_alipay_never_received_fails_after_the_not_found_limit() {
         .set_faults(json!({ "apis": ["refund"], "down": true }))
         .await;
     let refund = checkout
-        .refund(&id, Some(usd("3.00")), "never arrives", "M1")
+        .refund(&id, Some(usd("3.00")), "never arrives", &approval("M1"))
         .await
         .unwrap();
     assert_eq!(refund.state, RefundState::Failed, "{refund:?}");
@@ -947,7 +963,7 @@ async fn a_refund_alipay_never_received_fails_after_the_not_found_limit() {
     // Nothing was refunded, so the whole amount can be refunded again.
     control.clear_faults().await;
     let again = checkout
-        .refund(&id, None, "second try", "M1")
+        .refund(&id, None, "second try", &approval("M1"))
         .await
         .unwrap();
     assert_eq!(again.state, RefundState::Succeeded);
@@ -1024,7 +1040,10 @@ async fn answers_naming_another_payment_or_refund_are_never_applied() {
     control
         .set_faults(json!({ "apis": ["refund", "inquiryRefund"], "echo_other_ids": true }))
         .await;
-    let refund = checkout.refund(&paid_id, None, "echo", "M1").await.unwrap();
+    let refund = checkout
+        .refund(&paid_id, None, "echo", &approval("M1"))
+        .await
+        .unwrap();
     assert_eq!(refund.state, RefundState::Unresolved, "{refund:?}");
     assert_eq!(refund.refund_id, None);
     control.clear_faults().await;
@@ -1440,7 +1459,7 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
             .set_faults(json!({ "drop_response_rate": 1.0, "apis": ["refund", "inquiryRefund"] }))
             .await;
         let refund = checkout
-            .refund(&paid_id, Some(usd("1.00")), "in doubt", "M1")
+            .refund(&paid_id, Some(usd("1.00")), "in doubt", &approval("M1"))
             .await
             .unwrap();
         assert_eq!(refund.state, RefundState::Unresolved);
@@ -1847,7 +1866,7 @@ async fn the_resolver_never_takes_over_a_refund_that_is_being_sent() {
     }
     for _ in 0..40 {
         let refund = checkout
-            .refund(&id, Some(usd("1.00")), "race", "M1")
+            .refund(&id, Some(usd("1.00")), "race", &approval("M1"))
             .await
             .expect("refund raced the resolver");
         assert!(
@@ -1893,7 +1912,7 @@ async fn a_payment_or_refund_whose_caller_gave_up_is_left_to_the_resolver() {
     assert!(gave_up.is_err());
     let gave_up = tokio::time::timeout(
         Duration::from_millis(500),
-        checkout.refund(&paid_id, Some(usd("1.00")), "abandoned", "M1"),
+        checkout.refund(&paid_id, Some(usd("1.00")), "abandoned", &approval("M1")),
     )
     .await;
     assert!(gave_up.is_err());
@@ -1910,5 +1929,253 @@ async fn a_payment_or_refund_whose_caller_gave_up_is_left_to_the_resolver() {
     );
     assert_eq!(report.settled_refunds.len(), 1, "{report:?}");
     assert_eq!(report.settled_refunds[0].1, RefundState::Succeeded);
+    assert_consistent(&terminal, true).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Manual settlement by a manager (after checking Alipay's merchant portal)
+
+/// A payment the customer paid at Alipay while the terminal could not learn it: inquiries
+/// and cancels fail, notifications are lost, and the journal holds it unresolved with no
+/// task driving it (as the resolver leaves one after a long outage).
+async fn paid_but_unresolved(terminal: &Terminal, control: &Control, amount: &str) -> String {
+    control
+        .set_faults(json!({
+            "down": true,
+            "apis": ["inquiryPayment", "cancel"],
+            "suppress_notifications": true,
+        }))
+        .await;
+    let (id, _code) = awaiting(terminal, amount).await;
+    let (status, answer) = control.customer_pays(&id).await;
+    assert_eq!(status, 200, "{answer}");
+    let moved = id.clone();
+    terminal
+        .checkout
+        .db(move |j| {
+            j.transition_payment(
+                moved.as_str(),
+                PaymentState::Unresolved,
+                Actor::System,
+                "Alipay unreachable while settling",
+                PaymentUpdate::default(),
+            )
+        })
+        .await
+        .unwrap();
+    let checkout = terminal.checkout.clone();
+    let driven = id.clone();
+    wait_until("the poller lets go", WAIT, || {
+        let checkout = checkout.clone();
+        let driven = driven.clone();
+        async move { !checkout.is_driven(&driven) }
+    })
+    .await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_settles_an_unresolved_payment_paid_and_can_then_refund_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let terminal = demo_terminal(dir.path(), Policy::fast(), |_| {}).await;
+    let control = Control::of(&terminal);
+    let checkout = &terminal.checkout;
+    let id = paid_but_unresolved(&terminal, &control, "12.00").await;
+    let mut events = Events::new(checkout);
+
+    let approval = approval("Ana Lim");
+    let refused = checkout
+        .settle_manually(
+            &id,
+            ManualOutcome::Paid {
+                alipay_payment_id: None,
+            },
+            "  ",
+            &approval,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, ManualSettleError::NoReason), "{refused}");
+    let record = checkout
+        .settle_manually(
+            &id,
+            ManualOutcome::Paid {
+                alipay_payment_id: None,
+            },
+            "portal shows SUCCESS 12.00 at 10:02",
+            &approval,
+        )
+        .await
+        .unwrap();
+    assert_eq!(record.state, PaymentState::Paid);
+    assert_eq!(record.resolution, Some(Resolution::Manual));
+    let published = events
+        .wait_for("the paid state", WAIT, |e| {
+            is_state(e, &id, PaymentState::Paid)
+        })
+        .await;
+    assert!(
+        matches!(published, CheckoutEvent::PaymentState { detail, .. } if detail.contains("Ana Lim"))
+    );
+    let entity = record.entity();
+    let history = checkout.db(move |j| j.events_for(entity)).await.unwrap();
+    let manual = history.last().unwrap();
+    assert_eq!(manual.actor, Actor::Manager);
+    assert!(
+        manual.detail.contains("Ana Lim") && manual.detail.contains("portal shows SUCCESS 12.00"),
+        "{}",
+        manual.detail
+    );
+    // Settled is settled: a second record is refused with what to do instead.
+    let again = checkout
+        .settle_manually(&id, ManualOutcome::NotPaid, "oops", &approval)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            again,
+            ManualSettleError::NotSettleable {
+                state: PaymentState::Paid,
+                ..
+            }
+        ),
+        "{again}"
+    );
+    assert!(again.to_string().contains("refund"), "{again}");
+
+    // A paid record offers a refund, and the refund row names the approving manager.
+    control.clear_faults().await;
+    let refund = checkout
+        .refund(&id, None, "charged while offline", &approval)
+        .await
+        .unwrap();
+    assert_eq!(refund.state, RefundState::Succeeded, "{refund:?}");
+    assert_eq!(refund.manager, "Ana Lim");
+    let counts = assert_consistent(&terminal, true).await;
+    assert_eq!((counts.paid, counts.refunds_succeeded), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_settles_a_never_sent_payment_not_paid_and_needs_the_portal_id_for_paid() {
+    let dir = tempfile::tempdir().unwrap();
+    let terminal = demo_terminal(dir.path(), Policy::fast(), |_| {}).await;
+    let control = Control::of(&terminal);
+    let checkout = &terminal.checkout;
+    control.set_faults(json!({ "down": true })).await;
+    let (record, start) = checkout
+        .start_payment(usd("15.00"), "down", Actor::Cashier)
+        .await
+        .unwrap();
+    let id = record.payment_request_id.clone();
+    assert_eq!(start, PayStart::Unknown);
+    let approval = approval("Bo");
+    // Still being settled by the engine (inquiries, then a cancel): not the manager's yet.
+    assert!(checkout.is_driven(&id));
+    let busy = checkout
+        .settle_manually(
+            &id,
+            ManualOutcome::NotPaid,
+            "portal shows nothing",
+            &approval,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(busy, ManualSettleError::Driven(_)), "{busy}");
+    let record = wait_settled(checkout, &id, WAIT).await;
+    assert_eq!(record.state, PaymentState::Unresolved);
+    assert_eq!(record.payment_id, None);
+
+    // "Paid" without Alipay's paymentId would leave a payment that can never be refunded.
+    let refused = checkout
+        .settle_manually(
+            &id,
+            ManualOutcome::Paid {
+                alipay_payment_id: None,
+            },
+            "portal: paid",
+            &approval,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, ManualSettleError::AlipayIdRequired(_)),
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains("--alipay-payment-id"),
+        "{refused}"
+    );
+
+    let record = checkout
+        .settle_manually(
+            &id,
+            ManualOutcome::NotPaid,
+            "portal has no such payment",
+            &approval,
+        )
+        .await
+        .unwrap();
+    assert_eq!(record.state, PaymentState::Failed);
+    assert_eq!(record.resolution, Some(Resolution::Manual));
+    let refund = checkout
+        .refund(&id, None, "never paid", &approval)
+        .await
+        .unwrap_err();
+    assert!(refund.to_string().contains("not paid"), "{refund}");
+    control.clear_faults().await;
+    let counts = assert_consistent(&terminal, true).await;
+    assert_eq!(counts.failed_never_sent, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_on_screen_or_a_final_payment_is_never_settled_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let terminal = demo_terminal(dir.path(), Policy::fast(), |_| {}).await;
+    let checkout = &terminal.checkout;
+    let approval = approval("Ana");
+    let (id, _code) = awaiting(&terminal, "4.00").await;
+    let refused = checkout
+        .settle_manually(&id, ManualOutcome::NotPaid, "customer left", &approval)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            ManualSettleError::NotSettleable {
+                state: PaymentState::AwaitingCustomer,
+                ..
+            }
+        ),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("cancel"), "{refused}");
+    assert_eq!(
+        checkout.payment(&id).await.unwrap().state,
+        PaymentState::AwaitingCustomer
+    );
+    let paid_id = paid(&terminal, "5.00").await;
+    let refused = checkout
+        .settle_manually(&paid_id, ManualOutcome::NotPaid, "no", &approval)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            ManualSettleError::NotSettleable {
+                state: PaymentState::Paid,
+                ..
+            }
+        ),
+        "{refused}"
+    );
+    let record = checkout.payment(&paid_id).await.unwrap();
+    assert_eq!(
+        record.resolution.map(|r| r != Resolution::Manual),
+        Some(true)
+    );
+    checkout
+        .cancel(&id, Actor::Cashier, "test over")
+        .await
+        .unwrap();
     assert_consistent(&terminal, true).await;
 }

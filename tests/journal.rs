@@ -1721,6 +1721,87 @@ fn rich() -> Rich {
     }
 }
 
+#[test]
+fn a_manual_resolution_is_a_manager_event_with_a_reason_and_never_leaves_a_final_state() {
+    let mut f = fixture();
+    let j = &mut f.journal;
+    let open = payment_in(j, "P-manual", PaymentState::Unresolved);
+    // A reason and a name are required; a paid record needs Alipay's paymentId.
+    for (manager, reason) in [("Ana", " "), ("", "portal shows SUCCESS")] {
+        let refused = j
+            .settle_payment_manually(
+                open.id,
+                PaymentState::Paid,
+                manager,
+                reason,
+                Some("2024X".into()),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(refused, JournalError::InvalidInput { .. }),
+            "{refused:?}"
+        );
+    }
+    let refused = j
+        .settle_payment_manually(
+            open.id,
+            PaymentState::Paid,
+            "Ana",
+            "portal shows SUCCESS",
+            None,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            JournalError::MissingField {
+                field: "payment_id",
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    let refused = j
+        .settle_payment_manually(open.id, PaymentState::Cancelled, "Ana", "why", None)
+        .unwrap_err();
+    assert!(
+        matches!(refused, JournalError::InvalidInput { .. }),
+        "{refused:?}"
+    );
+
+    let settled = j
+        .settle_payment_manually(
+            open.id,
+            PaymentState::Paid,
+            "Ana",
+            "portal shows SUCCESS for 10.00",
+            Some("2024050199000001".into()),
+        )
+        .unwrap();
+    assert_eq!(settled.state, PaymentState::Paid);
+    assert_eq!(settled.resolution, Some(Resolution::Manual));
+    assert_eq!(settled.payment_id.as_deref(), Some("2024050199000001"));
+    let events = j.events_for(open.entity()).unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(last.actor, Actor::Manager);
+    assert_eq!(last.from_state.as_deref(), Some("unresolved"));
+    assert_eq!(last.to_state.as_deref(), Some("paid"));
+    assert!(
+        last.detail.contains("Ana") && last.detail.contains("portal shows SUCCESS for 10.00"),
+        "{}",
+        last.detail
+    );
+    // Final stays final, also by hand.
+    let again = j
+        .settle_payment_manually(open.id, PaymentState::Failed, "Bo", "changed my mind", None)
+        .unwrap_err();
+    assert!(
+        matches!(again, JournalError::IllegalTransition { .. }),
+        "{again:?}"
+    );
+    assert!(j.check().unwrap().is_clean(), "{:#?}", j.check().unwrap());
+}
+
 fn corrupt(dir: &Path, sql: &str) -> CheckReport {
     let conn = raw(dir);
     conn.execute_batch(&format!("PRAGMA ignore_check_constraints = ON; {sql}"))
@@ -1844,6 +1925,12 @@ fn check_reports_each_kind_of_violation() {
              INSERT INTO events (at, actor, entity_kind, entity_id, kind, detail)
              VALUES ('2024-05-01T08:00:00.000000Z', 'system', 'refund', 4242, 'note', 'ghost')"
                 .to_owned()
+        }),
+        (ViolationKind::ManualWithoutManagerEvent, |r| {
+            format!(
+                "UPDATE payments SET resolution = 'manual' WHERE id = {}",
+                r.paid.get()
+            )
         }),
         (ViolationKind::MissingTrigger, |_| {
             "DROP TRIGGER events_no_update".to_owned()

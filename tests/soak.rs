@@ -205,13 +205,15 @@ async fn refunds(
     stats: &Stats,
     index: usize,
 ) {
+    // One PIN check per refunding payment, as at the counter.
+    let approved = approval("M1");
     for _ in 0..=rng.below(3) {
         add(&stats.refunds_asked);
         // Now and then more than what is left, which must be refused locally.
         let minor = 1 + rng.below(paid_minor * 2 / 3);
         let money = Money::from_minor(minor, Currency::USD).unwrap();
         let asked = if rng.chance(20) { None } else { Some(money) };
-        match checkout.refund(id, asked, "soak refund", "M1").await {
+        match checkout.refund(id, asked, "soak refund", &approved).await {
             Ok(_) => {}
             Err(alipay_pos::checkout::CheckoutError::Journal(
                 alipay_pos::journal::JournalError::RefundExceedsPayment { .. },

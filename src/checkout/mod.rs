@@ -15,6 +15,7 @@ mod echo;
 pub mod events;
 pub mod failpoint;
 pub mod ids;
+mod manual;
 pub mod policy;
 pub mod receiver;
 mod refunds;
@@ -39,6 +40,7 @@ use crate::journal::{
 use crate::money::{Money, MoneyError};
 
 pub use events::CheckoutEvent;
+pub use manual::{ManualOutcome, ManualSettleError};
 pub use policy::Policy;
 pub use settle::{Recovery, ResolveReport};
 
@@ -709,6 +711,17 @@ impl Checkout {
                     self.note(
                         &id,
                         "notification arrived after the cancel was sent; the cancel result decides",
+                    )
+                    .await?;
+                }
+                PaymentState::Failed | PaymentState::Cancelled => {
+                    // Alipay says the customer paid a payment this journal has ended unpaid
+                    // (by a cancel whose reversal Alipay did not honour, or a manager's "not
+                    // paid"). The journal does not rewrite a final state; a person must look.
+                    tracing::error!(payment = %id, state = record.state.as_str(), "Alipay reports a payment paid that the journal ended unpaid; check the merchant portal and refund the customer if the money was taken");
+                    self.note(
+                        &id,
+                        "Alipay notified SUCCESS for this unpaid payment: check the merchant portal and refund the customer if the money was taken",
                     )
                     .await?;
                 }

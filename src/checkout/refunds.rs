@@ -6,6 +6,7 @@
 use time::OffsetDateTime;
 
 use super::{Checkout, CheckoutError, echo, failpoint, ids};
+use crate::admin::ManagerApproval;
 use crate::ams::client::Outcome;
 use crate::ams::models::{Amount, InquiryRefundRequest, RefundRequest, RefundStatus};
 use crate::ams::timefmt;
@@ -27,14 +28,16 @@ impl Checkout {
     }
 
     /// Refunds `amount` (the whole remaining amount when `None`) of a paid payment, found by
-    /// our request id or Alipay's payment id.
+    /// our request id or Alipay's payment id. Needs a manager's approval (a PIN checked just
+    /// now); the journal's refund row and its event name that manager.
     pub async fn refund(
         &self,
         payment: &str,
         amount: Option<Money>,
         reason: &str,
-        manager: &str,
+        approval: &ManagerApproval,
     ) -> Result<RefundRecord, CheckoutError> {
+        let manager = approval.manager();
         let record = self.find_payment(payment).await?;
         if record.state != PaymentState::Paid {
             return Err(CheckoutError::Refused(format!(

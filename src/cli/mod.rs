@@ -8,6 +8,7 @@ mod journal_cmd;
 mod keys_cmd;
 mod payment_cmd;
 mod sandbox_cmd;
+mod settle_cmd;
 mod signature_cmd;
 
 use std::path::PathBuf;
@@ -78,12 +79,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Refund a paid payment, fully or partly.
+    /// Refund a paid payment, fully or partly (asks for a manager's PIN).
     Refund(payment_cmd::RefundArgs),
+    /// Record the outcome of an unresolved payment after checking Alipay's merchant portal.
+    ///
+    /// Needs a manager's PIN. Journaled as a manual resolution that names the manager and
+    /// the reason. Exit status 0 recorded, 1 usage, wrong PIN or not settleable.
+    Settle(settle_cmd::SettleArgs),
     /// Read the local journal.
     #[command(subcommand)]
     Journal(journal_cmd::JournalCommand),
-    /// Manager settings: the PIN of the manager screen.
+    /// Manager settings: the managers' PINs.
     #[command(subcommand)]
     Admin(admin_cmd::AdminCommand),
     /// Run the resolver once over every open payment and refund, and report what it settled.
@@ -147,6 +153,7 @@ pub fn run() -> ExitCode {
         Command::Status { id, json } => payment_cmd::status(&id, json, cli.config.as_deref()),
         Command::Cancel { id, json } => payment_cmd::cancel(&id, json, cli.config.as_deref()),
         Command::Refund(args) => payment_cmd::refund(args, cli.config.as_deref()),
+        Command::Settle(args) => settle_cmd::run(args, cli.config.as_deref()),
         Command::Journal(command) => journal_cmd::run(command, cli.config.as_deref()),
         Command::Admin(command) => admin_cmd::run(command, cli.config.as_deref()),
         Command::Resolve { json } => payment_cmd::resolve(json, cli.config.as_deref()),

@@ -42,7 +42,7 @@ pub struct PayArgs {
     simulate_customer: Option<f64>,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -77,7 +77,7 @@ fn payment_json(record: &PaymentRecord) -> serde_json::Value {
     })
 }
 
-async fn start_terminal(config_path: Option<&Path>) -> Result<Terminal, CliError> {
+pub(super) async fn start_terminal(config_path: Option<&Path>) -> Result<Terminal, CliError> {
     let config = Config::discover(config_path)?;
     Terminal::start(config, Policy::default())
         .await
@@ -224,7 +224,7 @@ async fn wait_with_progress(
     }
 }
 
-fn report_payment(record: &PaymentRecord, json: bool) {
+pub(super) fn report_payment(record: &PaymentRecord, json: bool) {
     let message = match record.state {
         PaymentState::Paid => "PAID / 已支付".to_string(),
         PaymentState::Failed => format!(
@@ -349,9 +349,10 @@ pub struct RefundArgs {
     /// Why the money goes back (kept in the journal and sent to Alipay).
     #[arg(long, value_name = "TEXT")]
     reason: String,
-    /// Who authorised the refund (kept in the journal).
-    #[arg(long, value_name = "NAME", default_value = "manager")]
-    manager: String,
+    /// Read the manager's PIN from one line of standard input instead of asking for it
+    /// (for scripts). The journal names the manager whose PIN it is.
+    #[arg(long)]
+    pin_stdin: bool,
     #[arg(long)]
     json: bool,
 }
@@ -360,6 +361,9 @@ pub fn refund(args: RefundArgs, config_path: Option<&Path>) -> CliResult {
     if args.reason.trim().is_empty() {
         return Err(CliError::usage("--reason must say why the money goes back"));
     }
+    // The PIN is checked before the engine starts: a wrong one touches nothing.
+    let config = Config::discover(config_path)?;
+    let approval = super::admin_cmd::approve(&config, args.pin_stdin)?;
     runtime()?.block_on(async move {
         let terminal = start_terminal(config_path).await?;
         let checkout = &terminal.checkout;
@@ -373,12 +377,7 @@ pub fn refund(args: RefundArgs, config_path: Option<&Path>) -> CliResult {
             .map(|text| Money::parse(text, payment.amount.currency()))
             .transpose()?;
         let refund = checkout
-            .refund(
-                &payment.payment_request_id,
-                amount,
-                &args.reason,
-                &args.manager,
-            )
+            .refund(&payment.payment_request_id, amount, &args.reason, &approval)
             .await
             .map_err(|e| CliError::usage(e.to_string()))?;
         let status = match refund.state {

@@ -8,6 +8,7 @@
 //! (`Checkout::refund`), which journals each one before sending it, like the CLI does.
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use slint::{ComponentHandle, ModelRc, SharedString, TimerMode, VecModel};
@@ -15,10 +16,11 @@ use time::Date;
 
 use super::manager_rows::{self, Detail, Listed};
 use super::{
-    Engine, ListNotice, Manager, ManagerTab, Page, RefundNotice, RefundStage, SettingsView, Shared,
-    StatusFilter, kiosk, post, status_adapter,
+    Engine, ListNotice, Manager, ManagerTab, Page, RefundNotice, RefundStage, SettingsView,
+    SettleNotice, SettleStage, Shared, StatusFilter, kiosk, post, status_adapter,
 };
-use crate::checkout::Checkout;
+use crate::admin::ManagerApproval;
+use crate::checkout::{Checkout, ManualOutcome};
 use crate::config::Config;
 use crate::journal::{
     CurrencyTotals, Journal, JournalError, PaymentFilter, PaymentRecord, PaymentState,
@@ -31,10 +33,6 @@ use crate::money::{MinorTotal, Money};
 /// long without a touch, so a screen left open at a busy counter does not let anyone refund.
 pub const MANAGER_IDLE_LOCK: Duration = Duration::from_secs(120);
 
-/// Recorded as the refund's manager: one PIN is shared, so the journal can only say that
-/// the PIN was given on this terminal's screen.
-const MANAGER_NAME: &str = "manager (PIN on screen)";
-
 /// Lists stop here; filters narrow anything older down.
 const LIST_LIMIT: u32 = 500;
 
@@ -43,6 +41,10 @@ const MAX_REASON_CHARS: usize = 256;
 
 /// What the manager screen holds between reads.
 pub(crate) struct ManagerState {
+    /// The approval of the PIN that opened the screen: refunds, manual settlement and
+    /// leaving the kiosk need it, and the journal names its manager. Dropped when the screen
+    /// is left, so the next visit needs the PIN again.
+    approval: Option<Arc<ManagerApproval>>,
     list: Vec<Listed>,
     unresolved: Vec<Listed>,
     detail: Option<Detail>,
@@ -58,6 +60,7 @@ pub(crate) struct ManagerState {
 impl ManagerState {
     pub(crate) fn new(config: &Config) -> ManagerState {
         ManagerState {
+            approval: None,
             list: Vec::new(),
             unresolved: Vec::new(),
             detail: None,
@@ -146,6 +149,10 @@ pub(super) fn wire(shared: &Rc<Shared>, manager: &Manager<'_>) {
     on!(on_refund_review, |shared| refund_review(&shared));
     on!(on_refund_confirm, |shared| refund_confirm(&shared));
     on!(on_refund_back, |shared| refund_back(&shared));
+    on!(on_settle_open, |shared| settle_open(&shared));
+    on!(on_settle_review, |shared| settle_review(&shared));
+    on!(on_settle_confirm, |shared| settle_confirm(&shared));
+    on!(on_settle_back, |shared| settle_back(&shared));
     on!(on_resolve_now, |shared| resolve_now(&shared));
     on!(on_totals_day, |shared, delta| totals_day(&shared, delta));
 }
@@ -173,10 +180,14 @@ pub(super) fn touch(shared: &Rc<Shared>) {
         });
 }
 
-/// The PIN was right: the manager screen opens on today's transactions.
-pub(super) fn opened(shared: &Rc<Shared>) {
+/// The PIN was right: the manager screen opens on today's transactions, holding the
+/// approval that PIN gave.
+pub(super) fn opened(shared: &Rc<Shared>, approval: ManagerApproval) {
+    let approver = SharedString::from(approval.manager());
+    shared.manager.borrow_mut().approval = Some(Arc::new(approval));
     if let Some(app) = shared.app() {
         let manager = app.global::<Manager>();
+        manager.set_approver(approver);
         manager.set_tab(ManagerTab::Transactions);
         manager.set_filter_today(true);
         manager.set_filter_status(StatusFilter::All);
@@ -196,6 +207,7 @@ pub(super) fn opened(shared: &Rc<Shared>) {
 pub(super) fn locked(shared: &Shared) {
     shared.manager_idle.stop();
     let mut state = shared.manager.borrow_mut();
+    state.approval = None;
     state.list.clear();
     state.unresolved.clear();
     state.detail = None;
@@ -208,6 +220,8 @@ pub(super) fn locked(shared: &Shared) {
         manager.set_refund_reason(SharedString::new());
         manager.set_refund_stage(RefundStage::Form);
         manager.set_refund_notice(RefundNotice::None);
+        manager.set_approver(SharedString::new());
+        reset_settle(&manager);
     }
     push(shared);
 }
@@ -258,10 +272,23 @@ fn show_tab(shared: &Rc<Shared>, tab: ManagerTab) {
 }
 
 fn leave_kiosk(shared: &Rc<Shared>) {
+    let approval = shared.manager.borrow().approval.clone();
+    match approval {
+        Some(approval) => leave_kiosk_approved(shared, &approval),
+        None => tracing::warn!("leaving the kiosk refused: no manager approval"),
+    }
+}
+
+/// Leaving the kiosk ends unattended selling, so it takes a manager's approval like a
+/// refund does; the log names who left.
+fn leave_kiosk_approved(shared: &Rc<Shared>, approval: &ManagerApproval) {
     if !shared.options.kiosk {
         return;
     }
-    tracing::info!("kiosk mode left by the manager");
+    tracing::info!(
+        manager = approval.manager(),
+        "kiosk mode left by the manager"
+    );
     let handler = shared.leave_kiosk.borrow().clone();
     match handler {
         Some(handler) => handler(),
@@ -452,6 +479,7 @@ fn open_transaction(shared: &Rc<Shared>, id: String) {
         manager.set_refund_reason(SharedString::new());
         manager.set_refund_stage(RefundStage::Form);
         manager.set_refund_notice(RefundNotice::None);
+        reset_settle(&manager);
     }
     shared.manager.borrow_mut().refund_amount = None;
     load_detail(shared, id);
@@ -482,6 +510,7 @@ fn load_detail(shared: &Rc<Shared>, id: String) {
                 refunds,
                 refunded,
                 remaining,
+                driven: true,
             }))
         },
         |shared, result| {
@@ -489,7 +518,14 @@ fn load_detail(shared: &Rc<Shared>, id: String) {
                 return;
             }
             match result {
-                Ok(Some(detail)) => {
+                Ok(Some(mut detail)) => {
+                    // Asked now, on the UI thread: whether a task of the engine still
+                    // works on it decides whether a manager may settle it by hand.
+                    detail.driven = shared.engine().is_none_or(|engine| {
+                        engine
+                            .checkout()
+                            .is_driven(&detail.record.payment_request_id)
+                    });
                     shared.manager.borrow_mut().detail = Some(detail);
                     if let Some(app) = shared.app() {
                         app.global::<Manager>().set_detail_open(true);
@@ -574,12 +610,16 @@ fn refund_confirm(shared: &Rc<Shared>) {
     if manager.get_refund_stage() != RefundStage::Confirm {
         return;
     }
-    let (payment, amount) = {
+    let (payment, amount, approval) = {
         let state = shared.manager.borrow();
-        let (Some(detail), Some(amount)) = (state.detail.as_ref(), state.refund_amount) else {
+        let (Some(detail), Some(amount), Some(approval)) = (
+            state.detail.as_ref(),
+            state.refund_amount,
+            state.approval.clone(),
+        ) else {
             return;
         };
-        (detail.record.payment_request_id.clone(), amount)
+        (detail.record.payment_request_id.clone(), amount, approval)
     };
     let Some(engine) = engine_or_notice(shared) else {
         return;
@@ -595,7 +635,7 @@ fn refund_confirm(shared: &Rc<Shared>) {
     let id = shared.id;
     engine.runtime.spawn(async move {
         let result = checkout
-            .refund(&payment, Some(amount), &reason, MANAGER_NAME)
+            .refund(&payment, Some(amount), &reason, &approval)
             .await;
         post(id, move |shared| {
             match result {
@@ -630,6 +670,133 @@ fn refund_back(shared: &Rc<Shared>) {
     }
     if manager.get_refund_stage() != RefundStage::Sending {
         set_refund(shared, RefundStage::Form, RefundNotice::None, "");
+    }
+}
+
+fn reset_settle(manager: &Manager<'_>) {
+    manager.set_settle_stage(SettleStage::Closed);
+    manager.set_settle_notice(SettleNotice::None);
+    manager.set_settle_notice_detail(SharedString::new());
+    manager.set_settle_paid(true);
+    manager.set_settle_reason(SharedString::new());
+    manager.set_settle_payment_id(SharedString::new());
+}
+
+fn set_settle(shared: &Shared, stage: SettleStage, notice: SettleNotice, detail: &str) {
+    if let Some(app) = shared.app() {
+        let manager = app.global::<Manager>();
+        manager.set_settle_stage(stage);
+        manager.set_settle_notice(notice);
+        manager.set_settle_notice_detail(detail.into());
+    }
+}
+
+/// "Record outcome…": the form for what the merchant portal shows.
+fn settle_open(shared: &Rc<Shared>) {
+    let Some(app) = shared.app() else { return };
+    let manager = app.global::<Manager>();
+    if !manager.get_detail().can_settle {
+        return;
+    }
+    reset_settle(&manager);
+    manager.set_settle_stage(SettleStage::Form);
+}
+
+/// Checks the form (a reason; the portal's payment id when "paid" needs one) and moves on
+/// to the confirmation, which names the approving manager.
+fn settle_review(shared: &Rc<Shared>) {
+    let Some(app) = shared.app() else { return };
+    let manager = app.global::<Manager>();
+    if manager.get_settle_stage() != SettleStage::Form {
+        return;
+    }
+    if manager.get_settle_reason().trim().is_empty() {
+        set_settle(shared, SettleStage::Form, SettleNotice::NoReason, "");
+        return;
+    }
+    if manager.get_settle_paid()
+        && manager.get_detail().needs_payment_id
+        && manager.get_settle_payment_id().trim().is_empty()
+    {
+        set_settle(shared, SettleStage::Form, SettleNotice::NoPaymentId, "");
+        return;
+    }
+    set_settle(shared, SettleStage::Confirm, SettleNotice::None, "");
+}
+
+/// Confirmed: the engine journals the manual resolution under the manager's approval.
+fn settle_confirm(shared: &Rc<Shared>) {
+    let Some(app) = shared.app() else { return };
+    let manager = app.global::<Manager>();
+    if manager.get_settle_stage() != SettleStage::Confirm {
+        return;
+    }
+    let (payment, approval) = {
+        let state = shared.manager.borrow();
+        let (Some(detail), Some(approval)) = (state.detail.as_ref(), state.approval.clone()) else {
+            return;
+        };
+        (detail.record.payment_request_id.clone(), approval)
+    };
+    let Some(engine) = engine_or_notice(shared) else {
+        return;
+    };
+    let paid = manager.get_settle_paid();
+    let outcome = if paid {
+        let typed = manager.get_settle_payment_id().trim().to_string();
+        ManualOutcome::Paid {
+            alipay_payment_id: (!typed.is_empty()).then_some(typed),
+        }
+    } else {
+        ManualOutcome::NotPaid
+    };
+    let reason: String = manager
+        .get_settle_reason()
+        .trim()
+        .chars()
+        .take(MAX_REASON_CHARS)
+        .collect();
+    set_settle(shared, SettleStage::Sending, SettleNotice::None, "");
+    let checkout: Checkout = engine.checkout();
+    let id = shared.id;
+    engine.runtime.spawn(async move {
+        let result = checkout
+            .settle_manually(&payment, outcome, &reason, &approval)
+            .await;
+        post(id, move |shared| {
+            match result {
+                Ok(record) => {
+                    tracing::info!(payment = %record.payment_request_id, state = record.state.as_str(), "outcome recorded from the manager screen");
+                    let notice = if record.state == PaymentState::Paid {
+                        SettleNotice::RecordedPaid
+                    } else {
+                        SettleNotice::RecordedNotPaid
+                    };
+                    set_settle(shared, SettleStage::Done, notice, "");
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "manual settlement refused");
+                    set_settle(
+                        shared,
+                        SettleStage::Done,
+                        SettleNotice::Error,
+                        &error.to_string(),
+                    );
+                }
+            }
+            status_adapter::refresh_unresolved(shared);
+            load_detail(shared, payment);
+        });
+    });
+}
+
+fn settle_back(shared: &Rc<Shared>) {
+    let Some(app) = shared.app() else { return };
+    let manager = app.global::<Manager>();
+    match manager.get_settle_stage() {
+        SettleStage::Confirm => set_settle(shared, SettleStage::Form, SettleNotice::None, ""),
+        SettleStage::Form | SettleStage::Done => reset_settle(&manager),
+        SettleStage::Closed | SettleStage::Sending => {}
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Detail {
     /// Paid minus every refund that is not failed (open refunds still count, because Alipay
     /// may yet carry them out).
     pub remaining: MinorTotal,
+    /// A task of the engine is working on the payment right now (so it is not a manager's
+    /// to settle by hand).
+    pub driven: bool,
 }
 
 pub fn tx_state(record: &PaymentRecord) -> TxState {
@@ -95,6 +98,8 @@ pub fn detail(detail: &Detail, locale: Locale) -> TxDetail {
         can_refund: record.state == PaymentState::Paid
             && record.payment_id.is_some()
             && !detail.remaining.is_zero(),
+        can_settle: record.state == PaymentState::Unresolved && !detail.driven,
+        needs_payment_id: record.payment_id.is_none(),
     }
 }
 

@@ -345,6 +345,7 @@ impl Controller {
             idle: slint::Timer::default(),
             pin: RefCell::new(pin_adapter::PinState::new(PinGuard::from_config(
                 &config.admin,
+                &config.storage.data_dir,
             ))),
             pin_timer: slint::Timer::default(),
             manager: RefCell::new(manager_adapter::ManagerState::new(config)),

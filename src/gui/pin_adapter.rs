@@ -3,12 +3,12 @@
 //! lockout countdown. The digits live only in memory until the check and are then dropped.
 
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use slint::{ComponentHandle, TimerMode};
 
 use super::{Manager, Page, PinNotice, Shared, manager_adapter, payment_adapter, post};
-use crate::admin::{MAX_PIN_DIGITS, PinError, PinGuard, pin_matches};
+use crate::admin::{MAX_PIN_DIGITS, ManagerApproval, PinError, PinGuard};
 
 /// The PIN typed so far and the guard that checks it.
 pub(crate) struct PinState {
@@ -27,7 +27,7 @@ impl PinState {
     }
 
     fn locked_for(&self) -> Option<u64> {
-        self.guard.locked_for(Instant::now())
+        self.guard.locked_for(SystemTime::now())
     }
 }
 
@@ -57,6 +57,8 @@ pub(super) fn open(shared: &Rc<Shared>) {
     {
         let mut pin = shared.pin.borrow_mut();
         pin.digits.clear();
+        // Another process (the CLI) may have counted wrong PINs since.
+        pin.guard.refresh(SystemTime::now());
     }
     set_notice(shared, PinNotice::None);
     shared.set_page(Page::Pin);
@@ -113,15 +115,15 @@ fn submit(shared: &Rc<Shared>) {
             return;
         }
         let pin = std::mem::take(&mut state.digits);
-        match state.guard.admit(Instant::now()) {
-            Ok(hash) => {
+        match state.guard.admit(SystemTime::now()) {
+            Ok(attempt) => {
                 state.checking = true;
-                Ok((pin, hash))
+                Ok((pin, attempt))
             }
             Err(error) => Err(error),
         }
     };
-    let (pin, hash) = match admitted {
+    let (pin, attempt) = match admitted {
         Ok(admitted) => admitted,
         Err(error) => {
             checked(shared, Err(error));
@@ -134,16 +136,14 @@ fn submit(shared: &Rc<Shared>) {
     let spawned = std::thread::Builder::new()
         .name("pin-check".into())
         .spawn(move || {
-            let matches = pin_matches(&hash, &pin);
+            let verified = attempt.verify(&pin);
             drop(pin);
             post(id, move |shared| {
-                let result = matches.and_then(|matches| {
-                    shared
-                        .pin
-                        .borrow_mut()
-                        .guard
-                        .record(matches, Instant::now())
-                });
+                let result = shared
+                    .pin
+                    .borrow_mut()
+                    .guard
+                    .record(verified, SystemTime::now());
                 checked(shared, result);
             });
         });
@@ -154,17 +154,19 @@ fn submit(shared: &Rc<Shared>) {
     }
 }
 
-fn checked(shared: &Rc<Shared>, result: Result<(), PinError>) {
+/// The PIN check ended; a right PIN's approval goes to the manager screen, which needs it
+/// for refunds, manual settlement and leaving the kiosk, and drops it when it is left.
+fn checked(shared: &Rc<Shared>, result: Result<ManagerApproval, PinError>) {
     shared.pin.borrow_mut().checking = false;
     push_length(shared);
     if shared.page() != Page::Pin {
         return;
     }
     match result {
-        Ok(()) => {
-            tracing::info!("manager screen opened");
+        Ok(approval) => {
+            tracing::info!(manager = approval.manager(), "manager screen opened");
             set_notice(shared, PinNotice::None);
-            manager_adapter::opened(shared);
+            manager_adapter::opened(shared, approval);
         }
         Err(PinError::Wrong { remaining }) => {
             tracing::warn!("wrong manager PIN");

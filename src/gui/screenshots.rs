@@ -426,7 +426,7 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
                 payment: record.id,
                 amount,
                 reason: "Customer returned one item".into(),
-                manager: "manager (PIN on screen)".into(),
+                manager: "Ana Lim".into(),
                 state: RefundState::Succeeded,
                 refund_id: Some("2026112319400002000000001".into()),
                 result_code: Some("SUCCESS".into()),
@@ -478,6 +478,7 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
             refunds,
             refunded,
             remaining,
+            driven: false,
         }
     });
     let totals = demo_totals(&payments, refund_amount);

@@ -50,6 +50,8 @@ pub enum ViolationKind {
     StateEventMismatch,
     /// An event or request is about a payment or refund that is not in the journal.
     OrphanEntry,
+    /// A payment resolved by hand has no manager event naming who did it and why.
+    ManualWithoutManagerEvent,
     /// A check could not run (the file is too damaged to query); see the message.
     CheckFailed,
 }
@@ -72,6 +74,7 @@ impl ViolationKind {
             ViolationKind::MissingCreatedEvent => "missing_created_event",
             ViolationKind::StateEventMismatch => "state_event_mismatch",
             ViolationKind::OrphanEntry => "orphan_entry",
+            ViolationKind::ManualWithoutManagerEvent => "manual_without_manager_event",
             ViolationKind::CheckFailed => "check_failed",
         }
     }
@@ -226,6 +229,18 @@ const RULES: &[(ViolationKind, &str)] = &[
                      ORDER BY e.seq DESC LIMIT 1)
              FROM refunds r)
          WHERE last IS NOT NULL AND last <> state",
+    ),
+    (
+        ViolationKind::ManualWithoutManagerEvent,
+        "SELECT 'payment', p.id, 'resolved by hand (' || p.state
+                || ') but no manager event says who decided it and why'
+         FROM payments p
+         WHERE p.resolution = 'manual'
+           AND NOT EXISTS (SELECT 1 FROM events e
+                           WHERE e.entity_kind = 'payment' AND e.entity_id = p.id
+                             AND e.actor = 'manager' AND e.kind = 'transition'
+                             AND e.to_state = p.state
+                             AND e.detail LIKE 'manual resolution by %; reason: _%')",
     ),
     (
         ViolationKind::OrphanEntry,

@@ -134,6 +134,13 @@ pub struct PaymentFilter {
     pub limit: Option<u32>,
 }
 
+/// How a manual resolution's event starts; `journal check` looks for it (with a reason)
+/// on every payment resolved by hand.
+pub(crate) const MANUAL_DETAIL_PREFIX: &str = "manual resolution by ";
+
+/// Longest reason a manager can give for a manual resolution.
+pub(crate) const MANUAL_REASON_MAX_CHARS: usize = 256;
+
 pub(crate) const PAYMENT_COLUMNS: &str = "id, payment_request_id, order_ref, amount_minor, \
     currency, description, operator, state, payment_id, code_value, code_expires_at, \
     result_code, result_message, resolution, paid_at, created_at, updated_at, final_at";
@@ -525,6 +532,50 @@ impl Journal {
         update: PaymentUpdate,
     ) -> Result<PaymentRecord, JournalError> {
         self.change_payment(payment.into(), to, actor, detail, update)
+    }
+
+    /// Records the outcome a manager checked in Alipay's merchant portal for a payment the
+    /// terminal could not settle: `to` is `Paid` or `Failed` (not paid). It is a transition
+    /// like any other (the same legal-transition table, so never out of a final state), by
+    /// [`Actor::Manager`], with [`Resolution::Manual`] and an event that names the manager
+    /// and the reason; history is never edited. `payment_id` is the portal's `paymentId`
+    /// when the journal has none yet (a `Paid` needs one, so it can be refunded).
+    pub fn settle_payment_manually<'a>(
+        &mut self,
+        payment: impl Into<PaymentRef<'a>>,
+        to: PaymentState,
+        manager: &str,
+        reason: &str,
+        payment_id: Option<String>,
+    ) -> Result<PaymentRecord, JournalError> {
+        if !matches!(to, PaymentState::Paid | PaymentState::Failed) {
+            return Err(JournalError::InvalidInput {
+                field: "state",
+                reason: format!("a manual resolution records paid or failed, not {to}"),
+            });
+        }
+        check_text("manager", manager, 64, true)?;
+        check_text("reason", reason, MANUAL_REASON_MAX_CHARS, true)?;
+        let outcome = if to == PaymentState::Paid {
+            "paid"
+        } else {
+            "not paid"
+        };
+        let detail = format!(
+            "{MANUAL_DETAIL_PREFIX}{manager}: {outcome}, as checked in Alipay's merchant portal; reason: {}",
+            reason.trim()
+        );
+        self.change_payment(
+            payment.into(),
+            to,
+            Actor::Manager,
+            &detail,
+            PaymentUpdate {
+                payment_id,
+                resolution: Some(Resolution::Manual),
+                ..PaymentUpdate::default()
+            },
+        )
     }
 
     /// Records that a paid payment was cancelled inside the cancel window (Alipay returned the

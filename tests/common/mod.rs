@@ -724,3 +724,22 @@ pub async fn send_notification(
     let status = response.status().as_u16();
     (status, json_of(response).await)
 }
+
+/// A manager's approval, made the only way there is: a right PIN through a `PinGuard`
+/// (the lockout kept in memory). The journal then names `manager`.
+pub fn approval(manager: &str) -> alipay_pos::admin::ManagerApproval {
+    use std::sync::OnceLock;
+    // Hashing is slow on purpose; one hash serves every approval of a test binary.
+    static HASH: OnceLock<String> = OnceLock::new();
+    let hash = HASH.get_or_init(|| alipay_pos::admin::hash_pin(TEST_PIN).unwrap());
+    let managers = vec![alipay_pos::config::ManagerPin {
+        name: manager.to_string(),
+        pin_hash: hash.clone(),
+    }];
+    alipay_pos::admin::PinGuard::new(managers, 5, Duration::from_secs(60), None)
+        .check(TEST_PIN, std::time::SystemTime::now())
+        .unwrap()
+}
+
+/// The PIN [`approval`] uses.
+pub const TEST_PIN: &str = "246810";
