@@ -2080,6 +2080,7 @@ data_dir = "records"
                 "merchant_private_key",
                 "alipay_public_key",
                 "key_version",
+                "allow_insecure_http",
                 "connect_timeout_ms",
                 "request_timeout_ms",
             ],
