@@ -1728,6 +1728,12 @@ fn run_trial(world: &mut World, number: usize, plan: &Plan) -> Outcome {
 
     // The kill is done; the network is healthy again for recovery.
     world.clear_faults();
+    // Clearing the faults also lifted the suppression; a customer paying after the kill
+    // would then be notified, and the notification could settle the payment before the
+    // recovery's first inquiry (so an armed `poll.after_response` is never reached).
+    if plan.suppress_notifications {
+        world.set_faults(json!({ "suppress_notifications": true }));
+    }
     if plan.customer == Customer::AfterKill
         && !outcome.customer_paid
         && let Some(p) = new_ledger_payment(&world.ledger(), &ledger_before)
