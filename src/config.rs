@@ -176,6 +176,20 @@ fn is_http(url: &Url) -> bool {
     matches!(url.scheme(), "http" | "https") && url.host().is_some()
 }
 
+/// Whether a URL's host is this computer: 127.0.0.0/8, `::1` or `localhost`. Plain HTTP to
+/// such a host never leaves the machine, so it needs no TLS; anything else does.
+pub fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.');
+            name.eq_ignore_ascii_case("localhost")
+        }
+        None => false,
+    }
+}
+
 /// `[alipay]`: how to reach and authenticate with Alipay.
 ///
 /// Fields are public so callers (and tests) can read and adjust a loaded configuration
@@ -194,6 +208,10 @@ pub struct AlipayConfig {
     pub alipay_public_key: Option<PathBuf>,
     /// Sent as `keyVersion` in the `signature` header.
     pub key_version: String,
+    /// `alipay.allow_insecure_http`: lets a custom `http://` gateway on another machine
+    /// through (a lab's simulator). Off by default, because plain HTTP carries the signed
+    /// requests and the answers in clear across the network; loopback hosts never need it.
+    pub allow_insecure_http: bool,
     connect_timeout: Duration,
     request_timeout: Duration,
 }
@@ -523,6 +541,7 @@ impl Config {
                 merchant_private_key: None,
                 alipay_public_key: None,
                 key_version: DEFAULT_KEY_VERSION.to_owned(),
+                allow_insecure_http: false,
                 connect_timeout: Duration::from_millis(DEFAULT_CONNECT_TIMEOUT_MS),
                 request_timeout: Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS),
             },
@@ -704,6 +723,7 @@ struct RawAlipay {
     merchant_private_key: Option<PathBuf>,
     alipay_public_key: Option<PathBuf>,
     key_version: Option<String>,
+    allow_insecure_http: Option<bool>,
     connect_timeout_ms: Option<u64>,
     request_timeout_ms: Option<u64>,
 }
@@ -1156,6 +1176,22 @@ impl Validator<'_> {
                 .parse::<Gateway>()
                 .map_err(|err| self.invalid("alipay.gateway", err.to_string()))?,
         };
+        let allow_insecure_http = raw.allow_insecure_http.unwrap_or(false);
+        if let Gateway::Custom(url) = &gateway
+            && url.scheme() == "http"
+            && !is_loopback_host(url)
+            && !allow_insecure_http
+        {
+            return Err(self.invalid(
+                "alipay.gateway",
+                format!(
+                    "\"{url}\" is plain http:// to another machine, which would send signed \
+                     requests and payment answers in clear; use an https:// URL (plain http:// \
+                     is only accepted for 127.0.0.1, ::1 or localhost), or set \
+                     `alipay.allow_insecure_http = true` for a lab network"
+                ),
+            ));
+        }
         let live = gateway != Gateway::Sandbox;
         // Any real gateway needs the merchant's own identity; the demo values would only
         // produce signature errors from Alipay.
@@ -1226,6 +1262,7 @@ impl Validator<'_> {
             merchant_private_key,
             alipay_public_key,
             key_version,
+            allow_insecure_http,
             connect_timeout: self.timeout(
                 "alipay.connect_timeout_ms",
                 raw.connect_timeout_ms,
@@ -1361,6 +1398,9 @@ impl Validator<'_> {
                 format!("`{shown}` is not a file; point it at the PEM key file itself"),
             ));
         }
+        if key == "alipay.merchant_private_key" {
+            self.private_key_is_private(key, &resolved, &metadata)?;
+        }
         fs::File::open(&resolved).map_err(|err| {
             self.invalid(
                 key,
@@ -1368,6 +1408,41 @@ impl Validator<'_> {
             )
         })?;
         Ok(resolved)
+    }
+
+    /// Refuses a private key that other local users can read, as ssh does: whoever can read
+    /// it can sign payments and refunds as the merchant. The fix is in the message.
+    #[cfg(unix)]
+    fn private_key_is_private(
+        &self,
+        key: &str,
+        path: &Path,
+        metadata: &fs::Metadata,
+    ) -> Result<(), ConfigError> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            let shown = path.display();
+            return Err(self.invalid(
+                key,
+                format!(
+                    "`{shown}` can be read by other users (mode {mode:03o}), and whoever reads \
+                     it can sign payments and refunds as you; run `chmod 600 {shown}` and \
+                     start again"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    #[cfg(not(unix))]
+    fn private_key_is_private(
+        &self,
+        _key: &str,
+        _path: &Path,
+        _metadata: &fs::Metadata,
+    ) -> Result<(), ConfigError> {
+        Ok(())
     }
 
     /// Makes a path from the file absolute against the file's folder. If the current
@@ -1393,11 +1468,10 @@ mod tests {
         fn new() -> Fixture {
             let dir = TempDir::new().unwrap();
             fs::create_dir(dir.path().join("keys")).unwrap();
-            fs::write(
-                dir.path().join("keys/merchant_private_key.pem"),
-                "not parsed here",
-            )
-            .unwrap();
+            let private = dir.path().join("keys/merchant_private_key.pem");
+            fs::write(&private, "not parsed here").unwrap();
+            // As `keys generate` writes it; a wider mode is refused (tested below).
+            set_mode(&private, 0o600);
             fs::write(
                 dir.path().join("keys/alipay_public_key.pem"),
                 "not parsed here",
@@ -1634,6 +1708,103 @@ data_dir = "records"
                 fixture.config_path().display()
             )
         );
+    }
+
+    fn set_mode(path: &Path, mode: u32) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+        }
+        #[cfg(not(unix))]
+        let _ = (path, mode);
+    }
+
+    #[test]
+    fn plain_http_gateway_only_for_loopback() {
+        let fixture = Fixture::new();
+        for url in [
+            "http://127.0.0.1:9000",
+            "http://127.8.9.10:9000",
+            "http://[::1]:9000",
+            "http://localhost:9000",
+            "http://LOCALHOST:9000",
+            "https://gateway.lab.example",
+        ] {
+            let config = fixture
+                .load(&full_with("gateway", &format!("gateway = {url:?}")))
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert!(!config.alipay.allow_insecure_http, "{url}");
+        }
+        for url in [
+            "http://192.168.1.20:9000",
+            "http://10.0.0.1",
+            "http://[fe80::1]:9000",
+            "http://gateway.lab.example",
+            "http://localhost.example.com",
+            "http://0.0.0.0:9000",
+        ] {
+            let err = fixture.error(&full_with("gateway", &format!("gateway = {url:?}")));
+            assert_names(
+                &err,
+                &fixture,
+                "alipay.gateway",
+                "allow_insecure_http = true",
+            );
+            assert!(err.to_string().contains("https://"), "{err}");
+        }
+    }
+
+    #[test]
+    fn allow_insecure_http_lets_a_lab_gateway_through() {
+        let fixture = Fixture::new();
+        let toml = full_with(
+            "gateway",
+            "gateway = \"http://192.168.1.20:9000\"\nallow_insecure_http = true",
+        );
+        let config = fixture.load(&toml).unwrap();
+        assert!(config.alipay.allow_insecure_http);
+        assert_eq!(
+            config.alipay.gateway.base_url().unwrap().as_str(),
+            "http://192.168.1.20:9000/"
+        );
+        let err = fixture.error(&full_with(
+            "gateway",
+            "gateway = \"http://192.168.1.20:9000\"\nallow_insecure_http = false",
+        ));
+        assert_names(&err, &fixture, "alipay.gateway", "plain http://");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_key_readable_by_others_is_refused() {
+        let fixture = Fixture::new();
+        let key = fixture.dir.path().join("keys/merchant_private_key.pem");
+        for mode in [0o644, 0o640, 0o604, 0o660, 0o700 | 0o004] {
+            set_mode(&key, mode);
+            let err = fixture.error(FULL);
+            assert_names(&err, &fixture, "alipay.merchant_private_key", "chmod 600");
+            assert!(
+                err.to_string().contains(&format!(
+                    "chmod 600 {}",
+                    std::path::absolute(&key).unwrap().display()
+                )),
+                "{err}"
+            );
+        }
+        for mode in [0o600, 0o400] {
+            set_mode(&key, mode);
+            fixture
+                .load(FULL)
+                .unwrap_or_else(|e| panic!("{mode:o}: {e}"));
+        }
+        // Only the private half is secret: a world-readable public key is fine.
+        set_mode(&key, 0o600);
+        set_mode(
+            &fixture.dir.path().join("keys/alipay_public_key.pem"),
+            0o644,
+        );
+        fixture.load(FULL).unwrap();
     }
 
     #[test]
@@ -2009,6 +2180,7 @@ data_dir = "records"
                 "merchant_private_key",
                 "alipay_public_key",
                 "key_version",
+                "allow_insecure_http",
                 "connect_timeout_ms",
                 "request_timeout_ms",
             ],

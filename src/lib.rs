@@ -15,5 +15,6 @@ pub mod local_time;
 pub mod locale;
 pub mod logging;
 pub mod money;
+pub mod private_fs;
 pub mod sandbox;
 pub mod terminal;

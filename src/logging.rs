@@ -40,23 +40,82 @@ pub struct LogSetupError {
     reason: String,
 }
 
-/// Logs to `data_dir/logs/alipay-pos.YYYY-MM-DD.log`, rotated daily, keeping
-/// [`KEPT_LOG_FILES`] files. Keep the returned guard alive: dropping it flushes the writer.
+const PREFIX: &str = "alipay-pos";
+const SUFFIX: &str = "log";
+
+/// The file tracing-appender writes on `day` (it names daily files by the UTC date).
+fn file_of(dir: &Path, day: time::Date) -> PathBuf {
+    let (year, month, date) = (day.year(), u8::from(day.month()), day.day());
+    dir.join(format!("{PREFIX}.{year:04}-{month:02}-{date:02}.{SUFFIX}"))
+}
+
+/// The rolling appender, with each day's file created 0600 before the appender opens it
+/// (it would otherwise follow the umask, usually 0644: logs name payments and amounts).
+struct PrivateDailyFiles {
+    inner: RollingFileAppender,
+    dir: PathBuf,
+    day: time::Date,
+}
+
+impl PrivateDailyFiles {
+    fn today() -> time::Date {
+        time::OffsetDateTime::now_utc().date()
+    }
+
+    /// Creates (0600) the file of the current day when the day changed since the last write.
+    fn prepare(&mut self) {
+        let today = Self::today();
+        if today != self.day {
+            self.day = today;
+            // A failure leaves the file to the appender: logging goes on, just less private.
+            let _ = crate::private_fs::private_file(&file_of(&self.dir, today), true);
+        }
+    }
+}
+
+impl std::io::Write for PrivateDailyFiles {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.prepare();
+        let written = self.inner.write(buf);
+        // Midnight may have passed between the check and the appender's own clock reading.
+        if Self::today() != self.day {
+            self.prepare();
+            let _ = crate::private_fs::private_file(&file_of(&self.dir, self.day), false);
+        }
+        written
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Logs to `data_dir/logs/alipay-pos.YYYY-MM-DD.log` (UTC date), rotated daily, keeping
+/// [`KEPT_LOG_FILES`] files. The folder is 0700 and the files 0600 whatever the umask.
+/// Keep the returned guard alive: dropping it flushes the writer.
 pub fn init_file(data_dir: &Path) -> Result<WorkerGuard, LogSetupError> {
     let dir = log_dir(data_dir);
     let setup_error = |reason: String| LogSetupError {
         dir: dir.clone(),
         reason,
     };
-    std::fs::create_dir_all(&dir).map_err(|e| setup_error(e.to_string()))?;
+    crate::private_fs::private_dir(&dir).map_err(|e| setup_error(e.to_string()))?;
+    let day = PrivateDailyFiles::today();
+    crate::private_fs::private_file(&file_of(&dir, day), true)
+        .map_err(|e| setup_error(e.to_string()))?;
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
-        .filename_prefix("alipay-pos")
-        .filename_suffix("log")
+        .filename_prefix(PREFIX)
+        .filename_suffix(SUFFIX)
         .max_log_files(KEPT_LOG_FILES)
         .build(&dir)
         .map_err(|e| setup_error(e.to_string()))?;
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let writer = PrivateDailyFiles {
+        inner: appender,
+        dir: dir.clone(),
+        day,
+    };
+    let (writer, guard) = tracing_appender::non_blocking(writer);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter("info"))
         .with_ansi(false)

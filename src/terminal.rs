@@ -39,9 +39,21 @@ pub enum TerminalError {
     )]
     Busy { data_dir: PathBuf },
     #[error(
-        "`payment.notify_url` is required for a real gateway: Alipay's pay API needs a URL to post payment results to"
+        "--require-live (or ALIPAY_POS_REQUIRE_LIVE) refuses the embedded sandbox, which {origin} selects: nothing there is real money. Give a config file with a real gateway (`--config PATH`, with `alipay.gateway` set to \"north-america\", \"asia\", \"europe\" or your https:// gateway, and your keys), or leave out --require-live for the demo"
     )]
-    NotifyUrlMissing,
+    SandboxRefused { origin: crate::config::ConfigSource },
+}
+
+/// `--require-live`: refuses a configuration that would run the embedded sandbox, so that a
+/// till whose config file went missing (or whose `ALIPAY_POS_CONFIG` has a typo) cannot
+/// quietly take demo "payments". Every face that starts the engine calls it first.
+pub fn require_live(config: &Config, required: bool) -> Result<(), TerminalError> {
+    if required && config.is_sandbox() {
+        return Err(TerminalError::SandboxRefused {
+            origin: config.source.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// A started terminal. Keep it alive as long as payments are being taken.
@@ -51,7 +63,7 @@ pub struct Terminal {
     sandbox: Option<EmbeddedSandbox>,
     receiver: RunningReceiver,
     fingerprints: KeyFingerprints,
-    notify_url: String,
+    notify_url: Option<String>,
     /// Held for the terminal's whole life; the OS releases it when the process dies, even by
     /// SIGKILL, so a crash never leaves the data folder locked.
     _data_dir_lock: std::fs::File,
@@ -113,7 +125,8 @@ impl Terminal {
         adjust_sandbox: impl FnOnce(&mut SandboxOptions),
     ) -> Result<Terminal, TerminalError> {
         let data_dir = config.storage.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).map_err(|e| TerminalError::DataDir {
+        // 0700: the folder holds the journal, the logs and (demo) the sandbox's keys.
+        crate::private_fs::private_dir(&data_dir).map_err(|e| TerminalError::DataDir {
             path: data_dir.clone(),
             reason: e.to_string(),
         })?;
@@ -170,15 +183,21 @@ impl Terminal {
                 reason: e.to_string(),
             })?;
         let notify_url = if sandbox.is_some() {
-            format!("http://{}{NOTIFY_PATH}", receiver.address)
+            Some(format!("http://{}{NOTIFY_PATH}", receiver.address))
         } else {
-            config
-                .payment
-                .notify_url
-                .as_ref()
-                .map(Url::to_string)
-                .ok_or(TerminalError::NotifyUrlMissing)?
+            config.payment.notify_url.as_ref().map(Url::to_string)
         };
+        if notify_url.is_none() {
+            // Said once, at start: every payment is then settled by polling, and by whatever
+            // notification URL the merchant set in Alipay's dashboard.
+            tracing::info!(
+                listen = %receiver.address,
+                "no `payment.notify_url`: `pay` requests carry no paymentNotifyUrl; payments \
+                 are followed by polling inquiryPayment, and Alipay posts results only to a \
+                 notification URL configured in its dashboard (which should reach this \
+                 receiver)"
+            );
+        }
 
         let mut settings = ClientSettings::new(base_url, client_id);
         settings.key_version = config.alipay.key_version.clone();
@@ -228,9 +247,10 @@ impl Terminal {
         Ok(resumed)
     }
 
-    /// Where Alipay is told to post payment results (the local receiver with the sandbox).
-    pub fn notify_url(&self) -> &str {
-        &self.notify_url
+    /// Where Alipay is told to post payment results (the local receiver with the sandbox);
+    /// `None` when `payment.notify_url` is not set and the terminal relies on polling.
+    pub fn notify_url(&self) -> Option<&str> {
+        self.notify_url.as_deref()
     }
 
     pub fn key_fingerprints(&self) -> &KeyFingerprints {

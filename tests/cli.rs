@@ -376,7 +376,7 @@ fn config_check_loads_real_keys_and_shows_fingerprints_not_secrets() {
         &file,
         format!(
             "[alipay]\ngateway = \"asia\"\nclient_id = \"{VECTOR_CLIENT_ID}\"\nmerchant_private_key = \"{}\"\nalipay_public_key = \"{}\"\n",
-            p(&vector_path("merchant_private_key_pkcs1.pem")),
+            p(&private_key_copy(dir.path(), "merchant_private_key_pkcs1.pem")),
             p(&vector_path("alipay_public_key.b64")),
         ),
     )
@@ -400,7 +400,7 @@ fn config_check_rejects_a_public_key_given_as_merchant_private_key() {
         &file,
         format!(
             "[alipay]\ngateway = \"asia\"\nclient_id = \"X1\"\nmerchant_private_key = \"{}\"\nalipay_public_key = \"{}\"\n",
-            p(&vector_path("merchant_public_key.pem")),
+            p(&private_key_copy(dir.path(), "merchant_public_key.pem")),
             p(&vector_path("alipay_public_key.pem")),
         ),
     )
@@ -814,4 +814,214 @@ fn a_refund_with_the_right_pin_is_journaled_with_that_managers_name() {
         "{}",
         stderr(&settle)
     );
+}
+
+/// A demo config (embedded sandbox) with its data in `dir/data`, and the sandbox keys seeded.
+fn sandbox_config_file(dir: &Path) -> std::path::PathBuf {
+    let data_dir = dir.join("data");
+    seed_sandbox_keys(&data_dir);
+    let file = dir.join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[storage]\ndata_dir = \"{}\"\n",
+            p(&data_dir).replace('\\', "\\\\")
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// A config on a real (custom) gateway where nothing listens, sharing `dir/data`.
+fn live_config_file(dir: &Path) -> std::path::PathBuf {
+    let file = dir.join("live.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[alipay]\ngateway = \"http://127.0.0.1:9\"\nclient_id = \"{VECTOR_CLIENT_ID}\"\n\
+             merchant_private_key = \"{}\"\nalipay_public_key = \"{}\"\n\n\
+             [payment]\nnotify_listen = \"127.0.0.1:0\"\n\n[storage]\ndata_dir = \"{}\"\n",
+            p(&private_key_copy(dir, "merchant_private_key_pkcs8.pem")),
+            p(&vector_path("alipay_public_key.pem")),
+            p(&dir.join("data")).replace('\\', "\\\\"),
+        ),
+    )
+    .unwrap();
+    file
+}
+
+fn json_line(output: &Output) -> serde_json::Value {
+    let text = stdout(output);
+    let last = text.lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Against the embedded sandbox every result line starts with SANDBOX and the JSON says
+/// `"sandbox": true`; the same journal read through a live config says neither.
+#[test]
+fn sandbox_results_say_sandbox_in_text_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = sandbox_config_file(dir.path());
+    let paid = run(&[
+        "--config",
+        p(&file),
+        "pay",
+        "3.20",
+        "--simulate-customer",
+        "0",
+        "--json",
+    ]);
+    assert_eq!(paid.status.code(), Some(0), "{}", stderr(&paid));
+    let result_line = stderr(&paid)
+        .lines()
+        .find(|l| l.contains("PAID / 已支付"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        result_line.starts_with("SANDBOX (demo, no real money / 演示：不涉及真实资金)"),
+        "{result_line:?}"
+    );
+    let json = json_line(&paid);
+    assert_eq!(json["status"], "SUCCESS");
+    assert_eq!(json["sandbox"], true);
+    let id = json["paymentRequestId"].as_str().unwrap().to_string();
+
+    let status = run(&["--config", p(&file), "status", &id]);
+    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+    let first = stdout(&status)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(first.starts_with("SANDBOX "), "{first:?}");
+    let status = run(&["--config", p(&file), "status", &id, "--json"]);
+    assert_eq!(json_line(&status)["sandbox"], true);
+
+    // Cancelling a paid payment reports it as it stands, marked too.
+    let cancel = run(&["--config", p(&file), "cancel", &id, "--json"]);
+    assert_eq!(cancel.status.code(), Some(2), "{}", stderr(&cancel));
+    assert!(
+        stderr(&cancel)
+            .lines()
+            .any(|l| l.starts_with("SANDBOX ") && l.contains("PAID / 已支付")),
+        "{}",
+        stderr(&cancel)
+    );
+    assert_eq!(json_line(&cancel)["sandbox"], true);
+
+    let live = live_config_file(dir.path());
+    let status = run(&["--config", p(&live), "status", &id]);
+    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+    assert!(!stdout(&status).contains("SANDBOX"), "{}", stdout(&status));
+    let status = run(&["--config", p(&live), "status", &id, "--json"]);
+    assert_eq!(json_line(&status)["sandbox"], false);
+}
+
+/// `--require-live` (or `ALIPAY_POS_REQUIRE_LIVE=1`) refuses the embedded sandbox for the GUI
+/// and every command that starts the engine, and says what to do; a live config passes.
+#[test]
+fn require_live_refuses_the_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = sandbox_config_file(dir.path());
+    let refused = |output: &Output, what: &str| {
+        assert_eq!(output.status.code(), Some(1), "{what}: {}", stderr(output));
+        let err = stderr(output);
+        assert!(err.contains("--require-live"), "{what}: {err}");
+        assert!(err.contains("real gateway"), "{what}: {err}");
+        assert!(err.contains("--config"), "{what}: {err}");
+        assert!(stdout(output).is_empty(), "{what}: nothing was done");
+    };
+    for args in [
+        vec!["pay", "1.00", "--simulate-customer", "0"],
+        vec!["cancel", "pos-x"],
+        vec!["refund", "pos-x", "--reason", "test"],
+        vec!["resolve"],
+        // No command: the GUI, refused before any window opens.
+        vec![],
+    ] {
+        let mut full = vec!["--require-live", "--config", p(&file)];
+        full.extend(args.iter().copied());
+        refused(&run(&full), &format!("{args:?}"));
+        let by_env = Command::new(binary())
+            .args(["--config", p(&file)])
+            .args(&args)
+            .env_remove("ALIPAY_POS_CONFIG")
+            .env("ALIPAY_POS_REQUIRE_LIVE", "1")
+            .output()
+            .unwrap();
+        refused(&by_env, &format!("env {args:?}"));
+    }
+    // The built-in defaults (no config file at all) are the sandbox too.
+    let defaults = Command::new(binary())
+        .args(["--require-live", "resolve"])
+        .env_remove("ALIPAY_POS_CONFIG")
+        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path().join("no-config"))
+        .env("XDG_DATA_HOME", dir.path().join("xdg-data"))
+        .output()
+        .unwrap();
+    refused(&defaults, "defaults");
+    assert!(
+        stderr(&defaults).contains("built-in defaults"),
+        "{}",
+        stderr(&defaults)
+    );
+    assert!(!dir.path().join("xdg-data").exists(), "nothing was started");
+
+    // Nothing was started: no journal was created by any refused command.
+    assert!(!dir.path().join("data/journal.sqlite").exists());
+    // Commands that do not start the engine are not refused.
+    let list = run(&["--require-live", "--config", p(&file), "config", "check"]);
+    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
+    // ALIPAY_POS_REQUIRE_LIVE=0 is off.
+    let off = Command::new(binary())
+        .args(["--config", p(&file), "resolve"])
+        .env_remove("ALIPAY_POS_CONFIG")
+        .env("ALIPAY_POS_REQUIRE_LIVE", "0")
+        .output()
+        .unwrap();
+    assert_eq!(off.status.code(), Some(0), "{}", stderr(&off));
+
+    // A live gateway starts (resolve has nothing to do, so nothing is sent).
+    let live = live_config_file(dir.path());
+    let ok = run(&["--require-live", "--config", p(&live), "resolve"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert!(stdout(&ok).contains("nothing left open"), "{}", stdout(&ok));
+}
+
+/// The shipped binary has no failpoints: `--version` says so, and arming one does nothing
+/// (a `pay` runs through every kill point to PAID). A `--features failpoints` build (the
+/// crash tests') says the opposite.
+#[test]
+fn the_shipped_binary_has_no_failpoints() {
+    let version = run(&["--version"]);
+    assert!(version.status.success());
+    let text = stdout(&version);
+    if cfg!(feature = "failpoints") {
+        assert!(text.contains("failpoints: compiled in"), "{text}");
+        return;
+    }
+    assert!(text.contains("failpoints: none"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = sandbox_config_file(dir.path());
+    let paid = Command::new(binary())
+        .args([
+            "--config",
+            p(&file),
+            "pay",
+            "1.00",
+            "--simulate-customer",
+            "0",
+            "--json",
+        ])
+        .env_remove("ALIPAY_POS_CONFIG")
+        .env(
+            "ALIPAY_POS_FAILPOINT",
+            alipay_pos::checkout::failpoint::ALL.join(","),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(paid.status.code(), Some(0), "{}", stderr(&paid));
+    assert!(!stderr(&paid).contains("failpoint"), "{}", stderr(&paid));
+    assert_eq!(json_line(&paid)["status"], "SUCCESS");
 }

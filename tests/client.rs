@@ -30,6 +30,8 @@ enum Behaviour {
     Http500,
     GarbageJson,
     NoResult,
+    /// A signed success whose `response-time` is the current time.
+    SignedSuccessNow,
 }
 
 /// What the gateway saw of one request.
@@ -59,7 +61,27 @@ fn signed(
     body: &[u8],
     sent_body: Vec<u8>,
 ) -> Response {
-    let content = signing::content_to_sign(path, client_id, RESPONSE_TIME, body);
+    signed_at(
+        gateway,
+        key,
+        path,
+        client_id,
+        body,
+        sent_body,
+        RESPONSE_TIME,
+    )
+}
+
+fn signed_at(
+    gateway: &Gateway,
+    key: &PrivateKey,
+    path: &str,
+    client_id: &str,
+    body: &[u8],
+    sent_body: Vec<u8>,
+    response_time: &str,
+) -> Response {
+    let content = signing::content_to_sign(path, client_id, response_time, body);
     let header = signing::sign_header(key, "1", &content)
         .unwrap()
         .to_string();
@@ -72,7 +94,7 @@ fn signed(
                 "application/json; charset=UTF-8".to_string(),
             ),
             ("client-id", client_id.to_string()),
-            ("response-time", RESPONSE_TIME.to_string()),
+            ("response-time", response_time.to_string()),
             ("signature", header),
         ],
         sent_body,
@@ -164,6 +186,15 @@ async fn handle(
             b"{not json".to_vec(),
         ),
         Behaviour::NoResult => signed(&gateway, key, &path, &client_id, b"{}", b"{}".to_vec()),
+        Behaviour::SignedSuccessNow => signed_at(
+            &gateway,
+            key,
+            &path,
+            &client_id,
+            &success,
+            success.clone(),
+            &alipay_pos::ams::timefmt::now_millis_header(),
+        ),
     }
 }
 
@@ -417,4 +448,101 @@ async fn logs_never_contain_a_signature_or_a_key() {
         !logs.contains(&private[..40]),
         "a private key leaked into the logs"
     );
+}
+
+/// A 3xx is never followed: following a 307 would re-POST the signed request to wherever
+/// `Location` points, and the first server may already have acted on it.
+#[tokio::test]
+async fn a_redirect_is_unknown_and_never_followed() {
+    // The server the redirect points at records anything that reaches it.
+    let reached = Arc::new(Mutex::new(Vec::<String>::new()));
+    let recorder = reached.clone();
+    let second = axum::Router::new().fallback(move |uri: Uri, body: Bytes| {
+        let recorder = recorder.clone();
+        async move {
+            recorder
+                .lock()
+                .unwrap()
+                .push(format!("{uri} {}", body.len()));
+            (StatusCode::OK, "{}")
+        }
+    });
+    let second_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second_addr = second_listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(second_listener, second).await.unwrap() });
+
+    let hits = Arc::new(Mutex::new(0usize));
+    for status in [307u16, 308, 302, 301] {
+        let counter = hits.clone();
+        let location = format!("http://{second_addr}/ams/api/v1/payments/pay");
+        let first = axum::Router::new().fallback(move || {
+            let counter = counter.clone();
+            let location = location.clone();
+            async move {
+                *counter.lock().unwrap() += 1;
+                (
+                    StatusCode::from_u16(status).unwrap(),
+                    [("location", location)],
+                    "",
+                )
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, first).await.unwrap() });
+
+        let outcome = client_for(addr, VECTOR_CLIENT_ID)
+            .call(&pay_request())
+            .await
+            .unwrap();
+        let Outcome::Unknown(reason) = outcome else {
+            panic!("{status}: {outcome:?}")
+        };
+        assert_eq!(
+            reason,
+            UnknownReason::Redirected {
+                status,
+                location: Some(format!("http://{second_addr}/ams/api/v1/payments/pay")),
+            }
+        );
+        assert!(reason.request_may_have_arrived(), "{status}");
+    }
+    assert_eq!(
+        *hits.lock().unwrap(),
+        4,
+        "each redirecting server got the request"
+    );
+    assert!(
+        reached.lock().unwrap().is_empty(),
+        "the redirect was followed: {:?}",
+        reached.lock().unwrap()
+    );
+}
+
+/// A signed answer whose `response-time` is more than 5 minutes off is still believed (the
+/// signature vouches for it) but logged; one on time is not.
+#[tokio::test]
+async fn a_skewed_response_time_is_logged() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let warning = "differ by more than 5 minutes";
+
+    let (addr, gateway) = start_gateway().await;
+    let client = client_for(addr, VECTOR_CLIENT_ID);
+    *gateway.behaviour.lock().unwrap() = Behaviour::SignedSuccessNow;
+    assert!(client.call(&inquiry()).await.unwrap().is_success());
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(!logs.contains(warning), "{logs}");
+
+    // RESPONSE_TIME is in 2025.
+    *gateway.behaviour.lock().unwrap() = Behaviour::SignedSuccess;
+    assert!(client.call(&inquiry()).await.unwrap().is_success());
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains(warning), "{logs}");
+    assert!(logs.contains(RESPONSE_TIME), "{logs}");
 }

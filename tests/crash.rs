@@ -71,6 +71,17 @@ fn vector_path(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A 0600 copy of a fixture key in `dir`: the terminal refuses a private key others can read.
+fn private_key_copy(dir: &std::path::Path, name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let target = dir.join(name);
+    std::fs::copy(vector_path(name), &target)
+        .unwrap_or_else(|e| panic!("cannot copy the key {name}: {e}"));
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))
+        .unwrap_or_else(|e| panic!("cannot chmod the key {name}: {e}"));
+    target
+}
+
 // ---------------------------------------------------------------------------------------
 // A small seeded RNG (SplitMix64): reproducible without a dependency.
 
@@ -727,6 +738,8 @@ struct World {
     root: PathBuf,
     sandbox: Child,
     base: String,
+    /// The sandbox's control token, read from `sandbox/control.token` once it listens.
+    control_token: String,
     config: PathBuf,
     data_dir: PathBuf,
     rt: tokio::runtime::Runtime,
@@ -804,6 +817,10 @@ impl World {
                 }
             }
         };
+        let control_token = std::fs::read_to_string(sandbox_dir.join("control.token"))
+            .unwrap_or_else(|e| panic!("the sandbox wrote no control.token: {e}"));
+        // The terminal refuses a private key other users can read, as ssh does.
+        let merchant_key = private_key_copy(&root, "merchant_private_key_pkcs8.pem");
         let notify_port = free_port();
         let config = root.join("config.toml");
         let toml = format!(
@@ -831,7 +848,7 @@ pin_hash = "{pin_hash}"
 "#,
             pin_hash = alipay_pos::admin::hash_pin(MANAGER_PIN)
                 .unwrap_or_else(|e| panic!("cannot hash the PIN: {e}")),
-            merchant = vector_path("merchant_private_key_pkcs8.pem").display(),
+            merchant = merchant_key.display(),
             alipay = sandbox_dir.join("alipay_public_key.pem").display(),
             data = data_dir.display(),
         );
@@ -850,6 +867,7 @@ pin_hash = "{pin_hash}"
             root,
             sandbox,
             base,
+            control_token,
             config,
             data_dir,
             rt,
@@ -894,14 +912,23 @@ pin_hash = "{pin_hash}"
 
     fn request(&self, method: reqwest::Method, url: &str, body: Option<Value>) -> (u16, Value) {
         self.rt.block_on(async {
+            let control = url.starts_with(&format!("{}/sandbox/control/", self.base));
+            let writes = method == reqwest::Method::PUT || method == reqwest::Method::POST;
             let mut request = self
                 .http
                 .request(method, url)
                 .header("accept", "application/json");
+            if control {
+                request = request.bearer_auth(&self.control_token);
+            }
             if let Some(body) = body {
                 request = request
                     .header("content-type", "application/json")
                     .body(body.to_string());
+            } else if control && writes {
+                request = request
+                    .header("content-type", "application/json")
+                    .body("{}");
             }
             match request.send().await {
                 Ok(response) => {
@@ -1728,6 +1755,12 @@ fn run_trial(world: &mut World, number: usize, plan: &Plan) -> Outcome {
 
     // The kill is done; the network is healthy again for recovery.
     world.clear_faults();
+    // Clearing the faults also lifted the suppression; a customer paying after the kill
+    // would then be notified, and the notification could settle the payment before the
+    // recovery's first inquiry (so an armed `poll.after_response` is never reached).
+    if plan.suppress_notifications {
+        world.set_faults(json!({ "suppress_notifications": true }));
+    }
     if plan.customer == Customer::AfterKill
         && !outcome.customer_paid
         && let Some(p) = new_ledger_payment(&world.ledger(), &ledger_before)

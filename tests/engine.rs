@@ -2179,3 +2179,153 @@ async fn a_code_on_screen_or_a_final_payment_is_never_settled_by_hand() {
         .unwrap();
     assert_consistent(&terminal, true).await;
 }
+
+// ---------------------------------------------------------------------------------------
+// The hardened edge: notification age, no notify URL, file modes
+
+/// A notification older than Alipay's resend window (24 h 22 min) can only be a replay: it
+/// is answered "resend" and changes nothing; the same notification sent now settles the
+/// payment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_older_than_alipays_resend_window_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (terminal, control) = racing_terminal(dir.path(), Duration::from_secs(86_400)).await;
+    control
+        .set_faults(json!({ "suppress_notifications": true }))
+        .await;
+    let (id, _code) = awaiting(&terminal, "14.00").await;
+    let moved = id.clone();
+    terminal
+        .checkout
+        .db(move |j| {
+            j.transition_payment(
+                moved.as_str(),
+                PaymentState::Unresolved,
+                Actor::System,
+                "Alipay unreachable while settling",
+                PaymentUpdate::default(),
+            )
+        })
+        .await
+        .unwrap();
+    let (status, answer) = control.customer_pays(&id).await;
+    assert_eq!(status, 200, "{answer}");
+    let notification = success_notification(&id, answer["paymentId"].as_str().unwrap(), 1400);
+
+    let now = time::OffsetDateTime::now_utc();
+    let replay = now - time::Duration::hours(25);
+    let (status, ack) = send_notification_at(&terminal, &notification, replay).await;
+    assert_eq!((status, &ack["result"]["resultStatus"]), (200, &json!("U")));
+    let record = terminal.checkout.payment(&id).await.unwrap();
+    assert_eq!(
+        record.state,
+        PaymentState::Unresolved,
+        "a replay changed nothing"
+    );
+
+    // Ten minutes late (a clock off, or a resend): logged, and accepted.
+    let late = now - time::Duration::minutes(10);
+    let (status, ack) = send_notification_at(&terminal, &notification, late).await;
+    assert_eq!((status, &ack["result"]["resultStatus"]), (200, &json!("S")));
+    let record = terminal.checkout.payment(&id).await.unwrap();
+    assert_eq!(record.state, PaymentState::Paid);
+    assert_eq!(record.resolution, Some(Resolution::Notify));
+    assert_consistent(&terminal, true).await;
+}
+
+/// A terminal on a custom loopback gateway (the real sandbox, run as a separate server)
+/// with no `payment.notify_url`: it starts, sends `pay` without `paymentNotifyUrl`, and
+/// learns that the customer paid by polling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_without_notify_url_polls_to_paid() {
+    use alipay_pos::sandbox::{self, ClientRegistration, SandboxOptions};
+    const CLIENT: &str = "SANDBOX_NO_NOTIFY_1";
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox_dir = dir.path().join("alipay");
+    std::fs::create_dir_all(&sandbox_dir).unwrap();
+    for (fixture, name) in [
+        (
+            "alipay_private_key_pkcs8.pem",
+            sandbox::ALIPAY_PRIVATE_KEY_FILE,
+        ),
+        ("alipay_public_key.pem", sandbox::ALIPAY_PUBLIC_KEY_FILE),
+    ] {
+        std::fs::copy(vector_path(fixture), sandbox_dir.join(name)).unwrap();
+    }
+    let mut options = SandboxOptions::new(&sandbox_dir);
+    options.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    options.clients.push(ClientRegistration {
+        client_id: CLIENT.into(),
+        merchant_public_key: merchant_public_key(),
+    });
+    let gateway = sandbox::start(options).await.unwrap();
+
+    let data_dir = dir.path().join("terminal");
+    let config_path = dir.path().join("config.toml");
+    let toml = format!(
+        "[alipay]\ngateway = \"{gateway}\"\nclient_id = \"{CLIENT}\"\n\
+         merchant_private_key = \"{merchant}\"\nalipay_public_key = \"{alipay}\"\n\n\
+         [payment]\ncurrency = \"USD\"\nnotify_listen = \"127.0.0.1:0\"\n\n\
+         [storage]\ndata_dir = \"{data}\"\n",
+        gateway = gateway.base_url(),
+        merchant = private_key_copy(dir.path(), "merchant_private_key_pkcs8.pem").display(),
+        alipay = gateway.alipay_public_key_path().display(),
+        data = data_dir.display(),
+    );
+    std::fs::write(&config_path, toml).unwrap();
+    let config = alipay_pos::config::Config::load(&config_path).unwrap();
+    assert!(!config.is_sandbox());
+    assert_eq!(config.payment.notify_url, None);
+
+    let terminal = Terminal::start(config, Policy::fast()).await.unwrap();
+    assert_eq!(terminal.notify_url(), None);
+    let (id, _code) = awaiting(&terminal, "9.50").await;
+    let control = Control::at(gateway.base_url().as_str(), gateway.control_token());
+    let (status, answer) = control.customer_pays(&id).await;
+    assert_eq!(status, 200, "{answer}");
+    let record = wait_final(&terminal.checkout, &id, WAIT).await;
+    assert_eq!(record.state, PaymentState::Paid);
+    assert_eq!(
+        record.resolution,
+        Some(Resolution::Inquiry),
+        "polling decided"
+    );
+
+    let ledger = control.ledger().await;
+    let remote = ledger.payment(&id).unwrap();
+    assert_eq!(remote.status, "SUCCESS");
+    assert_eq!(remote.notify_url, None, "pay carried no paymentNotifyUrl");
+    assert!(
+        ledger.notifications.is_empty(),
+        "nothing to notify: {:?}",
+        ledger.notifications
+    );
+    drop(terminal);
+    gateway.shutdown().await;
+}
+
+/// The data folder is 0700; the journal and its -wal/-shm are 0600, whatever the umask.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_folder_and_the_journal_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("fresh/data");
+    let terminal = demo_terminal(&data_dir, Policy::fast(), |_| {}).await;
+    paid(&terminal, "2.00").await;
+    assert_eq!(mode(&data_dir), 0o700, "data_dir");
+    let journal = data_dir.join("journal.sqlite");
+    for file in ["journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm"] {
+        assert_eq!(mode(&data_dir.join(file)), 0o600, "{file}");
+    }
+    drop(terminal);
+
+    // An existing journal (and folder) from before is tightened at the next start.
+    std::fs::set_permissions(&journal, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let terminal = demo_terminal(&data_dir, Policy::fast(), |_| {}).await;
+    assert_eq!(mode(&data_dir), 0o700);
+    assert_eq!(mode(&journal), 0o600);
+    drop(terminal);
+}

@@ -21,6 +21,24 @@ fn file_logging_writes_under_data_dir_logs() {
     );
     let text = std::fs::read_to_string(&files[0]).unwrap();
     assert!(text.contains("file-logging-works"), "{text}");
+    // The file is the one the appender wrote, named by today's UTC date, and owner-only.
+    let today = time::OffsetDateTime::now_utc().date();
+    assert!(
+        name.contains(&format!(
+            "{:04}-{:02}-{:02}",
+            today.year(),
+            u8::from(today.month()),
+            today.day()
+        )),
+        "{name}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&files[0]), 0o600, "log file mode");
+        assert_eq!(mode(&log_dir), 0o700, "log folder mode");
+    }
 }
 
 #[test]

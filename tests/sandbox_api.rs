@@ -218,11 +218,17 @@ impl Harness {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self.http.request(method, self.url(path));
+        let sends_body = method == reqwest::Method::PUT || method == reqwest::Method::POST;
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(self.sandbox.control_token());
         if let Some(b) = body {
             req = req
                 .header("content-type", "application/json")
                 .body(serde_json::to_vec(&b).unwrap());
+        } else if sends_body {
+            req = req.header("content-type", "application/json").body("{}");
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
@@ -232,6 +238,15 @@ impl Harness {
             serde_json::from_slice(&bytes)
                 .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
         )
+    }
+
+    /// How far the sandbox clock has been moved, read through the control endpoint.
+    async fn clock_offset_ms(&self) -> i64 {
+        let (status, body) = self
+            .control(reqwest::Method::GET, "/sandbox/control/clock", None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["offset_ms"].as_i64().unwrap()
     }
 
     async fn set_faults(&self, faults: Value) {
@@ -1153,14 +1168,8 @@ async fn param_illegal_names_the_field() {
             },
             "paymentFactor.inStorePaymentScenario: ",
         ),
-        (
-            {
-                let mut x = v.clone();
-                x.as_object_mut().unwrap().remove("paymentNotifyUrl");
-                x
-            },
-            "paymentNotifyUrl: ",
-        ),
+        // No paymentNotifyUrl is accepted (a terminal without a public URL polls); see
+        // engine.rs `a_terminal_without_notify_url_polls_to_paid`.
     ];
     for (body, prefix) in cases {
         let r = h
@@ -1706,19 +1715,33 @@ async fn a_restart_keeps_keys_payments_and_pending_notifications() {
             "{}sandbox/control/payments/{id}/pay",
             first.base_url()
         ))
+        .bearer_auth(first.control_token())
+        .header("content-type", "application/json")
+        .body("{}")
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
     // Two refusals, both recorded: the third attempt is due 2 minutes later.
     let control = format!("{}sandbox/control/ledger", first.base_url());
+    let token = first.control_token().to_owned();
     eventually("two recorded attempts", || {
         let http = http.clone();
         let control = control.clone();
+        let token = token.clone();
         async move {
-            let v: Value =
-                serde_json::from_slice(&http.get(control).send().await.ok()?.bytes().await.ok()?)
-                    .ok()?;
+            let v: Value = serde_json::from_slice(
+                &http
+                    .get(control)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .ok()?
+                    .bytes()
+                    .await
+                    .ok()?,
+            )
+            .ok()?;
             (v["notifications"][0]["attempts"] == 2).then_some(())
         }
     })
@@ -1746,6 +1769,8 @@ async fn a_restart_keeps_keys_payments_and_pending_notifications() {
     // The outbox survived: moving the clock past the 2-minute resend delivers it.
     let resp = http
         .post(format!("{}sandbox/control/clock", second.base_url()))
+        .bearer_auth(second.control_token())
+        .header("content-type", "application/json")
         .body(r#"{"advance_secs": 121}"#)
         .send()
         .await
@@ -1758,6 +1783,7 @@ async fn a_restart_keeps_keys_payments_and_pending_notifications() {
     let ledger: Value = serde_json::from_slice(
         &http
             .get(format!("{}sandbox/control/ledger", second.base_url()))
+            .bearer_auth(second.control_token())
             .send()
             .await
             .unwrap()
@@ -1769,10 +1795,20 @@ async fn a_restart_keeps_keys_payments_and_pending_notifications() {
     let n = eventually("DELIVERED in the ledger", || {
         let http = http.clone();
         let url = format!("{}sandbox/control/ledger", second.base_url());
+        let token = second.control_token().to_owned();
         async move {
-            let v: Value =
-                serde_json::from_slice(&http.get(url).send().await.ok()?.bytes().await.ok()?)
-                    .ok()?;
+            let v: Value = serde_json::from_slice(
+                &http
+                    .get(url)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .ok()?
+                    .bytes()
+                    .await
+                    .ok()?,
+            )
+            .ok()?;
             v["notifications"][0]
                 .clone()
                 .as_object()
@@ -2148,5 +2184,141 @@ async fn embedded_sandbox_makes_its_keys_once_and_serves_the_app() {
     assert_eq!(second.merchant_private_key(), &merchant_key);
     let r = success(&second.client().unwrap(), &inquiry("emb-1")).await;
     assert_eq!(r.payment_id, pay.payment_id);
+    second.shutdown().await;
+}
+
+/// The control endpoint wants the per-start token from `DATA_DIR/control.token` (0600) and
+/// JSON bodies; the wallet page does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_endpoint_needs_the_token_and_json() {
+    let h = harness().await;
+    let token_path = h.sandbox.control_token_path();
+    let on_disk = std::fs::read_to_string(&token_path).unwrap();
+    assert_eq!(on_disk, h.sandbox.control_token());
+    assert_eq!(on_disk.len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let clock = h.url("/sandbox/control/clock");
+    let advance = r#"{"advance_secs": 1}"#;
+    let status = |r: reqwest::Response| r.status().as_u16();
+
+    // No token, a wrong token, a token that is only a prefix: 401, for reads and writes.
+    assert_eq!(status(h.http.get(&clock).send().await.unwrap()), 401);
+    let no_token = h
+        .http
+        .post(&clock)
+        .header("content-type", "application/json")
+        .body(advance)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_token.status(), 401);
+    let body: Value = serde_json::from_slice(&no_token.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"], "unauthorized");
+    assert!(
+        body["message"].as_str().unwrap().contains("control.token"),
+        "{body}"
+    );
+    let wrong = format!("{}0", &on_disk[..63]);
+    for bad in [wrong.as_str(), &on_disk[..32], ""] {
+        let r = h.http.get(&clock).bearer_auth(bad).send().await.unwrap();
+        assert_eq!(status(r), 401, "token {bad:?}");
+    }
+    let basic = h
+        .http
+        .get(&clock)
+        .header("authorization", format!("Basic {on_disk}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(basic), 401);
+    let before = h.clock_offset_ms().await;
+    assert_eq!(before, 0, "nothing refused may have moved the clock");
+
+    // The right token with JSON: done.
+    let ok = h
+        .http
+        .post(&clock)
+        .bearer_auth(&on_disk)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(advance)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(ok), 200);
+    assert_eq!(h.clock_offset_ms().await, 1000);
+
+    // The right token with another content type, or none: 415, and nothing happens.
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = h.http.post(&clock).bearer_auth(&on_disk).body(advance);
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        assert_eq!(
+            status(request.send().await.unwrap()),
+            415,
+            "{content_type:?}"
+        );
+    }
+    let put = h
+        .http
+        .put(h.url("/sandbox/control/faults"))
+        .bearer_auth(&on_disk)
+        .header("content-type", "text/plain")
+        .body(r#"{"latency_ms": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(put), 415);
+    assert_eq!(h.clock_offset_ms().await, 1000);
+
+    // The wallet page stays open without any token (phones must reach it).
+    let client = client_for(&h.sandbox, CLIENT, Duration::from_secs(10));
+    let pay = success(&client, &oc("tok-1", 100)).await;
+    let code = pay
+        .order_code_form
+        .unwrap()
+        .text_code_value()
+        .unwrap()
+        .to_owned();
+    let page = h.http.get(&code).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let (paid, _) = h.wallet_pay(&code).await;
+    assert_eq!(paid, 200);
+}
+
+/// A new token at every start, so an old one stops working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_start_writes_a_new_control_token() {
+    let dir = tempfile::tempdir().unwrap();
+    seed_alipay_keys(dir.path());
+    let first = sandbox::start(options_for(dir.path())).await.unwrap();
+    let old = first.control_token().to_owned();
+    first.shutdown().await;
+    let second = sandbox::start(options_for(dir.path())).await.unwrap();
+    assert_ne!(second.control_token(), old);
+    assert_eq!(
+        std::fs::read_to_string(second.control_token_path()).unwrap(),
+        second.control_token()
+    );
+    let http = reqwest::Client::new();
+    let url = format!("{}sandbox/control/clock", second.base_url());
+    let stale = http.get(&url).bearer_auth(&old).send().await.unwrap();
+    assert_eq!(stale.status(), 401);
+    let fresh = http
+        .get(&url)
+        .bearer_auth(second.control_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), 200);
     second.shutdown().await;
 }

@@ -95,6 +95,14 @@ pub enum UnknownReason {
     Transport(String),
     #[error("Alipay answered HTTP {0} instead of 200")]
     HttpStatus(u16),
+    #[error(
+        "the gateway answered with a redirect (HTTP {status}{}), which is never followed; the request may have been processed",
+        location.as_ref().map(|l| format!(" to {l}")).unwrap_or_default()
+    )]
+    Redirected {
+        status: u16,
+        location: Option<String>,
+    },
     #[error("the answer is not the expected JSON ({0})")]
     InvalidJson(String),
     #[error("the answer has no `result` object")]
@@ -190,6 +198,10 @@ impl std::fmt::Debug for AmsClient {
 impl AmsClient {
     /// Builds a client with certificate verification on (rustls with the platform verifier);
     /// there is deliberately no switch to turn it off.
+    ///
+    /// Redirects are never followed: a 307/308 would re-POST the signed body and headers to
+    /// wherever `Location` says, and the first server may already have acted on it. A
+    /// redirect answer is therefore [`UnknownReason::Redirected`], settled by inquiry.
     pub fn new(
         settings: ClientSettings,
         merchant_key: PrivateKey,
@@ -199,6 +211,7 @@ impl AmsClient {
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
             .user_agent(concat!("alipay-pos/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| RequestError::Setup(e.to_string()))?;
         Ok(AmsClient {
@@ -282,6 +295,16 @@ impl AmsClient {
             Ok(body) => body,
             Err(error) => return Outcome::Unknown(transport_reason(&error)),
         };
+        if status.is_redirection() {
+            let location = headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            return Outcome::Unknown(UnknownReason::Redirected {
+                status: status.as_u16(),
+                location,
+            });
+        }
         if status != reqwest::StatusCode::OK {
             return Outcome::Unknown(UnknownReason::HttpStatus(status.as_u16()));
         }
@@ -299,6 +322,15 @@ impl AmsClient {
         );
         if let Err(reason) = verification {
             return Outcome::Unknown(reason);
+        }
+        // Signed, so the time is Alipay's own; a wrong local clock only warrants a warning
+        // here (expiry times and end-of-day totals depend on it).
+        if let Some(response_time) = header("response-time") {
+            crate::ams::skew::warn_if_skewed(
+                "response",
+                response_time,
+                time::OffsetDateTime::now_utc(),
+            );
         }
         classify_body(&body)
     }

@@ -9,4 +9,5 @@ pub mod keys;
 pub mod models;
 pub mod notification;
 pub mod signing;
+pub mod skew;
 pub mod timefmt;

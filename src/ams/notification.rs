@@ -8,9 +8,10 @@
 
 use rsa::PublicKey;
 use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
 
 use crate::ams::models::{NotificationAck, Validate};
-use crate::ams::signing;
+use crate::ams::{signing, skew};
 
 /// What the receiving server saw.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +34,44 @@ pub enum NotificationError {
     BadSignature(String),
     #[error("the notification body is not the expected JSON: {0}")]
     InvalidBody(String),
+    #[error(
+        "the notification was sent at {request_time}, {age_hours} h ago: older than Alipay \
+         resends notifications for, so it is a replay and is refused"
+    )]
+    TooOld {
+        request_time: String,
+        age_hours: i64,
+    },
+}
+
+/// Checks a verified notification's `request-time` against the local clock: logs one more
+/// than 5 minutes off, and refuses one older than Alipay's resend window
+/// ([`skew::MAX_NOTIFICATION_AGE`]), which only a replay can be. An unreadable time is
+/// logged and let through: the signature already vouches for the body, and losing a real
+/// payment result over a header format would be worse than a harmless duplicate.
+pub fn check_time(request_time: &str, now: OffsetDateTime) -> Result<(), NotificationError> {
+    match skew::warn_if_skewed("notification", request_time, now) {
+        skew::Skew::Fine => Ok(()),
+        skew::Skew::Unreadable => {
+            tracing::warn!(
+                request_time,
+                "a notification's request-time is not a time; accepted on its signature"
+            );
+            Ok(())
+        }
+        skew::Skew::Off { peer_ahead_secs } => {
+            let age = peer_ahead_secs.saturating_neg();
+            let max_age = i64::try_from(skew::MAX_NOTIFICATION_AGE.as_secs()).unwrap_or(i64::MAX);
+            if age > max_age {
+                Err(NotificationError::TooOld {
+                    request_time: request_time.to_owned(),
+                    age_hours: age / 3600,
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Verifies the signature, then parses and validates the body. Nothing in the body is
@@ -233,6 +272,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!(as_registration.registration_request_id, "r1");
+    }
+
+    #[test]
+    fn an_old_notification_is_refused_and_a_skewed_one_only_logged() {
+        use time::macros::datetime;
+        let sent = datetime!(2025-01-01 00:00:30 UTC);
+        // TIME is the vector's `2025-01-01T08:00:30+08:00`, i.e. `sent`.
+        assert_eq!(check_time(TIME, sent), Ok(()));
+        // Ten minutes late, or a clock ten minutes fast: logged, accepted.
+        assert_eq!(check_time(TIME, sent + time::Duration::minutes(10)), Ok(()));
+        assert_eq!(check_time(TIME, sent - time::Duration::minutes(10)), Ok(()));
+        // Alipay's last resend comes 24 h 22 min after the first attempt.
+        assert_eq!(
+            check_time(TIME, sent + time::Duration::minutes(24 * 60 + 22)),
+            Ok(())
+        );
+        let error = check_time(TIME, sent + time::Duration::hours(25)).unwrap_err();
+        assert_eq!(
+            error,
+            NotificationError::TooOld {
+                request_time: TIME.to_owned(),
+                age_hours: 25
+            }
+        );
+        // Far in the future is a wrong clock, not a replay: logged, accepted.
+        assert_eq!(check_time(TIME, sent - time::Duration::days(3)), Ok(()));
+        // Epoch milliseconds, the current docs' form.
+        let millis = (sent.unix_timestamp() * 1000).to_string();
+        assert!(check_time(&millis, sent + time::Duration::days(2)).is_err());
+        assert_eq!(check_time("not a time", sent), Ok(()));
     }
 
     #[test]

@@ -1,11 +1,17 @@
 //! Named places where the crash tests stop the process.
 //!
-//! With `ALIPAY_POS_FAILPOINT=<name>` (several names may be given, comma-separated) the
-//! engine announces `failpoint <name> reached` on stderr when it gets there and then hangs,
-//! so the test can SIGKILL it at exactly that step. Without the variable this is a no-op:
-//! the variable is read once.
+//! Only in a build with the `failpoints` cargo feature (`cargo test --features failpoints`,
+//! which the crash tests require): with `ALIPAY_POS_FAILPOINT=<name>` (several names may be
+//! given, comma-separated) the engine announces `failpoint <name> reached` on stderr when it
+//! gets there and then hangs, so the test can SIGKILL it at exactly that step. The variable
+//! is read once.
+//!
+//! Without the feature (every shipped binary) [`hit`] is an empty inline function and the
+//! variable is never read: an environment variable must not be able to freeze a till.
+//! `alipay-pos --version` says which kind of build it is ([`COMPILED_IN`]).
 
-use std::sync::OnceLock;
+/// Whether this build has failpoints (the `failpoints` feature).
+pub const COMPILED_IN: bool = cfg!(feature = "failpoints");
 
 /// The steps the crash campaign kills at.
 pub const PAY_BEFORE_SEND: &str = "pay.before_send";
@@ -26,8 +32,9 @@ pub const ALL: [&str; 7] = [
     REFUND_AFTER_RESPONSE,
 ];
 
+#[cfg(feature = "failpoints")]
 fn armed() -> &'static [String] {
-    static ARMED: OnceLock<Vec<String>> = OnceLock::new();
+    static ARMED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     ARMED.get_or_init(|| {
         std::env::var("ALIPAY_POS_FAILPOINT")
             .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
@@ -37,6 +44,7 @@ fn armed() -> &'static [String] {
 
 /// Hangs forever when `name` is armed. Blocking the thread is the point: nothing after
 /// this step may run before the test kills the process.
+#[cfg(feature = "failpoints")]
 pub fn hit(name: &str) {
     if armed().iter().any(|armed| armed == name) {
         eprintln!("failpoint {name} reached");
@@ -45,3 +53,8 @@ pub fn hit(name: &str) {
         }
     }
 }
+
+/// Without the `failpoints` feature: nothing, and nothing for the optimiser to keep.
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn hit(_name: &str) {}

@@ -49,8 +49,9 @@ pub use settle::{Recovery, ResolveReport};
 pub struct CheckoutSettings {
     pub merchant: Merchant,
     pub terminal_id: String,
-    /// Where Alipay posts `notifyPayment` (required by `pay` for Order Code).
-    pub notify_url: String,
+    /// Where Alipay posts `notifyPayment`; `None` leaves `paymentNotifyUrl` out of `pay`
+    /// (no public URL: the result is learned by polling).
+    pub notify_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -326,12 +327,12 @@ impl Checkout {
             }),
             ..Order::default()
         };
-        let mut request = PayRequest::order_code(
-            record.payment_request_id.clone(),
-            order,
-            amount,
-            self.inner.settings.notify_url.clone(),
-        );
+        let mut request = match &self.inner.settings.notify_url {
+            Some(url) => {
+                PayRequest::order_code(record.payment_request_id.clone(), order, amount, url)
+            }
+            None => PayRequest::order_code_polled(record.payment_request_id.clone(), order, amount),
+        };
         request.payment_expiry_time = Some(timefmt::format_datetime(expiry));
         request
     }

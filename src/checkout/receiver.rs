@@ -104,6 +104,14 @@ async fn receive(
             body: &body,
         },
     );
+    // The time is looked at only once the signature has vouched for it.
+    let verified = verified.and_then(|parsed| {
+        notification::check_time(
+            header("request-time").unwrap_or_default(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .map(|()| parsed)
+    });
     let notification = match verified {
         Ok(notification) => notification,
         Err(error) => {

@@ -21,10 +21,22 @@ pub const EXIT_USAGE: u8 = 1;
 /// Exit status for a well-formed check whose answer is "no" (e.g. a signature that fails).
 pub const EXIT_CHECK_FAILED: u8 = 2;
 
+/// `--version`'s long form: also says whether this build has the crash tests' failpoints,
+/// which a shipped binary never has.
+const LONG_VERSION: &str = if crate::checkout::failpoint::COMPILED_IN {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        "\nfailpoints: compiled in (a test build for the crash tests; do not ship it)"
+    )
+} else {
+    concat!(env!("CARGO_PKG_VERSION"), "\nfailpoints: none")
+};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "alipay-pos",
     version,
+    long_version = LONG_VERSION,
     about = "Point-of-sale terminal for Alipay and Alipay+ in-store payments",
     long_about = "Point-of-sale terminal for Alipay and Alipay+ in-store payments (Alipay's \
                   global AMS API, Order Code). Without a configuration file it runs against \
@@ -39,6 +51,19 @@ pub struct Cli {
     /// Log debug detail to stderr (ALIPAY_POS_LOG=... sets any level).
     #[arg(long, short, global = true)]
     verbose: bool,
+
+    /// Refuse to start on the embedded sandbox (no real money): the GUI and every command
+    /// that starts the engine (pay, cancel, refund, resolve) exit 1 unless the
+    /// configuration names a real gateway. For tills and services, whose config file must
+    /// never go missing silently.
+    #[arg(
+        long,
+        global = true,
+        env = "ALIPAY_POS_REQUIRE_LIVE",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::SetTrue
+    )]
+    require_live: bool,
 
     /// GUI flags, used when no command is given.
     #[command(flatten)]
@@ -106,6 +131,28 @@ enum Command {
     Screenshots(gui_cmd::ScreenshotsArgs),
 }
 
+impl Command {
+    /// Whether the command starts the payment engine (and so the sandbox, in demo mode):
+    /// what `--require-live` guards. Reading the journal or the config does not.
+    fn starts_engine(&self) -> bool {
+        match self {
+            Command::Pay(_)
+            | Command::Cancel { .. }
+            | Command::Refund(_)
+            | Command::Settle(_)
+            | Command::Resolve { .. } => true,
+            Command::Keys(_)
+            | Command::Signature(_)
+            | Command::Config(_)
+            | Command::Sandbox(_)
+            | Command::Status { .. }
+            | Command::Journal(_)
+            | Command::Admin(_)
+            | Command::Screenshots(_) => false,
+        }
+    }
+}
+
 /// An error a command reports to the user: what went wrong and what to do next.
 #[derive(Debug)]
 pub struct CliError {
@@ -133,6 +180,17 @@ pub type CliResult = Result<ExitCode, CliError>;
 /// Parses the arguments, runs the command and turns errors into an exit status.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    let starts_engine = cli.command.as_ref().is_none_or(Command::starts_engine);
+    if cli.require_live && starts_engine {
+        let refused = crate::config::Config::discover(cli.config.as_deref())
+            .map_err(CliError::from)
+            .and_then(|config| {
+                crate::terminal::require_live(&config, true).map_err(CliError::from)
+            });
+        if let Err(error) = refused {
+            return finish(Err(error));
+        }
+    }
     let Some(command) = cli.command else {
         // The GUI logs to a rotating file under data_dir once its window exists.
         let result = gui_cmd::run(cli.gui, cli.config.as_deref());

@@ -67,13 +67,26 @@ fn json_status(state: PaymentState) -> &'static str {
     }
 }
 
-fn payment_json(record: &PaymentRecord) -> serde_json::Value {
+/// Starts every result line printed against the embedded sandbox, so a demo "PAID" is never
+/// read as money (issue 9 §5). Scripts get the same fact as `"sandbox": true` in JSON.
+pub const SANDBOX_MARK: &str = "SANDBOX (demo, no real money / 演示：不涉及真实资金)";
+
+pub(super) fn sandbox_prefix(sandbox: bool) -> String {
+    if sandbox {
+        format!("{SANDBOX_MARK}  ")
+    } else {
+        String::new()
+    }
+}
+
+fn payment_json(record: &PaymentRecord, sandbox: bool) -> serde_json::Value {
     json!({
         "paymentRequestId": record.payment_request_id,
         "paymentId": record.payment_id,
         "status": json_status(record.state),
         "amount": record.amount.major_string(),
         "currency": record.amount.currency().code(),
+        "sandbox": sandbox,
     })
 }
 
@@ -155,7 +168,7 @@ pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
             }
         }
         let final_record = wait_with_progress(&terminal, &id, &mut events).await?;
-        report_payment(&final_record, args.json);
+        report_payment(&final_record, args.json, terminal.sandbox().is_some());
         Ok(exit_for(final_record.state))
     })
 }
@@ -224,7 +237,7 @@ async fn wait_with_progress(
     }
 }
 
-pub(super) fn report_payment(record: &PaymentRecord, json: bool) {
+pub(super) fn report_payment(record: &PaymentRecord, json: bool, sandbox: bool) {
     let message = match record.state {
         PaymentState::Paid => "PAID / 已支付".to_string(),
         PaymentState::Failed => format!(
@@ -235,12 +248,13 @@ pub(super) fn report_payment(record: &PaymentRecord, json: bool) {
         _ => "UNRESOLVED / 结果未定: the terminal keeps checking with Alipay (`alipay-pos resolve`); the customer must not pay again".to_string(),
     };
     eprintln!(
-        "{message}  {} {}",
+        "{}{message}  {} {}",
+        sandbox_prefix(sandbox),
         record.amount.format(Locale::English),
         record.payment_request_id
     );
     if json {
-        println!("{}", payment_json(record));
+        println!("{}", payment_json(record, sandbox));
     }
 }
 
@@ -268,7 +282,7 @@ pub fn status(id: &str, json: bool, config_path: Option<&Path>) -> CliResult {
         .map_err(usage)?;
     {
         if json {
-            let mut value = payment_json(&record);
+            let mut value = payment_json(&record, config.is_sandbox());
             value["state"] = json!(record.state.as_str());
             value["refunds"] = json!(
                 refunds
@@ -283,7 +297,8 @@ pub fn status(id: &str, json: bool, config_path: Option<&Path>) -> CliResult {
             println!("{value}");
         } else {
             println!(
-                "payment {} ({})",
+                "{}payment {} ({})",
+                sandbox_prefix(config.is_sandbox()),
                 record.payment_request_id,
                 record.state.as_str()
             );
@@ -328,7 +343,7 @@ pub fn cancel(id: &str, json: bool, config_path: Option<&Path>) -> CliResult {
             .cancel(&record.payment_request_id, Actor::Cashier, "cancelled from the command line")
             .await
             .map_err(|e| CliError::usage(e.to_string()))?;
-        report_payment(&record, json);
+        report_payment(&record, json, terminal.sandbox().is_some());
         if record.state == PaymentState::Paid {
             eprintln!("the payment is paid and can no longer be cancelled: refund it with `alipay-pos refund {}`", record.payment_request_id);
         }
@@ -385,8 +400,10 @@ pub fn refund(args: RefundArgs, config_path: Option<&Path>) -> CliResult {
             RefundState::Failed => "FAIL",
             _ => "UNRESOLVED",
         };
+        let sandbox = terminal.sandbox().is_some();
         eprintln!(
-            "refund {} of {}: {status}{}",
+            "{}refund {} of {}: {status}{}",
+            sandbox_prefix(sandbox),
             refund.refund_request_id,
             refund.amount.format(Locale::English),
             refund
@@ -405,6 +422,7 @@ pub fn refund(args: RefundArgs, config_path: Option<&Path>) -> CliResult {
                     "status": status,
                     "amount": refund.amount.major_string(),
                     "currency": refund.amount.currency().code(),
+                    "sandbox": sandbox,
                 })
             );
         }
@@ -424,15 +442,20 @@ pub fn resolve(json: bool, config_path: Option<&Path>) -> CliResult {
             .resolve_once()
             .await
             .map_err(|e| CliError::usage(e.to_string()))?;
+        let sandbox = terminal.sandbox().is_some();
         let mut out = std::io::stdout().lock();
         if json {
             writeln!(out, "{}", json!({
+                "sandbox": sandbox,
                 "settledPayments": report.settled_payments.iter().map(|(id, s)| json!({"paymentRequestId": id, "state": s.as_str()})).collect::<Vec<_>>(),
                 "settledRefunds": report.settled_refunds.iter().map(|(id, s)| json!({"refundRequestId": id, "state": s.as_str()})).collect::<Vec<_>>(),
                 "openPayments": report.open_payments.iter().map(|(id, s)| json!({"paymentRequestId": id, "state": s.as_str()})).collect::<Vec<_>>(),
                 "openRefunds": report.open_refunds,
             }))?;
         } else {
+            if sandbox {
+                writeln!(out, "{SANDBOX_MARK}")?;
+            }
             for (id, state) in &report.settled_payments {
                 writeln!(out, "settled payment {id}: {}", state.as_str())?;
             }

@@ -36,7 +36,9 @@ processed then U UNKNOWN_EXCEPTION; 9902 pay processed then no answer (connectio
 --hang-time, then broken); 9903 first inquiryPayment answers U; 9904 first inquiryPayment \
 hangs; 9905 pay F RISK_REJECT; 9906 pay U PAYMENT_IN_PROCESS.
 
-Control endpoint (loopback peers only): GET/PUT/DELETE /sandbox/control/faults, \
+Control endpoint (loopback peers only, with `Authorization: Bearer TOKEN` where TOKEN is \
+the contents of DIR/control.token, 0600, new at every start, also with --ephemeral; PUT \
+and POST need `Content-Type: application/json`): GET/PUT/DELETE /sandbox/control/faults, \
 POST /sandbox/control/payments/{paymentId}/pay, GET /sandbox/control/ledger, \
 GET/POST /sandbox/control/clock ({\"advance_secs\": N}).";
 
@@ -213,6 +215,10 @@ async fn serve(options: SandboxOptions) -> CliResult {
     if let Ok(fingerprint) = crate::ams::keys::fingerprint(running.alipay_public_key()) {
         eprintln!("Alipay key fingerprint: {fingerprint}");
     }
+    eprintln!(
+        "control token (for /sandbox/control/..., new at every start): {}",
+        running.control_token_path().display()
+    );
     eprintln!("clients: {}", clients.join(", "));
     eprintln!("wallet pages: {}wallet/...", running.public_url());
     println!("sandbox listening on http://{}", running.local_addr());

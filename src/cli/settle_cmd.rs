@@ -67,8 +67,10 @@ pub fn run(args: SettleArgs, config_path: Option<&Path>) -> CliResult {
             .settle_manually(&args.payment_id, outcome, &reason, &approval)
             .await
             .map_err(|e| CliError::usage(e.to_string()))?;
+        let sandbox = terminal.sandbox().is_some();
         eprintln!(
-            "payment {} settled by hand by {}: {}  {}",
+            "{}payment {} settled by hand by {}: {}  {}",
+            super::payment_cmd::sandbox_prefix(sandbox),
             record.payment_request_id,
             approval.manager(),
             record.state.as_str(),
@@ -84,6 +86,7 @@ pub fn run(args: SettleArgs, config_path: Option<&Path>) -> CliResult {
             println!(
                 "{}",
                 json!({
+                    "sandbox": sandbox,
                     "paymentRequestId": record.payment_request_id,
                     "paymentId": record.payment_id,
                     "state": record.state.as_str(),

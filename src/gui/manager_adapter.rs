@@ -84,7 +84,7 @@ fn settings_of(config: &Config, engine: Option<&Engine>) -> SettingsView {
         None => (String::new(), String::new()),
     };
     let notify_url = match engine {
-        Some(engine) => engine.terminal.notify_url().to_string(),
+        Some(engine) => engine.terminal.notify_url().unwrap_or_default().to_string(),
         None => config
             .payment
             .notify_url

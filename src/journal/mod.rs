@@ -92,9 +92,24 @@ impl fmt::Debug for Journal {
 impl Journal {
     /// Opens (creating if needed) the journal file at `path` and migrates it to this build's
     /// schema. Refuses files written by a newer build and files that are not journals.
+    ///
+    /// The file and its `-wal`/`-shm` companions are made 0600 (owner only) on Unix whatever
+    /// the umask: they hold every payment and refund of the store.
     pub fn open(path: impl AsRef<Path>) -> Result<Journal, JournalError> {
         let path = path.as_ref().to_path_buf();
+        let open_error = |e: std::io::Error| JournalError::Open {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        // Created (empty) with the right mode before SQLite opens it: SQLite then gives the
+        // -wal and -shm files the same mode as the database file.
+        crate::private_fs::private_file(&path, true).map_err(open_error)?;
         let conn = schema::open_connection(&path)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut companion = path.clone().into_os_string();
+            companion.push(suffix);
+            crate::private_fs::private_file(Path::new(&companion), false).map_err(open_error)?;
+        }
         Ok(Journal {
             conn,
             path,
@@ -106,7 +121,7 @@ impl Journal {
     /// (a fresh install).
     pub fn open_in(data_dir: impl AsRef<Path>) -> Result<Journal, JournalError> {
         let data_dir = data_dir.as_ref();
-        std::fs::create_dir_all(data_dir).map_err(|e| JournalError::Open {
+        crate::private_fs::private_dir(data_dir).map_err(|e| JournalError::Open {
             path: data_dir.to_path_buf(),
             reason: e.to_string(),
         })?;

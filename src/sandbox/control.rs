@@ -4,6 +4,17 @@
 //! so that phones can scan codes, but nobody on the LAN may inject faults, move the clock or
 //! pay on a customer's behalf.
 //!
+//! Loopback is not enough on its own: any local process, and anyone behind a port forward,
+//! tunnel or reverse proxy on this computer, is a loopback peer. So every control request
+//! also carries `Authorization: Bearer <token>`, where the token is a fresh random value the
+//! sandbox writes to `DATA_DIR/control.token` (0600) at each start: only someone who may
+//! read the sandbox's folder may drive it. PUT and POST must say `Content-Type:
+//! application/json`, which a web page cannot send to another origin without a CORS
+//! preflight the sandbox never answers, so a page open in a local browser cannot forge
+//! control requests. The wallet pages (`/wallet/...`) stay open: phones must reach them.
+//!
+//! Refusals: 403 not loopback, 401 no or wrong token, 415 a PUT/POST that is not JSON.
+//!
 //! | Method and path | What it does |
 //! | --- | --- |
 //! | `GET /sandbox/control/faults` | current fault settings `{"global": ..., "clients": {...}}` |
@@ -45,21 +56,86 @@ pub fn is_loopback_peer(peer: &SocketAddr) -> bool {
     }
 }
 
-async fn loopback_only(
+/// The file under the sandbox's data folder that holds the control token.
+pub const TOKEN_FILE: &str = "control.token";
+
+/// A fresh control token: 32 random bytes, hex.
+pub(crate) fn new_token() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Compares without stopping at the first differing byte, so the answer time says nothing
+/// about how much of a guess was right.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    if given.len() != expected.len() {
+        return false;
+    }
+    given
+        .iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+}
+
+/// Whether `Authorization` is `Bearer <token>` for this sandbox's token.
+fn has_token(request: &Request<Body>, token: &str) -> bool {
+    request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .is_some_and(|given| same_secret(given.trim().as_bytes(), token.as_bytes()))
+}
+
+/// `application/json`, with or without parameters such as `; charset=utf-8`.
+fn is_json(request: &Request<Body>) -> bool {
+    request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+async fn guard(
+    State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
     next: Next,
 ) -> Response {
-    if is_loopback_peer(&peer) {
-        next.run(request).await
-    } else {
+    if !is_loopback_peer(&peer) {
         tracing::warn!(%peer, "refused a control request from a non-loopback peer");
-        error(
+        return error(
             StatusCode::FORBIDDEN,
             "forbidden",
             "The sandbox control endpoint only answers loopback peers.",
-        )
+        );
     }
+    if !has_token(&request, &app.control_token) {
+        tracing::warn!(%peer, path = %request.uri().path(), "refused a control request without the right token");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            format!(
+                "Send `Authorization: Bearer <token>` with the token from {}/{TOKEN_FILE}                  (written at each start of the sandbox).",
+                app.data_dir.display()
+            ),
+        );
+    }
+    let has_body = matches!(
+        *request.method(),
+        axum::http::Method::PUT | axum::http::Method::POST
+    );
+    if has_body && !is_json(&request) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Control PUT and POST requests must have `Content-Type: application/json` (send              `{}` when there is nothing to say).",
+        );
+    }
+    next.run(request).await
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
@@ -70,7 +146,7 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
         .into_response()
 }
 
-pub(crate) fn router() -> Router<Arc<App>> {
+pub(crate) fn router(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
         .route(
             "/sandbox/control/faults",
@@ -79,7 +155,7 @@ pub(crate) fn router() -> Router<Arc<App>> {
         .route("/sandbox/control/payments/{id}/pay", post(pay_payment))
         .route("/sandbox/control/ledger", get(dump))
         .route("/sandbox/control/clock", get(get_clock).post(move_clock))
-        .route_layer(middleware::from_fn(loopback_only))
+        .route_layer(middleware::from_fn_with_state(app, guard))
 }
 
 async fn get_faults(State(app): State<Arc<App>>) -> Response {
@@ -180,6 +256,18 @@ async fn move_clock(State(app): State<Arc<App>>, body: Bytes) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"abcd", b"abcd"));
+        assert!(!same_secret(b"abce", b"abcd"));
+        assert!(!same_secret(b"abc", b"abcd"));
+        assert!(!same_secret(b"", b"abcd"));
+        let token = new_token().unwrap();
+        assert_eq!(token.len(), 64);
+        assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(token, new_token().unwrap());
+    }
 
     #[test]
     fn only_loopback_peers_pass() {

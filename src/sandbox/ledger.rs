@@ -905,6 +905,9 @@ pub struct PaymentEntry {
     pub payment_time: Option<String>,
     pub cancel_time: Option<String>,
     pub wallet_url: Option<String>,
+    /// The `paymentNotifyUrl` the merchant sent, `None` when it sent none (then no
+    /// `notifyPayment` is posted).
+    pub notify_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -958,6 +961,7 @@ pub fn dump(
                     .wallet_token
                     .as_deref()
                     .map(|t| super::wallet::wallet_url(public_base, t)),
+                notify_url: p.notify_url.clone(),
                 status: p.status,
                 result_code: p.result_code,
                 scenario: p.scenario,

@@ -42,6 +42,10 @@ pub(crate) struct App {
     pub time_scale: f64,
     /// For notifications: plain HTTP(S) to the merchant's URLs.
     pub http: reqwest::Client,
+    /// What `/sandbox/control/...` requests must present as `Bearer` (see [`control`]).
+    pub control_token: String,
+    /// The sandbox's folder (keys, ledger, control token), for messages.
+    pub data_dir: PathBuf,
 }
 
 impl App {
@@ -154,6 +158,17 @@ impl RunningSandbox {
         self.data_dir.join(ALIPAY_PUBLIC_KEY_FILE)
     }
 
+    /// The bearer token `/sandbox/control/...` requires in this run (also in
+    /// [`Self::control_token_path`]).
+    pub fn control_token(&self) -> &str {
+        &self.app.control_token
+    }
+
+    /// `DATA_DIR/control.token`, 0600, rewritten at each start.
+    pub fn control_token_path(&self) -> PathBuf {
+        self.data_dir.join(control::TOKEN_FILE)
+    }
+
     /// Accepts requests from one more merchant from now on (or replaces its key).
     pub fn register_client(&self, client: ClientRegistration) {
         self.app.add_client(client);
@@ -181,7 +196,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
     options.check()?;
     let dir = options.data_dir.clone();
     let ephemeral = options.ephemeral;
-    let (alipay_key, ledger) = tokio::task::spawn_blocking(move || {
+    let (alipay_key, ledger, control_token) = tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&dir).map_err(|e| SandboxError::DataDir {
             path: dir.clone(),
             reason: e.to_string(),
@@ -192,7 +207,18 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         } else {
             Ledger::open(&dir.join(LEDGER_FILE))?
         };
-        Ok::<_, SandboxError>((key, ledger))
+        // A new token at every start (also with --ephemeral: the keys live in the folder
+        // anyway), so one read by someone once does not work forever.
+        let token = control::new_token()
+            .map_err(|e| SandboxError::Options(format!("no random control token: {e}")))?;
+        let token_path = dir.join(control::TOKEN_FILE);
+        crate::private_fs::write_private(&token_path, token.as_bytes()).map_err(|e| {
+            SandboxError::DataDir {
+                path: token_path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        Ok::<_, SandboxError>((key, ledger, token))
     })
     .await
     .map_err(|e| SandboxError::Interrupted(e.to_string()))??;
@@ -237,6 +263,8 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         hang_time: options.hang_time,
         time_scale: options.time_scale,
         http,
+        control_token,
+        data_dir: options.data_dir.clone(),
     });
     for client in options.clients.iter().cloned() {
         app.add_client(client);
@@ -245,7 +273,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
     let router = Router::new()
         .route("/wallet/{token}", get(wallet::page))
         .route("/wallet/{token}/pay", post(wallet::pay_handler))
-        .merge(control::router())
+        .merge(control::router(app.clone()))
         .fallback(gateway::handle)
         .with_state(app.clone());
     let mut server_stop = stop_rx.clone();

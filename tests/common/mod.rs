@@ -30,6 +30,19 @@ pub fn vector_path(name: &str) -> PathBuf {
     fixture_path(&format!("testvectors/{name}"))
 }
 
+/// A copy of the fixture key file `name` in `dir`, owner-only (0600): a configuration refuses
+/// a merchant private key that others can read, and git checks fixtures out 0644.
+pub fn private_key_copy(dir: &Path, name: &str) -> PathBuf {
+    let target = dir.join(name);
+    std::fs::copy(vector_path(name), &target).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    target
+}
+
 pub fn merchant_private_key() -> PrivateKey {
     keys::parse_private_key(&vector_text("merchant_private_key_pkcs8.pem"))
         .unwrap()
@@ -291,6 +304,8 @@ pub struct LedgerPayment {
     pub refund_count: u64,
     pub payment_time: Option<String>,
     pub cancel_time: Option<String>,
+    /// The `paymentNotifyUrl` the terminal sent (`None`: it sent none).
+    pub notify_url: Option<String>,
 }
 
 /// One (successful) refund in the sandbox's ledger.
@@ -342,6 +357,7 @@ impl Ledger {
                 refund_count: p["refund_count"].as_u64().unwrap(),
                 payment_time: p["payment_time"].as_str().map(str::to_string),
                 cancel_time: p["cancel_time"].as_str().map(str::to_string),
+                notify_url: p["notify_url"].as_str().map(str::to_string),
             })
             .collect();
         let refunds = dump["refunds"]
@@ -398,7 +414,8 @@ async fn json_of(response: reqwest::Response) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&body)))
 }
 
-/// The sandbox's loopback control endpoint and the customer's wallet.
+/// The sandbox's loopback control endpoint and the customer's wallet. Every control
+/// request carries the sandbox's bearer token (what `DATA_DIR/control.token` holds).
 #[derive(Clone)]
 pub struct Control {
     http: reqwest::Client,
@@ -407,19 +424,28 @@ pub struct Control {
 
 impl Control {
     pub fn of(terminal: &Terminal) -> Control {
-        let base = terminal
+        let sandbox = terminal
             .sandbox()
             .expect("the terminal runs on the embedded sandbox")
-            .base_url()
-            .as_str()
-            .trim_end_matches('/')
-            .to_string();
+            .sandbox();
+        Control::at(sandbox.base_url().as_str(), sandbox.control_token())
+    }
+
+    /// A sandbox at `base` (`http://ADDR`) whose control token is `token`, e.g. one run as
+    /// `alipay-pos sandbox` whose token is read from its `control.token` file.
+    pub fn at(base: &str, token: &str) -> Control {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
         Control {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
+                .default_headers(headers)
                 .build()
                 .unwrap(),
-            base,
+            base: base.trim_end_matches('/').to_string(),
         }
     }
 
@@ -471,6 +497,8 @@ impl Control {
         let response = self
             .http
             .post(format!("{}/sandbox/control/payments/{id}/pay", self.base))
+            .header("content-type", "application/json")
+            .body("{}")
             .send()
             .await
             .unwrap();
@@ -699,10 +727,20 @@ pub async fn send_notification(
     terminal: &Terminal,
     notification: &alipay_pos::ams::models::NotifyPaymentRequest,
 ) -> (u16, Value) {
+    send_notification_at(terminal, notification, time::OffsetDateTime::now_utc()).await
+}
+
+/// [`send_notification`] with the `request-time` (signed, as always) set to `sent_at`: a
+/// late resend, a replay, or a sender whose clock is off.
+pub async fn send_notification_at(
+    terminal: &Terminal,
+    notification: &alipay_pos::ams::models::NotifyPaymentRequest,
+    sent_at: time::OffsetDateTime,
+) -> (u16, Value) {
     use alipay_pos::ams::{signing, timefmt};
     let body = serde_json::to_vec(notification).unwrap();
     let client_id = terminal.config.alipay.client_id.clone();
-    let request_time = timefmt::format_datetime(time::OffsetDateTime::now_utc());
+    let request_time = timefmt::format_datetime(sent_at);
     let path = alipay_pos::terminal::NOTIFY_PATH;
     let content = signing::content_to_sign(path, &client_id, &request_time, &body);
     let signature = signing::sign_header(

@@ -59,7 +59,9 @@ pub struct PayRequest {
     /// required by [`Validate`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_factor: Option<PaymentFactor>,
-    /// Required for Order Code; optional in the SDKs' Entry Code and User-presented bodies.
+    /// Marked required for Order Code in the docs; left out when the terminal has no
+    /// `payment.notify_url` and relies on polling. Optional in the SDKs' Entry Code and
+    /// User-presented bodies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_notify_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,6 +123,22 @@ impl PayRequest {
         );
         r.payment_notify_url = Some(payment_notify_url.into());
         r
+    }
+
+    /// Order Code without `paymentNotifyUrl`: for a terminal that cannot receive
+    /// notifications and learns the result by polling `inquiryPayment`.
+    pub fn order_code_polled(
+        payment_request_id: impl Into<String>,
+        order: Order,
+        payment_amount: Amount,
+    ) -> Self {
+        Self::in_store(
+            payment_request_id,
+            order,
+            payment_amount,
+            InStorePaymentScenario::OrderCode,
+            None,
+        )
     }
 
     /// Entry Code: `order.env.userAgent` must carry the wallet browser's User-Agent.
@@ -222,9 +240,11 @@ impl PayRequest {
             InStorePaymentScenario::Unrecognized(_) => {}
         }
         match scenario {
-            InStorePaymentScenario::OrderCode => {
-                validate::present("paymentNotifyUrl", self.payment_notify_url.as_ref())?;
-            }
+            // paymentNotifyUrl is marked required in the Order Code docs, yet it is left
+            // optional here: a terminal with no public URL omits it and polls, and Alipay
+            // can use the notification URL set in its dashboard. Sending a URL that leads
+            // nowhere would be worse than sending none (README, `payment.notify_url`).
+            InStorePaymentScenario::OrderCode => {}
             InStorePaymentScenario::EntryCode => {
                 let env = validate::present("order.env", self.order.env.as_ref())?;
                 validate::required(
