@@ -818,18 +818,7 @@ fn a_refund_with_the_right_pin_is_journaled_with_that_managers_name() {
 
 /// A demo config (embedded sandbox) with its data in `dir/data`, and the sandbox keys seeded.
 fn sandbox_config_file(dir: &Path) -> std::path::PathBuf {
-    let data_dir = dir.join("data");
-    seed_sandbox_keys(&data_dir);
-    let file = dir.join("config.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[storage]\ndata_dir = \"{}\"\n",
-            p(&data_dir).replace('\\', "\\\\")
-        ),
-    )
-    .unwrap();
-    file
+    manager_config(dir, "")
 }
 
 /// A config on a real (custom) gateway where nothing listens, sharing `dir/data`.

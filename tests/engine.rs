@@ -1290,15 +1290,18 @@ fn success_notification(id: &str, payment_id: &str, minor: u64) -> NotifyPayment
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_notification_still_settles_an_unresolved_payment_no_cancel_was_sent_for() {
-    let dir = tempfile::tempdir().unwrap();
-    let (terminal, control) = racing_terminal(dir.path(), Duration::from_secs(86_400)).await;
+/// A payment the journal holds unresolved (as the resolver leaves one whose code expired
+/// while Alipay was unreachable) that the customer then paid at Alipay, with notifications
+/// off. Returns its paymentRequestId and Alipay's paymentId.
+async fn unresolved_then_paid(
+    terminal: &Terminal,
+    control: &Control,
+    amount: &str,
+) -> (String, String) {
     control
         .set_faults(json!({ "suppress_notifications": true }))
         .await;
-    let (id, _code) = awaiting(&terminal, "13.00").await;
-    // As the resolver leaves a payment whose code expired while Alipay was unreachable.
+    let (id, _code) = awaiting(terminal, amount).await;
     let moved = id.clone();
     terminal
         .checkout
@@ -1315,7 +1318,16 @@ async fn a_notification_still_settles_an_unresolved_payment_no_cancel_was_sent_f
         .unwrap();
     let (status, answer) = control.customer_pays(&id).await;
     assert_eq!(status, 200, "{answer}");
-    let notification = success_notification(&id, answer["paymentId"].as_str().unwrap(), 1300);
+    let payment_id = answer["paymentId"].as_str().unwrap().to_string();
+    (id, payment_id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_still_settles_an_unresolved_payment_no_cancel_was_sent_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (terminal, control) = racing_terminal(dir.path(), Duration::from_secs(86_400)).await;
+    let (id, payment_id) = unresolved_then_paid(&terminal, &control, "13.00").await;
+    let notification = success_notification(&id, &payment_id, 1300);
     let (status, ack) = send_notification(&terminal, &notification).await;
     assert_eq!((status, &ack["result"]["resultStatus"]), (200, &json!("S")));
     let record = terminal.checkout.payment(&id).await.unwrap();
@@ -2190,27 +2202,8 @@ async fn a_code_on_screen_or_a_final_payment_is_never_settled_by_hand() {
 async fn a_notification_older_than_alipays_resend_window_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (terminal, control) = racing_terminal(dir.path(), Duration::from_secs(86_400)).await;
-    control
-        .set_faults(json!({ "suppress_notifications": true }))
-        .await;
-    let (id, _code) = awaiting(&terminal, "14.00").await;
-    let moved = id.clone();
-    terminal
-        .checkout
-        .db(move |j| {
-            j.transition_payment(
-                moved.as_str(),
-                PaymentState::Unresolved,
-                Actor::System,
-                "Alipay unreachable while settling",
-                PaymentUpdate::default(),
-            )
-        })
-        .await
-        .unwrap();
-    let (status, answer) = control.customer_pays(&id).await;
-    assert_eq!(status, 200, "{answer}");
-    let notification = success_notification(&id, answer["paymentId"].as_str().unwrap(), 1400);
+    let (id, payment_id) = unresolved_then_paid(&terminal, &control, "14.00").await;
+    let notification = success_notification(&id, &payment_id, 1400);
 
     let now = time::OffsetDateTime::now_utc();
     let replay = now - time::Duration::hours(25);
