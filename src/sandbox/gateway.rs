@@ -255,14 +255,15 @@ fn is_json(content_type: &str) -> bool {
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// A request body that parsed and validated, by API.
+/// A request body that parsed and validated, by API. `pay` and `registration` are boxed:
+/// they are many times larger than the others.
 enum Request {
-    Pay(PayRequest),
+    Pay(Box<PayRequest>),
     InquiryPayment(InquiryPaymentRequest),
     Cancel(CancelRequest),
     Refund(RefundRequest),
     InquiryRefund(InquiryRefundRequest),
-    Registration(RegistrationRequest),
+    Registration(Box<RegistrationRequest>),
     InquiryRegistrationStatus(InquiryRegistrationStatusRequest),
     InquiryRegistrationInfo(InquiryRegistrationInfoRequest),
 }
@@ -274,7 +275,7 @@ fn parse_body(api: Api, body: &[u8]) -> Result<Request, Answer> {
             let r = answer::parse::<PayRequest>(body)?;
             known_currency("paymentAmount", &r.payment_amount)?;
             known_currency("order.orderAmount", &r.order.order_amount)?;
-            Request::Pay(r)
+            Request::Pay(Box::new(r))
         }
         Api::InquiryPayment => Request::InquiryPayment(answer::parse(body)?),
         Api::Cancel => Request::Cancel(answer::parse(body)?),
@@ -284,7 +285,7 @@ fn parse_body(api: Api, body: &[u8]) -> Result<Request, Answer> {
             Request::Refund(r)
         }
         Api::InquiryRefund => Request::InquiryRefund(answer::parse(body)?),
-        Api::Registration => Request::Registration(answer::parse(body)?),
+        Api::Registration => Request::Registration(Box::new(answer::parse(body)?)),
         Api::InquiryRegistrationStatus => Request::InquiryRegistrationStatus(answer::parse(body)?),
         Api::InquiryRegistrationInfo => Request::InquiryRegistrationInfo(answer::parse(body)?),
     })
@@ -303,12 +304,12 @@ fn process(app: &App, api: Api, client_id: &str, body: &[u8]) -> Answer {
         Err(answer) => return answer,
     };
     match request {
-        Request::Pay(req) => run(app, &ctx, |tx| payments::pay(tx, &ctx, req)),
+        Request::Pay(req) => run(app, &ctx, |tx| payments::pay(tx, &ctx, *req)),
         Request::InquiryPayment(req) => run(app, &ctx, |tx| payments::inquiry(tx, &ctx, req)),
         Request::Cancel(req) => run(app, &ctx, |tx| payments::cancel(tx, &ctx, req)),
         Request::Refund(req) => run(app, &ctx, |tx| refunds::refund(tx, &ctx, req)),
         Request::InquiryRefund(req) => run(app, &ctx, |tx| refunds::inquiry(tx, &ctx, req)),
-        Request::Registration(req) => run(app, &ctx, |tx| registrations::register(tx, &ctx, req)),
+        Request::Registration(req) => run(app, &ctx, |tx| registrations::register(tx, &ctx, *req)),
         Request::InquiryRegistrationStatus(req) => {
             run(app, &ctx, |tx| registrations::inquiry_status(tx, &ctx, req))
         }
