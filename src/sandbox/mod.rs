@@ -40,6 +40,7 @@ mod server;
 mod wallet;
 
 pub use control::is_loopback_peer;
+pub use gateway::parse_request;
 pub use options::{ClientRegistration, SandboxOptions};
 pub use server::{RunningSandbox, start};
 
