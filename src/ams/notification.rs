@@ -111,6 +111,11 @@ pub fn parse_verified_body<T: DeserializeOwned + Validate>(
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let parsed: T = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|e| NotificationError::InvalidBody(e.to_string()))?;
+    // One JSON document and nothing after it: a signed body with extra bytes is not what
+    // Alipay sends (`serde_json::from_slice` checks this; a bare Deserializer does not).
+    deserializer
+        .end()
+        .map_err(|e| NotificationError::InvalidBody(e.to_string()))?;
     parsed
         .validate()
         .map_err(|e| NotificationError::InvalidBody(e.to_string()))?;
@@ -158,6 +163,20 @@ mod tests {
             "algorithm=RSA256,keyVersion=1,signature={}",
             vector_text("v3_signature.urlencoded")
         )
+    }
+
+    #[test]
+    fn a_body_with_bytes_after_its_json_is_refused() {
+        let body = vector("v3_notify_body.json");
+        assert!(parse_verified_body::<NotifyPaymentRequest>(&body).is_ok());
+        let mut extended = body.clone();
+        extended.extend_from_slice(b" {}");
+        let error = parse_verified_body::<NotifyPaymentRequest>(&extended).unwrap_err();
+        assert!(error.to_string().contains("trailing"), "{error}");
+        // Whitespace after the document is still fine.
+        let mut spaced = body;
+        spaced.extend_from_slice(b"\n\t ");
+        assert!(parse_verified_body::<NotifyPaymentRequest>(&spaced).is_ok());
     }
 
     #[test]
