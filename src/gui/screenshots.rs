@@ -18,7 +18,7 @@ use super::manager_rows::{Detail, Listed};
 use super::outcome::{Outcome, Reason};
 use super::{
     Api, App, Controller, GuiError, GuiOptions, Manager, ManagerTab, Page, PinNotice, RefundNotice,
-    RefundStage, ResultView, Shown, language, manager_adapter, payment_adapter, qr,
+    RefundStage, ResultView, SettleStage, Shown, language, manager_adapter, payment_adapter, qr,
 };
 use crate::config::{CatalogItem, Config};
 use crate::journal::{
@@ -143,6 +143,7 @@ enum Scene {
     ManagerDetail,
     ManagerRefundConfirm,
     ManagerUnresolved,
+    ManagerRecordOutcome,
     ManagerTotals,
     ManagerSettings,
 }
@@ -163,6 +164,7 @@ impl Scene {
             Scene::ManagerDetail => "manager-detail",
             Scene::ManagerRefundConfirm => "manager-refund-confirm",
             Scene::ManagerUnresolved => "manager-unresolved",
+            Scene::ManagerRecordOutcome => "manager-record-outcome",
             Scene::ManagerTotals => "manager-end-of-day",
             Scene::ManagerSettings => "manager-settings",
         }
@@ -186,6 +188,7 @@ fn scenes(kiosk: bool) -> Vec<Scene> {
             Scene::ManagerDetail,
             Scene::ManagerRefundConfirm,
             Scene::ManagerUnresolved,
+            Scene::ManagerRecordOutcome,
             Scene::ManagerTotals,
             Scene::ManagerSettings,
         ]
@@ -252,6 +255,7 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
         | Scene::ManagerDetail
         | Scene::ManagerRefundConfirm
         | Scene::ManagerUnresolved
+        | Scene::ManagerRecordOutcome
         | Scene::ManagerTotals
         | Scene::ManagerSettings => (manager_scene(app, controller, currency, scene), None),
         Scene::Cashier => (Page::Cashier, None),
@@ -414,80 +418,124 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
             refunded: refunded_of(record),
         })
         .collect();
-    let detail = payments.iter().find(|p| p.id.get() == 1).map(|record| {
-        let refunded = refunded_of(record);
-        let remaining = MinorTotal::from(record.amount)
-            .checked_sub(refunded)
-            .unwrap_or(refunded);
-        let refunds = refund_amount
-            .map(|amount| RefundRecord {
-                id: RefundLocalId(1),
-                refund_request_id: "T01-R-20261123-0001".into(),
-                payment: record.id,
-                amount,
-                reason: "Customer returned one item".into(),
-                manager: "Ana Lim".into(),
-                state: RefundState::Succeeded,
-                refund_id: Some("2026112319400002000000001".into()),
-                result_code: Some("SUCCESS".into()),
-                result_message: None,
-                resolution: None,
-                refunded_at: Some(demo_time() - time::Duration::minutes(12)),
-                created_at: demo_time() - time::Duration::minutes(12),
-                updated_at: demo_time() - time::Duration::minutes(12),
-                final_at: Some(demo_time() - time::Duration::minutes(12)),
-            })
-            .into_iter()
-            .collect();
-        Detail {
-            record: record.clone(),
-            events: vec![
-                demo_event(
-                    1,
-                    0,
-                    Actor::Cashier,
-                    EventKind::Created,
-                    Some("created"),
-                    "payment journaled before sending pay",
-                ),
-                demo_event(
-                    2,
-                    1,
-                    Actor::System,
-                    EventKind::Transition,
-                    Some("awaiting_customer"),
-                    "order code received; shown to the customer",
-                ),
-                demo_event(
-                    3,
-                    21,
-                    Actor::System,
-                    EventKind::Transition,
-                    Some("paid"),
-                    "SUCCESS (notifyPayment, signature verified)",
-                ),
-                demo_event(
-                    4,
-                    1800,
-                    Actor::Manager,
-                    EventKind::Note,
-                    None,
-                    "refund of 5.00 requested: Customer returned one item",
-                ),
-            ],
-            refunds,
-            refunded,
-            remaining,
-            driven: false,
-        }
-    });
+    let recording = scene == Scene::ManagerRecordOutcome;
+    let detail_id = if recording { 3 } else { 1 };
+    let detail = payments
+        .iter()
+        .find(|p| p.id.get() == detail_id)
+        .map(|record| {
+            let refunded = refunded_of(record);
+            let remaining = MinorTotal::from(record.amount)
+                .checked_sub(refunded)
+                .unwrap_or(refunded);
+            let refunds = refund_amount
+                .filter(|_| !recording)
+                .map(|amount| RefundRecord {
+                    id: RefundLocalId(1),
+                    refund_request_id: "T01-R-20261123-0001".into(),
+                    payment: record.id,
+                    amount,
+                    reason: "Customer returned one item".into(),
+                    manager: "Ana Lim".into(),
+                    state: RefundState::Succeeded,
+                    refund_id: Some("2026112319400002000000001".into()),
+                    result_code: Some("SUCCESS".into()),
+                    result_message: None,
+                    resolution: None,
+                    refunded_at: Some(demo_time() - time::Duration::minutes(12)),
+                    created_at: demo_time() - time::Duration::minutes(12),
+                    updated_at: demo_time() - time::Duration::minutes(12),
+                    final_at: Some(demo_time() - time::Duration::minutes(12)),
+                })
+                .into_iter()
+                .collect();
+            Detail {
+                record: record.clone(),
+                events: if recording {
+                    vec![
+                        demo_event(
+                            1,
+                            840,
+                            Actor::Cashier,
+                            EventKind::Created,
+                            Some("created"),
+                            "payment journaled before sending pay",
+                        ),
+                        demo_event(
+                            2,
+                            841,
+                            Actor::System,
+                            EventKind::Transition,
+                            Some("awaiting_customer"),
+                            "order code received; shown to the customer",
+                        ),
+                        demo_event(
+                            3,
+                            1160,
+                            Actor::System,
+                            EventKind::Transition,
+                            Some("unresolved"),
+                            "Alipay unreachable while settling; nobody shows this payment",
+                        ),
+                    ]
+                } else {
+                    vec![
+                        demo_event(
+                            1,
+                            0,
+                            Actor::Cashier,
+                            EventKind::Created,
+                            Some("created"),
+                            "payment journaled before sending pay",
+                        ),
+                        demo_event(
+                            2,
+                            1,
+                            Actor::System,
+                            EventKind::Transition,
+                            Some("awaiting_customer"),
+                            "order code received; shown to the customer",
+                        ),
+                        demo_event(
+                            3,
+                            21,
+                            Actor::System,
+                            EventKind::Transition,
+                            Some("paid"),
+                            "SUCCESS (notifyPayment, signature verified)",
+                        ),
+                        demo_event(
+                            4,
+                            1800,
+                            Actor::Manager,
+                            EventKind::Note,
+                            None,
+                            "refund of 5.00 requested: Customer returned one item",
+                        ),
+                    ]
+                },
+                refunds,
+                refunded,
+                remaining,
+                driven: false,
+            }
+        });
     let totals = demo_totals(&payments, refund_amount);
     manager_adapter::show_records(shared, list, detail, demo_time().date(), totals);
     manager.set_totals_is_today(true);
     manager.set_detail_open(matches!(
         scene,
-        Scene::ManagerDetail | Scene::ManagerRefundConfirm
+        Scene::ManagerDetail | Scene::ManagerRefundConfirm | Scene::ManagerRecordOutcome
     ));
+    manager.set_approver("Ana Lim".into());
+    if recording {
+        manager.set_settle_stage(SettleStage::Form);
+        manager.set_settle_paid(true);
+        manager.set_settle_reason("Portal shows SUCCESS 23.10 at 14:02".into());
+        manager.set_settle_payment_id("2026112314020001000000003".into());
+    } else {
+        manager.set_settle_stage(SettleStage::Closed);
+    }
     manager.set_tab(match scene {
         Scene::ManagerUnresolved => ManagerTab::Unresolved,
         Scene::ManagerTotals => ManagerTab::Totals,
