@@ -2560,3 +2560,248 @@ fn a_restarted_cashier_shows_the_killed_terminals_code_again_and_a_kiosk_cancels
     journal_check_is_clean(&mut world);
     world.assert_consistent();
 }
+
+// ---------------------------------------------------------------------------------------
+// The same for the real GUI binary: killed while its QR code is on a real (virtual) screen.
+
+/// An X server of its own (Debian's Xvfb) on a free display number, stopped on drop.
+struct VirtualScreen {
+    xvfb: Child,
+    display: String,
+}
+
+impl VirtualScreen {
+    /// `None` when Xvfb, xdotool, ImageMagick's `import` or zbarimg is missing; CI
+    /// (`ALIPAY_POS_REQUIRE_DISPLAY=1`, set by `.ci/run`) treats that as a failure.
+    fn start() -> Option<VirtualScreen> {
+        let tools = ["Xvfb", "xdotool", "import", "zbarimg"];
+        let missing: Vec<&str> = tools
+            .into_iter()
+            .filter(|tool| {
+                !Command::new("sh")
+                    .args(["-c", &format!("command -v {tool}")])
+                    .stdout(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+            .collect();
+        if !missing.is_empty() {
+            assert!(
+                std::env::var_os("ALIPAY_POS_REQUIRE_DISPLAY").is_none(),
+                "missing {missing:?}: apt-get install xvfb xdotool imagemagick zbar-tools"
+            );
+            eprintln!(
+                "skipped: {missing:?} not installed (apt-get install xvfb xdotool imagemagick zbar-tools)"
+            );
+            return None;
+        }
+        // A display number nobody uses: its lock file and socket do not exist.
+        let number = (100 + std::process::id() % 400..600)
+            .find(|n| {
+                !std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists()
+                    && !std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            })
+            .unwrap_or_else(|| panic!("no free X display number"));
+        let display = format!(":{number}");
+        let xvfb = Command::new("Xvfb")
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                "1024x768x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start Xvfb: {e}"));
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "Xvfb did not open {display}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(VirtualScreen { xvfb, display })
+    }
+
+    fn tool(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command.env("DISPLAY", &self.display);
+        command
+    }
+
+    /// What the QR code on the screen says, if one is there (zbarimg reads a screenshot).
+    fn qr_text(&self, shot: &std::path::Path) -> Option<String> {
+        let taken = self
+            .tool("import")
+            .args(["-window", "root"])
+            .arg(shot)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !taken {
+            return None;
+        }
+        let out = self
+            .tool("zbarimg")
+            .args(["--raw", "-q"])
+            .arg(shot)
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (!text.is_empty()).then_some(text)
+    }
+
+    /// Types on the terminal's window (found by its title), as a cashier's keyboard would.
+    fn type_on_terminal(&self, keys: &[&str]) -> bool {
+        let found = self
+            .tool("xdotool")
+            .args(["search", "--name", "^Alipay POS$"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        let Some(window) = found.lines().last().map(str::to_string) else {
+            return false;
+        };
+        let mut ok = self
+            .tool("xdotool")
+            .args(["windowfocus", window.as_str()])
+            .status()
+            .is_ok_and(|s| s.success());
+        for key in keys {
+            let args: Vec<&str> = match *key {
+                "Return" | "Escape" => vec!["key", key],
+                text => vec!["type", "--delay", "30", text],
+            };
+            ok &= self
+                .tool("xdotool")
+                .args(&args)
+                .status()
+                .is_ok_and(|s| s.success());
+        }
+        ok
+    }
+}
+
+impl Drop for VirtualScreen {
+    fn drop(&mut self) {
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}
+
+impl World {
+    /// The real GUI binary on `screen` (software renderer: no GPU in a virtual screen).
+    fn spawn_gui(&mut self, screen: &VirtualScreen, kiosk: bool) -> Proc {
+        let args: &[&str] = if kiosk { &["--kiosk"] } else { &[] };
+        let label = format!(
+            "alipay-pos (GUI{}) on {}",
+            if kiosk { ", kiosk" } else { "" },
+            screen.display
+        );
+        self.note(format!("start {label}"));
+        let mut command = self.command(args, None);
+        command
+            .env("DISPLAY", &screen.display)
+            .env("SLINT_BACKEND", "winit-software")
+            .env_remove("WAYLAND_DISPLAY");
+        Proc::spawn(label, command, None)
+    }
+}
+
+#[test]
+fn the_real_gui_killed_with_its_code_on_screen_shows_it_again_and_a_kiosk_cancels_it() {
+    let Some(screen) = VirtualScreen::start() else {
+        return;
+    };
+    let mut world = World::start("real-gui");
+    let shot = world.root.join("screen.png");
+    let deadline = |secs| Instant::now() + Duration::from_secs(secs);
+
+    // A cashier charges 13.57 on the keyboard; the QR code appears on the screen.
+    let mut gui = world.spawn_gui(&screen, false);
+    let until = deadline(90);
+    let code = loop {
+        // Until the engine is connected, Enter only says "not ready": start over each time.
+        screen.type_on_terminal(&["Escape", "13.57", "Return"]);
+        let seen = Instant::now() + Duration::from_secs(3);
+        let mut code = None;
+        while code.is_none() && Instant::now() < seen {
+            code = screen.qr_text(&shot);
+        }
+        if let Some(code) = code {
+            break code;
+        }
+        ensure!(
+            world,
+            Instant::now() < until,
+            "no QR code on the screen after Charge"
+        );
+    };
+    world.note(format!("QR on screen: {code}"));
+    let rows = world.journal_rows();
+    let Some(row) = rows.iter().find(|r| r.state == "awaiting_customer") else {
+        world.fail(&format!("no payment awaits the customer: {rows:?}"))
+    };
+    let id = row.payment_request_id.clone();
+    ensure!(world, row.amount_minor == 1357, "the journal has {row:?}");
+
+    // SIGKILL with the code on screen; a restarted cashier shows the very same code.
+    let mut outcome = Outcome::default();
+    world.sigkill(&mut gui, &mut outcome);
+    ensure!(world, outcome.killed, "the GUI ended before the kill");
+    let mut gui = world.spawn_gui(&screen, false);
+    let until = deadline(90);
+    loop {
+        match screen.qr_text(&shot) {
+            Some(shown) if shown == code => break,
+            Some(other) => world.fail(&format!("the restarted GUI shows another code: {other}")),
+            None => ensure!(
+                world,
+                Instant::now() < until,
+                "the restarted GUI shows no code"
+            ),
+        }
+    }
+    let state = journal_state(&mut world, &id);
+    ensure!(
+        world,
+        state == "awaiting_customer",
+        "the journal says {state}"
+    );
+
+    // Killed again; this time a kiosk starts: its customer has walked away, so the code is
+    // cancelled at Alipay and never shown.
+    let mut outcome = Outcome::default();
+    world.sigkill(&mut gui, &mut outcome);
+    let mut kiosk = world.spawn_gui(&screen, true);
+    let until = deadline(90);
+    loop {
+        if let Some(shown) = screen.qr_text(&shot) {
+            world.fail(&format!("the kiosk shows an order code: {shown}"));
+        }
+        let state = journal_state(&mut world, &id);
+        if state == "cancelled" {
+            break;
+        }
+        ensure!(
+            world,
+            Instant::now() < until,
+            "the kiosk left the payment {state}"
+        );
+    }
+    let ledger = world.ledger();
+    let remote = ledger.by_request_id(&id).cloned();
+    ensure!(
+        world,
+        remote.as_ref().is_some_and(|p| p.status == "CANCELLED"),
+        "Alipay says {remote:?}"
+    );
+    // The kiosk has no way out but the manager's PIN; the test ends it like a power cut.
+    let mut outcome = Outcome::default();
+    world.sigkill(&mut kiosk, &mut outcome);
+    journal_check_is_clean(&mut world);
+    world.assert_consistent();
+}
