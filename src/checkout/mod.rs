@@ -596,7 +596,7 @@ impl Checkout {
         };
         let to = match status {
             PaymentStatus::Success => {
-                if !amount_matches(record, response.payment_amount.as_ref()) {
+                if !amount_matches(record.amount, response.payment_amount.as_ref()) {
                     tracing::error!(payment = %id, "inquiry reports SUCCESS for another amount; not recording it as paid");
                     self.note(id, "Alipay reported SUCCESS for a different amount; left unresolved for a manager").await?;
                     return Ok(Inquiry::Pending);
@@ -674,7 +674,7 @@ impl Checkout {
                 "notification without success received; polling decides",
             )
             .await?;
-        } else if !amount_matches(&record, Some(&notification.payment_amount)) {
+        } else if !amount_matches(record.amount, Some(&notification.payment_amount)) {
             self.note(&id, "notification for a different amount ignored")
                 .await?;
         } else {
@@ -800,9 +800,10 @@ enum Inquiry {
     Unknown,
 }
 
-fn amount_matches(record: &PaymentRecord, amount: Option<&Amount>) -> bool {
+/// Whether Alipay's `amount` is exactly `expected` (same minor units, same currency).
+fn amount_matches(expected: Money, amount: Option<&Amount>) -> bool {
     amount.is_some_and(|amount| {
-        amount.value == record.amount.minor() && amount.currency == record.amount.currency().code()
+        amount.value == expected.minor() && amount.currency == expected.currency().code()
     })
 }
 

@@ -5,11 +5,10 @@
 
 use time::OffsetDateTime;
 
-use super::{Checkout, CheckoutError, echo, failpoint, ids};
+use super::{Checkout, CheckoutError, echo, failpoint, ids, parse_time};
 use crate::admin::ManagerApproval;
 use crate::ams::client::Outcome;
 use crate::ams::models::{Amount, InquiryRefundRequest, RefundRequest, RefundStatus};
-use crate::ams::timefmt;
 use crate::journal::{
     Actor, EntityRef, NewRefund, PaymentState, RefundRecord, RefundState, RefundUpdate,
     RequestIntent, Resolution,
@@ -209,10 +208,8 @@ impl Checkout {
             let outcome = echo::about(outcome, &asked);
             match outcome {
                 Outcome::Success(response) => {
-                    let amount_matches = response.refund_amount.as_ref().is_some_and(|a| {
-                        a.value == refund.amount.minor()
-                            && a.currency == refund.amount.currency().code()
-                    });
+                    let amount_matches =
+                        super::amount_matches(refund.amount, response.refund_amount.as_ref());
                     match response.refund_status {
                         Some(RefundStatus::Success) if amount_matches => {
                             return self
@@ -338,9 +335,4 @@ impl Checkout {
         self.send_refund(refund, &payment_id, false).await?;
         Ok(())
     }
-}
-
-/// Alipay's datetimes are informative here; one that does not parse is left out.
-fn parse_time(text: Option<&str>) -> Option<OffsetDateTime> {
-    text.and_then(|t| timefmt::parse_datetime(t).ok())
 }

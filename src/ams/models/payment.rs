@@ -114,13 +114,7 @@ impl PayRequest {
         payment_amount: Amount,
         payment_notify_url: impl Into<String>,
     ) -> Self {
-        let mut r = Self::in_store(
-            payment_request_id,
-            order,
-            payment_amount,
-            InStorePaymentScenario::OrderCode,
-            None,
-        );
+        let mut r = Self::order_code_polled(payment_request_id, order, payment_amount);
         r.payment_notify_url = Some(payment_notify_url.into());
         r
     }
