@@ -6,6 +6,7 @@
 //! instant gets the offset that was in force at that instant. When no zone can be found
 //! (a stripped-down image without zoneinfo) times are shown in UTC and say so.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use time::{Date, OffsetDateTime, UtcOffset};
@@ -69,9 +70,97 @@ pub fn format_local_time_of_day(at: OffsetDateTime) -> String {
         .unwrap_or_else(|_| at.to_string())
 }
 
+/// The instants a local calendar day covers: from its first local midnight up to the next
+/// day's. The one definition of "a day" for the manager's lists, the end-of-day totals, the
+/// journal report and the command line, so they all count the same payments.
+///
+/// Each bound gets the offset in force at *that* instant, so a day with a daylight-saving
+/// change is 23 or 25 hours long. A midnight that does not exist (a zone that springs
+/// forward at 00:00) starts the day at the first instant after the gap. Without a known
+/// zone the day is the UTC day.
+pub fn day_bounds(date: Date) -> Range<OffsetDateTime> {
+    match system_zone() {
+        Some(zone) => day_bounds_in(zone, date),
+        None => utc_day(date),
+    }
+}
+
+fn utc_day(date: Date) -> Range<OffsetDateTime> {
+    let start = date.midnight().assume_utc();
+    start..start + time::Duration::days(1)
+}
+
+fn day_bounds_in(zone: &jiff::tz::TimeZone, date: Date) -> Range<OffsetDateTime> {
+    let start = local_midnight(zone, date);
+    let end = date.next_day().and_then(|next| local_midnight(zone, next));
+    match (start, end) {
+        (Some(start), Some(end)) => start..end,
+        // Outside the range jiff can represent (years beyond ±9999): the UTC day.
+        _ => utc_day(date),
+    }
+}
+
+fn local_midnight(zone: &jiff::tz::TimeZone, date: Date) -> Option<OffsetDateTime> {
+    let civil = jiff::civil::date(
+        i16::try_from(date.year()).ok()?,
+        i8::try_from(u8::from(date.month())).ok()?,
+        i8::try_from(date.day()).ok()?,
+    );
+    // `compatible`: a midnight inside a spring-forward gap maps to the instant after it, and
+    // an ambiguous one (fall back at 00:00) to its first occurrence.
+    let zoned = civil.to_zoned_datetime(zone.clone()).ok()?;
+    OffsetDateTime::from_unix_timestamp(zoned.timestamp().as_second()).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn zone(name: &str) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(name).expect("Debian's tzdata has this zone")
+    }
+
+    fn date(y: i32, m: u8, d: u8) -> Date {
+        Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d).unwrap()
+    }
+
+    #[test]
+    fn a_day_runs_from_local_midnight_to_the_next() {
+        let day = day_bounds_in(&zone("Asia/Shanghai"), date(2026, 12, 1));
+        assert_eq!(day.start.unix_timestamp(), 1_796_054_400); // 2026-11-30T16:00:00Z
+        assert_eq!(day.end - day.start, time::Duration::hours(24));
+    }
+
+    #[test]
+    fn days_with_a_daylight_saving_change_are_23_or_25_hours() {
+        let new_york = zone("America/New_York");
+        let spring = day_bounds_in(&new_york, date(2026, 3, 8));
+        assert_eq!(spring.end - spring.start, time::Duration::hours(23));
+        assert_eq!(spring.start.unix_timestamp(), 1_772_946_000); // 05:00Z, EST
+        let autumn = day_bounds_in(&new_york, date(2026, 11, 1));
+        assert_eq!(autumn.end - autumn.start, time::Duration::hours(25));
+        assert_eq!(autumn.start.unix_timestamp(), 1_793_505_600); // 04:00Z, EDT
+    }
+
+    #[test]
+    fn a_missing_midnight_starts_the_day_after_the_gap() {
+        // Santiago springs forward at 00:00 (2026-09-06): that midnight never happens.
+        let day = day_bounds_in(&zone("America/Santiago"), date(2026, 9, 6));
+        assert_eq!(day.end - day.start, time::Duration::hours(23));
+        let start = day.start.to_offset(UtcOffset::from_hms(-3, 0, 0).unwrap());
+        assert_eq!((start.hour(), start.minute()), (1, 0));
+    }
+
+    #[test]
+    fn consecutive_days_tile_without_gap_or_overlap() {
+        let new_york = zone("America/New_York");
+        let mut day = date(2026, 1, 1);
+        for _ in 0..366 {
+            let next = day.next_day().unwrap();
+            assert_eq!(day_bounds_in(&new_york, day).end, day_bounds_in(&new_york, next).start);
+            day = next;
+        }
+    }
 
     #[test]
     fn local_time_keeps_the_instant() {
