@@ -1,7 +1,5 @@
 //! The real `alipay-pos sandbox` binary, started as a script or a test harness would.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,10 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use alipay_pos::ams::client::{AmsClient, ClientSettings, Outcome, UnknownReason};
 use alipay_pos::ams::keys;
 use alipay_pos::ams::models::{Amount, InquiryPaymentRequest, Order, PayRequest};
-use common::*;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 

@@ -6,10 +6,9 @@
 //! with the sandbox's ledger. No test sleeps and hopes: each waits for an event or polls a
 //! condition with a deadline (the deadline only bounds a hang), then asserts the final state.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::support::*;
 use alipay_pos::ams::models::{Amount, NotifyPaymentRequest, NotifyType, ResultInfo};
 use alipay_pos::checkout::{
     CheckoutError, CheckoutEvent, ManualOutcome, ManualSettleError, PayStart, Policy, Recovery,
@@ -20,7 +19,6 @@ use alipay_pos::journal::{
 };
 use alipay_pos::money::{Currency, Money};
 use alipay_pos::terminal::Terminal;
-use common::*;
 use serde_json::json;
 
 /// Bounds every wait; far above what any step needs on a loaded machine.

@@ -1,6 +1,9 @@
 //! The one place integration tests get their keys, fixtures and configs from.
 #![allow(dead_code)]
 
+pub mod gui;
+pub mod own_process;
+
 use std::path::{Path, PathBuf};
 
 use alipay_pos::ams::keys;

@@ -4,20 +4,24 @@
 //! the PIN needed again. One test in this file: the testing backend's event loop exists
 //! once per process.
 
-mod gui_support;
-
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::support::gui::{RunningGui, click, ctrl_alt_m, demo_config, has_button, wait_until};
 use alipay_pos::admin::hash_pin;
 use alipay_pos::gui::{Api, GuiOptions, Manager, Page, PinNotice};
-use gui_support::{RunningGui, click, ctrl_alt_m, demo_config, has_button, wait_until};
 use slint::ComponentHandle;
 use slint::platform::{Key, WindowEvent};
 
 #[test]
 fn the_kiosk_is_left_only_with_the_pin_and_locks_when_left_alone() {
+    if crate::support::own_process::delegate(
+        module_path!(),
+        "the_kiosk_is_left_only_with_the_pin_and_locks_when_left_alone",
+    ) {
+        return;
+    }
     i_slint_backend_testing::init_integration_test_with_system_time();
     let dir = tempfile::tempdir().unwrap();
     let mut config = demo_config(dir.path());

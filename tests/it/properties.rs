@@ -7,8 +7,6 @@
 //! inputs by the targets in `fuzz/` (README "Fuzzing"); these run in every `cargo test` with
 //! proptest's default 256 cases, in a few seconds.
 
-mod common;
-
 use std::path::PathBuf;
 
 use alipay_pos::ams::client::{Outcome, classify_body};
@@ -136,7 +134,7 @@ fn walk_to_object<'a>(value: &'a mut Value, path: &[usize]) -> Option<&'a mut Ma
 // Fixtures
 
 fn model_fixture(name: &str) -> Vec<u8> {
-    std::fs::read(common::fixture_path(&format!("models/{name}"))).unwrap()
+    std::fs::read(crate::support::fixture_path(&format!("models/{name}"))).unwrap()
 }
 
 /// Every reference example, by the model it is an example of.
@@ -189,11 +187,17 @@ const ALL_MODELS: [Model; 19] = [
 fn examples() -> Vec<(Model, Vec<u8>)> {
     use Model::*;
     let mut out = vec![
-        (PayRequest, common::vector_bytes("v1_request_body.json")),
-        (PayResponse, common::vector_bytes("v2_response_body.json")),
+        (
+            PayRequest,
+            crate::support::vector_bytes("v1_request_body.json"),
+        ),
+        (
+            PayResponse,
+            crate::support::vector_bytes("v2_response_body.json"),
+        ),
         (
             NotifyPaymentRequest,
-            common::vector_bytes("v3_notify_body.json"),
+            crate::support::vector_bytes("v3_notify_body.json"),
         ),
         (
             NotificationAck,
@@ -652,7 +656,7 @@ const TIME: &str = "2025-01-01T08:00:30+08:00";
 
 fn notify_example() -> impl Strategy<Value = Vec<u8>> {
     prop::sample::select(vec![
-        common::vector_bytes("v3_notify_body.json"),
+        crate::support::vector_bytes("v3_notify_body.json"),
         model_fixture("notify_payment_user_presented.json"),
     ])
 }
@@ -679,11 +683,11 @@ proptest! {
         *walk(&mut value, &path) = replacement;
         let body = serde_json::to_vec(&value).unwrap();
         let content = signing::content_to_sign("/alipay/notify", CLIENT_ID, TIME, &body);
-        let header = signing::sign_header(&common::alipay_private_key(), "1", &content)
+        let header = signing::sign_header(&crate::support::alipay_private_key(), "1", &content)
             .unwrap()
             .to_string();
         let verified = verify_notification::<NotifyPaymentRequest>(
-            &common::alipay_public_key(),
+            &crate::support::alipay_public_key(),
             CLIENT_ID,
             IncomingNotification {
                 path: "/alipay/notify",
@@ -704,7 +708,7 @@ proptest! {
         request_time in prop::option::of(any::<String>()),
     ) {
         let result = verify_notification::<NotifyPaymentRequest>(
-            &common::alipay_public_key(),
+            &crate::support::alipay_public_key(),
             CLIENT_ID,
             IncomingNotification {
                 path: "/alipay/notify",

@@ -2,8 +2,6 @@
 //! own verified `AmsClient` (and by raw signed requests where the client would refuse to
 //! send something malformed). Waits are deadline loops on observable state, never bare sleeps.
 
-mod common;
-
 use std::fmt::Debug;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use alipay_pos::ams::client::{AmsClient, ClientSettings, Outcome, ResponseHeaders, UnknownReason};
 use alipay_pos::ams::models::*;
 use alipay_pos::ams::notification::{IncomingNotification, verify_notification};
@@ -20,7 +19,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::*;
 use serde_json::{Value, json};
 
 /// A `SANDBOX_` id: our client uses the `/ams/sandbox/api` prefix with it.

@@ -1207,7 +1207,7 @@ fn a_request_intent_survives_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
-            "crash_after_recording_intent",
+            "journal::crash_after_recording_intent",
             "--exact",
             "--ignored",
             "--nocapture",

@@ -4,19 +4,22 @@
 //! settles it, the list empties and the journal holds the final state. One test in this
 //! file: the testing backend's event loop exists once per process.
 
-mod common;
-mod gui_support;
-
+use crate::support::Control;
+use crate::support::gui::{RunningGui, click, ctrl_alt_m, demo_config, value_of, wait_until};
 use alipay_pos::admin::hash_pin;
 use alipay_pos::gui::{Api, GuiOptions, Manager, Page, ResultKind};
 use alipay_pos::journal::PaymentState;
-use common::Control;
-use gui_support::{RunningGui, click, ctrl_alt_m, demo_config, value_of, wait_until};
 use serde_json::json;
 use slint::{ComponentHandle, Model};
 
 #[test]
 fn resolve_now_settles_a_payment_left_unresolved_by_an_outage() {
+    if crate::support::own_process::delegate(
+        module_path!(),
+        "resolve_now_settles_a_payment_left_unresolved_by_an_outage",
+    ) {
+        return;
+    }
     i_slint_backend_testing::init_integration_test_with_system_time();
     let dir = tempfile::tempdir().unwrap();
     let mut config = demo_config(dir.path());
@@ -61,7 +64,7 @@ fn resolve_now_settles_a_payment_left_unresolved_by_an_outage() {
         }
         click(&app, "Open manager screen");
         wait_until("the manager screen", || api.get_page() == Page::Manager).await;
-        let tab = gui_support::labelled(&app, "Unresolved")
+        let tab = crate::support::gui::labelled(&app, "Unresolved")
             .into_iter()
             .find(|e| e.accessible_role() == Some(i_slint_backend_testing::AccessibleRole::Tab))
             .expect("the Unresolved tab");

@@ -1,11 +1,9 @@
 //! The real `alipay-pos` binary, run as a user would.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::*;
+use crate::support::*;
 
 fn run(args: &[&str]) -> Output {
     Command::new(binary())

@@ -1,12 +1,11 @@
 //! The verified client against a local HTTP server that plays a (mis)behaving Alipay.
 //! Every case must land in exactly the right class: success, failed or unknown.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::*;
 use alipay_pos::ams::client::{AmsClient, ClientSettings, Outcome, UnknownReason};
 use alipay_pos::ams::models::{InquiryPaymentRequest, PayRequest};
 use alipay_pos::ams::signing;
@@ -14,7 +13,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use common::*;
 use rsa::PrivateKey;
 
 /// How the fake gateway answers the next calls.

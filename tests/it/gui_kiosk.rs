@@ -3,17 +3,21 @@
 //! to the kiosk's language); a paid order's result returns to the start by itself. The
 //! timeouts are configured short; the test waits on conditions, never on fixed sleeps.
 
-mod gui_support;
-
 use std::time::Duration;
 
+use crate::support::gui::{RunningGui, click, demo_config, has_button, value_of, wait_until};
 use alipay_pos::gui::{Api, GuiOptions, Page};
 use alipay_pos::journal::PaymentState;
-use gui_support::{RunningGui, click, demo_config, has_button, value_of, wait_until};
 use slint::{ComponentHandle, Model};
 
 #[test]
 fn kiosk_clears_an_idle_order_and_returns_after_a_result() {
+    if crate::support::own_process::delegate(
+        module_path!(),
+        "kiosk_clears_an_idle_order_and_returns_after_a_result",
+    ) {
+        return;
+    }
     i_slint_backend_testing::init_integration_test_with_system_time();
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path());

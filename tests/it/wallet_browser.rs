@@ -6,8 +6,6 @@
 //! `ALIPAY_POS_REQUIRE_BROWSER=1`, which turns their absence into a failure). On a machine
 //! without them the test says so on stderr and checks nothing else.
 
-mod common;
-
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

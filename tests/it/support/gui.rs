@@ -1,9 +1,8 @@
-//! Shared by the GUI tests (tests/gui*.rs): a demo configuration on the embedded sandbox in
+//! Shared by the GUI tests (gui_*.rs): a demo configuration on the embedded sandbox in
 //! a temporary folder, and helpers that find controls by their accessible labels and wait
 //! for conditions on the Slint event loop (with a deadline that only bounds a hang).
-#![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use alipay_pos::config::Config;
@@ -13,27 +12,10 @@ use i_slint_backend_testing::{AccessibleRole, ElementHandle};
 /// How long any one condition may take before the test gives up (a hang, not a slow run).
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/testvectors")
-        .join(name)
-}
-
 /// The demo configuration with its data in `data_dir`, the demo catalog, and the fixture
 /// key pairs where the embedded sandbox looks for them (so no RSA key is generated).
 pub fn demo_config(data_dir: &Path) -> Config {
-    use alipay_pos::sandbox::embedded::{MERCHANT_PRIVATE_KEY_FILE, SANDBOX_DIR};
-    let dir = data_dir.join(SANDBOX_DIR);
-    std::fs::create_dir_all(&dir).unwrap();
-    for (source, target) in [
-        (
-            "alipay_private_key_pkcs8.pem",
-            alipay_pos::sandbox::ALIPAY_PRIVATE_KEY_FILE,
-        ),
-        ("merchant_private_key_pkcs8.pem", MERCHANT_PRIVATE_KEY_FILE),
-    ] {
-        std::fs::copy(fixture(source), dir.join(target)).unwrap();
-    }
+    super::seed_sandbox_keys(data_dir);
     let mut config = Config::defaults();
     config.storage.data_dir = data_dir.to_path_buf();
     config.catalog = screenshots::demo_catalog(config.payment.currency);

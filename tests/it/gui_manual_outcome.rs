@@ -5,16 +5,13 @@
 //! → the journal holds a manual resolution by that manager, and the refund is offered. One
 //! test in this file: the testing backend's event loop exists once per process.
 
-mod common;
-mod gui_support;
-
+use crate::support::Control;
+use crate::support::gui::{
+    RunningGui, click, ctrl_alt_m, demo_config, has_button, labelled, value_of, wait_until,
+};
 use alipay_pos::config::ManagerPin;
 use alipay_pos::gui::{Api, App, GuiOptions, Manager, Page, ResultKind, SettleNotice, SettleStage};
 use alipay_pos::journal::{Actor, PaymentState, Resolution};
-use common::Control;
-use gui_support::{
-    RunningGui, click, ctrl_alt_m, demo_config, has_button, labelled, value_of, wait_until,
-};
 use serde_json::json;
 use slint::{ComponentHandle, Model};
 
@@ -27,6 +24,12 @@ fn fill(app: &App, label: &str, text: &str) {
 
 #[test]
 fn a_manager_records_an_unresolved_payment_as_paid_and_is_offered_the_refund() {
+    if crate::support::own_process::delegate(
+        module_path!(),
+        "a_manager_records_an_unresolved_payment_as_paid_and_is_offered_the_refund",
+    ) {
+        return;
+    }
     i_slint_backend_testing::init_integration_test_with_system_time();
     let dir = tempfile::tempdir().unwrap();
     let mut config = demo_config(dir.path());

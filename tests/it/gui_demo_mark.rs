@@ -4,11 +4,9 @@
 //! (Slint's testing backend), on the real engine. One test in this file: the testing
 //! backend's event loop exists once per process.
 
-mod gui_support;
-
+use crate::support::gui::{RunningGui, click, demo_config, labelled, value_of, wait_until};
 use alipay_pos::config::Gateway;
 use alipay_pos::gui::{Api, App, Controller, GuiOptions, Page};
-use gui_support::{RunningGui, click, demo_config, labelled, value_of, wait_until};
 use slint::ComponentHandle;
 
 /// The mark's accessible label (both languages, whatever the screen's language).
@@ -20,6 +18,12 @@ fn marked(app: &App) -> bool {
 
 #[test]
 fn the_sandbox_marks_the_qr_and_result_screens_and_a_live_terminal_does_not() {
+    if crate::support::own_process::delegate(
+        module_path!(),
+        "the_sandbox_marks_the_qr_and_result_screens_and_a_live_terminal_does_not",
+    ) {
+        return;
+    }
     i_slint_backend_testing::init_integration_test_with_system_time();
     let dir = tempfile::tempdir().unwrap();
     let config = demo_config(dir.path());

@@ -44,8 +44,6 @@ use alipay_pos::checkout::failpoint;
 use alipay_pos::journal::{Journal, PaymentFilter};
 use serde_json::{Value, json};
 
-mod gui_support;
-
 /// The merchant the sandbox accepts (the test-vector key pair signs its requests).
 const CLIENT_ID: &str = "SANDBOX_CRASH_TEST";
 /// Magic amount: the sandbox processes `pay`, then holds the answer (`--hang-time`).
@@ -2472,8 +2470,14 @@ fn one_resolve_settles_a_code_that_was_on_screen_when_the_terminal_was_killed() 
 
 #[test]
 fn a_restarted_cashier_shows_the_killed_terminals_code_again_and_a_kiosk_cancels_it() {
+    if crate::support::own_process::delegate(
+        module_path!(),
+        "a_restarted_cashier_shows_the_killed_terminals_code_again_and_a_kiosk_cancels_it",
+    ) {
+        return;
+    }
+    use crate::support::gui::{RunningGui, click, wait_until};
     use alipay_pos::gui::{Api, GuiOptions, Page, ResultKind};
-    use gui_support::{RunningGui, click, wait_until};
     use slint::ComponentHandle;
 
     i_slint_backend_testing::init_integration_test_with_system_time();
@@ -2530,7 +2534,7 @@ fn a_restarted_cashier_shows_the_killed_terminals_code_again_and_a_kiosk_cancels
     let id = payment.payment_request_id.clone();
     gui.run(async move {
         let api = ui.global::<Api>();
-        let deadline = Instant::now() + gui_support::DEADLINE;
+        let deadline = Instant::now() + crate::support::gui::DEADLINE;
         loop {
             let checkout = checkout.clone();
             let id = id.clone();
@@ -2551,7 +2555,7 @@ fn a_restarted_cashier_shows_the_killed_terminals_code_again_and_a_kiosk_cancels
                 Instant::now() < deadline,
                 "the kiosk left the code {state:?}"
             );
-            gui_support::pause(20).await;
+            crate::support::gui::pause(20).await;
         }
         assert_eq!(api.get_page(), Page::Kiosk);
     });

@@ -6,17 +6,15 @@
 //! refused while it is locked. One test in this file: the testing backend's event loop
 //! exists once per process.
 
-mod gui_support;
-
 use std::sync::Arc;
 
+use crate::support::gui::{
+    RunningGui, click, ctrl_alt_m, demo_config, has_button, labelled, value_of, wait_until,
+};
 use alipay_pos::admin::hash_pin;
 use alipay_pos::gui::{Api, App, GuiOptions, Manager, Page, PinNotice, RefundStage};
 use alipay_pos::journal::{PaymentRecord, PaymentState, RefundRecord, RefundState};
 use alipay_pos::terminal::Terminal;
-use gui_support::{
-    RunningGui, click, ctrl_alt_m, demo_config, has_button, labelled, value_of, wait_until,
-};
 use i_slint_backend_testing::AccessibleRole;
 use slint::platform::{Key, WindowEvent};
 use slint::{ComponentHandle, Model};
@@ -84,6 +82,12 @@ async fn refunds(
 
 #[test]
 fn manager_refunds_with_the_pin_and_wrong_pins_lock_the_screen() {
+    if crate::support::own_process::delegate(
+        module_path!(),
+        "manager_refunds_with_the_pin_and_wrong_pins_lock_the_screen",
+    ) {
+        return;
+    }
     i_slint_backend_testing::init_integration_test_with_system_time();
     let dir = tempfile::tempdir().unwrap();
     let mut config = demo_config(dir.path());
@@ -331,7 +335,7 @@ fn manager_refunds_with_the_pin_and_wrong_pins_lock_the_screen() {
         })
         .await;
         assert!(manager.get_pin_seconds_left() > 290);
-        let locked_digit = gui_support::button(&app, "2");
+        let locked_digit = crate::support::gui::button(&app, "2");
         assert_eq!(
             locked_digit.accessible_enabled(),
             Some(false),

@@ -8,17 +8,15 @@
 //! `cargo test --test soak -- --ignored soak_1000`. `SOAK_SEED=<n>` replays a run's
 //! choices (the interleaving of course differs).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use alipay_pos::checkout::{Checkout, CheckoutEvent, PayStart, Policy, Recovery};
 use alipay_pos::journal::{Actor, PaymentState, RefundState};
 use alipay_pos::money::{Currency, Money};
-use common::*;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 

@@ -2,16 +2,14 @@
 //! its `public_url` into order codes, so a phone on the LAN can open the wallet page. Real
 //! loopback HTTP and real SQLite files in a temp folder, as in `engine.rs`.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::*;
 use alipay_pos::checkout::{PayStart, Policy};
 use alipay_pos::config::Config;
 use alipay_pos::journal::{Actor, PaymentState};
 use alipay_pos::money::{Currency, Money};
-use common::*;
 use url::Url;
 
 /// Bounds every wait; far above what any step needs on a loaded machine.

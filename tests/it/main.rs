@@ -1,0 +1,32 @@
+//! The integration tests: one test binary (linking the library, Slint included, once
+//! instead of once per file), with one `support` module of shared helpers. Each module is
+//! one area; run one with `cargo test --features failpoints --test it <module>::`.
+//!
+//! Tests that start a Slint backend run in a child process of their own (see
+//! [`support::own_process`]): Slint allows one event-loop backend per process.
+
+mod support;
+
+mod cli;
+mod client;
+// SIGKILLs the real binary at failpoints, so it needs a build that has them.
+#[cfg(feature = "failpoints")]
+mod crash;
+mod engine;
+mod gui_cashier;
+mod gui_cli;
+mod gui_demo_mark;
+mod gui_kiosk;
+mod gui_kiosk_manager;
+mod gui_manager;
+mod gui_manual_outcome;
+mod gui_screens;
+mod gui_unresolved;
+mod journal;
+mod logging;
+mod properties;
+mod sandbox_api;
+mod sandbox_cli;
+mod sandbox_lan;
+mod soak;
+mod wallet_browser;
