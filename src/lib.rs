@@ -18,3 +18,5 @@ pub mod money;
 pub mod private_fs;
 pub mod sandbox;
 pub mod terminal;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;

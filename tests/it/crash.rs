@@ -16,8 +16,8 @@
 //! till lives: one journal, many payments), so every trial re-checks everything earlier trials
 //! left behind.
 //!
-//! `cargo test --test crash` runs every step once plus a few random trials;
-//! `cargo test --test crash -- --ignored crash_campaign_200` runs the 200-trial campaign
+//! `cargo test --features failpoints,test-support --test it crash::` runs every step once plus a few random trials;
+//! `... --test it -- --ignored crash::crash_campaign_200` runs the 200-trial campaign
 //! (`CRASH_SEED=<n>` replays a seed, `CRASH_TRIALS=<n>` changes the count,
 //! `CRASH_VERBOSE=1` prints every trial's transcript). A failing trial prints its plan, its
 //! transcript, the journal and the ledger, and keeps its files.

@@ -5,7 +5,7 @@
 //! with the sandbox's ledger.
 //!
 //! `soak_quick` (100 payments) runs with every `cargo test`; the full run is
-//! `cargo test --test soak -- --ignored soak_1000`. `SOAK_SEED=<n>` replays a run's
+//! `cargo test --features failpoints,test-support --test it -- --ignored soak::soak_1000`. `SOAK_SEED=<n>` replays a run's
 //! choices (the interleaving of course differs).
 
 use std::collections::BTreeMap;
@@ -433,7 +433,7 @@ async fn soak_quick() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "about a thousand payments; run by name: cargo test --test soak -- --ignored soak_1000"]
+#[ignore = "about a thousand payments; run by name: cargo test --features failpoints,test-support --test it -- --ignored soak::soak_1000"]
 async fn soak_1000() {
     soak(1_000, 20).await;
 }

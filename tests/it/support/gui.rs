@@ -15,9 +15,7 @@ pub const DEADLINE: Duration = Duration::from_secs(60);
 /// The demo configuration with its data in `data_dir`, the demo catalog, and the fixture
 /// key pairs where the embedded sandbox looks for them (so no RSA key is generated).
 pub fn demo_config(data_dir: &Path) -> Config {
-    super::seed_sandbox_keys(data_dir);
-    let mut config = Config::defaults();
-    config.storage.data_dir = data_dir.to_path_buf();
+    let mut config = alipay_pos::testing::demo_config(data_dir);
     config.catalog = screenshots::demo_catalog(config.payment.currency);
     config
 }

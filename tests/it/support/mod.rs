@@ -6,70 +6,7 @@ pub mod own_process;
 
 use std::path::{Path, PathBuf};
 
-use alipay_pos::ams::keys;
-use rsa::{PrivateKey, PublicKey};
-
-/// The client id used by the reference test vectors.
-pub const VECTOR_CLIENT_ID: &str = "TEST_5YBX2N2Y3C0K03015";
-
-pub fn fixture_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(relative)
-}
-
-pub fn vector_bytes(name: &str) -> Vec<u8> {
-    std::fs::read(fixture_path(&format!("testvectors/{name}"))).unwrap()
-}
-
-pub fn vector_text(name: &str) -> String {
-    String::from_utf8(vector_bytes(name))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
-pub fn vector_path(name: &str) -> PathBuf {
-    fixture_path(&format!("testvectors/{name}"))
-}
-
-/// A copy of the fixture key file `name` in `dir`, owner-only (0600): a configuration refuses
-/// a merchant private key that others can read, and git checks fixtures out 0644.
-pub fn private_key_copy(dir: &Path, name: &str) -> PathBuf {
-    let target = dir.join(name);
-    std::fs::copy(vector_path(name), &target).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    target
-}
-
-pub fn merchant_private_key() -> PrivateKey {
-    keys::parse_private_key(&vector_text("merchant_private_key_pkcs8.pem"))
-        .unwrap()
-        .key
-}
-
-pub fn merchant_public_key() -> PublicKey {
-    keys::parse_public_key(&vector_text("merchant_public_key.pem"))
-        .unwrap()
-        .key
-}
-
-/// Stands in for Alipay's private key: the sandbox and fake gateways sign with it.
-pub fn alipay_private_key() -> PrivateKey {
-    keys::parse_private_key(&vector_text("alipay_private_key_pkcs8.pem"))
-        .unwrap()
-        .key
-}
-
-pub fn alipay_public_key() -> PublicKey {
-    keys::parse_public_key(&vector_text("alipay_public_key.pem"))
-        .unwrap()
-        .key
-}
+pub use alipay_pos::testing::*;
 
 /// Path of the built `alipay-pos` binary, for tests that run the real command line.
 pub fn binary() -> PathBuf {
@@ -91,26 +28,6 @@ use alipay_pos::sandbox::SandboxOptions;
 use alipay_pos::terminal::Terminal;
 use serde_json::Value;
 use tokio::sync::broadcast;
-
-/// Puts the fixture key pairs where the embedded sandbox looks for its keys, so a test
-/// terminal does not spend seconds generating two RSA keys. Existing files are kept.
-pub fn seed_sandbox_keys(data_dir: &Path) {
-    use alipay_pos::sandbox::embedded::{MERCHANT_PRIVATE_KEY_FILE, SANDBOX_DIR};
-    let dir = data_dir.join(SANDBOX_DIR);
-    std::fs::create_dir_all(&dir).unwrap();
-    for (fixture, name) in [
-        (
-            "alipay_private_key_pkcs8.pem",
-            alipay_pos::sandbox::ALIPAY_PRIVATE_KEY_FILE,
-        ),
-        ("merchant_private_key_pkcs8.pem", MERCHANT_PRIVATE_KEY_FILE),
-    ] {
-        let target = dir.join(name);
-        if !target.exists() {
-            std::fs::copy(vector_path(fixture), &target).unwrap();
-        }
-    }
-}
 
 /// The demo configuration (embedded sandbox) with its data in `data_dir`. With
 /// `request_timeout_ms`, the client gives up on an answer after that long; the config file

@@ -1,0 +1,118 @@
+//! Test fixtures shared by the library's unit tests, the integration tests (`tests/it`) and
+//! the benchmarks: the reference test vectors and key pairs in `tests/fixtures/`, seeding
+//! the embedded sandbox with those keys, and the demo configuration in a given folder.
+//!
+//! Compiled only for tests and with the `test-support` feature (which the test command
+//! turns on), never into a shipped binary: the functions read files from the source tree
+//! and panic when a fixture is missing, which is right for a test and wrong for a product.
+
+use std::path::{Path, PathBuf};
+
+use crate::ams::keys;
+use crate::config::Config;
+
+/// The client id used by the reference test vectors.
+pub const VECTOR_CLIENT_ID: &str = "TEST_5YBX2N2Y3C0K03015";
+
+/// `tests/fixtures/<relative>` in the source tree.
+pub fn fixture_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(relative)
+}
+
+/// `tests/fixtures/testvectors/<name>`: the signing reference's byte-exact vectors and keys.
+pub fn vector_path(name: &str) -> PathBuf {
+    fixture_path(&format!("testvectors/{name}"))
+}
+
+/// The bytes of a test vector.
+pub fn vector_bytes(name: &str) -> Vec<u8> {
+    let path = vector_path(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("test vector {}: {e}", path.display()))
+}
+
+/// A test vector as text, trimmed.
+pub fn vector_text(name: &str) -> String {
+    String::from_utf8(vector_bytes(name))
+        .unwrap_or_else(|e| panic!("test vector {name} is not UTF-8: {e}"))
+        .trim()
+        .to_string()
+}
+
+/// A copy of the fixture key file `name` in `dir`, owner-only (0600): a configuration refuses
+/// a merchant private key that others can read, and git checks fixtures out 0644.
+pub fn private_key_copy(dir: &Path, name: &str) -> PathBuf {
+    let target = dir.join(name);
+    std::fs::copy(vector_path(name), &target)
+        .unwrap_or_else(|e| panic!("copy {name} to {}: {e}", target.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", target.display()));
+    }
+    target
+}
+
+/// The merchant's fixture private key.
+pub fn merchant_private_key() -> rsa::PrivateKey {
+    parsed_private_key("merchant_private_key_pkcs8.pem")
+}
+
+/// The merchant's fixture public key.
+pub fn merchant_public_key() -> rsa::PublicKey {
+    parsed_public_key("merchant_public_key.pem")
+}
+
+/// Stands in for Alipay's private key: the sandbox and fake gateways sign with it.
+pub fn alipay_private_key() -> rsa::PrivateKey {
+    parsed_private_key("alipay_private_key_pkcs8.pem")
+}
+
+/// Stands in for Alipay's public key.
+pub fn alipay_public_key() -> rsa::PublicKey {
+    parsed_public_key("alipay_public_key.pem")
+}
+
+fn parsed_private_key(name: &str) -> rsa::PrivateKey {
+    keys::parse_private_key(&vector_text(name))
+        .unwrap_or_else(|e| panic!("fixture key {name}: {e}"))
+        .key
+}
+
+fn parsed_public_key(name: &str) -> rsa::PublicKey {
+    keys::parse_public_key(&vector_text(name))
+        .unwrap_or_else(|e| panic!("fixture key {name}: {e}"))
+        .key
+}
+
+/// Puts the fixture key pairs where the embedded sandbox looks for its keys, so a test
+/// terminal does not spend seconds generating two RSA keys. Existing files are kept.
+pub fn seed_sandbox_keys(data_dir: &Path) {
+    use crate::sandbox::embedded::{MERCHANT_PRIVATE_KEY_FILE, SANDBOX_DIR};
+    let dir = data_dir.join(SANDBOX_DIR);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    for (fixture, name) in [
+        (
+            "alipay_private_key_pkcs8.pem",
+            crate::sandbox::ALIPAY_PRIVATE_KEY_FILE,
+        ),
+        ("merchant_private_key_pkcs8.pem", MERCHANT_PRIVATE_KEY_FILE),
+    ] {
+        let target = dir.join(name);
+        if !target.exists() {
+            std::fs::copy(vector_path(fixture), &target)
+                .unwrap_or_else(|e| panic!("seed {}: {e}", target.display()));
+        }
+    }
+}
+
+/// The demo configuration (the embedded sandbox) with its data in `data_dir`, whose sandbox
+/// is seeded with the fixture keys.
+pub fn demo_config(data_dir: &Path) -> Config {
+    seed_sandbox_keys(data_dir);
+    let mut config = Config::defaults();
+    config.storage.data_dir = data_dir.to_path_buf();
+    config
+}
