@@ -101,7 +101,11 @@ async fn code_ready_latency(dir: &std::path::Path) {
         let started = Instant::now();
         let (_, start) = terminal
             .checkout
-            .start_payment(amount, "bench", Actor::Cashier)
+            .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+                amount,
+                "bench",
+                Actor::Cashier,
+            ))
             .await
             .expect("start");
         samples.push(started.elapsed());

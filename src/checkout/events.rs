@@ -1,6 +1,8 @@
 //! What the engine tells its faces (GUI, CLI). Published on a broadcast channel as state
 //! changes happen, so no face ever polls the database.
 
+use time::OffsetDateTime;
+
 use crate::journal::{PaymentState, RefundState};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -11,8 +13,7 @@ pub enum CheckoutEvent {
     CodeReady {
         payment_request_id: String,
         code_value: String,
-        /// RFC 3339 / ISO 8601 expiry of the code.
-        expires_at: String,
+        expires_at: OffsetDateTime,
     },
     /// Any state change of a payment, including the final one.
     PaymentState {

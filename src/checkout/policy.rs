@@ -3,26 +3,24 @@
 
 use std::time::Duration;
 
+use super::resend::Resend;
+
 /// Timing rules for payments, cancels, refunds and the resolver.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    /// Attempts of `pay` with the *same* `paymentRequestId` when the outcome is unknown
-    /// (ams-java-sdk's `maxOrderCodeRequestCount = 3`).
-    pub pay_attempts: u32,
-    /// Pause between those attempts.
-    pub pay_retry_delay: Duration,
+    /// Sends of `pay` with the *same* `paymentRequestId` while the outcome is unknown
+    /// (ams-java-sdk's `maxOrderCodeRequestCount = 3`), and the pause between them.
+    pub pay: Resend,
     /// How often `inquiryPayment` is called while the order code is on screen. flows.md: poll
     /// every 3 to 5 s while the QR is shown.
     pub poll_interval: Duration,
     /// Inquiries after an unknown `pay` before cancelling (flows.md: 10 to 20).
     pub unknown_pay_inquiries: u32,
-    /// Cancel attempts (same parameters) before the payment is handed to the resolver;
+    /// Sends of `cancel` (same parameters) before the payment is handed to the resolver;
     /// flows.md: every 5 to 10 s for up to 60 s.
-    pub cancel_attempts: u32,
-    pub cancel_retry_delay: Duration,
-    /// Refund attempts with the same `refundRequestId` before the resolver takes over.
-    pub refund_attempts: u32,
-    pub refund_retry_delay: Duration,
+    pub cancel: Resend,
+    /// Sends of `refund` with the same `refundRequestId` before an inquiry decides.
+    pub refund: Resend,
     /// The resolver's first and longest wait between rounds; it doubles in between.
     pub resolver_backoff_min: Duration,
     pub resolver_backoff_max: Duration,
@@ -41,14 +39,11 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Policy {
-            pay_attempts: 3,
-            pay_retry_delay: Duration::from_secs(2),
+            pay: Resend::new(3, Duration::from_secs(2)),
             poll_interval: Duration::from_secs(3),
             unknown_pay_inquiries: 10,
-            cancel_attempts: 8,
-            cancel_retry_delay: Duration::from_secs(7),
-            refund_attempts: 8,
-            refund_retry_delay: Duration::from_secs(7),
+            cancel: Resend::new(8, Duration::from_secs(7)),
+            refund: Resend::new(8, Duration::from_secs(7)),
             resolver_backoff_min: Duration::from_secs(5),
             resolver_backoff_max: Duration::from_secs(300),
             max_code_lifetime: Duration::from_secs(300),
@@ -63,14 +58,11 @@ impl Policy {
     /// Everything in milliseconds: for tests and demos against the local sandbox.
     pub fn fast() -> Self {
         Policy {
-            pay_attempts: 3,
-            pay_retry_delay: Duration::from_millis(20),
+            pay: Resend::new(3, Duration::from_millis(20)),
             poll_interval: Duration::from_millis(50),
             unknown_pay_inquiries: 10,
-            cancel_attempts: 8,
-            cancel_retry_delay: Duration::from_millis(30),
-            refund_attempts: 8,
-            refund_retry_delay: Duration::from_millis(30),
+            cancel: Resend::new(8, Duration::from_millis(30)),
+            refund: Resend::new(8, Duration::from_millis(30)),
             resolver_backoff_min: Duration::from_millis(50),
             resolver_backoff_max: Duration::from_millis(500),
             max_code_lifetime: Duration::from_secs(300),

@@ -5,7 +5,8 @@
 
 use time::OffsetDateTime;
 
-use super::{Checkout, CheckoutError, echo, failpoint, ids, parse_time};
+use super::engine::{amount_matches, parse_time, request_hash};
+use super::{Checkout, CheckoutError, echo, failpoint, ids};
 use crate::admin::ManagerApproval;
 use crate::ams::client::Outcome;
 use crate::ams::models::{Amount, InquiryRefundRequest, RefundRequest, RefundStatus};
@@ -109,7 +110,7 @@ impl Checkout {
     ) -> Result<RefundRecord, CheckoutError> {
         let request = Self::refund_request(refund, payment_id);
         let id = refund.refund_request_id.clone();
-        let hash = super::request_hash(&request)?;
+        let hash = request_hash(&request)?;
         let intent_id = id.clone();
         let entity = EntityRef::Refund(refund.id);
         // Logging the identical request again (a resend) returns the recorded intent.
@@ -124,10 +125,8 @@ impl Checkout {
         .await?;
         failpoint::hit(failpoint::REFUND_BEFORE_SEND);
         let asked = [("refundRequestId", id.as_str()), ("paymentId", payment_id)];
-        for attempt in 0..self.inner.policy.refund_attempts.max(1) {
-            if attempt > 0 {
-                tokio::time::sleep(self.inner.policy.refund_retry_delay).await;
-            }
+        let mut sends = self.inner.policy.refund.sends();
+        while let Some(attempt) = sends.next().await {
             let outcome = self.inner.client.call(&request).await?;
             self.note_connectivity(&outcome);
             let outcome = echo::about(outcome, &asked);
@@ -209,7 +208,7 @@ impl Checkout {
             match outcome {
                 Outcome::Success(response) => {
                     let amount_matches =
-                        super::amount_matches(refund.amount, response.refund_amount.as_ref());
+                        amount_matches(refund.amount, response.refund_amount.as_ref());
                     match response.refund_status {
                         Some(RefundStatus::Success) if amount_matches => {
                             return self

@@ -13,7 +13,7 @@ use qrcode::render::unicode::Dense1x2;
 use serde_json::json;
 
 use super::{CliError, CliResult};
-use crate::checkout::{CheckoutEvent, PayStart, Policy};
+use crate::checkout::{CheckoutEvent, PayStart, PaymentIntent, Policy};
 use crate::config::Config;
 use crate::journal::{Actor, PaymentRecord, PaymentState, RefundState};
 use crate::locale::Locale;
@@ -140,7 +140,7 @@ pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
             amount.format(Locale::SimplifiedChinese)
         );
         let (record, start) = checkout
-            .start_payment(amount, &args.description, Actor::Cashier)
+            .start_payment(PaymentIntent::order_code(amount, args.description.as_str(), Actor::Cashier))
             .await
             .map_err(|e| CliError::usage(e.to_string()))?;
         let id = record.payment_request_id.clone();
@@ -152,7 +152,7 @@ pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
                 eprintln!("{}", draw_qr(code_value));
                 eprintln!("Scan with Alipay or an Alipay+ wallet / 请使用支付宝或 Alipay+ 钱包扫码");
                 eprintln!("code: {code_value}");
-                eprintln!("expires: {expires_at}");
+                eprintln!("expires: {}", crate::local_time::format_local(*expires_at));
                 if let Some(seconds) = args.simulate_customer {
                     match terminal.sandbox().and_then(|s| s.wallet_pay_url(code_value)) {
                         Some(url) => spawn_simulated_customer(url, seconds),
@@ -160,6 +160,7 @@ pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
                     }
                 }
             }
+            PayStart::Paid => {}
             PayStart::Failed { code, message } => {
                 eprintln!("payment failed: {code} {message}");
             }

@@ -16,7 +16,7 @@ use super::{
     Api, Engine, FailReason, Notice, Page, ResultKind, ResultView, Shared, Shown, cashier_adapter,
     kiosk, manager_adapter, post, qr, status_adapter,
 };
-use crate::checkout::CheckoutEvent;
+use crate::checkout::{CheckoutEvent, PaymentIntent};
 use crate::journal::{Actor, PaymentRecord, PaymentState};
 use crate::money::MoneyError;
 
@@ -179,7 +179,11 @@ pub(super) fn charge(shared: &Rc<Shared>) {
     let id = shared.id;
     engine.runtime.spawn(async move {
         let started = checkout
-            .start_payment(amount, &description, Actor::Cashier)
+            .start_payment(PaymentIntent::order_code(
+                amount,
+                description.as_str(),
+                Actor::Cashier,
+            ))
             .await;
         match started {
             Ok((record, _start)) => {

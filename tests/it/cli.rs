@@ -479,7 +479,11 @@ fn one_engine_per_data_folder_but_status_reads_alongside() {
         .unwrap();
         let (record, _) = terminal
             .checkout
-            .start_payment(amount, "lock test", alipay_pos::journal::Actor::Cashier)
+            .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+                amount,
+                "lock test",
+                alipay_pos::journal::Actor::Cashier,
+            ))
             .await
             .unwrap();
         (terminal, record.payment_request_id)

@@ -28,12 +28,12 @@ fn usd(text: &str) -> Money {
     Money::parse(text, Currency::USD).unwrap()
 }
 
-fn code_of(start: &PayStart) -> (String, String) {
+fn code_of(start: &PayStart) -> (String, time::OffsetDateTime) {
     match start {
         PayStart::CodeReady {
             code_value,
             expires_at,
-        } => (code_value.clone(), expires_at.clone()),
+        } => (code_value.clone(), *expires_at),
         other => panic!("expected an order code, got {other:?}"),
     }
 }
@@ -46,7 +46,11 @@ fn is_code_ready(event: &CheckoutEvent, id: &str) -> bool {
 async fn awaiting(terminal: &Terminal, amount: &str) -> (String, String) {
     let (record, start) = terminal
         .checkout
-        .start_payment(usd(amount), "Flat white", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd(amount),
+            "Flat white",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     assert_eq!(record.state, PaymentState::AwaitingCustomer);
@@ -86,14 +90,19 @@ async fn happy_path_ends_paid_once_and_agrees_with_the_ledger() {
 
     let (record, start) = terminal
         .checkout
-        .start_payment(usd("12.50"), "Flat white", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd("12.50"),
+            "Flat white",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     let id = record.payment_request_id.clone();
     let (code, expires_at) = code_of(&start);
     assert_eq!(record.state, PaymentState::AwaitingCustomer);
     assert_eq!(record.code_value.as_deref(), Some(code.as_str()));
-    assert!(!expires_at.is_empty());
+    // The code the engine reports is the one it journaled, expiry included.
+    assert_eq!(record.code_expires_at, Some(expires_at));
     events
         .wait_for("CodeReady", WAIT, |e| is_code_ready(e, &id))
         .await;
@@ -319,7 +328,11 @@ async fn magic_9901_pay_unknown_is_retried_with_the_same_id_and_charged_once() {
     // gets the original answer, i.e. the code.
     let (record, start) = terminal
         .checkout
-        .start_payment(usd("99.01"), "magic U", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd("99.01"),
+            "magic U",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     let id = record.payment_request_id.clone();
@@ -353,13 +366,17 @@ async fn magic_9901_pay_unknown_is_retried_with_the_same_id_and_charged_once() {
 async fn magic_9901_without_retries_is_cancelled_because_no_code_was_shown() {
     let dir = tempfile::tempdir().unwrap();
     let mut policy = Policy::fast();
-    policy.pay_attempts = 1;
+    policy.pay.attempts = 1;
     let terminal = demo_terminal(dir.path(), policy, |_| {}).await;
     let mut events = Events::new(&terminal.checkout);
 
     let (record, start) = terminal
         .checkout
-        .start_payment(usd("99.01"), "magic U", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd("99.01"),
+            "magic U",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     let id = record.payment_request_id.clone();
@@ -384,7 +401,11 @@ async fn magic_9905_risk_reject_fails_at_once() {
     let terminal = demo_terminal(dir.path(), Policy::fast(), |_| {}).await;
     let (record, start) = terminal
         .checkout
-        .start_payment(usd("99.05"), "magic F", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd("99.05"),
+            "magic F",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     let id = record.payment_request_id.clone();
@@ -412,7 +433,11 @@ async fn magic_9906_payment_in_process_is_settled_unpaid() {
     let mut events = Events::new(&terminal.checkout);
     let (record, start) = terminal
         .checkout
-        .start_payment(usd("99.06"), "magic in process", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd("99.06"),
+            "magic in process",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     let id = record.payment_request_id.clone();
@@ -443,7 +468,11 @@ async fn magic_9902_pay_hanging_past_the_client_timeout_is_settled_once() {
     // The first `pay` times out on the client; the retry gets the original answer.
     let (record, start) = terminal
         .checkout
-        .start_payment(usd("99.02"), "magic hang", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd("99.02"),
+            "magic hang",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     let id = record.payment_request_id.clone();
@@ -533,7 +562,11 @@ async fn gateway_down_during_pay_leaves_the_payment_unresolved_until_it_answers(
     control.set_faults(json!({ "down": true })).await;
     let (record, start) = terminal
         .checkout
-        .start_payment(usd("15.00"), "down", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd("15.00"),
+            "down",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     let id = record.payment_request_id.clone();
@@ -576,7 +609,11 @@ async fn lost_pay_responses_are_settled_without_a_second_charge() {
         .await;
     let (record, start) = terminal
         .checkout
-        .start_payment(usd("21.00"), "dropped", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd("21.00"),
+            "dropped",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     let id = record.payment_request_id.clone();
@@ -603,7 +640,11 @@ async fn bad_signatures_are_never_taken_as_facts() {
         .await;
     let (record, start) = terminal
         .checkout
-        .start_payment(usd("17.00"), "forged", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd("17.00"),
+            "forged",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     let id = record.payment_request_id.clone();
@@ -666,7 +707,7 @@ async fn bad_signatures_while_the_customer_pays_never_show_paid() {
 async fn http_5xx_on_cancel_is_retried_until_cancelled() {
     let dir = tempfile::tempdir().unwrap();
     let mut policy = Policy::fast();
-    policy.cancel_retry_delay = Duration::from_millis(300);
+    policy.cancel.delay = Duration::from_millis(300);
     let terminal = demo_terminal(dir.path(), policy, |_| {}).await;
     let control = Control::of(&terminal);
     let mut events = Events::new(&terminal.checkout);
@@ -986,7 +1027,11 @@ async fn answers_naming_another_payment_or_refund_are_never_applied() {
         .set_faults(json!({ "apis": ["pay"], "echo_other_ids": true }))
         .await;
     let (record, start) = checkout
-        .start_payment(usd("3.00"), "echo", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd("3.00"),
+            "echo",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     assert_eq!(start, PayStart::Unknown);
@@ -1065,7 +1110,11 @@ async fn a_notification_waits_for_the_pay_answer_instead_of_overtaking_it() {
     let checkout = terminal.checkout.clone();
     let paying = tokio::spawn(async move {
         checkout
-            .start_payment(usd("6.00"), "race", Actor::Cashier)
+            .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+                usd("6.00"),
+                "race",
+                Actor::Cashier,
+            ))
             .await
     });
     let deadline = std::time::Instant::now() + WAIT;
@@ -1116,7 +1165,11 @@ async fn final_payments_leave_no_per_payment_state_behind() {
         .await
         .unwrap();
     let (failed, _) = checkout
-        .start_payment(usd("99.05"), "risk reject", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd("99.05"),
+            "risk reject",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     assert_eq!(failed.state, PaymentState::Failed);
@@ -1359,7 +1412,11 @@ async fn connectivity_is_published_and_the_resolver_survives_an_outage() {
     control.set_faults(json!({ "down": true })).await;
     let (record, start) = terminal
         .checkout
-        .start_payment(usd("2.00"), "outage", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd("2.00"),
+            "outage",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     let id = record.payment_request_id.clone();
@@ -1452,7 +1509,11 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
         let terminal = demo_terminal(&path, policy, |_| {}).await;
         let (record, _) = terminal
             .checkout
-            .start_payment(usd("4.00"), "expires", Actor::Cashier)
+            .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+                usd("4.00"),
+                "expires",
+                Actor::Cashier,
+            ))
             .await
             .unwrap();
         (record.payment_request_id, record.code_expires_at.unwrap())
@@ -1513,7 +1574,11 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
             .set_faults(json!({ "bad_signature_rate": 1.0 }))
             .await;
         let (record, _) = checkout
-            .start_payment(usd("7.00"), "in doubt", Actor::Cashier)
+            .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+                usd("7.00"),
+                "in doubt",
+                Actor::Cashier,
+            ))
             .await
             .unwrap();
         let unresolved_id = record.payment_request_id;
@@ -1529,7 +1594,11 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
             let checkout = checkout.clone();
             tokio::spawn(async move {
                 checkout
-                    .start_payment(usd("8.00"), "in flight", Actor::Cashier)
+                    .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+                        usd("8.00"),
+                        "in flight",
+                        Actor::Cashier,
+                    ))
                     .await
             })
         };
@@ -1740,8 +1809,8 @@ fn a_cashier_restart_shows_the_newest_code_again_and_a_kiosk_cancels_it() {
 async fn a_cancel_retry_that_fails_differently_after_a_refusal_is_not_an_engine_error() {
     let dir = tempfile::tempdir().unwrap();
     let mut policy = Policy::fast();
-    policy.cancel_retry_delay = Duration::from_millis(700);
-    policy.cancel_attempts = 3;
+    policy.cancel.delay = Duration::from_millis(700);
+    policy.cancel.attempts = 3;
     let terminal = demo_terminal(dir.path(), policy, |_| {}).await;
     let control = Control::of(&terminal);
     let checkout = &terminal.checkout;
@@ -1824,7 +1893,11 @@ async fn the_resolver_never_takes_over_a_payment_that_is_being_started() {
     let mut ids = Vec::new();
     for _ in 0..60 {
         let (record, start) = checkout
-            .start_payment(usd("1.00"), "race", Actor::Cashier)
+            .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+                usd("1.00"),
+                "race",
+                Actor::Cashier,
+            ))
             .await
             .expect("start_payment raced the resolver");
         code_of(&start);
@@ -1852,8 +1925,8 @@ async fn the_resolver_never_takes_over_a_payment_that_is_being_started() {
 async fn the_resolver_never_takes_over_a_refund_that_is_being_sent() {
     let dir = tempfile::tempdir().unwrap();
     let mut policy = Policy::fast();
-    policy.refund_attempts = 2;
-    policy.refund_retry_delay = Duration::from_millis(5);
+    policy.refund.attempts = 2;
+    policy.refund.delay = Duration::from_millis(5);
     let terminal = demo_terminal(dir.path(), policy, |_| {}).await;
     let control = Control::of(&terminal);
     let checkout = &terminal.checkout;
@@ -1916,7 +1989,11 @@ async fn a_payment_or_refund_whose_caller_gave_up_is_left_to_the_resolver() {
         .await;
     let gave_up = tokio::time::timeout(
         Duration::from_millis(500),
-        checkout.start_payment(usd("2.00"), "abandoned", Actor::Cashier),
+        checkout.start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd("2.00"),
+            "abandoned",
+            Actor::Cashier,
+        )),
     )
     .await;
     assert!(gave_up.is_err());
@@ -2073,7 +2150,11 @@ async fn a_manager_settles_a_never_sent_payment_not_paid_and_needs_the_portal_id
     let checkout = &terminal.checkout;
     control.set_faults(json!({ "down": true })).await;
     let (record, start) = checkout
-        .start_payment(usd("15.00"), "down", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            usd("15.00"),
+            "down",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     let id = record.payment_request_id.clone();

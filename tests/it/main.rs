@@ -23,6 +23,7 @@ mod gui_manual_outcome;
 mod gui_screens;
 mod gui_unresolved;
 mod journal;
+
 mod logging;
 mod properties;
 mod sandbox_api;

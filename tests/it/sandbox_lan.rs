@@ -55,11 +55,11 @@ async fn order_codes_carry_the_public_url_and_the_wallet_there_pays() {
 
     let (record, start) = terminal
         .checkout
-        .start_payment(
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
             Money::parse("4.50", Currency::USD).unwrap(),
             "Flat white",
             Actor::Cashier,
-        )
+        ))
         .await
         .unwrap();
     let code = code_value(&start);
@@ -110,11 +110,11 @@ async fn a_listen_address_on_every_network_starts_and_the_terminal_still_reaches
     );
     let (_, start) = terminal
         .checkout
-        .start_payment(
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
             Money::parse("1.00", Currency::USD).unwrap(),
             "Tea",
             Actor::Cashier,
-        )
+        ))
         .await
         .unwrap();
     let code = code_value(&start);
@@ -133,11 +133,11 @@ async fn the_callers_sandbox_adjustments_win_over_the_file() {
     .await;
     let (_, start) = terminal
         .checkout
-        .start_payment(
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
             Money::parse("2.00", Currency::USD).unwrap(),
             "Cake",
             Actor::Cashier,
-        )
+        ))
         .await
         .unwrap();
     let code = code_value(&start);

@@ -115,7 +115,11 @@ fn amount(rng: &mut Rng) -> Money {
 async fn one_payment(checkout: Checkout, control: Control, seed: u64, index: usize, stats: &Stats) {
     let mut rng = Rng::new(seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
     let started = checkout
-        .start_payment(amount(&mut rng), &format!("soak #{index}"), Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            amount(&mut rng),
+            format!("soak #{index}"),
+            Actor::Cashier,
+        ))
         .await;
     let (record, start) = match started {
         Ok(started) => started,
@@ -158,6 +162,7 @@ async fn one_payment(checkout: Checkout, control: Control, seed: u64, index: usi
         }
         PayStart::Failed { .. } => add(&stats.pay_failed),
         PayStart::Unknown => add(&stats.pay_unknown),
+        PayStart::Paid => panic!("#{index}: an Order Code pay cannot take the money at once"),
     }
     let settled = settle(&checkout, &id).await;
     if settled.state == PaymentState::Paid && rng.chance(25) {

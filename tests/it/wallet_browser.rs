@@ -127,7 +127,11 @@ async fn customer_pays_on_the_wallet_page_in_headless_chromium() {
     let amount = Money::parse("12.34", Currency::from_code("USD").unwrap()).unwrap();
     let (record, start) = terminal
         .checkout
-        .start_payment(amount, "Café au lait x2", Actor::Cashier)
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            amount,
+            "Café au lait x2",
+            Actor::Cashier,
+        ))
         .await
         .unwrap();
     let PayStart::CodeReady { code_value, .. } = start else {

@@ -1,5 +1,5 @@
-//! Turning unknown outcomes into facts: cancel, the settling of an unknown `pay`, start-up
-//! recovery and the background resolver.
+//! Turning what is left open into facts: start-up recovery, the orphan rule, and the
+//! background resolver.
 //!
 //! When the engine settles an outcome nobody asked to cancel (the resolver, recovery), the
 //! order is inquiry first, cancel second: an inquiry can only discover what happened, while
@@ -12,13 +12,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{Checkout, CheckoutError, Inquiry, failpoint, lock};
-use crate::ams::client::Outcome;
-use crate::ams::models::CancelRequest;
-use crate::journal::{
-    Actor, EntityRef, PaymentRecord, PaymentState, PaymentUpdate, RefundRecord, RequestIntent,
-    Resolution,
-};
+use super::engine::lock;
+use super::inquiry::Inquiry;
+use super::{Checkout, CheckoutError};
+use crate::journal::{Actor, PaymentRecord, PaymentState, PaymentUpdate, RefundRecord};
 
 /// Consecutive attempts that found Alipay unreachable before a resolver round gives up
 /// until the next one.
@@ -53,171 +50,6 @@ pub struct ResolveReport {
 }
 
 impl Checkout {
-    /// Sends `cancel` (same parameters on every retry) and records what it achieved. The
-    /// caller holds the payment's lock.
-    pub(super) async fn cancel_locked(
-        &self,
-        payment_request_id: &str,
-        actor: Actor,
-        reason: &str,
-    ) -> Result<PaymentRecord, CheckoutError> {
-        let mut record = self.payment(payment_request_id).await?;
-        if record.state.is_final() {
-            return Ok(record);
-        }
-        if record.state != PaymentState::Cancelling {
-            record = self
-                .transition(
-                    payment_request_id,
-                    PaymentState::Cancelling,
-                    actor,
-                    format!("cancel: {reason}"),
-                    PaymentUpdate::default(),
-                )
-                .await?;
-        }
-        let request = match &record.payment_id {
-            Some(payment_id) => CancelRequest::by_payment_id(payment_id.clone()),
-            None => CancelRequest::by_payment_request_id(payment_request_id),
-        };
-        let hash = super::request_hash(&request)?;
-        // A cancel sent by paymentRequestId and a later one by paymentId are different
-        // bodies, so they get different log ids; an identical resend reuses its entry.
-        let intent_id = format!("{payment_request_id}.cancel.{}", &hash[..12]);
-        let entity = EntityRef::Payment(record.id);
-        let intent_id_for_outcome = intent_id.clone();
-        self.db(move |j| {
-            j.record_request_intent(RequestIntent {
-                request_id: intent_id,
-                api: "cancel",
-                entity,
-                body_sha256: hash,
-            })
-        })
-        .await?;
-        failpoint::hit(failpoint::CANCEL_BEFORE_SEND);
-        let mut not_found = 0;
-        for attempt in 0..self.inner.policy.cancel_attempts.max(1) {
-            if attempt > 0 {
-                tokio::time::sleep(self.inner.policy.cancel_retry_delay).await;
-            }
-            let outcome = self.inner.client.call(&request).await?;
-            self.note_connectivity(&outcome);
-            let outcome = super::echo::about(outcome, &super::echo::payment_ids(&record));
-            failpoint::hit(failpoint::CANCEL_AFTER_RESPONSE);
-            self.record_outcome(&intent_id_for_outcome, &outcome)
-                .await?;
-            match outcome {
-                Outcome::Success(response) => {
-                    return self
-                        .transition(
-                            payment_request_id,
-                            PaymentState::Cancelled,
-                            Actor::System,
-                            "cancelled".into(),
-                            PaymentUpdate {
-                                payment_id: response.payment_id.clone(),
-                                result_code: Some("CANCELLED".into()),
-                                resolution: Some(Resolution::Cancel),
-                                ..PaymentUpdate::default()
-                            },
-                        )
-                        .await;
-                }
-                Outcome::Failed { code, .. } => {
-                    // Already paid, outside the window, or a state that forbids it: only an
-                    // inquiry can say what the payment is.
-                    match self.inquire_locked(payment_request_id).await? {
-                        Inquiry::Final(_) => return self.payment(payment_request_id).await,
-                        Inquiry::NotFound if code == "ORDER_NOT_EXIST" => {
-                            not_found += 1;
-                            if not_found >= 3 {
-                                // Neither cancel nor inquiry knows the id: the `pay` never
-                                // reached Alipay, so no code exists that could be paid.
-                                return self
-                                    .transition(
-                                        payment_request_id,
-                                        PaymentState::Failed,
-                                        Actor::System,
-                                        "Alipay never received this payment".into(),
-                                        PaymentUpdate {
-                                            result_code: Some("ORDER_NOT_EXIST".into()),
-                                            resolution: Some(Resolution::Cancel),
-                                            ..PaymentUpdate::default()
-                                        },
-                                    )
-                                    .await;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                Outcome::Unknown(reason) => {
-                    tracing::warn!(payment = payment_request_id, attempt, %reason, "cancel outcome unknown");
-                }
-            }
-        }
-        self.transition(
-            payment_request_id,
-            PaymentState::Unresolved,
-            Actor::System,
-            "cancel outcome still unknown; the resolver keeps trying".into(),
-            PaymentUpdate::default(),
-        )
-        .await
-    }
-
-    /// One `inquiryPayment` while the caller already holds the payment's lock; records a
-    /// final status if there is one.
-    pub(super) async fn inquire_locked(
-        &self,
-        payment_request_id: &str,
-    ) -> Result<Inquiry, CheckoutError> {
-        let record = self.payment(payment_request_id).await?;
-        if record.state.is_final() {
-            return Ok(Inquiry::Final(record.state));
-        }
-        let outcome = self.inner.client.call(&Self::inquiry_for(&record)).await?;
-        self.note_connectivity(&outcome);
-        let outcome = super::echo::about(outcome, &super::echo::payment_ids(&record));
-        failpoint::hit(failpoint::POLL_AFTER_RESPONSE);
-        Ok(match outcome {
-            Outcome::Success(response) => self.apply_inquiry(&record, &response).await?,
-            Outcome::Failed { code, .. } if code == "ORDER_NOT_EXIST" => Inquiry::NotFound,
-            Outcome::Failed { code, message } => {
-                tracing::warn!(payment = payment_request_id, %code, %message, "inquiry refused");
-                Inquiry::Pending
-            }
-            Outcome::Unknown(reason) => {
-                tracing::debug!(payment = payment_request_id, %reason, "inquiry outcome unknown");
-                Inquiry::Unknown
-            }
-        })
-    }
-
-    /// After an unknown `pay`: inquire a bounded number of times (flows.md: 10 to 20), then
-    /// cancel, because without the `pay` answer there is no code to show the customer.
-    pub(super) async fn settle_unknown_pay(
-        &self,
-        payment_request_id: &str,
-    ) -> Result<(), CheckoutError> {
-        for _ in 0..self.inner.policy.unknown_pay_inquiries {
-            match self.inquire_and_apply(payment_request_id).await? {
-                Inquiry::Final(_) => return Ok(()),
-                Inquiry::Pending => break,
-                Inquiry::NotFound | Inquiry::Unknown => {}
-            }
-            tokio::time::sleep(self.inner.policy.poll_interval).await;
-        }
-        self.cancel(
-            payment_request_id,
-            Actor::System,
-            "the pay answer was lost; no code can be shown",
-        )
-        .await?;
-        Ok(())
-    }
-
     /// Settles one open payment that no task drives, as far as possible right now.
     ///
     /// Such a payment is an orphan: its order code (if it still has a valid one) is shown by
@@ -226,7 +58,7 @@ impl Checkout {
     /// sees and be charged again on a new one. So it is inquired first (a paid payment is
     /// found to be paid, not reversed by accident), then cancelled. When Alipay cannot be
     /// reached it is marked unresolved, which is what it is.
-    async fn settle_payment(&self, record: &PaymentRecord) -> Result<(), CheckoutError> {
+    pub(super) async fn settle_payment(&self, record: &PaymentRecord) -> Result<(), CheckoutError> {
         let id = record.payment_request_id.as_str();
         let guard = self.payment_lock(id);
         let held = guard.lock().await;
@@ -239,7 +71,10 @@ impl Checkout {
     }
 
     /// [`Checkout::settle_payment`] with the payment's lock held.
-    async fn settle_orphan_locked(&self, record: &PaymentRecord) -> Result<(), CheckoutError> {
+    pub(super) async fn settle_orphan_locked(
+        &self,
+        record: &PaymentRecord,
+    ) -> Result<(), CheckoutError> {
         let id = record.payment_request_id.as_str();
         if self.is_driven(id) {
             // Claimed while this pass waited for the lock.
