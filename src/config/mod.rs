@@ -10,6 +10,10 @@
 //! optional (so missing keys can fall back to defaults and unknown keys are caught by
 //! `deny_unknown_fields`), then a validator turns them into the typed, checked [`Config`].
 //!
+//! This module only reads text: it checks that the key files exist, are files and can be
+//! opened, but never parses a key. Turning them into RSA keys is cryptography, which belongs
+//! to the wiring (`terminal::load_keys`), so config imports nothing of the protocol layer.
+//!
 //! Pieces, by concern:
 //! * this file: the public types a loaded configuration is made of, and [`ConfigError`];
 //! * `raw`: the serde shapes of the file, every key optional;
@@ -426,6 +430,19 @@ impl ConfigError {
         )
     }
 
+    /// A setting of a loaded configuration that turned out unusable where it is used, e.g. a
+    /// key file that exists and is readable (checked at load) but holds no usable key (found
+    /// by the wiring, which parses keys: this module does no cryptography). Worded like the
+    /// loader's own messages: the file, the key, the problem.
+    pub fn invalid_setting(config: &Config, key: &str, problem: impl Into<String>) -> ConfigError {
+        ConfigError::new(
+            &config.source,
+            Some(key.to_owned()),
+            problem,
+            ConfigErrorKind::Invalid,
+        )
+    }
+
     fn new(
         origin: &ConfigSource,
         key: Option<String>,
@@ -456,68 +473,6 @@ impl ConfigError {
 
     pub fn kind(&self) -> ConfigErrorKind {
         self.kind
-    }
-}
-
-/// The merchant's signing key and Alipay's verification key, parsed and ready, with
-/// fingerprints that are safe to display.
-#[derive(Debug, Clone)]
-pub struct LoadedKeys {
-    pub merchant_private_key: rsa::PrivateKey,
-    pub alipay_public_key: rsa::PublicKey,
-    pub merchant_fingerprint: String,
-    pub alipay_fingerprint: String,
-}
-
-impl Config {
-    /// Parses the key files named by `alipay.merchant_private_key` and
-    /// `alipay.alipay_public_key`. `Ok(None)` when neither is set, which is only valid for the
-    /// embedded sandbox (it generates and registers its own keys).
-    pub fn load_keys(&self) -> Result<Option<LoadedKeys>, ConfigError> {
-        let (private_path, public_path) = match (
-            &self.alipay.merchant_private_key,
-            &self.alipay.alipay_public_key,
-        ) {
-            (None, None) => return Ok(None),
-            (Some(private), Some(public)) => (private, public),
-            (None, Some(_)) => {
-                return Err(self.key_error(
-                    "alipay.merchant_private_key",
-                    "is missing; set it together with alipay.alipay_public_key".into(),
-                ));
-            }
-            (Some(_), None) => {
-                return Err(self.key_error(
-                    "alipay.alipay_public_key",
-                    "is missing; set it together with alipay.merchant_private_key".into(),
-                ));
-            }
-        };
-        let merchant = crate::ams::keys::load_private_key_file(private_path)
-            .map_err(|e| self.key_error("alipay.merchant_private_key", e.to_string()))?;
-        let alipay = crate::ams::keys::load_public_key_file(public_path)
-            .map_err(|e| self.key_error("alipay.alipay_public_key", e.to_string()))?;
-        let fingerprint = |key: &rsa::PublicKey, name: &str| {
-            crate::ams::keys::fingerprint(key).map_err(|e| self.key_error(name, e.to_string()))
-        };
-        Ok(Some(LoadedKeys {
-            merchant_fingerprint: fingerprint(
-                &merchant.key.to_public_key(),
-                "alipay.merchant_private_key",
-            )?,
-            alipay_fingerprint: fingerprint(&alipay.key, "alipay.alipay_public_key")?,
-            merchant_private_key: merchant.key,
-            alipay_public_key: alipay.key,
-        }))
-    }
-
-    fn key_error(&self, key: &str, problem: String) -> ConfigError {
-        ConfigError::new(
-            &self.source,
-            Some(key.to_owned()),
-            problem,
-            ConfigErrorKind::Invalid,
-        )
     }
 }
 

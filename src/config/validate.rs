@@ -567,8 +567,9 @@ impl Validator<'_> {
         }
     }
 
-    /// Checks that a key file exists and can be opened; its contents are parsed later, where
-    /// the key is used, so that this module needs no cryptography.
+    /// Checks that a key file exists and can be opened; its contents are parsed later, by the
+    /// wiring that uses the key (`terminal::load_keys`), so that this module needs no
+    /// cryptography.
     fn key_file(&self, key: &str, path: &Path) -> Result<PathBuf, ConfigError> {
         let resolved = self.resolve(path);
         let shown = resolved.display();
