@@ -25,8 +25,9 @@ use super::{
 };
 use crate::ams::keys;
 
-/// State shared by every request handler and background task.
-pub(crate) struct App {
+/// The simulated gateway's state, shared by every request handler and background task. (Not
+/// `App`: that is the GUI's Slint window.)
+pub(crate) struct GatewayState {
     pub rules: Rules,
     clients: RwLock<HashMap<String, PublicKey>>,
     pub alipay_key: PrivateKey,
@@ -48,7 +49,7 @@ pub(crate) struct App {
     pub data_dir: PathBuf,
 }
 
-impl App {
+impl GatewayState {
     pub fn client_key(&self, client_id: &str) -> Option<PublicKey> {
         self.clients
             .read()
@@ -114,7 +115,7 @@ pub(crate) fn load_or_create_key_pair(
 /// A sandbox serving on its listener. Dropping it asks the tasks to stop; [`Self::shutdown`]
 /// also waits for them, which is what releases the ledger file.
 pub struct RunningSandbox {
-    app: Arc<App>,
+    app: Arc<GatewayState>,
     local_addr: SocketAddr,
     base_url: Url,
     public_url: Url,
@@ -250,7 +251,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
 
     let (stop, stop_rx) = watch::channel(false);
     let alipay_public_key = alipay_key.to_public_key();
-    let app = Arc::new(App {
+    let app = Arc::new(GatewayState {
         rules: Rules::from(&options),
         clients: RwLock::new(HashMap::new()),
         alipay_key,
@@ -307,7 +308,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
 
 /// Applies due transitions in the background, so codes close and registrations complete (and
 /// notify) even when nobody asks.
-async fn sweep(app: Arc<App>, every: Duration) {
+async fn sweep(app: Arc<GatewayState>, every: Duration) {
     let mut stop = app.shutdown.clone();
     loop {
         tokio::select! {

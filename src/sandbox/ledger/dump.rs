@@ -5,7 +5,7 @@ use rusqlite::Transaction;
 use serde::Serialize;
 
 use super::outbox::NotificationRow;
-use super::payments::{PaymentRow, PaymentState, finish_payment};
+use super::payments::{LedgerPaymentState, PaymentRow, finish_payment};
 use super::refunds::{RefundRow, refunded};
 use super::registrations::RegistrationRow;
 use super::{LedgerError, to_u64};
@@ -30,7 +30,7 @@ pub struct PaymentEntry {
     pub payment_id: String,
     pub payment_request_id: String,
     pub scenario: String,
-    pub status: PaymentState,
+    pub status: LedgerPaymentState,
     pub result_code: String,
     pub amount: Amount,
     /// Sum of successful refunds, same currency.

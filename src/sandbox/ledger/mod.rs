@@ -27,7 +27,7 @@ pub use outbox::{
     notification_unchanged, notifications_due, record_attempt,
 };
 pub use payments::{
-    CLOSED_CODE, PaymentRow, PaymentState, close_expired, insert_payment, payment_by_any_id,
+    CLOSED_CODE, LedgerPaymentState, PaymentRow, close_expired, insert_payment, payment_by_any_id,
     payment_by_id, payment_by_request_id, payment_by_token, save_payment,
 };
 pub use refunds::{

@@ -7,32 +7,34 @@ use serde::Serialize;
 use super::{LedgerError, to_i64, to_u64};
 use crate::ams::models::Amount;
 
-/// `paymentStatus` as the in-store docs define it.
+/// `paymentStatus` as the in-store docs define it: Alipay's side of a payment. Named apart
+/// from the terminal's own `journal::PaymentState`, which has more states (created,
+/// unresolved, ...) because the terminal does not always know what Alipay knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum PaymentState {
+pub enum LedgerPaymentState {
     Processing,
     Success,
     Fail,
     Cancelled,
 }
 
-impl PaymentState {
+impl LedgerPaymentState {
     pub fn as_str(self) -> &'static str {
         match self {
-            PaymentState::Processing => "PROCESSING",
-            PaymentState::Success => "SUCCESS",
-            PaymentState::Fail => "FAIL",
-            PaymentState::Cancelled => "CANCELLED",
+            LedgerPaymentState::Processing => "PROCESSING",
+            LedgerPaymentState::Success => "SUCCESS",
+            LedgerPaymentState::Fail => "FAIL",
+            LedgerPaymentState::Cancelled => "CANCELLED",
         }
     }
 
     fn parse(s: &str) -> Result<Self, LedgerError> {
         Ok(match s {
-            "PROCESSING" => PaymentState::Processing,
-            "SUCCESS" => PaymentState::Success,
-            "FAIL" => PaymentState::Fail,
-            "CANCELLED" => PaymentState::Cancelled,
+            "PROCESSING" => LedgerPaymentState::Processing,
+            "SUCCESS" => LedgerPaymentState::Success,
+            "FAIL" => LedgerPaymentState::Fail,
+            "CANCELLED" => LedgerPaymentState::Cancelled,
             other => {
                 return Err(LedgerError::Corrupt(format!("payment status {other:?}")));
             }
@@ -56,7 +58,7 @@ pub struct PaymentRow {
     pub key_params: String,
     /// The `pay` request as received (re-serialised), for the wallet page and the notify URL.
     pub request_json: String,
-    pub status: PaymentState,
+    pub status: LedgerPaymentState,
     pub result_code: String,
     pub result_message: String,
     pub created_at: i64,
@@ -77,7 +79,7 @@ pub struct PaymentRow {
 
 impl PaymentRow {
     pub fn is_closed(&self) -> bool {
-        self.status == PaymentState::Fail && self.result_code == CLOSED_CODE
+        self.status == LedgerPaymentState::Fail && self.result_code == CLOSED_CODE
     }
 
     pub fn amount(&self) -> Amount {
@@ -95,7 +97,7 @@ impl PaymentRow {
                 amount: 0,
                 key_params: r.get("key_params")?,
                 request_json: r.get("request_json")?,
-                status: PaymentState::Processing,
+                status: LedgerPaymentState::Processing,
                 result_code: r.get("result_code")?,
                 result_message: r.get("result_message")?,
                 created_at: r.get("created_at")?,
@@ -119,7 +121,7 @@ pub(super) fn finish_payment(
     raw: Option<(PaymentRow, String, i64)>,
 ) -> Result<Option<PaymentRow>, LedgerError> {
     raw.map(|(mut p, status, amount)| {
-        p.status = PaymentState::parse(&status)?;
+        p.status = LedgerPaymentState::parse(&status)?;
         p.amount = to_u64(amount)?;
         Ok(p)
     })
@@ -273,7 +275,7 @@ pub(super) mod tests {
             amount: 1250,
             key_params: "{}".into(),
             request_json: "{}".into(),
-            status: PaymentState::Processing,
+            status: LedgerPaymentState::Processing,
             result_code: "PAYMENT_IN_PROCESS".into(),
             result_message: "m".into(),
             created_at: 1_000,
@@ -314,7 +316,7 @@ pub(super) mod tests {
             .run(|tx| payment_by_token(tx, "tok-P2"))
             .unwrap()
             .unwrap();
-        assert_eq!(p2.status, PaymentState::Processing);
+        assert_eq!(p2.status, LedgerPaymentState::Processing);
         assert!(
             ledger
                 .run(|tx| payment_by_id(tx, "D", "P1"))
