@@ -49,7 +49,7 @@ pub enum LedgerError {
     #[error("sandbox ledger: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("sandbox ledger: the OS gave no randomness for an id: {0}")]
-    Random(String),
+    Random(#[source] getrandom::Error),
     #[error("sandbox ledger: stored data is unreadable: {0}")]
     Corrupt(String),
 }
