@@ -76,9 +76,24 @@ pub enum SandboxError {
     /// The OS gave no randomness for the control token.
     #[error("no random control token: {0}")]
     Random(#[source] getrandom::Error),
-    /// The HTTP client notifications are sent with could not be built.
+    /// The HTTP client notifications (and the demo customer) are sent with could not be built.
     #[error("cannot set up HTTP for notifications: {0}")]
     HttpClient(#[source] reqwest::Error),
+    /// [`embedded::EmbeddedSandbox::pay_as_customer`] was given something that is not a URL,
+    /// so it cannot be one of this sandbox's order codes.
+    #[error("the order code {0:?} is not a sandbox wallet URL")]
+    NotAWalletCode(String),
+    /// The demo customer's request to the wallet page got no answer.
+    #[error("the demo customer could not reach the wallet page: {0}")]
+    Customer(#[source] reqwest::Error),
+    /// The wallet page refused the demo payment (expired, cancelled, already paid, unknown).
+    #[error("the sandbox wallet refused the demo payment (HTTP {status} {error}): {message}")]
+    WalletRefused {
+        status: u16,
+        /// The wallet's code: `expired`, `cancelled`, `already_paid`, `not_found`, ...
+        error: String,
+        message: String,
+    },
     #[error("cannot use the data directory {path}: {reason}")]
     DataDir { path: PathBuf, reason: String },
     #[error(transparent)]

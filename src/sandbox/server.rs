@@ -167,6 +167,12 @@ impl RunningSandbox {
         self.data_dir.join(control::TOKEN_FILE)
     }
 
+    /// The sandbox's own HTTP client (plain HTTP, no certificates loaded), for the embedded
+    /// sandbox's demo customer.
+    pub(super) fn http(&self) -> &reqwest::Client {
+        &self.app.http
+    }
+
     /// Accepts requests from one more merchant from now on (or replaces its key).
     pub fn register_client(&self, client: ClientRegistration) {
         self.app.add_client(client);
