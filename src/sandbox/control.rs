@@ -119,7 +119,7 @@ async fn guard(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             format!(
-                "Send `Authorization: Bearer <token>` with the token from {}/{TOKEN_FILE}                  (written at each start of the sandbox).",
+                "Send `Authorization: Bearer <token>` with the token from {}/{TOKEN_FILE} (written at each start of the sandbox).",
                 app.data_dir.display()
             ),
         );
@@ -132,7 +132,7 @@ async fn guard(
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "Control PUT and POST requests must have `Content-Type: application/json` (send              `{}` when there is nothing to say).",
+            "Control PUT and POST requests must have `Content-Type: application/json` (send `{}` when there is nothing to say).",
         );
     }
     next.run(request).await
