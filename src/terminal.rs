@@ -9,10 +9,11 @@ use tokio::sync::mpsc;
 use url::Url;
 
 use crate::ams::client::{AmsClient, ClientSettings};
+use crate::ams::keys::{self, KeyPairError, LoadedKeys};
 use crate::ams::models::{Merchant, Store};
 use crate::checkout::receiver::{self, ReceivedNotification, RunningReceiver};
 use crate::checkout::{Checkout, CheckoutSettings, Policy, Recovery};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::journal::{Journal, PaymentRecord};
 use crate::sandbox::SandboxOptions;
 use crate::sandbox::embedded::{self, EmbeddedSandbox};
@@ -153,7 +154,7 @@ impl Terminal {
                 alipay,
             )
         } else {
-            let keys = config.load_keys()?.ok_or(TerminalError::Config(
+            let keys = load_keys(&config)?.ok_or(TerminalError::Config(
                 crate::config::ConfigError::missing_keys(&config),
             ))?;
             let base = config
@@ -278,6 +279,46 @@ impl Drop for Terminal {
     fn drop(&mut self) {
         self.receiver.stop();
     }
+}
+
+/// Parses the key files named by `alipay.merchant_private_key` and `alipay.alipay_public_key`
+/// (config only checked that they are readable files). `Ok(None)` when neither is set, which
+/// is only valid for the embedded sandbox (it generates and registers its own keys). Errors
+/// name the setting, as the config loader's do, so `config check` reports a bad key file the
+/// same way as a bad value.
+pub fn load_keys(config: &Config) -> Result<Option<LoadedKeys>, ConfigError> {
+    const PRIVATE: &str = "alipay.merchant_private_key";
+    const PUBLIC: &str = "alipay.alipay_public_key";
+    let (private_path, public_path) = match (
+        &config.alipay.merchant_private_key,
+        &config.alipay.alipay_public_key,
+    ) {
+        (None, None) => return Ok(None),
+        (Some(private), Some(public)) => (private, public),
+        (None, Some(_)) => {
+            return Err(ConfigError::invalid_setting(
+                config,
+                PRIVATE,
+                "is missing; set it together with alipay.alipay_public_key",
+            ));
+        }
+        (Some(_), None) => {
+            return Err(ConfigError::invalid_setting(
+                config,
+                PUBLIC,
+                "is missing; set it together with alipay.merchant_private_key",
+            ));
+        }
+    };
+    keys::load_key_pair(private_path, public_path)
+        .map(Some)
+        .map_err(|error| {
+            let key = match error {
+                KeyPairError::MerchantPrivateKey(_) => PRIVATE,
+                KeyPairError::AlipayPublicKey(_) => PUBLIC,
+            };
+            ConfigError::invalid_setting(config, key, error.key_error().to_string())
+        })
 }
 
 fn merchant_of(config: &Config) -> Merchant {

@@ -324,6 +324,54 @@ pub fn load_public_key_file(path: &Path) -> Result<LoadedPublicKey, KeyError> {
         .map_err(|e| in_file(path, e))
 }
 
+/// The merchant's signing key and Alipay's verification key, parsed and ready, with
+/// fingerprints that are safe to display.
+#[derive(Debug, Clone)]
+pub struct LoadedKeys {
+    pub merchant_private_key: PrivateKey,
+    pub alipay_public_key: PublicKey,
+    pub merchant_fingerprint: String,
+    pub alipay_fingerprint: String,
+}
+
+/// Which of the two key files of a [`LoadedKeys`] could not be used, so the caller can name
+/// the setting that points at it (the configuration's key names are not this module's
+/// business).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyPairError {
+    #[error("merchant private key: {0}")]
+    MerchantPrivateKey(#[source] KeyError),
+    #[error("Alipay public key: {0}")]
+    AlipayPublicKey(#[source] KeyError),
+}
+
+impl KeyPairError {
+    /// What is wrong with the file, without saying which one it is.
+    pub fn key_error(&self) -> &KeyError {
+        match self {
+            KeyPairError::MerchantPrivateKey(error) | KeyPairError::AlipayPublicKey(error) => error,
+        }
+    }
+}
+
+/// Reads and parses the merchant's private key and Alipay's public key files (what a
+/// terminal's configuration names), and fingerprints both.
+pub fn load_key_pair(
+    merchant_private_key: &Path,
+    alipay_public_key: &Path,
+) -> Result<LoadedKeys, KeyPairError> {
+    let merchant =
+        load_private_key_file(merchant_private_key).map_err(KeyPairError::MerchantPrivateKey)?;
+    let alipay = load_public_key_file(alipay_public_key).map_err(KeyPairError::AlipayPublicKey)?;
+    Ok(LoadedKeys {
+        merchant_fingerprint: fingerprint(&merchant.key.to_public_key())
+            .map_err(KeyPairError::MerchantPrivateKey)?,
+        alipay_fingerprint: fingerprint(&alipay.key).map_err(KeyPairError::AlipayPublicKey)?,
+        merchant_private_key: merchant.key,
+        alipay_public_key: alipay.key,
+    })
+}
+
 /// A fresh 2048-bit merchant (or simulator) key from the operating system's RNG.
 pub fn generate_private_key() -> Result<PrivateKey, KeyError> {
     PrivateKey::new(&mut getrandom::SysRng, GENERATED_KEY_BITS)
@@ -405,6 +453,36 @@ mod tests {
             .join("tests/fixtures/testvectors")
             .join(name);
         std::fs::read_to_string(path).unwrap()
+    }
+
+    #[test]
+    fn key_pair_loads_and_says_which_file_is_wrong() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/testvectors");
+        let private = dir.join("merchant_private_key_pkcs8.pem");
+        let public = dir.join("alipay_public_key.pem");
+        let keys = load_key_pair(&private, &public).unwrap();
+        assert_eq!(
+            keys.merchant_fingerprint,
+            fingerprint(&keys.merchant_private_key.to_public_key()).unwrap()
+        );
+        assert_eq!(
+            keys.alipay_fingerprint,
+            fingerprint(&keys.alipay_public_key).unwrap()
+        );
+        assert_ne!(keys.merchant_fingerprint, keys.alipay_fingerprint);
+
+        let swapped = load_key_pair(&private, &private).unwrap_err();
+        assert!(
+            matches!(&swapped, KeyPairError::AlipayPublicKey(KeyError::InFile { source, .. })
+                if matches!(**source, KeyError::PrivateWherePublicExpected(_))),
+            "{swapped:?}"
+        );
+        let missing = load_key_pair(&dir.join("nope.pem"), &public).unwrap_err();
+        assert!(
+            matches!(missing.key_error(), KeyError::Io { .. }),
+            "{missing:?}"
+        );
+        assert!(matches!(missing, KeyPairError::MerchantPrivateKey(_)));
     }
 
     #[test]

@@ -4,21 +4,18 @@
 //! randomness, never a sequence: after a crash or a restore from backup a counter can repeat,
 //! and a repeated id would be answered with the *old* payment's result.
 
-use getrandom::SysRng;
-use rsa::rand_core::TryRng;
-
 /// Characters the AMS ids may use ("special characters are not supported").
 const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 #[derive(Debug, thiserror::Error)]
 #[error("the operating system's random number generator failed: {0}")]
-pub struct IdError(String);
+pub struct IdError(#[source] getrandom::Error);
 
+/// Drawn straight from the OS through `getrandom`, as the sandbox's ids are: one source of
+/// randomness for ids, not a crypto crate's re-export of it.
 fn random_suffix(len: usize) -> Result<String, IdError> {
     let mut bytes = vec![0u8; len];
-    SysRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| IdError(e.to_string()))?;
+    getrandom::fill(&mut bytes).map_err(IdError)?;
     Ok(bytes
         .iter()
         .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)

@@ -35,7 +35,7 @@ fn check(explicit: Option<&Path>) -> CliResult {
         ConfigSource::File(path) => println!("config file: {}", path.display()),
         ConfigSource::Defaults => println!("config file: none (built-in defaults)"),
     }
-    let keys = config.load_keys()?;
+    let keys = crate::terminal::load_keys(&config)?;
     println!("gateway: {}", config.alipay.gateway);
     println!("client id: {}", config.alipay.client_id);
     if let Some(keys) = keys {

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::journal::{Actor, PaymentRecord, PaymentState, RefundState};
 use crate::locale::Locale;
 use crate::money::{Currency, Money};
+use crate::sandbox::embedded::DemoCustomer;
 use crate::terminal::Terminal;
 
 pub const EXIT_FAILED_OR_CANCELLED: u8 = 2;
@@ -154,8 +155,12 @@ pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
                 eprintln!("code: {code_value}");
                 eprintln!("expires: {}", crate::local_time::format_local(*expires_at));
                 if let Some(seconds) = args.simulate_customer {
-                    match terminal.sandbox().and_then(|s| s.wallet_pay_url(code_value)) {
-                        Some(url) => spawn_simulated_customer(url, seconds),
+                    match terminal.sandbox() {
+                        Some(sandbox) => spawn_simulated_customer(
+                            sandbox.demo_customer(),
+                            code_value.clone(),
+                            seconds,
+                        ),
                         None => eprintln!("simulated customer: {code_value} is not a sandbox wallet URL"),
                     }
                 }
@@ -174,23 +179,14 @@ pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
     })
 }
 
-fn spawn_simulated_customer(url: url::Url, seconds: f64) {
+/// `--simulate-customer`: after `seconds`, the embedded sandbox's demo customer pays the code
+/// through its wallet page, as a phone would.
+fn spawn_simulated_customer(customer: DemoCustomer, code_value: String, seconds: f64) {
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
         eprintln!("simulated customer: paying through the wallet page…");
-        let client = reqwest::Client::new();
-        match client
-            .post(url)
-            .header("accept", "application/json")
-            .send()
-            .await
-        {
-            Ok(response) if response.status().is_success() => {}
-            Ok(response) => eprintln!(
-                "simulated customer: the wallet refused ({})",
-                response.status()
-            ),
-            Err(error) => eprintln!("simulated customer: {error}"),
+        if let Err(error) = customer.pay(&code_value).await {
+            eprintln!("simulated customer: {error}");
         }
     });
 }

@@ -42,7 +42,7 @@ use super::answer::advance;
 use super::clock::wire_time;
 use super::faults::FaultSettings;
 use super::ledger;
-use super::server::App;
+use super::server::GatewayState;
 use super::wallet::{self, Locator};
 
 /// Whether a peer may use the control endpoint: IPv4 127.0.0.0/8, IPv6 `::1`, and IPv4
@@ -100,7 +100,7 @@ fn is_json(request: &Request<Body>) -> bool {
 }
 
 async fn guard(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<GatewayState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
     next: Next,
@@ -119,7 +119,7 @@ async fn guard(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             format!(
-                "Send `Authorization: Bearer <token>` with the token from {}/{TOKEN_FILE}                  (written at each start of the sandbox).",
+                "Send `Authorization: Bearer <token>` with the token from {}/{TOKEN_FILE} (written at each start of the sandbox).",
                 app.data_dir.display()
             ),
         );
@@ -132,7 +132,7 @@ async fn guard(
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "Control PUT and POST requests must have `Content-Type: application/json` (send              `{}` when there is nothing to say).",
+            "Control PUT and POST requests must have `Content-Type: application/json` (send `{}` when there is nothing to say).",
         );
     }
     next.run(request).await
@@ -146,7 +146,7 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
         .into_response()
 }
 
-pub(crate) fn router(app: Arc<App>) -> Router<Arc<App>> {
+pub(crate) fn router(app: Arc<GatewayState>) -> Router<Arc<GatewayState>> {
     Router::new()
         .route(
             "/sandbox/control/faults",
@@ -158,11 +158,11 @@ pub(crate) fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route_layer(middleware::from_fn_with_state(app, guard))
 }
 
-async fn get_faults(State(app): State<Arc<App>>) -> Response {
+async fn get_faults(State(app): State<Arc<GatewayState>>) -> Response {
     Json(app.faults.snapshot()).into_response()
 }
 
-async fn put_faults(State(app): State<Arc<App>>, body: Bytes) -> Response {
+async fn put_faults(State(app): State<Arc<GatewayState>>, body: Bytes) -> Response {
     let settings: FaultSettings = match serde_json::from_slice(&body) {
         Ok(s) => s,
         Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
@@ -180,19 +180,22 @@ struct ClearQuery {
     client_id: Option<String>,
 }
 
-async fn delete_faults(State(app): State<Arc<App>>, Query(q): Query<ClearQuery>) -> Response {
+async fn delete_faults(
+    State(app): State<Arc<GatewayState>>,
+    Query(q): Query<ClearQuery>,
+) -> Response {
     app.faults.clear(q.client_id.as_deref());
     Json(app.faults.snapshot()).into_response()
 }
 
-async fn pay_payment(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+async fn pay_payment(State(app): State<Arc<GatewayState>>, Path(id): Path<String>) -> Response {
     match wallet::pay(&app, Locator::AnyId(id)).await {
         Ok(paid) => Json(paid).into_response(),
         Err(e) => (e.status(), Json(e.json())).into_response(),
     }
 }
 
-async fn dump(State(app): State<Arc<App>>) -> Response {
+async fn dump(State(app): State<Arc<GatewayState>>) -> Response {
     let worker = app.clone();
     let dumped = tokio::task::spawn_blocking(move || {
         let now = worker.clock.now_ms();
@@ -214,7 +217,7 @@ async fn dump(State(app): State<Arc<App>>) -> Response {
     }
 }
 
-fn clock_json(app: &App) -> Response {
+fn clock_json(app: &GatewayState) -> Response {
     let now = app.clock.now_ms();
     Json(serde_json::json!({
         "now": wire_time(now),
@@ -224,7 +227,7 @@ fn clock_json(app: &App) -> Response {
     .into_response()
 }
 
-async fn get_clock(State(app): State<Arc<App>>) -> Response {
+async fn get_clock(State(app): State<Arc<GatewayState>>) -> Response {
     clock_json(&app)
 }
 
@@ -237,7 +240,7 @@ struct MoveClock {
     advance_ms: i64,
 }
 
-async fn move_clock(State(app): State<Arc<App>>, body: Bytes) -> Response {
+async fn move_clock(State(app): State<Arc<GatewayState>>, body: Bytes) -> Response {
     let by: MoveClock = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),

@@ -11,6 +11,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rsa::{PrivateKey, PublicKey};
 use url::Url;
@@ -66,10 +67,25 @@ impl EmbeddedSandbox {
     /// code's wallet page on the sandbox's own local address. The codes carry the public URL
     /// (a LAN address, a port forward), which the terminal itself may not be able to reach.
     pub fn wallet_pay_url(&self, code_value: &str) -> Option<Url> {
-        let code = Url::parse(code_value).ok()?;
-        let mut url = self.local_url();
-        url.set_path(&format!("{}/pay", code.path().trim_end_matches('/')));
-        Some(url)
+        wallet_pay_url(&self.local_url(), code_value)
+    }
+
+    /// Demo only: the customer scans `code_value` (an order code this sandbox issued) and
+    /// taps Pay on the wallet page. The faces' "simulate the customer" buttons and flags call
+    /// this, so the demo pays the way a phone does (the same page, the same rules: an expired
+    /// or cancelled code is refused), and the result reaches the terminal the usual way, as a
+    /// notification or an inquiry answer. `Ok` means the wallet accepted the payment.
+    pub async fn pay_as_customer(&self, code_value: &str) -> Result<(), SandboxError> {
+        self.demo_customer().pay(code_value).await
+    }
+
+    /// The demo customer as a value of its own, for a face that pays later from a task of its
+    /// own (after a delay, say) without holding on to the sandbox.
+    pub fn demo_customer(&self) -> DemoCustomer {
+        DemoCustomer {
+            http: self.running.http().clone(),
+            local_url: self.local_url(),
+        }
     }
 
     /// The app's merchant key, registered with the sandbox under [`Self::client_id`].
@@ -110,6 +126,62 @@ impl EmbeddedSandbox {
     /// Stops the sandbox and waits until its ledger file is released.
     pub async fn shutdown(self) {
         self.running.shutdown().await;
+    }
+}
+
+/// The code's wallet page plus `/pay`, on `local` (the sandbox's own address).
+fn wallet_pay_url(local: &Url, code_value: &str) -> Option<Url> {
+    let code = Url::parse(code_value).ok()?;
+    let mut url = local.clone();
+    url.set_path(&format!("{}/pay", code.path().trim_end_matches('/')));
+    Some(url)
+}
+
+/// How long the demo customer waits for the wallet page to answer; it is on loopback, so
+/// only a stopped sandbox takes this long.
+const CUSTOMER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A simulated customer of one embedded sandbox (see [`EmbeddedSandbox::pay_as_customer`]).
+/// It reuses the sandbox's own HTTP client, which speaks plain HTTP: the wallet page is on
+/// loopback, so nothing here needs TLS or the system's certificates.
+#[derive(Debug, Clone)]
+pub struct DemoCustomer {
+    http: reqwest::Client,
+    local_url: Url,
+}
+
+impl DemoCustomer {
+    /// Pays `code_value` through its wallet page, as [`EmbeddedSandbox::pay_as_customer`].
+    pub async fn pay(&self, code_value: &str) -> Result<(), SandboxError> {
+        let url = wallet_pay_url(&self.local_url, code_value)
+            .ok_or_else(|| SandboxError::NotAWalletCode(code_value.to_owned()))?;
+        let response = self
+            .http
+            .post(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(CUSTOMER_TIMEOUT)
+            .send()
+            .await
+            .map_err(SandboxError::Customer)?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        // The wallet's JSON refusal (see `wallet`): `{"error": ..., "message": ...}`.
+        let body = response.text().await.unwrap_or_default();
+        let refusal: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let field = |name: &str| {
+            refusal
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Err(SandboxError::WalletRefused {
+            status: status.as_u16(),
+            error: field("error"),
+            message: field("message"),
+        })
     }
 }
 
@@ -158,4 +230,95 @@ pub async fn start_with(
         merchant_private_key,
         dir,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::ams::client::Outcome;
+    use crate::ams::models::{Amount, InquiryPaymentRequest, Order, PayRequest, PaymentStatus};
+
+    fn order(value: u64) -> Order {
+        serde_json::from_value(json!({
+            "referenceOrderId": "ORDER-1",
+            "orderDescription": "Flat white",
+            "orderAmount": {"currency": "USD", "value": value.to_string()},
+            "merchant": {
+                "referenceMerchantId": "M0001",
+                "merchantMCC": "5814",
+                "merchantName": "Demo Cafe",
+                "store": {"referenceStoreId": "S0001", "storeName": "Demo Cafe Main St", "storeMCC": "5814"}
+            },
+            "env": {"storeTerminalId": "T01", "storeTerminalRequestTime": "2025-01-01T08:00:00+08:00"}
+        }))
+        .unwrap()
+    }
+
+    /// The sandbox's own books, through its control endpoint (loopback, bearer token).
+    async fn ledger(sandbox: &EmbeddedSandbox) -> Value {
+        let mut url = sandbox.local_url();
+        url.set_path("/sandbox/control/ledger");
+        let response = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(sandbox.sandbox().control_token())
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        serde_json::from_str(&response.text().await.unwrap()).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_demo_customer_pays_an_order_code_through_the_wallet_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = start(dir.path(), "SANDBOX_CUSTOMER_TEST").await.unwrap();
+        let client = sandbox.client().unwrap();
+        let pay =
+            PayRequest::order_code_polled("P-customer-1", order(450), Amount::new("USD", 450));
+        let Outcome::Success(answer) = client.call(&pay).await.unwrap() else {
+            panic!("the sandbox did not issue an order code");
+        };
+        let code = answer
+            .order_code_form
+            .as_ref()
+            .and_then(|form| form.text_code_value())
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            ledger(&sandbox).await["payments"][0]["status"],
+            "PROCESSING"
+        );
+
+        sandbox.pay_as_customer(&code).await.unwrap();
+
+        let books = ledger(&sandbox).await;
+        let payment = &books["payments"][0];
+        assert_eq!(payment["payment_request_id"], "P-customer-1");
+        assert_eq!(payment["status"], "SUCCESS", "{books}");
+        assert_eq!(payment["amount"]["value"], "450");
+        let inquiry = InquiryPaymentRequest::by_payment_request_id("P-customer-1");
+        let Outcome::Success(status) = client.call(&inquiry).await.unwrap() else {
+            panic!("inquiryPayment failed");
+        };
+        assert_eq!(status.payment_status, Some(PaymentStatus::Success));
+
+        // A second tap is the wallet's refusal, with its code, not a second payment.
+        let again = sandbox.pay_as_customer(&code).await.unwrap_err();
+        assert!(
+            matches!(&again, SandboxError::WalletRefused { status: 409, error, .. } if error == "already_paid"),
+            "{again:?}"
+        );
+        assert_eq!(
+            ledger(&sandbox).await["payments"].as_array().unwrap().len(),
+            1
+        );
+        // Text that is not a URL cannot be one of this sandbox's codes: refused unsent.
+        assert!(matches!(
+            sandbox.demo_customer().pay("not an order code").await,
+            Err(SandboxError::NotAWalletCode(_))
+        ));
+        sandbox.shutdown().await;
+    }
 }

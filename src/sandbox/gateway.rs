@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::answer::{self, After, Answer, Ctx, advance, known_currency};
 use super::faults::FaultPlan;
-use super::server::App;
+use super::server::GatewayState;
 use super::{payments, refunds, registrations};
 use crate::ams::client::{API_PREFIX, SANDBOX_API_PREFIX};
 use crate::ams::models::{
@@ -52,7 +52,7 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 pub(crate) async fn handle(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<GatewayState>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -147,7 +147,7 @@ pub(crate) async fn handle(
 
 /// Steps 1-6 of the module doc; `Ok` carries the API to process.
 fn check(
-    app: &App,
+    app: &GatewayState,
     api: Option<Api>,
     method: &Method,
     client_id: &str,
@@ -300,7 +300,7 @@ fn parse_body(api: Api, body: &[u8]) -> Result<Request, Answer> {
 }
 
 /// Step 7: parse, validate, and run the business rule in one ledger transaction. Blocking.
-fn process(app: &App, api: Api, client_id: &str, body: &[u8]) -> Answer {
+fn process(app: &GatewayState, api: Api, client_id: &str, body: &[u8]) -> Answer {
     let ctx = Ctx {
         client_id,
         now_ms: app.clock.now_ms(),
@@ -329,7 +329,7 @@ fn process(app: &App, api: Api, client_id: &str, body: &[u8]) -> Answer {
 
 /// Runs a business rule after bringing the ledger up to the current time.
 fn run(
-    app: &App,
+    app: &GatewayState,
     ctx: &Ctx<'_>,
     rule: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<Answer, super::ledger::LedgerError>,
 ) -> Answer {
@@ -347,7 +347,7 @@ fn run(
 }
 
 /// Sleeps, unless the sandbox is shutting down (a hanging request must not hold up a stop).
-async fn wait(app: &App, ms: u64) {
+async fn wait(app: &GatewayState, ms: u64) {
     if ms == 0 {
         return;
     }
@@ -362,7 +362,7 @@ async fn wait(app: &App, ms: u64) {
 /// time>.<body>`. Header names are lowercase on the wire (hyper writes them so), which the
 /// Python SDK's case-sensitive lookups need.
 fn signed_response(
-    app: &App,
+    app: &GatewayState,
     signed_path: &str,
     client_id: &str,
     body: Vec<u8>,

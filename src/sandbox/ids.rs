@@ -13,7 +13,7 @@ use super::ledger::LedgerError;
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], LedgerError> {
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| LedgerError::Random(e.to_string()))?;
+    getrandom::fill(&mut bytes).map_err(LedgerError::Random)?;
     Ok(bytes)
 }
 

@@ -55,8 +55,45 @@ pub const LEDGER_FILE: &str = "sandbox.sqlite";
 /// names the file or flag to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
+    /// A rejected [`SandboxOptions`] value (a flag or a fault rule); the text says which.
     #[error("{0}")]
     Options(String),
+    /// A key file in the sandbox folder whose partner file holds another key: someone may have
+    /// uploaded that public key, so it is not silently replaced.
+    #[error(
+        "{} is not the public half of {}; remove the public file to have it written again",
+        public.display(),
+        private.display()
+    )]
+    KeyPairMismatch { public: PathBuf, private: PathBuf },
+    /// A public key file whose private key is gone: generating a new pair would orphan it.
+    #[error(
+        "{} exists but {} does not; restore the private key or remove the public one",
+        public.display(),
+        private.display()
+    )]
+    PrivateKeyMissing { public: PathBuf, private: PathBuf },
+    /// The OS gave no randomness for the control token.
+    #[error("no random control token: {0}")]
+    Random(#[source] getrandom::Error),
+    /// The HTTP client notifications (and the demo customer) are sent with could not be built.
+    #[error("cannot set up HTTP for notifications: {0}")]
+    HttpClient(#[source] reqwest::Error),
+    /// [`embedded::EmbeddedSandbox::pay_as_customer`] was given something that is not a URL,
+    /// so it cannot be one of this sandbox's order codes.
+    #[error("the order code {0:?} is not a sandbox wallet URL")]
+    NotAWalletCode(String),
+    /// The demo customer's request to the wallet page got no answer.
+    #[error("the demo customer could not reach the wallet page: {0}")]
+    Customer(#[source] reqwest::Error),
+    /// The wallet page refused the demo payment (expired, cancelled, already paid, unknown).
+    #[error("the sandbox wallet refused the demo payment (HTTP {status} {error}): {message}")]
+    WalletRefused {
+        status: u16,
+        /// The wallet's code: `expired`, `cancelled`, `already_paid`, `not_found`, ...
+        error: String,
+        message: String,
+    },
     #[error("cannot use the data directory {path}: {reason}")]
     DataDir { path: PathBuf, reason: String },
     #[error(transparent)]

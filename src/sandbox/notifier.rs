@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use super::clock::wire_time;
 use super::gateway::JSON_UTF8;
 use super::ledger::{self, NotificationRow, outbox};
-use super::server::App;
+use super::server::GatewayState;
 use crate::ams::models::NotificationAck;
 use crate::ams::signing;
 
@@ -45,7 +45,7 @@ pub(crate) fn next_delay_ms(attempts_made: u32, time_scale: f64) -> Option<i64> 
     Some((secs as f64 * 1_000.0 * time_scale).round() as i64)
 }
 
-pub(crate) async fn run(app: Arc<App>) {
+pub(crate) async fn run(app: Arc<GatewayState>) {
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let mut deliveries = JoinSet::new();
     let mut stop = app.shutdown.clone();
@@ -113,7 +113,7 @@ pub(crate) async fn run(app: Arc<App>) {
 }
 
 /// One attempt, and its bookkeeping.
-async fn deliver(app: &Arc<App>, n: NotificationRow) {
+async fn deliver(app: &Arc<GatewayState>, n: NotificationRow) {
     let worker = app.clone();
     let (id, attempts) = (n.id, n.attempts);
     let current = tokio::task::spawn_blocking(move || {
@@ -163,7 +163,7 @@ async fn deliver(app: &Arc<App>, n: NotificationRow) {
 }
 
 /// Sends once; `Ok` only for HTTP 200 with the fixed acknowledgement (`SUCCESS`/`S`).
-async fn attempt(app: &App, n: &NotificationRow) -> Result<(), String> {
+async fn attempt(app: &GatewayState, n: &NotificationRow) -> Result<(), String> {
     let url = url::Url::parse(&n.url).map_err(|e| format!("bad notify URL: {e}"))?;
     let path = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),

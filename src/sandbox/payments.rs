@@ -17,7 +17,7 @@ use time::Duration;
 use super::answer::{After, Answer, Ctx};
 use super::clock::{duration_ms, from_ms, to_ms, wire_time};
 use super::ids;
-use super::ledger::{self, CLOSED_CODE, LedgerError, PaymentRow, PaymentState};
+use super::ledger::{self, CLOSED_CODE, LedgerError, LedgerPaymentState, PaymentRow};
 use super::options::MAX_PAYMENT_EXPIRY;
 use super::wallet::wallet_url;
 use crate::ams::models::{
@@ -113,7 +113,7 @@ pub(crate) fn pay(
         amount: value,
         key_params: key,
         request_json: String::from_utf8_lossy(&super::answer::to_json(&req)).into_owned(),
-        status: PaymentState::Processing,
+        status: LedgerPaymentState::Processing,
         result_code: "PAYMENT_IN_PROCESS".into(),
         result_message: "Waiting for the customer to pay.".into(),
         created_at: ctx.now_ms,
@@ -232,7 +232,7 @@ fn fail_at_once(
     message: &str,
     after: After,
 ) -> Result<Answer, LedgerError> {
-    p.status = PaymentState::Fail;
+    p.status = LedgerPaymentState::Fail;
     p.result_code = code.into();
     p.result_message = message.into();
     p.payment_time = Some(ctx.now_ms);
@@ -249,7 +249,7 @@ fn replay(
     p: &mut PaymentRow,
     key: &str,
 ) -> Result<Answer, LedgerError> {
-    if p.status == PaymentState::Cancelled {
+    if p.status == LedgerPaymentState::Cancelled {
         return Ok(Answer::fail(
             "ORDER_IS_CANCELED",
             "This paymentRequestId belongs to a cancelled payment; use a new one.",
@@ -272,11 +272,11 @@ fn replay(
     }
     // Only in-process payments (no final answer yet) get here.
     let answer = match p.status {
-        PaymentState::Processing => {
+        LedgerPaymentState::Processing => {
             return Ok(Answer::unknown("PAYMENT_IN_PROCESS", IN_PROCESS_MESSAGE));
         }
-        PaymentState::Success => Answer::of(&success_response(ctx, p)),
-        PaymentState::Fail | PaymentState::Cancelled => {
+        LedgerPaymentState::Success => Answer::of(&success_response(ctx, p)),
+        LedgerPaymentState::Fail | LedgerPaymentState::Cancelled => {
             Answer::fail(&p.result_code, p.result_message.clone())
         }
     };
@@ -374,12 +374,12 @@ pub(crate) fn customer_pays(
     mut p: PaymentRow,
 ) -> Result<Result<(PaymentRow, bool), Refusal>, LedgerError> {
     let refusal = match p.status {
-        PaymentState::Success => Some(Refusal::AlreadyPaid),
-        PaymentState::Cancelled => Some(Refusal::Cancelled),
-        PaymentState::Fail if p.result_code == CLOSED_CODE => Some(Refusal::Expired),
-        PaymentState::Fail => Some(Refusal::Failed),
-        PaymentState::Processing if p.expire_at <= now_ms => Some(Refusal::Expired),
-        PaymentState::Processing => None,
+        LedgerPaymentState::Success => Some(Refusal::AlreadyPaid),
+        LedgerPaymentState::Cancelled => Some(Refusal::Cancelled),
+        LedgerPaymentState::Fail if p.result_code == CLOSED_CODE => Some(Refusal::Expired),
+        LedgerPaymentState::Fail => Some(Refusal::Failed),
+        LedgerPaymentState::Processing if p.expire_at <= now_ms => Some(Refusal::Expired),
+        LedgerPaymentState::Processing => None,
     };
     if let Some(refusal) = refusal {
         return Ok(Err(refusal));
@@ -397,7 +397,7 @@ fn mark_paid(tx: &Transaction<'_>, now_ms: i64, p: &mut PaymentRow) -> Result<bo
         display_customer_id: Some(format!("138****{}", &customer[customer.len() - 4..])),
         psp_customer_id: Some(customer),
     };
-    p.status = PaymentState::Success;
+    p.status = LedgerPaymentState::Success;
     p.result_code = "SUCCESS".into();
     p.result_message = "success.".into();
     p.paid_at = Some(now_ms);
@@ -486,7 +486,7 @@ pub(crate) fn inquiry(
     r.payment_amount = Some(p.amount());
     r.payment_create_time = Some(wire_time(p.created_at));
     r.payment_time = p.payment_time.map(wire_time);
-    if p.status == PaymentState::Success {
+    if p.status == LedgerPaymentState::Success {
         r.psp_customer_info = psp_info(&p);
         r.actual_payment_amount = Some(p.amount());
     }
@@ -508,8 +508,8 @@ pub(crate) fn cancel(
         return Ok(not_found());
     };
     match p.status {
-        PaymentState::Cancelled => {}
-        PaymentState::Fail => {
+        LedgerPaymentState::Cancelled => {}
+        LedgerPaymentState::Fail => {
             return Ok(Answer::fail(
                 "ORDER_STATUS_INVALID",
                 format!(
@@ -518,7 +518,7 @@ pub(crate) fn cancel(
                 ),
             ));
         }
-        PaymentState::Success => {
+        LedgerPaymentState::Success => {
             let (_, refunds) = ledger::refunded(tx, &p.payment_id)?;
             if refunds > 0 {
                 return Ok(Answer::fail(
@@ -535,7 +535,7 @@ pub(crate) fn cancel(
             }
             cancel_now(tx, ctx, &mut p)?;
         }
-        PaymentState::Processing => cancel_now(tx, ctx, &mut p)?,
+        LedgerPaymentState::Processing => cancel_now(tx, ctx, &mut p)?,
     }
     let mut r = CancelResponse::from_result(ResultInfo::success());
     r.payment_id = Some(p.payment_id.clone());
@@ -545,7 +545,7 @@ pub(crate) fn cancel(
 }
 
 fn cancel_now(tx: &Transaction<'_>, ctx: &Ctx<'_>, p: &mut PaymentRow) -> Result<(), LedgerError> {
-    p.status = PaymentState::Cancelled;
+    p.status = LedgerPaymentState::Cancelled;
     p.result_code = "ORDER_IS_CANCELED".into();
     p.result_message = if p.paid_at.is_some() {
         "The payment was cancelled; the funds were returned to the customer.".into()

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::answer::{Answer, Ctx};
 use super::clock::{duration_ms, from_ms, wire_time};
 use super::ids;
-use super::ledger::{self, LedgerError, PaymentState, RefundRow};
+use super::ledger::{self, LedgerError, LedgerPaymentState, RefundRow};
 use crate::ams::models::{
     Amount, InquiryRefundRequest, InquiryRefundResponse, RefundRequest, RefundResponse,
     RefundStatus, ResultInfo,
@@ -64,12 +64,12 @@ pub(crate) fn refund(
     };
     let (refunded, count) = ledger::refunded(tx, &p.payment_id)?;
     let amount = req.refund_amount.value;
-    let refusal: Option<(&str, String)> = if p.status == PaymentState::Cancelled {
+    let refusal: Option<(&str, String)> = if p.status == LedgerPaymentState::Cancelled {
         Some((
             "ORDER_IS_CANCELED",
             "The payment was cancelled; there is nothing to refund.".into(),
         ))
-    } else if p.status != PaymentState::Success {
+    } else if p.status != LedgerPaymentState::Success {
         Some((
             "ORDER_STATUS_INVALID",
             format!(

@@ -25,8 +25,9 @@ use super::{
 };
 use crate::ams::keys;
 
-/// State shared by every request handler and background task.
-pub(crate) struct App {
+/// The simulated gateway's state, shared by every request handler and background task. (Not
+/// `App`: that is the GUI's Slint window.)
+pub(crate) struct GatewayState {
     pub rules: Rules,
     clients: RwLock<HashMap<String, PublicKey>>,
     pub alipay_key: PrivateKey,
@@ -48,7 +49,7 @@ pub(crate) struct App {
     pub data_dir: PathBuf,
 }
 
-impl App {
+impl GatewayState {
     pub fn client_key(&self, client_id: &str) -> Option<PublicKey> {
         self.clients
             .read()
@@ -80,12 +81,10 @@ pub(crate) fn load_or_create_key_pair(
         if public_path.exists() {
             let public = keys::load_public_key_file(&public_path)?.key;
             if public != key.to_public_key() {
-                return Err(SandboxError::Options(format!(
-                    "{} is not the public half of {}; remove the public file to have it \
-                     written again",
-                    public_path.display(),
-                    private_path.display()
-                )));
+                return Err(SandboxError::KeyPairMismatch {
+                    public: public_path,
+                    private: private_path,
+                });
             }
         } else {
             keys::write_public_key_file(
@@ -96,11 +95,10 @@ pub(crate) fn load_or_create_key_pair(
         return Ok(key);
     }
     if public_path.exists() {
-        return Err(SandboxError::Options(format!(
-            "{} exists but {} does not; restore the private key or remove the public one",
-            public_path.display(),
-            private_path.display()
-        )));
+        return Err(SandboxError::PrivateKeyMissing {
+            public: public_path,
+            private: private_path,
+        });
     }
     let key = keys::generate_private_key()?;
     keys::write_private_key_file(&private_path, &keys::private_key_pkcs8_pem(&key)?)?;
@@ -114,7 +112,7 @@ pub(crate) fn load_or_create_key_pair(
 /// A sandbox serving on its listener. Dropping it asks the tasks to stop; [`Self::shutdown`]
 /// also waits for them, which is what releases the ledger file.
 pub struct RunningSandbox {
-    app: Arc<App>,
+    app: Arc<GatewayState>,
     local_addr: SocketAddr,
     base_url: Url,
     public_url: Url,
@@ -169,6 +167,12 @@ impl RunningSandbox {
         self.data_dir.join(control::TOKEN_FILE)
     }
 
+    /// The sandbox's own HTTP client (plain HTTP, no certificates loaded), for the embedded
+    /// sandbox's demo customer.
+    pub(super) fn http(&self) -> &reqwest::Client {
+        &self.app.http
+    }
+
     /// Accepts requests from one more merchant from now on (or replaces its key).
     pub fn register_client(&self, client: ClientRegistration) {
         self.app.add_client(client);
@@ -209,8 +213,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         };
         // A new token at every start (also with --ephemeral: the keys live in the folder
         // anyway), so one read by someone once does not work forever.
-        let token = control::new_token()
-            .map_err(|e| SandboxError::Options(format!("no random control token: {e}")))?;
+        let token = control::new_token().map_err(SandboxError::Random)?;
         let token_path = dir.join(control::TOKEN_FILE);
         crate::private_fs::write_private(&token_path, token.as_bytes()).map_err(|e| {
             SandboxError::DataDir {
@@ -246,11 +249,11 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         .connect_timeout(Duration::from_secs(5))
         .user_agent(concat!("alipay-pos-sandbox/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| SandboxError::Options(format!("cannot set up HTTP for notifications: {e}")))?;
+        .map_err(SandboxError::HttpClient)?;
 
     let (stop, stop_rx) = watch::channel(false);
     let alipay_public_key = alipay_key.to_public_key();
-    let app = Arc::new(App {
+    let app = Arc::new(GatewayState {
         rules: Rules::from(&options),
         clients: RwLock::new(HashMap::new()),
         alipay_key,
@@ -307,7 +310,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
 
 /// Applies due transitions in the background, so codes close and registrations complete (and
 /// notify) even when nobody asks.
-async fn sweep(app: Arc<App>, every: Duration) {
+async fn sweep(app: Arc<GatewayState>, every: Duration) {
     let mut stop = app.shutdown.clone();
     loop {
         tokio::select! {
@@ -326,5 +329,51 @@ async fn sweep(app: Arc<App>, every: Duration) {
             Ok(Err(e)) => tracing::error!(error = %e, "sandbox sweep failed"),
             Err(e) => tracing::error!(error = %e, "sandbox sweep task failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vector(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/testvectors")
+            .join(name)
+    }
+
+    #[test]
+    fn key_pair_files_that_do_not_belong_together_are_refused_by_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let private = dir.path().join("k.pem");
+        let public = dir.path().join("k.pub.pem");
+        std::fs::copy(vector("merchant_private_key_pkcs8.pem"), &private).unwrap();
+        std::fs::copy(vector("alipay_public_key.pem"), &public).unwrap();
+        let error = load_or_create_key_pair(dir.path(), "k.pem", "k.pub.pem").unwrap_err();
+        assert!(
+            matches!(&error, SandboxError::KeyPairMismatch { public: p, private: k }
+                if *p == public && *k == private),
+            "{error:?}"
+        );
+        assert!(
+            error.to_string().contains("is not the public half of"),
+            "{error}"
+        );
+
+        std::fs::remove_file(&private).unwrap();
+        let error = load_or_create_key_pair(dir.path(), "k.pem", "k.pub.pem").unwrap_err();
+        assert!(
+            matches!(error, SandboxError::PrivateKeyMissing { .. }),
+            "{error:?}"
+        );
+
+        // A private key alone gets its public half written next to it.
+        std::fs::remove_file(&public).unwrap();
+        std::fs::copy(vector("merchant_private_key_pkcs8.pem"), &private).unwrap();
+        let key = load_or_create_key_pair(dir.path(), "k.pem", "k.pub.pem").unwrap();
+        assert_eq!(
+            keys::load_public_key_file(&public).unwrap().key,
+            key.to_public_key()
+        );
     }
 }

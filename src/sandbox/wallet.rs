@@ -20,9 +20,9 @@ use serde::Serialize;
 
 use super::answer::advance;
 use super::clock::wire_time;
-use super::ledger::{self, LedgerError, PaymentRow, PaymentState};
+use super::ledger::{self, LedgerError, LedgerPaymentState, PaymentRow};
 use super::payments::{self, Refusal};
-use super::server::App;
+use super::server::GatewayState;
 use crate::ams::models::PayRequest;
 use crate::locale::Locale;
 use crate::money::{Currency, Money};
@@ -83,7 +83,7 @@ impl NotPaid {
 }
 
 /// The customer pays (wallet page and control endpoint share this).
-pub(crate) async fn pay(app: &Arc<App>, locator: Locator) -> Result<Paid, NotPaid> {
+pub(crate) async fn pay(app: &Arc<GatewayState>, locator: Locator) -> Result<Paid, NotPaid> {
     let worker = app.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let now = worker.clock.now_ms();
@@ -139,7 +139,10 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.to_ascii_lowercase().contains("application/json"))
 }
 
-pub(crate) async fn page(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response {
+pub(crate) async fn page(
+    State(app): State<Arc<GatewayState>>,
+    Path(token): Path<String>,
+) -> Response {
     let worker = app.clone();
     let found = tokio::task::spawn_blocking(move || -> Result<_, LedgerError> {
         let now = worker.clock.now_ms();
@@ -168,7 +171,7 @@ pub(crate) async fn page(State(app): State<Arc<App>>, Path(token): Path<String>)
 }
 
 pub(crate) async fn pay_handler(
-    State(app): State<Arc<App>>,
+    State(app): State<Arc<GatewayState>>,
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -253,18 +256,20 @@ fn message_page(message: &str, status: &str) -> String {
 /// The bilingual status line and whether the code can still be paid.
 fn status_line(p: &PaymentRow, now_ms: i64) -> (&'static str, &'static str, bool) {
     match p.status {
-        PaymentState::Processing if p.expire_at > now_ms => {
+        LedgerPaymentState::Processing if p.expire_at > now_ms => {
             ("PROCESSING", "Awaiting payment · 待支付", true)
         }
-        PaymentState::Processing => ("EXPIRED", "Expired · 已过期", false),
-        PaymentState::Success => ("SUCCESS", "Paid · 已支付", false),
-        PaymentState::Cancelled => ("CANCELLED", "Cancelled by the merchant · 商户已取消", false),
-        PaymentState::Fail if p.is_closed() => ("EXPIRED", "Expired · 已过期", false),
-        PaymentState::Fail => ("FAIL", "Failed · 支付失败", false),
+        LedgerPaymentState::Processing => ("EXPIRED", "Expired · 已过期", false),
+        LedgerPaymentState::Success => ("SUCCESS", "Paid · 已支付", false),
+        LedgerPaymentState::Cancelled => {
+            ("CANCELLED", "Cancelled by the merchant · 商户已取消", false)
+        }
+        LedgerPaymentState::Fail if p.is_closed() => ("EXPIRED", "Expired · 已过期", false),
+        LedgerPaymentState::Fail => ("FAIL", "Failed · 支付失败", false),
     }
 }
 
-fn render(app: &App, p: &PaymentRow, now_ms: i64, notice: Option<&str>) -> String {
+fn render(app: &GatewayState, p: &PaymentRow, now_ms: i64, notice: Option<&str>) -> String {
     let request: Option<PayRequest> = serde_json::from_str(&p.request_json).ok();
     let merchant = request
         .as_ref()

@@ -1,0 +1,514 @@
+//! The terminal's configuration file.
+//!
+//! A terminal must work out of the box for a demo, so with no file at all every setting has a
+//! default and the defaults select the embedded sandbox. Once a merchant goes live the same file
+//! names the Alipay gateway, the client ID and the key files; everything is checked when the
+//! file is loaded, so a typo is reported at start-up with the file, the key and a fix, rather
+//! than as a signature failure in front of a customer.
+//!
+//! Parsing happens in two steps: serde reads the TOML into "raw" structs where every key is
+//! optional (so missing keys can fall back to defaults and unknown keys are caught by
+//! `deny_unknown_fields`), then a validator turns them into the typed, checked [`Config`].
+//!
+//! This module only reads text: it checks that the key files exist, are files and can be
+//! opened, but never parses a key. Turning them into RSA keys is cryptography, which belongs
+//! to the wiring (`terminal::load_keys`), so config imports nothing of the protocol layer.
+//!
+//! Pieces, by concern:
+//! * this file: the public types a loaded configuration is made of, and [`ConfigError`];
+//! * `raw`: the serde shapes of the file, every key optional;
+//! * `parse`: reading the file and turning toml's errors into messages that name the line
+//!   and the key;
+//! * `validate`: the `Validator`, raw values to a checked [`Config`];
+//! * `discover`: the defaults, and where the file is looked for.
+
+mod discover;
+mod parse;
+mod raw;
+mod validate;
+
+#[cfg(test)]
+mod test_support;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::locale::Locale;
+use crate::money::{Currency, Money};
+
+/// File name looked for inside the OS config folder.
+pub const CONFIG_FILE_NAME: &str = "config.toml";
+
+/// Port the notification receiver listens on by default (loopback, behind a reverse proxy).
+pub const DEFAULT_NOTIFY_PORT: u16 = 8091;
+
+/// Wrong manager PINs in a row before the screen locks.
+pub const DEFAULT_MAX_PIN_ATTEMPTS: u32 = 5;
+/// How long the manager screen stays locked after too many wrong PINs.
+pub const DEFAULT_LOCKOUT_SECONDS: u64 = 300;
+
+/// Most quick items a catalog may hold: more do not fit the screens as touch targets.
+pub const MAX_CATALOG_ITEMS: usize = 48;
+
+/// Used when the OS reports no home directory (some service accounts and containers), so the
+/// terminal can still run; relative, i.e. inside whatever directory it was started from.
+pub const FALLBACK_DATA_DIR: &str = "./alipay-pos-data";
+
+/// The embedded sandbox's client ID. The `SANDBOX_` prefix is how Alipay marks sandbox client
+/// IDs, so logs and records made against the sandbox are recognisable as such.
+pub const SANDBOX_CLIENT_ID: &str = "SANDBOX_ALIPAYPOS_DEMO";
+
+const GATEWAY_CHOICES: &str =
+    "use \"sandbox\", \"north-america\", \"asia\", \"europe\" or an https:// URL";
+
+/// Where a [`Config`] came from, so every message about it can say which file to edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    File(PathBuf),
+    Defaults,
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigSource::File(path) => write!(f, "{}", path.display()),
+            ConfigSource::Defaults => f.write_str("built-in defaults"),
+        }
+    }
+}
+
+/// Which Alipay the terminal talks to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gateway {
+    /// The simulator built into this program; needs no account or keys.
+    Sandbox,
+    NorthAmerica,
+    Asia,
+    Europe,
+    /// Anything else reachable over HTTP(S): another Alipay domain, a proxy or an external
+    /// simulator.
+    Custom(Url),
+}
+
+impl Gateway {
+    /// The address requests go to, or `None` for the embedded sandbox, whose address (a local
+    /// port) is only known once it is running.
+    ///
+    /// The regional names map to Alipay's "accelerated" domains, which its docs recommend over
+    /// the plain ones.
+    pub fn base_url(&self) -> Option<Url> {
+        let fixed = match self {
+            Gateway::Sandbox => return None,
+            Gateway::Custom(url) => return Some(url.clone()),
+            Gateway::NorthAmerica => "https://open-na-global.alipay.com",
+            Gateway::Asia => "https://open-sea-global.alipay.com",
+            Gateway::Europe => "https://open-de-global.alipay.com",
+        };
+        // Constant, valid URLs (a test checks each); `ok()` only avoids a panic path.
+        Url::parse(fixed).ok()
+    }
+
+    /// The spelling used in the config file, for messages that should quote it back.
+    pub fn name(&self) -> String {
+        match self {
+            Gateway::Sandbox => "sandbox".to_owned(),
+            Gateway::NorthAmerica => "north-america".to_owned(),
+            Gateway::Asia => "asia".to_owned(),
+            Gateway::Europe => "europe".to_owned(),
+            Gateway::Custom(url) => url.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Gateway {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// A gateway setting that is neither a known name nor a usable URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    #[error("{0:?} is not a gateway; {GATEWAY_CHOICES}")]
+    Unknown(String),
+    #[error(
+        "{0:?} is not a usable gateway URL: only http:// and https:// addresses with a host \
+         are supported; {GATEWAY_CHOICES}"
+    )]
+    UnsupportedUrl(String),
+}
+
+impl FromStr for Gateway {
+    type Err = GatewayError;
+
+    /// Names are matched case-insensitively; anything with a scheme is taken as a URL.
+    fn from_str(text: &str) -> Result<Gateway, GatewayError> {
+        let trimmed = text.trim();
+        match trimmed.to_ascii_lowercase().as_str() {
+            "sandbox" => return Ok(Gateway::Sandbox),
+            "north-america" => return Ok(Gateway::NorthAmerica),
+            "asia" => return Ok(Gateway::Asia),
+            "europe" => return Ok(Gateway::Europe),
+            _ => {}
+        }
+        let url = Url::parse(trimmed).map_err(|_| GatewayError::Unknown(text.to_owned()))?;
+        if is_http(&url) {
+            Ok(Gateway::Custom(url))
+        } else {
+            Err(GatewayError::UnsupportedUrl(text.to_owned()))
+        }
+    }
+}
+
+/// Only plain web addresses make sense for an HTTP client or a webhook; `file:` or
+/// `mailto:` URLs parse fine but would fail much later with a confusing error.
+fn is_http(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https") && url.host().is_some()
+}
+
+/// Whether a URL's host is this computer: 127.0.0.0/8, `::1` or `localhost`. Plain HTTP to
+/// such a host never leaves the machine, so it needs no TLS; anything else does.
+pub fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.');
+            name.eq_ignore_ascii_case("localhost")
+        }
+        None => false,
+    }
+}
+
+/// `[alipay]`: how to reach and authenticate with Alipay.
+///
+/// Fields are public so callers (and tests) can read and adjust a loaded configuration
+/// directly; [`Config::load`] is what guarantees a file's values are valid. The timeouts are
+/// the exception: the file states them in milliseconds, so they are kept as `Duration`s
+/// behind getters and cannot be set to zero after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlipayConfig {
+    pub gateway: Gateway,
+    pub client_id: String,
+    /// Path (absolute when it came from a file) of the PEM key requests are signed with.
+    /// `None` is only accepted with the sandbox gateway, which makes its own keys.
+    pub merchant_private_key: Option<PathBuf>,
+    /// Path of the Alipay public key responses and notifications are verified with; `None`
+    /// is only accepted with the sandbox gateway.
+    pub alipay_public_key: Option<PathBuf>,
+    /// Sent as `keyVersion` in the `signature` header.
+    pub key_version: String,
+    /// `alipay.allow_insecure_http`: lets a custom `http://` gateway on another machine
+    /// through (a lab's simulator). Off by default, because plain HTTP carries the signed
+    /// requests and the answers in clear across the network; loopback hosts never need it.
+    pub allow_insecure_http: bool,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+}
+
+impl AlipayConfig {
+    /// Bounds how long a dead network takes to surface, separately from slow answers.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// Bounds a whole request; past it the outcome is unknown and must be queried, never
+    /// assumed failed.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+}
+
+/// `[merchant]`: the (secondary) merchant sent in every order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerchantConfig {
+    pub reference_merchant_id: String,
+    pub name: String,
+    /// ISO 18245 merchant category code, four digits.
+    pub mcc: String,
+}
+
+/// `[store]`: the shop and the terminal within it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    pub reference_store_id: String,
+    pub name: String,
+    pub mcc: String,
+    /// Sent as `storeTerminalId` so Alipay's records say which till took a payment.
+    pub terminal_id: String,
+}
+
+/// `[payment]`: what every payment has in common.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentConfig {
+    /// The currency prices are entered in.
+    pub currency: Currency,
+    /// Where Alipay should POST payment notifications. Optional because a terminal behind NAT
+    /// cannot receive them and relies on polling instead.
+    pub notify_url: Option<Url>,
+    /// The local address the notification receiver listens on when the gateway is real;
+    /// `notify_url` is the public URL a TLS reverse proxy forwards to it.
+    pub notify_listen: SocketAddr,
+}
+
+/// `[sandbox]`: how phones reach the embedded sandbox's wallet pages (demo mode only).
+///
+/// By default the sandbox listens on a free loopback port, so only this computer can open the
+/// wallet page an order code points to. A demo where a real phone scans the QR code sets
+/// `listen` to an address on the network (which is what allows the sandbox onto the LAN) and,
+/// when that address is not one a phone can open (`0.0.0.0`), `public_url`.
+///
+/// The table only applies to `gateway = "sandbox"`. With a real gateway a `[sandbox]` table,
+/// even an empty one, is refused rather than ignored: it would otherwise suggest that
+/// `public_url` changes what real Alipay puts into QR codes, or that a test server is still
+/// being started next to a live terminal. The example config therefore ships the table
+/// commented out, so a copy of it can be switched to a real gateway as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxConfig {
+    /// Where the sandbox listens (port 0 picks a free port at every start). A non-loopback
+    /// address makes the sandbox reachable from the network.
+    pub listen: SocketAddr,
+    /// The base URL put into order codes (QR codes) and wallet pages; `None` means
+    /// `http://<the bound listen address>`. It may be set with a loopback `listen` when
+    /// something else forwards that address to the sandbox (a port forward or a tunnel).
+    pub public_url: Option<Url>,
+}
+
+impl SandboxConfig {
+    /// Whether `listen` lets other machines (phones) connect, i.e. is not a loopback address.
+    pub fn reachable_from_lan(&self) -> bool {
+        !self.listen.ip().is_loopback()
+    }
+}
+
+/// `[storage]`: where the terminal keeps its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+}
+
+/// The whole configuration, checked when it was loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub source: ConfigSource,
+    pub alipay: AlipayConfig,
+    pub merchant: MerchantConfig,
+    pub store: StoreConfig,
+    pub payment: PaymentConfig,
+    pub storage: StorageConfig,
+    pub admin: AdminConfig,
+    /// `[sandbox]`: ignored unless `alipay.gateway` is "sandbox" (and then always the
+    /// defaults when the gateway is real, because the table is refused there).
+    pub sandbox: SandboxConfig,
+    /// `[[catalog]]`: quick items for the cashier screen and the kiosk, in file order.
+    pub catalog: Vec<CatalogItem>,
+}
+
+/// One `[[catalog]]` entry: something the store sells at a fixed price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogItem {
+    pub name: String,
+    /// The Chinese name shown when the screen speaks Chinese; `name` when absent.
+    pub name_zh: Option<String>,
+    /// In `payment.currency`, parsed exactly (the file writes it as text, e.g. "3.50").
+    pub price: Money,
+}
+
+impl CatalogItem {
+    /// The name to show in a language.
+    pub fn name_in(&self, locale: Locale) -> &str {
+        match (locale, &self.name_zh) {
+            (Locale::SimplifiedChinese, Some(name)) => name,
+            _ => &self.name,
+        }
+    }
+}
+
+/// The name the single `[admin] pin_hash` approves as.
+pub const DEFAULT_MANAGER: &str = "manager";
+
+/// Longest manager name: it goes into every journal row the manager approves.
+pub const MAX_MANAGER_NAME_CHARS: usize = 64;
+
+/// `[admin]`: who may open the manager screen, and approve refunds and manual settlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// Argon2id PHC string of the PIN of the manager called "manager"
+    /// (`alipay-pos admin set-pin` writes it); kept from before per-manager PINs.
+    pub pin_hash: Option<String>,
+    /// `[[admin.managers]]`: one PIN per person, so the journal names who approved. With
+    /// neither this nor `pin_hash` the manager screen stays closed.
+    pub named_managers: Vec<ManagerPin>,
+    /// Wrong PINs in a row before the screen locks.
+    pub max_pin_attempts: u32,
+    /// How long the screen stays locked after too many wrong PINs.
+    pub lockout: Duration,
+}
+
+/// One manager who can approve: `[[admin.managers]]`, or `[admin] pin_hash` as "manager".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagerPin {
+    pub name: String,
+    /// Argon2id PHC string of the PIN; never the PIN.
+    pub pin_hash: String,
+}
+
+impl AdminConfig {
+    /// Every manager who can approve: the one of `[admin] pin_hash` (named "manager") first,
+    /// then `[[admin.managers]]` in file order. Names are unique (checked at load).
+    pub fn managers(&self) -> Vec<ManagerPin> {
+        let legacy = self.pin_hash.as_ref().map(|hash| ManagerPin {
+            name: DEFAULT_MANAGER.to_string(),
+            pin_hash: hash.clone(),
+        });
+        legacy
+            .into_iter()
+            .chain(self.named_managers.iter().cloned())
+            .collect()
+    }
+}
+
+/// Why a manager name is not acceptable, if it is not: it must be non-empty, at most
+/// [`MAX_MANAGER_NAME_CHARS`] characters, without surrounding spaces or control characters
+/// (it is printed in journal lines and on receipts of who approved).
+pub fn manager_name_problem(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        Some("must not be empty")
+    } else if name.trim() != name {
+        Some("must not start or end with spaces")
+    } else if name.chars().count() > MAX_MANAGER_NAME_CHARS {
+        Some("must be at most 64 characters")
+    } else if name.chars().any(char::is_control) {
+        Some("must not contain control characters")
+    } else {
+        None
+    }
+}
+
+/// What kind of problem a [`ConfigError`] is, for callers that react differently (e.g. an
+/// installer offering to create a missing file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigErrorKind {
+    /// An explicitly named config file does not exist.
+    NotFound,
+    /// The file exists but could not be read (permissions, not UTF-8, a folder, ...).
+    Unreadable,
+    /// TOML syntax errors, values of the wrong type and unknown keys.
+    Parse,
+    /// Well-formed TOML whose values are not acceptable.
+    Invalid,
+}
+
+/// A configuration problem, phrased for the person who edits the file: which file, which key,
+/// what is wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {}{problem}", key_prefix(key.as_deref()))]
+pub struct ConfigError {
+    origin: ConfigSource,
+    key: Option<String>,
+    problem: String,
+    kind: ConfigErrorKind,
+}
+
+fn key_prefix(key: Option<&str>) -> String {
+    key.map(|key| format!("`{key}`: ")).unwrap_or_default()
+}
+
+impl ConfigError {
+    /// For a real gateway configured without key files.
+    pub fn missing_keys(config: &Config) -> ConfigError {
+        ConfigError::new(
+            &config.source,
+            Some("alipay.merchant_private_key".to_owned()),
+            "is required for a real gateway (with alipay.alipay_public_key)",
+            ConfigErrorKind::Invalid,
+        )
+    }
+
+    /// A setting of a loaded configuration that turned out unusable where it is used, e.g. a
+    /// key file that exists and is readable (checked at load) but holds no usable key (found
+    /// by the wiring, which parses keys: this module does no cryptography). Worded like the
+    /// loader's own messages: the file, the key, the problem.
+    pub fn invalid_setting(config: &Config, key: &str, problem: impl Into<String>) -> ConfigError {
+        ConfigError::new(
+            &config.source,
+            Some(key.to_owned()),
+            problem,
+            ConfigErrorKind::Invalid,
+        )
+    }
+
+    fn new(
+        origin: &ConfigSource,
+        key: Option<String>,
+        problem: impl Into<String>,
+        kind: ConfigErrorKind,
+    ) -> ConfigError {
+        ConfigError {
+            origin: origin.clone(),
+            key,
+            problem: problem.into(),
+            kind,
+        }
+    }
+
+    /// The file the problem is in, or [`ConfigSource::Defaults`].
+    pub fn origin(&self) -> &ConfigSource {
+        &self.origin
+    }
+
+    /// The dotted key, e.g. `alipay.gateway`, when the problem is tied to one.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    pub fn problem(&self) -> &str {
+        &self.problem
+    }
+
+    pub fn kind(&self) -> ConfigErrorKind {
+        self.kind
+    }
+}
+
+impl Config {
+    /// Whether the embedded sandbox is in use, i.e. no real money can move.
+    pub fn is_sandbox(&self) -> bool {
+        self.alipay.gateway == Gateway::Sandbox
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateways() {
+        let cases = [
+            ("north-america", "https://open-na-global.alipay.com/"),
+            ("asia", "https://open-sea-global.alipay.com/"),
+            ("europe", "https://open-de-global.alipay.com/"),
+            ("Europe", "https://open-de-global.alipay.com/"),
+            ("http://127.0.0.1:9000", "http://127.0.0.1:9000/"),
+            (
+                "https://open.antglobal-us.com",
+                "https://open.antglobal-us.com/",
+            ),
+        ];
+        for (text, base) in cases {
+            let gateway: Gateway = text.parse().unwrap();
+            assert_eq!(gateway.base_url().unwrap().as_str(), base, "{text}");
+        }
+        assert_eq!("sandbox".parse::<Gateway>(), Ok(Gateway::Sandbox));
+        assert_eq!(Gateway::NorthAmerica.to_string(), "north-america");
+        assert_eq!(
+            "north-america".parse::<Gateway>().unwrap().name(),
+            "north-america"
+        );
+    }
+}

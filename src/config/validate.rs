@@ -1,0 +1,1308 @@
+//! Validation: the raw values of a file to a checked [`Config`], each mistake reported with
+//! the key, the value and a fix.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use super::discover::{DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS};
+use super::raw::{RawAlipay, RawCatalogItem, RawConfig, RawManager, RawSandbox};
+use super::{
+    AdminConfig, AlipayConfig, CatalogItem, Config, ConfigError, ConfigErrorKind, ConfigSource,
+    DEFAULT_MANAGER, Gateway, MAX_CATALOG_ITEMS, ManagerPin, MerchantConfig, PaymentConfig,
+    SandboxConfig, StorageConfig, StoreConfig, is_http, is_loopback_host, manager_name_problem,
+};
+use crate::money::{Currency, Money};
+
+/// Longest item name (characters): it must fit a button and Alipay's order description.
+const MAX_ITEM_NAME_CHARS: usize = 40;
+
+// Length limits come from Alipay's field definitions (order-code.md): `referenceMerchantId`
+// is 32 in `pay` but 64 in registration, so 32 satisfies both; `referenceStoreId` is 32 in
+// registration; names are 256; `client-id` and ids in general are 64.
+const MAX_REFERENCE_ID_CHARS: usize = 32;
+const MAX_NAME_CHARS: usize = 256;
+const MAX_TERMINAL_ID_CHARS: usize = 64;
+const MAX_CLIENT_ID_CHARS: usize = 64;
+
+/// Turns the raw values of one file into a checked [`Config`]. It knows the file, so that
+/// every message names it, and the file's folder, which relative paths are resolved against.
+pub(super) struct Validator<'a> {
+    pub(super) origin: &'a ConfigSource,
+    /// Folder relative paths in the file are resolved against.
+    pub(super) base_dir: &'a Path,
+}
+
+impl Validator<'_> {
+    fn invalid(&self, key: &str, problem: impl Into<String>) -> ConfigError {
+        ConfigError::new(
+            self.origin,
+            Some(key.to_owned()),
+            problem,
+            ConfigErrorKind::Invalid,
+        )
+    }
+
+    /// `[[admin.managers]]`: each needs a valid, unique name (also unlike "manager" when
+    /// `[admin] pin_hash` stands for that one) and an Argon2 hash.
+    fn managers(
+        &self,
+        raw: Option<Vec<RawManager>>,
+        has_legacy_pin: bool,
+    ) -> Result<Vec<ManagerPin>, ConfigError> {
+        let mut managers: Vec<ManagerPin> = Vec::new();
+        for (index, entry) in raw.unwrap_or_default().into_iter().enumerate() {
+            let key = |field: &str| format!("admin.managers[{index}].{field}");
+            let Some(name) = entry.name else {
+                return Err(self.invalid(&key("name"), "is missing; every manager needs a name"));
+            };
+            if let Some(problem) = manager_name_problem(&name) {
+                return Err(self.invalid(&key("name"), problem));
+            }
+            let taken = managers.iter().any(|m| m.name == name)
+                || (has_legacy_pin && name == DEFAULT_MANAGER);
+            if taken {
+                return Err(self.invalid(
+                    &key("name"),
+                    format!("`{name}` is used twice; each manager needs their own name"),
+                ));
+            }
+            let pin_hash = match entry.pin_hash {
+                Some(hash) if hash.starts_with("$argon2") => hash,
+                _ => {
+                    return Err(self.invalid(
+                        &key("pin_hash"),
+                        format!(
+                            "is missing or not an Argon2 hash; set it with `alipay-pos admin set-pin --manager \"{name}\"`"
+                        ),
+                    ));
+                }
+            };
+            managers.push(ManagerPin { name, pin_hash });
+        }
+        Ok(managers)
+    }
+
+    pub(super) fn validate(&self, raw: RawConfig) -> Result<Config, ConfigError> {
+        let defaults = Config::defaults();
+        let alipay = self.alipay(raw.alipay, defaults.alipay)?;
+        let merchant = MerchantConfig {
+            reference_merchant_id: self.text(
+                "merchant.reference_merchant_id",
+                raw.merchant.reference_merchant_id,
+                defaults.merchant.reference_merchant_id,
+                MAX_REFERENCE_ID_CHARS,
+            )?,
+            name: self.text(
+                "merchant.name",
+                raw.merchant.name,
+                defaults.merchant.name,
+                MAX_NAME_CHARS,
+            )?,
+            mcc: self.mcc("merchant.mcc", raw.merchant.mcc, defaults.merchant.mcc)?,
+        };
+        let store = StoreConfig {
+            reference_store_id: self.text(
+                "store.reference_store_id",
+                raw.store.reference_store_id,
+                defaults.store.reference_store_id,
+                MAX_REFERENCE_ID_CHARS,
+            )?,
+            name: self.text(
+                "store.name",
+                raw.store.name,
+                defaults.store.name,
+                MAX_NAME_CHARS,
+            )?,
+            mcc: self.mcc("store.mcc", raw.store.mcc, defaults.store.mcc)?,
+            terminal_id: self.text(
+                "store.terminal_id",
+                raw.store.terminal_id,
+                defaults.store.terminal_id,
+                MAX_TERMINAL_ID_CHARS,
+            )?,
+        };
+        let payment = PaymentConfig {
+            currency: match raw.payment.currency {
+                None => defaults.payment.currency,
+                Some(code) => Currency::from_code(&code)
+                    .map_err(|err| self.invalid("payment.currency", err.to_string()))?,
+            },
+            notify_url: raw
+                .payment
+                .notify_url
+                .map(|text| self.notify_url(&text))
+                .transpose()?,
+            notify_listen: match raw.payment.notify_listen {
+                None => defaults.payment.notify_listen,
+                Some(text) => text.parse().map_err(|_| {
+                    self.invalid(
+                        "payment.notify_listen",
+                        format!(
+                            "\"{text}\" is not an address; use IP:PORT such as \"127.0.0.1:8091\""
+                        ),
+                    )
+                })?,
+            },
+        };
+        let storage = StorageConfig {
+            data_dir: raw
+                .storage
+                .data_dir
+                .map_or(defaults.storage.data_dir, |dir| self.resolve(&dir)),
+        };
+        let named_managers = self.managers(raw.admin.managers, raw.admin.pin_hash.is_some())?;
+        let admin = AdminConfig {
+            pin_hash: match raw.admin.pin_hash {
+                None => None,
+                Some(hash) if hash.starts_with("$argon2") => Some(hash),
+                Some(_) => {
+                    return Err(self.invalid(
+                        "admin.pin_hash",
+                        "is not an Argon2 hash; set the PIN with `alipay-pos admin set-pin` instead of writing it here",
+                    ));
+                }
+            },
+            named_managers,
+            max_pin_attempts: match raw.admin.max_pin_attempts {
+                None => defaults.admin.max_pin_attempts,
+                Some(0) => {
+                    return Err(self.invalid("admin.max_pin_attempts", "must be at least 1"));
+                }
+                Some(n) => n,
+            },
+            lockout: match raw.admin.lockout_seconds {
+                None => defaults.admin.lockout,
+                Some(0) => {
+                    return Err(self.invalid(
+                        "admin.lockout_seconds",
+                        "must be at least 1, or wrong PINs could be guessed without pause",
+                    ));
+                }
+                Some(seconds) => Duration::from_secs(seconds),
+            },
+        };
+        let sandbox = self.sandbox(raw.sandbox, &alipay.gateway, defaults.sandbox)?;
+        let catalog = self.catalog(raw.catalog, payment.currency)?;
+        Ok(Config {
+            source: self.origin.clone(),
+            alipay,
+            merchant,
+            store,
+            payment,
+            storage,
+            admin,
+            sandbox,
+            catalog,
+        })
+    }
+
+    fn sandbox(
+        &self,
+        raw: Option<RawSandbox>,
+        gateway: &Gateway,
+        defaults: SandboxConfig,
+    ) -> Result<SandboxConfig, ConfigError> {
+        let Some(raw) = raw else {
+            return Ok(defaults);
+        };
+        if *gateway != Gateway::Sandbox {
+            let why = match gateway {
+                Gateway::Custom(_) => {
+                    "a separately run `alipay-pos sandbox` takes --listen, --allow-lan and \
+                     --public-url instead"
+                }
+                _ => "real Alipay serves its own wallet pages",
+            };
+            return Err(self.invalid(
+                "sandbox",
+                format!(
+                    "[sandbox] only applies to gateway = \"sandbox\", but `alipay.gateway` is \
+                     \"{gateway}\"; remove the [sandbox] table ({why}), or set gateway = \
+                     \"sandbox\" to run the demo"
+                ),
+            ));
+        }
+        let listen = match raw.listen {
+            None => defaults.listen,
+            Some(text) => text.trim().parse().map_err(|_| {
+                self.invalid(
+                    "sandbox.listen",
+                    format!(
+                        "\"{text}\" is not an address; use IP:PORT such as \"0.0.0.0:8090\" \
+                         (every network, so phones can connect) or \"127.0.0.1:0\" (this \
+                         computer only, any free port)"
+                    ),
+                )
+            })?,
+        };
+        let public_url = raw
+            .public_url
+            .map(|text| self.sandbox_public_url(&text))
+            .transpose()?;
+        if public_url.is_none() && listen.ip().is_unspecified() {
+            return Err(self.invalid(
+                "sandbox.public_url",
+                format!(
+                    "is required when `sandbox.listen` is \"{listen}\": QR codes would point \
+                     at http://{listen}, which phones cannot open; set it to \
+                     \"http://<this computer's LAN address>:{port}\", or set `sandbox.listen` \
+                     to that LAN address instead of {ip}",
+                    port = listen.port(),
+                    ip = listen.ip(),
+                ),
+            ));
+        }
+        Ok(SandboxConfig { listen, public_url })
+    }
+
+    fn sandbox_public_url(&self, text: &str) -> Result<Url, ConfigError> {
+        let key = "sandbox.public_url";
+        let example = "such as \"http://192.168.1.20:8090\"";
+        let url = Url::parse(text.trim()).map_err(|err| {
+            self.invalid(
+                key,
+                format!(
+                    "{text:?} is not a URL ({err}); use the address phones open, {example}, or \
+                     remove the line to use http://<sandbox.listen>"
+                ),
+            )
+        })?;
+        if !is_http(&url) {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "{text:?} is not an http:// or https:// URL with a host; use one {example}"
+                ),
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "{text:?} has a query (?...) or fragment (#...), which would break the \
+                     wallet links built on it; write the address alone, {example}"
+                ),
+            ));
+        }
+        Ok(url)
+    }
+
+    fn catalog(
+        &self,
+        raw: Vec<RawCatalogItem>,
+        currency: Currency,
+    ) -> Result<Vec<CatalogItem>, ConfigError> {
+        if raw.len() > MAX_CATALOG_ITEMS {
+            return Err(self.invalid(
+                "catalog",
+                format!(
+                    "has {} items but the screens show at most {MAX_CATALOG_ITEMS}; remove some",
+                    raw.len()
+                ),
+            ));
+        }
+        raw.into_iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let key = |field: &str| format!("catalog[{index}].{field}");
+                let name = |field: &str, value: Option<String>| -> Result<Option<String>, ConfigError> {
+                    match value {
+                        None => Ok(None),
+                        Some(text) if text.trim().is_empty() => Err(self.invalid(
+                            &key(field),
+                            "is empty; give the item a name customers recognise",
+                        )),
+                        Some(text) if text.chars().count() > MAX_ITEM_NAME_CHARS => Err(self.invalid(
+                            &key(field),
+                            format!(
+                                "is longer than {MAX_ITEM_NAME_CHARS} characters; shorten it so it fits a button"
+                            ),
+                        )),
+                        Some(text) => Ok(Some(text.trim().to_owned())),
+                    }
+                };
+                let Some(item_name) = name("name", item.name)? else {
+                    return Err(self.invalid(
+                        &key("name"),
+                        "is missing; every [[catalog]] entry needs a name and a price",
+                    ));
+                };
+                let name_zh = name("name_zh", item.name_zh)?;
+                let price_text = match item.price {
+                    None => {
+                        return Err(self.invalid(
+                            &key("price"),
+                            "is missing; every [[catalog]] entry needs a name and a price",
+                        ));
+                    }
+                    Some(toml::Value::String(text)) => text,
+                    Some(toml::Value::Integer(whole)) => whole.to_string(),
+                    Some(toml::Value::Float(_)) => {
+                        return Err(self.invalid(
+                            &key("price"),
+                            "is a decimal number, which TOML cannot hold exactly; write the price \
+                             in quotes, such as price = \"3.50\"",
+                        ));
+                    }
+                    Some(_) => {
+                        return Err(self.invalid(
+                            &key("price"),
+                            "is not a price; write it in quotes, such as price = \"3.50\"",
+                        ));
+                    }
+                };
+                let price = Money::parse(&price_text, currency).map_err(|err| {
+                    self.invalid(&key("price"), format!("{err} (prices are in {currency})"))
+                })?;
+                Ok(CatalogItem {
+                    name: item_name,
+                    name_zh,
+                    price,
+                })
+            })
+            .collect()
+    }
+
+    fn alipay(&self, raw: RawAlipay, defaults: AlipayConfig) -> Result<AlipayConfig, ConfigError> {
+        let gateway = match raw.gateway {
+            None => defaults.gateway,
+            Some(text) => text
+                .parse::<Gateway>()
+                .map_err(|err| self.invalid("alipay.gateway", err.to_string()))?,
+        };
+        let allow_insecure_http = raw.allow_insecure_http.unwrap_or(false);
+        if let Gateway::Custom(url) = &gateway
+            && url.scheme() == "http"
+            && !is_loopback_host(url)
+            && !allow_insecure_http
+        {
+            return Err(self.invalid(
+                "alipay.gateway",
+                format!(
+                    "\"{url}\" is plain http:// to another machine, which would send signed \
+                     requests and payment answers in clear; use an https:// URL (plain http:// \
+                     is only accepted for 127.0.0.1, ::1 or localhost), or set \
+                     `alipay.allow_insecure_http = true` for a lab network"
+                ),
+            ));
+        }
+        let live = gateway != Gateway::Sandbox;
+        // Any real gateway needs the merchant's own identity; the demo values would only
+        // produce signature errors from Alipay.
+        let required = |key: &str, what: &str| {
+            self.invalid(
+                key,
+                format!(
+                    "is required when `alipay.gateway` is \"{gateway}\"; set it to {what}, \
+                     or use gateway = \"sandbox\""
+                ),
+            )
+        };
+        let client_id = match raw.client_id {
+            None if live => {
+                return Err(required(
+                    "alipay.client_id",
+                    "the client ID shown in the Alipay dashboard",
+                ));
+            }
+            value => self.text(
+                "alipay.client_id",
+                value,
+                defaults.client_id,
+                MAX_CLIENT_ID_CHARS,
+            )?,
+        };
+        let merchant_private_key = match raw.merchant_private_key {
+            None if live => {
+                return Err(required(
+                    "alipay.merchant_private_key",
+                    "the path of your RSA private key (PEM) whose public half is registered \
+                     with Alipay",
+                ));
+            }
+            value => value
+                .map(|path| self.key_file("alipay.merchant_private_key", &path))
+                .transpose()?,
+        };
+        let alipay_public_key = match raw.alipay_public_key {
+            None if live => {
+                return Err(required(
+                    "alipay.alipay_public_key",
+                    "the path of the Alipay public key (PEM) downloaded from the dashboard",
+                ));
+            }
+            value => value
+                .map(|path| self.key_file("alipay.alipay_public_key", &path))
+                .transpose()?,
+        };
+        let key_version = match raw.key_version {
+            None => defaults.key_version,
+            Some(version) if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()) => {
+                version
+            }
+            Some(version) => {
+                return Err(self.invalid(
+                    "alipay.key_version",
+                    format!(
+                        "{version:?} is not a key version; use the number shown next to your \
+                         key in the Alipay dashboard, usually \"1\""
+                    ),
+                ));
+            }
+        };
+        Ok(AlipayConfig {
+            gateway,
+            client_id,
+            merchant_private_key,
+            alipay_public_key,
+            key_version,
+            allow_insecure_http,
+            connect_timeout: self.timeout(
+                "alipay.connect_timeout_ms",
+                raw.connect_timeout_ms,
+                DEFAULT_CONNECT_TIMEOUT_MS,
+            )?,
+            request_timeout: self.timeout(
+                "alipay.request_timeout_ms",
+                raw.request_timeout_ms,
+                DEFAULT_REQUEST_TIMEOUT_MS,
+            )?,
+        })
+    }
+
+    /// A free-text value that Alipay limits in length. Lengths are counted in characters
+    /// because that is how Alipay's field definitions state them.
+    fn text(
+        &self,
+        key: &str,
+        value: Option<String>,
+        default: String,
+        max_chars: usize,
+    ) -> Result<String, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        if value.trim().is_empty() {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "is empty; give it a value of 1 to {max_chars} characters, or remove the \
+                     line to use the default ({default:?})"
+                ),
+            ));
+        }
+        let chars = value.chars().count();
+        if chars > max_chars {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "is {chars} characters long but Alipay accepts at most {max_chars}; \
+                     shorten it"
+                ),
+            ));
+        }
+        Ok(value)
+    }
+
+    fn mcc(
+        &self,
+        key: &str,
+        value: Option<String>,
+        default: String,
+    ) -> Result<String, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(mcc) if mcc.len() == 4 && mcc.bytes().all(|b| b.is_ascii_digit()) => Ok(mcc),
+            Some(mcc) => Err(self.invalid(
+                key,
+                format!(
+                    "{mcc:?} is not a merchant category code; use the 4-digit ISO 18245 code \
+                     from your acquiring contract, such as \"5814\""
+                ),
+            )),
+        }
+    }
+
+    fn timeout(
+        &self,
+        key: &str,
+        value: Option<u64>,
+        default_ms: u64,
+    ) -> Result<Duration, ConfigError> {
+        match value {
+            None => Ok(Duration::from_millis(default_ms)),
+            Some(0) => Err(self.invalid(
+                key,
+                format!(
+                    "must be greater than 0 milliseconds; remove the line to use the default \
+                     ({default_ms})"
+                ),
+            )),
+            Some(ms) => Ok(Duration::from_millis(ms)),
+        }
+    }
+
+    fn notify_url(&self, text: &str) -> Result<Url, ConfigError> {
+        let key = "payment.notify_url";
+        let url = Url::parse(text.trim()).map_err(|err| {
+            self.invalid(
+                key,
+                format!(
+                    "{text:?} is not a URL ({err}); use a full https:// address that Alipay can \
+                     reach, or remove the line to rely on polling"
+                ),
+            )
+        })?;
+        if is_http(&url) {
+            Ok(url)
+        } else {
+            Err(self.invalid(
+                key,
+                format!("{text:?} is not an http:// or https:// URL; use an https:// address"),
+            ))
+        }
+    }
+
+    /// Checks that a key file exists and can be opened; its contents are parsed later, by the
+    /// wiring that uses the key (`terminal::load_keys`), so that this module needs no
+    /// cryptography.
+    fn key_file(&self, key: &str, path: &Path) -> Result<PathBuf, ConfigError> {
+        let resolved = self.resolve(path);
+        let shown = resolved.display();
+        let relative_hint = if path.is_relative() {
+            " (relative paths are resolved against the config file's folder)"
+        } else {
+            ""
+        };
+        let metadata = fs::metadata(&resolved).map_err(|err| {
+            if err.kind() == io::ErrorKind::NotFound {
+                self.invalid(
+                    key,
+                    format!("`{shown}` does not exist; check the path{relative_hint}"),
+                )
+            } else {
+                self.invalid(
+                    key,
+                    format!("cannot access `{shown}` ({err}); check the path and permissions"),
+                )
+            }
+        })?;
+        if !metadata.is_file() {
+            return Err(self.invalid(
+                key,
+                format!("`{shown}` is not a file; point it at the PEM key file itself"),
+            ));
+        }
+        if key == "alipay.merchant_private_key" {
+            self.private_key_is_private(key, &resolved, &metadata)?;
+        }
+        fs::File::open(&resolved).map_err(|err| {
+            self.invalid(
+                key,
+                format!("cannot read `{shown}` ({err}); let this user read the file"),
+            )
+        })?;
+        Ok(resolved)
+    }
+
+    /// Refuses a private key that other local users can read, as ssh does: whoever can read
+    /// it can sign payments and refunds as the merchant. The fix is in the message.
+    #[cfg(unix)]
+    fn private_key_is_private(
+        &self,
+        key: &str,
+        path: &Path,
+        metadata: &fs::Metadata,
+    ) -> Result<(), ConfigError> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            let shown = path.display();
+            return Err(self.invalid(
+                key,
+                format!(
+                    "`{shown}` can be read by other users (mode {mode:03o}), and whoever reads \
+                     it can sign payments and refunds as you; run `chmod 600 {shown}` and \
+                     start again"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    #[cfg(not(unix))]
+    fn private_key_is_private(
+        &self,
+        _key: &str,
+        _path: &Path,
+        _metadata: &fs::Metadata,
+    ) -> Result<(), ConfigError> {
+        Ok(())
+    }
+
+    /// Makes a path from the file absolute against the file's folder. If the current
+    /// directory is unavailable the joined (still relative) path is kept; it then resolves
+    /// against wherever the program runs, which is the best that can be done.
+    fn resolve(&self, path: &Path) -> PathBuf {
+        let joined = self.base_dir.join(path);
+        std::path::absolute(&joined).unwrap_or(joined)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::time::Duration;
+
+    use url::Url;
+
+    use super::super::test_support::{FULL, Fixture, assert_names, full_with, set_mode};
+    use crate::config::{Config, ConfigErrorKind, Gateway};
+    use crate::locale::Locale;
+    use crate::money::Currency;
+
+    #[test]
+    fn full_valid_file() {
+        let fixture = Fixture::new();
+        let config = fixture.load(FULL).unwrap();
+        let dir = std::path::absolute(fixture.dir.path()).unwrap();
+        assert!(!config.is_sandbox());
+        assert_eq!(config.alipay.gateway, Gateway::Asia);
+        assert_eq!(
+            config.alipay.gateway.base_url().unwrap().as_str(),
+            "https://open-sea-global.alipay.com/"
+        );
+        assert_eq!(config.alipay.client_id, "5J5Y3N2Z2Y0A1234");
+        assert_eq!(
+            config.alipay.merchant_private_key.as_deref(),
+            Some(dir.join("keys/merchant_private_key.pem").as_path())
+        );
+        assert_eq!(
+            config.alipay.alipay_public_key.as_deref(),
+            Some(dir.join("keys/alipay_public_key.pem").as_path())
+        );
+        assert_eq!(config.alipay.key_version, "2");
+        assert_eq!(config.alipay.connect_timeout(), Duration::from_millis(3000));
+        assert_eq!(
+            config.alipay.request_timeout(),
+            Duration::from_millis(20000)
+        );
+        assert_eq!(config.merchant.reference_merchant_id, "MER-42");
+        assert_eq!(config.merchant.name, "Harbour Noodles Ltd");
+        assert_eq!(config.merchant.mcc, "5812");
+        assert_eq!(config.store.reference_store_id, "STORE-7");
+        assert_eq!(config.store.name, "Harbour Noodles Pier 3");
+        assert_eq!(config.store.mcc, "5812");
+        assert_eq!(config.store.terminal_id, "TILL-2");
+        assert_eq!(config.payment.currency, Currency::HKD);
+        assert_eq!(
+            config.payment.notify_url.as_ref().map(Url::as_str),
+            Some("https://pos.example.com/alipay/notify")
+        );
+        assert_eq!(config.storage.data_dir, dir.join("records"));
+    }
+
+    #[test]
+    fn absolute_key_paths_are_kept() {
+        let fixture = Fixture::new();
+        let key =
+            std::path::absolute(fixture.dir.path().join("keys/merchant_private_key.pem")).unwrap();
+        let line = format!("merchant_private_key = {:?}", key.display().to_string());
+        let config = fixture
+            .load(&full_with("merchant_private_key", &line))
+            .unwrap();
+        assert_eq!(
+            config.alipay.merchant_private_key.as_deref(),
+            Some(key.as_path())
+        );
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_folder_not_the_cwd() {
+        let fixture = Fixture::new();
+        let nested = fixture.dir.path().join("etc");
+        fs::create_dir(&nested).unwrap();
+        fs::rename(fixture.dir.path().join("keys"), nested.join("keys")).unwrap();
+        let path = nested.join("config.toml");
+        fs::write(&path, FULL).unwrap();
+        let config = Config::load(&path).unwrap();
+        let nested = std::path::absolute(&nested).unwrap();
+        assert_eq!(
+            config.alipay.alipay_public_key.as_deref(),
+            Some(nested.join("keys/alipay_public_key.pem").as_path())
+        );
+        assert_eq!(config.storage.data_dir, nested.join("records"));
+    }
+
+    #[test]
+    fn unknown_gateway_names_file_and_key() {
+        let fixture = Fixture::new();
+        let err = fixture.error(&full_with("gateway", "gateway = \"moon\""));
+        assert_eq!(err.kind(), ConfigErrorKind::Invalid);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: `alipay.gateway`: \"moon\" is not a gateway; use \"sandbox\", \
+                 \"north-america\", \"asia\", \"europe\" or an https:// URL",
+                fixture.config_path().display()
+            )
+        );
+    }
+
+    #[test]
+    fn plain_http_gateway_only_for_loopback() {
+        let fixture = Fixture::new();
+        for url in [
+            "http://127.0.0.1:9000",
+            "http://127.8.9.10:9000",
+            "http://[::1]:9000",
+            "http://localhost:9000",
+            "http://LOCALHOST:9000",
+            "https://gateway.lab.example",
+        ] {
+            let config = fixture
+                .load(&full_with("gateway", &format!("gateway = {url:?}")))
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert!(!config.alipay.allow_insecure_http, "{url}");
+        }
+        for url in [
+            "http://192.168.1.20:9000",
+            "http://10.0.0.1",
+            "http://[fe80::1]:9000",
+            "http://gateway.lab.example",
+            "http://localhost.example.com",
+            "http://0.0.0.0:9000",
+        ] {
+            let err = fixture.error(&full_with("gateway", &format!("gateway = {url:?}")));
+            assert_names(
+                &err,
+                &fixture,
+                "alipay.gateway",
+                "allow_insecure_http = true",
+            );
+            assert!(err.to_string().contains("https://"), "{err}");
+        }
+    }
+
+    #[test]
+    fn allow_insecure_http_lets_a_lab_gateway_through() {
+        let fixture = Fixture::new();
+        let toml = full_with(
+            "gateway",
+            "gateway = \"http://192.168.1.20:9000\"\nallow_insecure_http = true",
+        );
+        let config = fixture.load(&toml).unwrap();
+        assert!(config.alipay.allow_insecure_http);
+        assert_eq!(
+            config.alipay.gateway.base_url().unwrap().as_str(),
+            "http://192.168.1.20:9000/"
+        );
+        let err = fixture.error(&full_with(
+            "gateway",
+            "gateway = \"http://192.168.1.20:9000\"\nallow_insecure_http = false",
+        ));
+        assert_names(&err, &fixture, "alipay.gateway", "plain http://");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_key_readable_by_others_is_refused() {
+        let fixture = Fixture::new();
+        let key = fixture.dir.path().join("keys/merchant_private_key.pem");
+        for mode in [0o644, 0o640, 0o604, 0o660, 0o700 | 0o004] {
+            set_mode(&key, mode);
+            let err = fixture.error(FULL);
+            assert_names(&err, &fixture, "alipay.merchant_private_key", "chmod 600");
+            assert!(
+                err.to_string().contains(&format!(
+                    "chmod 600 {}",
+                    std::path::absolute(&key).unwrap().display()
+                )),
+                "{err}"
+            );
+        }
+        for mode in [0o600, 0o400] {
+            set_mode(&key, mode);
+            fixture
+                .load(FULL)
+                .unwrap_or_else(|e| panic!("{mode:o}: {e}"));
+        }
+        // Only the private half is secret: a world-readable public key is fine.
+        set_mode(&key, 0o600);
+        set_mode(
+            &fixture.dir.path().join("keys/alipay_public_key.pem"),
+            0o644,
+        );
+        fixture.load(FULL).unwrap();
+    }
+
+    #[test]
+    fn non_http_gateway_url_is_rejected() {
+        let fixture = Fixture::new();
+        for url in [
+            "ftp://example.com",
+            "file:///tmp/x",
+            "mailto:ops@example.com",
+        ] {
+            let err = fixture.error(&full_with("gateway", &format!("gateway = {url:?}")));
+            assert_names(
+                &err,
+                &fixture,
+                "alipay.gateway",
+                "only http:// and https://",
+            );
+        }
+    }
+
+    #[test]
+    fn live_gateway_requires_identity_and_keys() {
+        let fixture = Fixture::new();
+        for key in ["client_id", "merchant_private_key", "alipay_public_key"] {
+            let err = fixture.error(&full_with(key, ""));
+            assert_names(
+                &err,
+                &fixture,
+                &format!("alipay.{key}"),
+                "is required when `alipay.gateway` is \"asia\"",
+            );
+        }
+    }
+
+    #[test]
+    fn sandbox_needs_no_keys_but_checks_given_ones() {
+        let fixture = Fixture::new();
+        let config = fixture.load("[alipay]\ngateway = \"sandbox\"\n").unwrap();
+        assert!(config.is_sandbox());
+        let err = fixture.error("[alipay]\nmerchant_private_key = \"keys/missing.pem\"\n");
+        assert_names(
+            &err,
+            &fixture,
+            "alipay.merchant_private_key",
+            "does not exist",
+        );
+    }
+
+    #[test]
+    fn missing_key_files_are_reported_with_the_resolved_path() {
+        let fixture = Fixture::new();
+        let err = fixture.error(&full_with(
+            "alipay_public_key",
+            "alipay_public_key = \"keys/nope.pem\"",
+        ));
+        let resolved = std::path::absolute(fixture.dir.path().join("keys/nope.pem")).unwrap();
+        assert_names(
+            &err,
+            &fixture,
+            "alipay.alipay_public_key",
+            &format!("`{}` does not exist", resolved.display()),
+        );
+        assert!(err.problem().contains("relative paths are resolved"));
+    }
+
+    #[test]
+    fn key_path_that_is_a_folder_is_rejected() {
+        let fixture = Fixture::new();
+        let err = fixture.error(&full_with(
+            "merchant_private_key",
+            "merchant_private_key = \"keys\"",
+        ));
+        assert_names(
+            &err,
+            &fixture,
+            "alipay.merchant_private_key",
+            "is not a file",
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unreadable_key_file_is_rejected() {
+        use std::os::unix::fs::PermissionsExt;
+        let fixture = Fixture::new();
+        let key = fixture.dir.path().join("keys/merchant_private_key.pem");
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o000)).unwrap();
+        // Root can read anything; then there is nothing to observe.
+        if fs::File::open(&key).is_ok() {
+            return;
+        }
+        let err = fixture.error(FULL);
+        assert_names(&err, &fixture, "alipay.merchant_private_key", "cannot read");
+    }
+
+    #[test]
+    fn reference_ids_must_be_1_to_32_chars() {
+        let fixture = Fixture::new();
+        for key in ["reference_merchant_id", "reference_store_id"] {
+            let dotted = if key.contains("merchant") {
+                "merchant.reference_merchant_id"
+            } else {
+                "store.reference_store_id"
+            };
+            let err = fixture.error(&full_with(key, &format!("{key} = \"\"")));
+            assert_names(&err, &fixture, dotted, "is empty");
+            let err = fixture.error(&full_with(key, &format!("{key} = \"   \"")));
+            assert_names(&err, &fixture, dotted, "is empty");
+            let err = fixture.error(&full_with(key, &format!("{key} = \"{}\"", "x".repeat(33))));
+            assert_names(&err, &fixture, dotted, "is 33 characters long");
+            let ok = fixture
+                .load(&full_with(key, &format!("{key} = \"{}\"", "x".repeat(32))))
+                .unwrap();
+            let value = if key.contains("merchant") {
+                ok.merchant.reference_merchant_id.to_owned()
+            } else {
+                ok.store.reference_store_id.to_owned()
+            };
+            assert_eq!(value.len(), 32);
+        }
+    }
+
+    #[test]
+    fn names_must_be_1_to_256_chars() {
+        let fixture = Fixture::new();
+        let long = "名".repeat(257);
+        let toml = format!("[merchant]\nname = \"{long}\"\n");
+        let err = fixture.error(&toml);
+        assert_names(&err, &fixture, "merchant.name", "is 257 characters long");
+        // 256 multi-byte characters are fine: the limit is in characters, not bytes.
+        let toml = format!("[store]\nname = \"{}\"\n", "名".repeat(256));
+        assert_eq!(fixture.load(&toml).unwrap().store.name.chars().count(), 256);
+        let err = fixture.error("[store]\nname = \"\"\n");
+        assert_names(&err, &fixture, "store.name", "is empty");
+    }
+
+    #[test]
+    fn mcc_must_be_four_digits() {
+        let fixture = Fixture::new();
+        for bad in ["581", "58144", "58a4", "", "５８１４"] {
+            let err = fixture.error(&format!("[merchant]\nmcc = {bad:?}\n"));
+            assert_names(
+                &err,
+                &fixture,
+                "merchant.mcc",
+                "is not a merchant category code",
+            );
+            let err = fixture.error(&format!("[store]\nmcc = {bad:?}\n"));
+            assert_names(&err, &fixture, "store.mcc", "4-digit");
+        }
+    }
+
+    #[test]
+    fn terminal_and_client_ids_are_limited_to_64_chars() {
+        let fixture = Fixture::new();
+        let err = fixture.error(&format!("[store]\nterminal_id = \"{}\"\n", "t".repeat(65)));
+        assert_names(&err, &fixture, "store.terminal_id", "at most 64");
+        let err = fixture.error("[store]\nterminal_id = \"\"\n");
+        assert_names(&err, &fixture, "store.terminal_id", "is empty");
+        let err = fixture.error(&full_with(
+            "client_id",
+            &format!("client_id = \"{}\"", "c".repeat(65)),
+        ));
+        assert_names(&err, &fixture, "alipay.client_id", "at most 64");
+        let err = fixture.error(&full_with("client_id", "client_id = \"\""));
+        assert_names(&err, &fixture, "alipay.client_id", "is empty");
+    }
+
+    #[test]
+    fn unknown_currency_is_rejected() {
+        let fixture = Fixture::new();
+        let err = fixture.error(&full_with("currency", "currency = \"XYZ\""));
+        assert_names(
+            &err,
+            &fixture,
+            "payment.currency",
+            "unknown currency code `XYZ`; use an ISO 4217 code such as USD",
+        );
+    }
+
+    #[test]
+    fn notify_url_must_be_http() {
+        let fixture = Fixture::new();
+        let err = fixture.error(&full_with(
+            "notify_url",
+            "notify_url = \"ftp://example.com/n\"",
+        ));
+        assert_names(
+            &err,
+            &fixture,
+            "payment.notify_url",
+            "not an http:// or https:// URL",
+        );
+        let err = fixture.error(&full_with("notify_url", "notify_url = \"pos.example.com\""));
+        assert_names(&err, &fixture, "payment.notify_url", "is not a URL");
+        let config = fixture
+            .load(&full_with(
+                "notify_url",
+                "notify_url = \"http://10.0.0.5:8080/n\"",
+            ))
+            .unwrap();
+        assert_eq!(
+            config.payment.notify_url.as_ref().map(Url::as_str),
+            Some("http://10.0.0.5:8080/n")
+        );
+    }
+
+    #[test]
+    fn zero_timeouts_are_rejected() {
+        let fixture = Fixture::new();
+        for key in ["connect_timeout_ms", "request_timeout_ms"] {
+            let err = fixture.error(&full_with(key, &format!("{key} = 0")));
+            assert_names(&err, &fixture, &format!("alipay.{key}"), "greater than 0");
+        }
+    }
+
+    #[test]
+    fn key_version_must_be_a_number() {
+        let fixture = Fixture::new();
+        let err = fixture.error(&full_with("key_version", "key_version = \"v1\""));
+        assert_names(&err, &fixture, "alipay.key_version", "is not a key version");
+    }
+
+    #[test]
+    fn catalog_prices_are_exact_in_the_payment_currency() {
+        let fixture = Fixture::new();
+        let config = fixture
+            .load(
+                r#"
+[payment]
+currency = "JPY"
+
+[[catalog]]
+name = "Matcha latte"
+name_zh = "抹茶拿铁"
+price = "580"
+
+[[catalog]]
+name = "Onigiri"
+price = 250
+"#,
+            )
+            .unwrap();
+        assert_eq!(config.catalog.len(), 2);
+        assert_eq!(config.catalog[0].price.minor(), 580);
+        assert_eq!(config.catalog[0].price.currency(), Currency::JPY);
+        assert_eq!(
+            config.catalog[0].name_in(Locale::SimplifiedChinese),
+            "抹茶拿铁"
+        );
+        assert_eq!(
+            config.catalog[1].name_in(Locale::SimplifiedChinese),
+            "Onigiri"
+        );
+        assert_eq!(config.catalog[1].price.minor(), 250);
+
+        let usd = fixture
+            .load("[[catalog]]\nname = \"Coffee\"\nprice = \"3.5\"\n")
+            .unwrap();
+        assert_eq!(usd.catalog[0].price.minor(), 350);
+        assert!(Config::defaults().catalog.is_empty());
+    }
+
+    #[test]
+    fn managers_are_read_with_the_single_pin_hash_as_manager() {
+        let fixture = Fixture::new();
+        let config = fixture
+            .load(
+                "[admin]\npin_hash = \"$argon2id$old\"\n[[admin.managers]]\nname = \"Ana Lim\"\npin_hash = \"$argon2id$ana\"\n[[admin.managers]]\nname = \"陈经理\"\npin_hash = \"$argon2id$chen\"\n",
+            )
+            .unwrap();
+        let managers: Vec<_> = config
+            .admin
+            .managers()
+            .into_iter()
+            .map(|m| (m.name, m.pin_hash))
+            .collect();
+        assert_eq!(
+            managers,
+            vec![
+                ("manager".to_string(), "$argon2id$old".to_string()),
+                ("Ana Lim".to_string(), "$argon2id$ana".to_string()),
+                ("陈经理".to_string(), "$argon2id$chen".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn manager_mistakes_name_the_entry() {
+        let fixture = Fixture::new();
+        let entry = |name: &str, hash: &str| {
+            format!("[[admin.managers]]\nname = \"{name}\"\npin_hash = \"{hash}\"\n")
+        };
+        let err = fixture.error(&format!(
+            "{}{}",
+            entry("Ana", "$argon2id$a"),
+            entry("Ana", "$argon2id$b")
+        ));
+        assert_names(&err, &fixture, "admin.managers[1].name", "used twice");
+        let err = fixture.error(&format!(
+            "[admin]\npin_hash = \"$argon2id$x\"\n{}",
+            entry("manager", "$argon2id$b")
+        ));
+        assert_names(&err, &fixture, "admin.managers[0].name", "used twice");
+        let err = fixture.error(&entry(" ", "$argon2id$a"));
+        assert_names(&err, &fixture, "admin.managers[0].name", "empty");
+        let err = fixture.error(&entry(&"x".repeat(65), "$argon2id$a"));
+        assert_names(&err, &fixture, "admin.managers[0].name", "64 characters");
+        let err = fixture.error(&entry("Ana", "1234"));
+        assert_names(
+            &err,
+            &fixture,
+            "admin.managers[0].pin_hash",
+            "set-pin --manager",
+        );
+        let err = fixture.error("[[admin.managers]]\npin_hash = \"$argon2id$a\"\n");
+        assert_names(&err, &fixture, "admin.managers[0].name", "missing");
+    }
+
+    #[test]
+    fn catalog_mistakes_name_the_entry() {
+        let fixture = Fixture::new();
+        let err = fixture.error("[[catalog]]\nname = \"Tea\"\nprice = 3.50\n");
+        assert_names(&err, &fixture, "catalog[0].price", "in quotes");
+        let err = fixture.error(
+            "[[catalog]]\nname = \"Tea\"\nprice = \"1\"\n[[catalog]]\nname = \"Cake\"\nprice = \"4.999\"\n",
+        );
+        assert_names(&err, &fixture, "catalog[1].price", "decimal places");
+        let err = fixture.error("[[catalog]]\nprice = \"1\"\n");
+        assert_names(&err, &fixture, "catalog[0].name", "missing");
+        let err = fixture.error("[[catalog]]\nname = \" \"\nprice = \"1\"\n");
+        assert_names(&err, &fixture, "catalog[0].name", "empty");
+        let err = fixture.error("[[catalog]]\nname = \"Tea\"\nprice = \"0\"\n");
+        assert_names(&err, &fixture, "catalog[0].price", "greater than zero");
+        let err = fixture.error("[[catalog]]\nname = \"Tea\"\n");
+        assert_names(&err, &fixture, "catalog[0].price", "missing");
+        let err = fixture.error("[[catalog]]\nname = \"Tea\"\nprice = \"1\"\ncolour = \"red\"\n");
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn sandbox_on_the_lan_for_phones() {
+        let fixture = Fixture::new();
+        let config = fixture
+            .load(
+                "[alipay]\ngateway = \"sandbox\"\n\n[sandbox]\nlisten = \"0.0.0.0:8090\"\n\
+                 public_url = \"http://192.168.1.20:8090\"\n",
+            )
+            .unwrap();
+        assert!(config.is_sandbox());
+        assert_eq!(config.sandbox.listen, "0.0.0.0:8090".parse().unwrap());
+        assert!(config.sandbox.reachable_from_lan());
+        assert_eq!(
+            config.sandbox.public_url.as_ref().map(Url::as_str),
+            Some("http://192.168.1.20:8090/")
+        );
+
+        // A LAN address phones can open needs no public_url: QR codes use it as it is.
+        let config = fixture
+            .load("[sandbox]\nlisten = \"192.168.1.20:8090\"\n")
+            .unwrap();
+        assert!(config.sandbox.reachable_from_lan());
+        assert_eq!(config.sandbox.public_url, None);
+        let config = fixture.load("[sandbox]\nlisten = \"[::1]:0\"\n").unwrap();
+        assert!(!config.sandbox.reachable_from_lan());
+
+        // A public URL with a loopback listen is allowed (a port forward or tunnel).
+        let config = fixture
+            .load("[sandbox]\npublic_url = \"https://demo.example.com/pos\"\n")
+            .unwrap();
+        assert!(!config.sandbox.reachable_from_lan());
+        assert_eq!(
+            config.sandbox.public_url.as_ref().map(Url::as_str),
+            Some("https://demo.example.com/pos")
+        );
+    }
+
+    #[test]
+    fn sandbox_listen_must_be_an_address() {
+        let fixture = Fixture::new();
+        for bad in ["localhost:8090", "0.0.0.0", "192.168.1.20:99999", ""] {
+            let err = fixture.error(&format!("[sandbox]\nlisten = {bad:?}\n"));
+            assert_eq!(err.kind(), ConfigErrorKind::Invalid);
+            assert_names(&err, &fixture, "sandbox.listen", "is not an address");
+            assert!(err.problem().contains("\"0.0.0.0:8090\""), "{err}");
+        }
+        let err = fixture.error("[sandbox]\nlisten = 8090\n");
+        assert_eq!(err.kind(), ConfigErrorKind::Parse);
+        assert_names(
+            &err,
+            &fixture,
+            "sandbox.listen",
+            "expected text in double quotes",
+        );
+    }
+
+    #[test]
+    fn sandbox_on_every_network_needs_a_public_url() {
+        let fixture = Fixture::new();
+        let err = fixture.error("[sandbox]\nlisten = \"0.0.0.0:8090\"\n");
+        assert_names(
+            &err,
+            &fixture,
+            "sandbox.public_url",
+            "is required when `sandbox.listen` is \"0.0.0.0:8090\"",
+        );
+        assert!(
+            err.problem()
+                .contains("\"http://<this computer's LAN address>:8090\""),
+            "{err}"
+        );
+        let err = fixture.error("[sandbox]\nlisten = \"[::]:8090\"\n");
+        assert_names(&err, &fixture, "sandbox.public_url", "is required");
+    }
+
+    #[test]
+    fn sandbox_public_url_must_be_http_with_a_host() {
+        let fixture = Fixture::new();
+        let load = |url: &str| fixture.error(&format!("[sandbox]\npublic_url = {url:?}\n"));
+        let err = load("192.168.1.20:8090");
+        assert_names(&err, &fixture, "sandbox.public_url", "is not a URL");
+        for bad in [
+            "localhost:8090",
+            "ftp://192.168.1.20",
+            "file:///tmp/x",
+            "mailto:a@example.com",
+        ] {
+            let err = load(bad);
+            assert_names(&err, &fixture, "sandbox.public_url", "is not an http://");
+            assert!(err.problem().contains("http://192.168.1.20:8090"), "{err}");
+        }
+        let err = load("http//192.168.1.20");
+        assert_names(&err, &fixture, "sandbox.public_url", "is not a URL");
+        let err = load("http://192.168.1.20:8090/?x=1");
+        assert_names(&err, &fixture, "sandbox.public_url", "query");
+        let err = load("http://192.168.1.20:8090/#top");
+        assert_names(&err, &fixture, "sandbox.public_url", "fragment");
+    }
+
+    #[test]
+    fn sandbox_table_is_refused_with_a_real_gateway() {
+        let fixture = Fixture::new();
+        for table in [
+            "[sandbox]\nlisten = \"0.0.0.0:8090\"\npublic_url = \"http://192.168.1.20:8090\"\n",
+            "[sandbox]\n",
+        ] {
+            let err = fixture.error(&format!("{FULL}\n{table}"));
+            assert_eq!(err.kind(), ConfigErrorKind::Invalid);
+            assert_names(
+                &err,
+                &fixture,
+                "sandbox",
+                "[sandbox] only applies to gateway = \"sandbox\", but `alipay.gateway` is \
+                 \"asia\"; remove the [sandbox] table",
+            );
+            assert!(
+                err.problem().contains("or set gateway = \"sandbox\""),
+                "{err}"
+            );
+        }
+        let custom = full_with("gateway", "gateway = \"http://127.0.0.1:8090\"");
+        let err = fixture.error(&format!("{custom}\n[sandbox]\n"));
+        assert_names(&err, &fixture, "sandbox", "--public-url instead");
+        // Without the table a real gateway keeps the (unused) defaults.
+        let config = fixture.load(FULL).unwrap();
+        assert_eq!(config.sandbox, Config::defaults().sandbox);
+    }
+}
