@@ -9,6 +9,7 @@ mod support;
 
 mod cli;
 mod client;
+mod config_example;
 // SIGKILLs the real binary at failpoints, so it needs a build that has them.
 #[cfg(feature = "failpoints")]
 mod crash;
@@ -23,6 +24,7 @@ mod gui_manual_outcome;
 mod gui_screens;
 mod gui_unresolved;
 mod journal;
+mod layers;
 
 mod logging;
 mod properties;
