@@ -1503,6 +1503,7 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
                         amount: Money::parse("6.00", Currency::USD).unwrap(),
                         description: "journaled, then the power went".into(),
                         operator: "T1".into(),
+                        product: alipay_pos::journal::Product::OrderCode,
                     },
                     Actor::Cashier,
                 )
@@ -1757,6 +1758,7 @@ async fn a_cancel_retry_that_fails_differently_after_a_refusal_is_not_an_engine_
                     amount: Money::parse("6.00", Currency::USD).unwrap(),
                     description: String::new(),
                     operator: "T1".into(),
+                    product: alipay_pos::journal::Product::OrderCode,
                 },
                 Actor::Cashier,
             )
@@ -1778,7 +1780,10 @@ async fn a_cancel_retry_that_fails_differently_after_a_refusal_is_not_an_engine_
             .await
             .unwrap()
             .iter()
-            .any(|r| r.api == "cancel" && r.outcome == Some(RequestOutcome::Failed))
+            .any(|r| {
+                r.api == alipay_pos::journal::CallKind::Cancel
+                    && r.outcome == Some(RequestOutcome::Failed)
+            })
     })
     .await;
     control

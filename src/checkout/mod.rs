@@ -34,8 +34,8 @@ use crate::ams::models::{
 };
 use crate::ams::timefmt;
 use crate::journal::{
-    Actor, EntityRef, Journal, JournalError, NewPayment, PaymentRecord, PaymentState,
-    PaymentUpdate, RequestIntent, RequestOutcome, Resolution,
+    Actor, CallKind, EntityRef, Journal, JournalError, NewPayment, PaymentRecord, PaymentState,
+    PaymentUpdate, Product, RequestIntent, RequestOutcome, Resolution,
 };
 use crate::money::{Money, MoneyError};
 
@@ -301,14 +301,7 @@ impl Checkout {
     /// Finds a payment by our request id or Alipay's payment id.
     pub async fn find_payment(&self, id: &str) -> Result<PaymentRecord, CheckoutError> {
         let key = id.to_string();
-        let found = self
-            .db(move |j| {
-                Ok(match j.payment_by_request_id(&key)? {
-                    Some(record) => Some(record),
-                    None => j.payment_by_alipay_id(&key)?,
-                })
-            })
-            .await?;
+        let found = self.db(move |j| j.find_payment(&key)).await?;
         found.ok_or_else(|| CheckoutError::NotFound(id.to_string()))
     }
 
@@ -353,6 +346,8 @@ impl Checkout {
             amount,
             description: description.to_string(),
             operator: terminal,
+            // The only product the engine takes so far.
+            product: Product::OrderCode,
         };
         // Claimed before it is journaled: the resolver lists open payments from the journal
         // and must never take one that this call is still sending `pay` for (it would mark
@@ -414,7 +409,7 @@ impl Checkout {
         self.db(move |j| {
             j.record_request_intent(RequestIntent {
                 request_id: intent_id,
-                api: "pay",
+                api: CallKind::Pay,
                 entity,
                 body_sha256: body_hash,
             })
@@ -637,7 +632,9 @@ impl Checkout {
     async fn cancel_was_sent(&self, record: &PaymentRecord) -> Result<bool, CheckoutError> {
         let entity = record.entity();
         let requests = self.db(move |j| j.requests_for(entity)).await?;
-        Ok(requests.iter().any(|request| request.api == "cancel"))
+        Ok(requests
+            .iter()
+            .any(|request| request.api == CallKind::Cancel))
     }
 
     async fn note(&self, payment_request_id: &str, detail: &str) -> Result<(), CheckoutError> {

@@ -16,8 +16,8 @@ use super::{Checkout, CheckoutError, Inquiry, failpoint, lock};
 use crate::ams::client::Outcome;
 use crate::ams::models::CancelRequest;
 use crate::journal::{
-    Actor, EntityRef, PaymentRecord, PaymentState, PaymentUpdate, RefundRecord, RequestIntent,
-    Resolution,
+    Actor, CallKind, EntityRef, PaymentRecord, PaymentState, PaymentUpdate, RefundRecord,
+    RequestIntent, Resolution,
 };
 
 /// Consecutive attempts that found Alipay unreachable before a resolver round gives up
@@ -89,7 +89,7 @@ impl Checkout {
         self.db(move |j| {
             j.record_request_intent(RequestIntent {
                 request_id: intent_id,
-                api: "cancel",
+                api: CallKind::Cancel,
                 entity,
                 body_sha256: hash,
             })
