@@ -1987,7 +1987,11 @@ fn check_reports_a_damaged_file() {
 // Schema version 2: migrating a journal written by version 1
 
 /// Version 1 exactly as it shipped (a unit test in `schema.rs` proves it is migration 1).
-const SCHEMA_V1: &str = include_str!("fixtures/journal_schema_v1.sql");
+/// Named from the crate root so the test file can move without the fixture.
+const SCHEMA_V1: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/journal_schema_v1.sql"
+));
 
 /// A journal as a version-1 build left it: its DDL, its version, and rows written the way
 /// that build wrote them (a paid payment with a succeeded refund, a code still on screen,

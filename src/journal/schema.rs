@@ -371,7 +371,10 @@ mod tests {
     /// exactly what version 1 was; shipped migrations never change, so neither may it.
     #[test]
     fn the_version_1_fixture_is_migration_1() {
-        let fixture = include_str!("../../tests/fixtures/journal_schema_v1.sql");
+        let fixture = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/journal_schema_v1.sql"
+        ));
         assert_eq!(fixture, MIGRATION_1);
     }
 
