@@ -2509,3 +2509,47 @@ fn the_listing_adds_up_each_payments_refunds_in_one_query() {
     );
     assert!(reader.payment_detail("P-none").unwrap().is_none());
 }
+
+/// The reader's end of day uses the terminal's own local days: a payment made now is in
+/// today's totals, and in no other day's.
+#[test]
+fn the_readers_daily_totals_count_local_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = Journal::open_in(dir.path()).unwrap();
+    let now = OffsetDateTime::now_utc();
+    let record = pay(&mut journal, "P-now", "order-now", usd(1234));
+    journal
+        .transition_payment(
+            record.id,
+            PaymentState::Paid,
+            Actor::System,
+            "",
+            PaymentUpdate {
+                payment_id: Some("A-now".into()),
+                paid_at: Some(now),
+                ..PaymentUpdate::default()
+            },
+        )
+        .unwrap();
+    let reader = Reader::open_in(dir.path()).unwrap();
+    let today = alipay_pos::local_time::to_local(now).date();
+    let bounds = alipay_pos::local_time::day_bounds(today);
+    assert!(bounds.contains(&now));
+    let totals = reader.daily_totals(today..=today).unwrap();
+    assert_eq!(totals.len(), 1);
+    assert_eq!((totals[0].date, totals[0].paid_count), (today, 1));
+    assert_eq!(totals[0].paid.minor(), 1234);
+    let yesterday = today.previous_day().unwrap();
+    assert!(
+        reader
+            .daily_totals(yesterday..=yesterday)
+            .unwrap()
+            .is_empty()
+    );
+    let tomorrow = today.next_day().unwrap();
+    assert_eq!(
+        reader.daily_totals(yesterday..=tomorrow).unwrap(),
+        totals,
+        "a range reports each day on its own"
+    );
+}
