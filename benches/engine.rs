@@ -62,6 +62,7 @@ fn journal_commits(dir: &std::path::Path) {
                     amount,
                     description: "bench".into(),
                     operator: "T01".into(),
+                    product: alipay_pos::journal::Product::OrderCode,
                 },
                 Actor::System,
             )
@@ -145,6 +146,7 @@ async fn resolver_idle_cost(dir: &std::path::Path) {
                         amount: Money::from_minor(500, usd).expect("amount"),
                         description: "bench".into(),
                         operator: "T01".into(),
+                        product: alipay_pos::journal::Product::OrderCode,
                     },
                     Actor::System,
                 )?;

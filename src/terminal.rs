@@ -212,7 +212,8 @@ impl Terminal {
             alipay: fingerprint(&alipay_key),
         };
         let client = AmsClient::new(settings, merchant_key, alipay_key)?;
-        let journal = Journal::open_in(&data_dir)?;
+        let mut journal = Journal::open_in(&data_dir)?;
+        journal.bind_identity(&config.store.terminal_id, &config.store.reference_store_id)?;
         let checkout = Checkout::new(
             client,
             journal,

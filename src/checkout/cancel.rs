@@ -8,7 +8,8 @@ use super::{Checkout, CheckoutError, failpoint};
 use crate::ams::client::Outcome;
 use crate::ams::models::CancelRequest;
 use crate::journal::{
-    Actor, EntityRef, PaymentRecord, PaymentState, PaymentUpdate, RequestIntent, Resolution,
+    Actor, CallKind, EntityRef, PaymentRecord, PaymentState, PaymentUpdate, RequestIntent,
+    Resolution,
 };
 
 impl Checkout {
@@ -74,7 +75,7 @@ impl Checkout {
         self.db(move |j| {
             j.record_request_intent(RequestIntent {
                 request_id: intent_id,
-                api: "cancel",
+                api: CallKind::Cancel,
                 entity,
                 body_sha256: hash,
             })
@@ -158,6 +159,8 @@ impl Checkout {
     ) -> Result<bool, CheckoutError> {
         let entity = record.entity();
         let requests = self.db(move |j| j.requests_for(entity)).await?;
-        Ok(requests.iter().any(|request| request.api == "cancel"))
+        Ok(requests
+            .iter()
+            .any(|request| request.api == CallKind::Cancel))
     }
 }

@@ -230,14 +230,7 @@ impl Checkout {
     /// Finds a payment by our request id or Alipay's payment id.
     pub async fn find_payment(&self, id: &str) -> Result<PaymentRecord, CheckoutError> {
         let key = id.to_string();
-        let found = self
-            .db(move |j| {
-                Ok(match j.payment_by_request_id(&key)? {
-                    Some(record) => Some(record),
-                    None => j.payment_by_alipay_id(&key)?,
-                })
-            })
-            .await?;
+        let found = self.db(move |j| j.find_payment(&key)).await?;
         found.ok_or_else(|| CheckoutError::NotFound(id.to_string()))
     }
 

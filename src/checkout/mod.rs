@@ -40,7 +40,7 @@ pub use engine::Checkout;
 pub use events::CheckoutEvent;
 pub use manual::{ManualOutcome, ManualSettleError};
 pub use policy::Policy;
-pub use product::{PaymentIntent, Product, ProductIntent};
+pub use product::{PaymentIntent, Product, ProductIntent, ProductRules};
 pub use resend::Resend;
 pub use resolve::{Recovery, ResolveReport};
 

@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 
 use super::engine::{amount_matches, parse_time, request_hash};
-use super::product::{PaySuccess, Product, ProductIntent};
+use super::product::{PaySuccess, Product, ProductIntent, ProductRules};
 use super::{
     Checkout, CheckoutError, CheckoutEvent, PayStart, PaymentIntent, echo, failpoint, ids,
 };
@@ -13,8 +13,8 @@ use crate::ams::client::Outcome;
 use crate::ams::models::{Amount, Env, Order, PayRequest, PayResponse};
 use crate::ams::timefmt;
 use crate::journal::{
-    Actor, EntityRef, NewPayment, PaymentRecord, PaymentState, PaymentUpdate, RequestIntent,
-    Resolution,
+    Actor, CallKind, EntityRef, NewPayment, PaymentRecord, PaymentState, PaymentUpdate,
+    RequestIntent, Resolution,
 };
 
 impl Checkout {
@@ -68,6 +68,7 @@ impl Checkout {
             amount,
             description,
             operator: terminal,
+            product: product.product(),
         };
         // Claimed before it is journaled: the resolver lists open payments from the journal
         // and must never take one that this call is still sending `pay` for (it would mark
@@ -134,7 +135,7 @@ impl Checkout {
         self.db(move |j| {
             j.record_request_intent(RequestIntent {
                 request_id: intent_id,
-                api: "pay",
+                api: CallKind::Pay,
                 entity,
                 body_sha256: body_hash,
             })

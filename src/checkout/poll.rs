@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use super::inquiry::Inquiry;
-use super::product::PollUntil;
+use super::product::{PollUntil, ProductRules};
 use super::{Checkout, CheckoutError};
 use crate::journal::{Actor, PaymentState};
 
@@ -17,8 +17,7 @@ impl Checkout {
         payment_request_id: &str,
     ) -> Result<(), CheckoutError> {
         let wakeup = self.wakeup(payment_request_id);
-        // Every journaled payment is Order Code until the journal stores the product.
-        let product = super::Product::OrderCode;
+        let product = self.payment(payment_request_id).await?.product;
         let schedule = product.poll_schedule(&self.inner.policy);
         let mut wait = schedule.first_after;
         let mut polls = 0u32;

@@ -24,18 +24,9 @@ use crate::ams::timefmt;
 use crate::journal::Actor;
 use crate::money::Money;
 
-/// The payment products (the journal's vocabulary; stored per payment).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Product {
-    /// The terminal shows Alipay's order code as a QR; the customer scans it.
-    OrderCode,
-    /// The cashier scans the customer's payment code.
-    UserPresented,
-    /// The customer scans the store's static code and pays on the merchant's page.
-    EntryCode,
-    /// A linked wallet is charged with its access token, no scan.
-    AutoDebit,
-}
+/// The payment products. The name is the journal's (stored per payment, `product` column);
+/// what each one means for a payment is answered here, by [`ProductRules`].
+pub use crate::journal::Product;
 
 /// What a face asks the engine to take: the amount, what it is for, who asked, and the
 /// product with what the face collected for it.
@@ -95,7 +86,7 @@ impl ProductIntent {
 
 /// What a verified `S` to `pay` means.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PaySuccess {
+pub enum PaySuccess {
     /// A code for the customer to scan, valid until `expires_at` (Order Code).
     ShowCode {
         code_value: String,
@@ -128,25 +119,17 @@ pub struct PollSchedule {
     pub until: PollUntil,
 }
 
-impl Product {
-    /// The journal's name for the product (the `product` column).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Product::OrderCode => "order_code",
-            Product::UserPresented => "user_presented",
-            Product::EntryCode => "entry_code",
-            Product::AutoDebit => "auto_debit",
-        }
-    }
-
-    /// Whether a payment of this product waits for the customer with a code on a screen
-    /// (the journal then holds the code and its expiry).
-    pub fn shows_code(self) -> bool {
-        matches!(self, Product::OrderCode | Product::EntryCode)
-    }
-
+/// What a product decides about a payment (the questions in this module's documentation).
+pub trait ProductRules {
     /// Reads a verified `S` answer to `pay`.
-    pub(crate) fn read_success(self, response: &PayResponse) -> PaySuccess {
+    fn read_success(self, response: &PayResponse) -> PaySuccess;
+    /// How the engine follows a payment of this product that is not final.
+    fn poll_schedule(self, policy: &Policy) -> PollSchedule;
+}
+
+impl ProductRules for Product {
+    /// Reads a verified `S` answer to `pay`.
+    fn read_success(self, response: &PayResponse) -> PaySuccess {
         match self {
             Product::OrderCode => {
                 let code = response.order_code_form.as_ref().and_then(|form| {
@@ -170,15 +153,13 @@ impl Product {
         }
     }
 
-    /// How the engine follows a payment of this product that is not final.
-    ///
     /// other-products.md: Order Code, every 3 to 5 s while the code is on screen;
     /// User-presented after `U` or no answer, "10-20 × every 3 s, start after 5 s; then
     /// cancel" (we take 20: a customer typing a wallet PIN needs the time); Entry Code
     /// "10-20 × every 3 s, start after 15 s". Auto Debit (auto-debit.md) follows the
     /// User-presented rule: the money is taken without the customer, so a `U` is settled as
     /// quickly.
-    pub fn poll_schedule(self, policy: &Policy) -> PollSchedule {
+    fn poll_schedule(self, policy: &Policy) -> PollSchedule {
         match self {
             Product::OrderCode => PollSchedule {
                 first_after: policy.poll_interval,
@@ -262,11 +243,5 @@ mod tests {
             Product::EntryCode.poll_schedule(&policy).first_after,
             Duration::from_secs(15)
         );
-    }
-
-    #[test]
-    fn products_that_show_a_code_are_the_scanned_ones() {
-        assert!(Product::OrderCode.shows_code() && Product::EntryCode.shows_code());
-        assert!(!Product::UserPresented.shows_code() && !Product::AutoDebit.shows_code());
     }
 }

@@ -11,7 +11,7 @@ use crate::admin::ManagerApproval;
 use crate::ams::client::Outcome;
 use crate::ams::models::{Amount, InquiryRefundRequest, RefundRequest, RefundStatus};
 use crate::journal::{
-    Actor, EntityRef, NewRefund, PaymentState, RefundRecord, RefundState, RefundUpdate,
+    Actor, CallKind, EntityRef, NewRefund, PaymentState, RefundRecord, RefundState, RefundUpdate,
     RequestIntent, Resolution,
 };
 use crate::money::Money;
@@ -117,7 +117,7 @@ impl Checkout {
         self.db(move |j| {
             j.record_request_intent(RequestIntent {
                 request_id: intent_id,
-                api: "refund",
+                api: CallKind::Refund,
                 entity,
                 body_sha256: hash,
             })

@@ -80,15 +80,32 @@ pub(super) fn sandbox_prefix(sandbox: bool) -> String {
     }
 }
 
-fn payment_json(record: &PaymentRecord, sandbox: bool) -> serde_json::Value {
+/// A payment as every command prints it in JSON (`journal list`, `status`, `pay`, `cancel`):
+/// one shape, in the journal's own words (`state` is the stored state, e.g.
+/// `awaiting_customer`).
+pub(super) fn payment_json(record: &PaymentRecord) -> serde_json::Value {
     json!({
         "paymentRequestId": record.payment_request_id,
         "paymentId": record.payment_id,
-        "status": json_status(record.state),
+        "orderRef": record.order_ref,
+        "product": record.product.as_str(),
+        "state": record.state.as_str(),
         "amount": record.amount.major_string(),
+        "amountMinor": record.amount.minor(),
         "currency": record.amount.currency().code(),
-        "sandbox": sandbox,
+        "createdAt": record.created_at.to_string(),
+        "resultCode": record.result_code,
     })
+}
+
+/// The result of `pay`, `cancel` and `status`: the payment, plus the documented `status`
+/// word scripts branch on (SUCCESS, FAIL, CANCELLED, UNRESOLVED; README and tests rely on
+/// it) and whether the money was the sandbox's.
+fn result_json(record: &PaymentRecord, sandbox: bool) -> serde_json::Value {
+    let mut value = payment_json(record);
+    value["status"] = json!(json_status(record.state));
+    value["sandbox"] = json!(sandbox);
+    value
 }
 
 pub(super) async fn start_terminal(config_path: Option<&Path>) -> Result<Terminal, CliError> {
@@ -251,77 +268,67 @@ pub(super) fn report_payment(record: &PaymentRecord, json: bool, sandbox: bool) 
         record.payment_request_id
     );
     if json {
-        println!("{}", payment_json(record, sandbox));
+        println!("{}", result_json(record, sandbox));
     }
 }
 
-/// Reads the journal only: no engine, no network, no data-folder lock, so it works while
-/// the terminal or a `pay` is running.
+/// Reads the journal only (its read-only connection): no engine, no network, no data-folder
+/// lock, so it works while the terminal or a `pay` is running.
 pub fn status(id: &str, json: bool, config_path: Option<&Path>) -> CliResult {
     let config = Config::discover(config_path)?;
-    let journal = crate::journal::Journal::open_in(&config.storage.data_dir)
-        .map_err(|e| CliError::usage(e.to_string()))?;
-    let usage = |e: crate::journal::JournalError| CliError::usage(e.to_string());
-    let record = match journal.payment_by_request_id(id).map_err(usage)? {
-        Some(record) => record,
-        None => journal
-            .payment_by_alipay_id(id)
-            .map_err(usage)?
-            .ok_or_else(|| {
-                CliError::usage(format!(
-                    "no payment `{id}` in the journal; check the id with `alipay-pos journal list`"
-                ))
-            })?,
-    };
-    let refunds = journal.refunds_for(record.id).map_err(usage)?;
-    let events = journal
-        .events_for(crate::journal::EntityRef::Payment(record.id))
-        .map_err(usage)?;
-    {
-        if json {
-            let mut value = payment_json(&record, config.is_sandbox());
-            value["state"] = json!(record.state.as_str());
-            value["refunds"] = json!(
-                refunds
-                    .iter()
-                    .map(|r| json!({
-                        "refundRequestId": r.refund_request_id,
-                        "amount": r.amount.major_string(),
-                        "state": r.state.as_str(),
-                    }))
-                    .collect::<Vec<_>>()
-            );
-            println!("{value}");
-        } else {
+    let reader = super::journal_cmd::open_reader(&config)?;
+    let detail = reader
+        .payment_detail(id)
+        .map_err(|e| CliError::usage(e.to_string()))?
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "no payment `{id}` in the journal; check the id with `alipay-pos journal list`"
+            ))
+        })?;
+    let record = &detail.payment;
+    if json {
+        let mut value = result_json(record, config.is_sandbox());
+        value["refunds"] = json!(
+            detail
+                .refunds
+                .iter()
+                .map(|r| json!({
+                    "refundRequestId": r.refund_request_id,
+                    "amount": r.amount.major_string(),
+                    "state": r.state.as_str(),
+                }))
+                .collect::<Vec<_>>()
+        );
+        println!("{value}");
+    } else {
+        println!(
+            "{}payment {} ({})",
+            sandbox_prefix(config.is_sandbox()),
+            record.payment_request_id,
+            record.state.as_str()
+        );
+        println!(
+            "alipay payment id: {}",
+            record.payment_id.as_deref().unwrap_or("-")
+        );
+        println!("amount: {}", record.amount.format(Locale::English));
+        for refund in &detail.refunds {
             println!(
-                "{}payment {} ({})",
-                sandbox_prefix(config.is_sandbox()),
-                record.payment_request_id,
-                record.state.as_str()
+                "refund {}: {} {}",
+                refund.refund_request_id,
+                refund.amount.format(Locale::English),
+                refund.state.as_str()
             );
+        }
+        for event in &detail.events {
             println!(
-                "alipay payment id: {}",
-                record.payment_id.as_deref().unwrap_or("-")
+                "{}  {:<8} {} -> {}  {}",
+                event.at,
+                event.actor.as_str(),
+                event.from_state.as_deref().unwrap_or("-"),
+                event.to_state.as_deref().unwrap_or("-"),
+                event.detail
             );
-            println!("amount: {}", record.amount.format(Locale::English));
-            for refund in &refunds {
-                println!(
-                    "refund {}: {} {}",
-                    refund.refund_request_id,
-                    refund.amount.format(Locale::English),
-                    refund.state.as_str()
-                );
-            }
-            for event in &events {
-                println!(
-                    "{}  {:<8} {} -> {}  {}",
-                    event.at,
-                    event.actor.as_str(),
-                    event.from_state.as_deref().unwrap_or("-"),
-                    event.to_state.as_deref().unwrap_or("-"),
-                    event.detail
-                );
-            }
         }
     }
     Ok(exit_for(record.state))

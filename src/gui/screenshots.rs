@@ -333,6 +333,7 @@ fn demo_payment(
         amount,
         description: description.into(),
         operator: "T01".into(),
+        product: crate::journal::Product::OrderCode,
         state,
         payment_id: paid.then(|| format!("20261123194000010000000{n:02}")),
         code_value: None,

@@ -13,8 +13,8 @@ use rusqlite::Connection;
 
 use super::error::JournalError;
 use super::schema::PROTECTIVE_TRIGGERS;
-use super::state::EntityRef;
-use super::{Journal, payments, refunds};
+use super::state::{EntityRef, code_products_sql};
+use super::{Journal, payments, refunds, requests};
 
 /// What kind of problem a [`Violation`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -33,7 +33,7 @@ pub enum ViolationKind {
     FinalWithoutFinalAt,
     /// A payment or refund that is not final has a `final_at`.
     OpenWithFinalAt,
-    /// `paid_at` on a payment that is neither paid nor reversed.
+    /// `paid_at` on a payment that is not paid.
     PaidAtWithoutPayment,
     /// A refund (not failed) on a payment that is not `paid`, or any refund on a payment that
     /// was never paid.
@@ -52,6 +52,12 @@ pub enum ViolationKind {
     OrphanEntry,
     /// A payment resolved by hand has no manager event naming who did it and why.
     ManualWithoutManagerEvent,
+    /// A payment of a product that shows a code waits for the customer without the code or
+    /// its expiry.
+    AwaitingCustomerWithoutCode,
+    /// A payment of a product that shows no code has one stored (for User-presented that
+    /// could be the customer's own code, which the journal must never hold).
+    CodeOnCodelessProduct,
     /// A check could not run (the file is too damaged to query); see the message.
     CheckFailed,
 }
@@ -75,6 +81,8 @@ impl ViolationKind {
             ViolationKind::StateEventMismatch => "state_event_mismatch",
             ViolationKind::OrphanEntry => "orphan_entry",
             ViolationKind::ManualWithoutManagerEvent => "manual_without_manager_event",
+            ViolationKind::AwaitingCustomerWithoutCode => "awaiting_customer_without_code",
+            ViolationKind::CodeOnCodelessProduct => "code_on_codeless_product",
             ViolationKind::CheckFailed => "check_failed",
         }
     }
@@ -166,7 +174,7 @@ const RULES: &[(ViolationKind, &str)] = &[
     (
         ViolationKind::PaidAtWithoutPayment,
         "SELECT 'payment', id, state || ' but paid_at is ' || paid_at FROM payments
-         WHERE paid_at IS NOT NULL AND state NOT IN ('paid', 'cancelled')",
+         WHERE paid_at IS NOT NULL AND state <> 'paid'",
     ),
     (
         ViolationKind::RefundOnUnpaidPayment,
@@ -257,40 +265,77 @@ const RULES: &[(ViolationKind, &str)] = &[
     ),
 ];
 
+/// The invariants that depend on the product, with the product lists generated from
+/// [`super::Product::shows_code`] so they cannot drift from the writer's rule.
+fn product_rules() -> [(ViolationKind, String); 2] {
+    let shows = code_products_sql();
+    [
+        (
+            ViolationKind::AwaitingCustomerWithoutCode,
+            format!(
+                "SELECT 'payment', id, 'awaiting the customer (' || product || ') but without '
+                        || rtrim(iif(code_value IS NULL, 'code_value, ', '')
+                              || iif(code_expires_at IS NULL, 'code_expires_at, ', ''), ', ')
+                 FROM payments
+                 WHERE state = 'awaiting_customer' AND product IN ({shows})
+                   AND (code_value IS NULL OR code_expires_at IS NULL)"
+            ),
+        ),
+        (
+            ViolationKind::CodeOnCodelessProduct,
+            format!(
+                "SELECT 'payment', id, product || ' payments show no code, but one is stored; \
+                        a customer''s payment code must never be kept'
+                 FROM payments
+                 WHERE product NOT IN ({shows}) AND code_value IS NOT NULL"
+            ),
+        ),
+    ]
+}
+
 impl Journal {
     /// Runs `PRAGMA integrity_check` and every journal invariant over one consistent snapshot.
     /// Errors only when the file cannot be read at all; findings go into the report.
     pub fn check(&self) -> Result<CheckReport, JournalError> {
-        let snapshot = self.conn.unchecked_transaction()?;
-        let integrity: Vec<String> = snapshot
-            .prepare("PRAGMA integrity_check")?
-            .query_map([], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
-        let integrity_ok = integrity.len() == 1 && integrity[0] == "ok";
-
-        // On a damaged file a query can fail where integrity_check merely complained; that
-        // must still produce a report, so each step's failure becomes a finding.
-        let mut violations = Vec::new();
-        let mut attempt = |what: &str, result: Result<Vec<Violation>, JournalError>| match result {
-            Ok(found) => violations.extend(found),
-            Err(error) => violations.push(Violation {
-                kind: ViolationKind::CheckFailed,
-                entity: None,
-                message: format!("could not check {what}: {error}"),
-            }),
-        };
-        attempt("foreign keys", foreign_keys(&snapshot));
-        attempt("triggers", triggers(&snapshot));
-        attempt("row contents", unreadable_rows(&snapshot));
-        for &(kind, sql) in RULES {
-            attempt(kind.as_str(), rule(&snapshot, kind, sql));
-        }
-        Ok(CheckReport {
-            integrity_ok,
-            integrity_messages: if integrity_ok { Vec::new() } else { integrity },
-            violations,
-        })
+        check_connection(&self.conn)
     }
+}
+
+/// [`Journal::check`] on any connection to a journal of this build's schema (the writer's
+/// or a [`super::Reader`]'s).
+pub(crate) fn check_connection(conn: &Connection) -> Result<CheckReport, JournalError> {
+    let snapshot = conn.unchecked_transaction()?;
+    let integrity: Vec<String> = snapshot
+        .prepare("PRAGMA integrity_check")?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    let integrity_ok = integrity.len() == 1 && integrity[0] == "ok";
+
+    // On a damaged file a query can fail where integrity_check merely complained; that
+    // must still produce a report, so each step's failure becomes a finding.
+    let mut violations = Vec::new();
+    let mut attempt = |what: &str, result: Result<Vec<Violation>, JournalError>| match result {
+        Ok(found) => violations.extend(found),
+        Err(error) => violations.push(Violation {
+            kind: ViolationKind::CheckFailed,
+            entity: None,
+            message: format!("could not check {what}: {error}"),
+        }),
+    };
+    attempt("foreign keys", foreign_keys(&snapshot));
+    attempt("triggers", triggers(&snapshot));
+    attempt("row contents", unreadable_rows(&snapshot));
+    for &(kind, sql) in RULES {
+        attempt(kind.as_str(), rule(&snapshot, kind, sql));
+    }
+    for (kind, sql) in product_rules() {
+        attempt(kind.as_str(), rule(&snapshot, kind, &sql));
+    }
+    Ok(CheckReport {
+        integrity_ok,
+        integrity_messages: if integrity_ok { Vec::new() } else { integrity },
+        violations,
+    })
 }
 
 fn rule(conn: &Connection, kind: ViolationKind, sql: &str) -> Result<Vec<Violation>, JournalError> {
@@ -401,5 +446,14 @@ fn unreadable_rows(conn: &Connection) -> Result<Vec<Violation>, JournalError> {
             });
         }
     }
+    out.extend(
+        requests::unreadable_requests(conn)?
+            .into_iter()
+            .map(|(entity, message)| Violation {
+                kind: ViolationKind::UnreadableRow,
+                entity,
+                message,
+            }),
+    );
     Ok(out)
 }

@@ -11,6 +11,7 @@ use rusqlite::ErrorCode;
 
 use crate::money::{Currency, MinorTotal, Money, MoneyError};
 
+use super::requests::CallKind;
 use super::state::{EntityRef, PaymentLocalId, PaymentState, RefundLocalId, RefundState};
 
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +102,7 @@ pub enum JournalError {
     #[error("{field}: {reason}")]
     InvalidInput { field: &'static str, reason: String },
 
-    #[error("{payment} cannot go from {from} to {to}; {}", transition_hint(*.from, *.to))]
+    #[error("{payment} cannot go from {from} to {to}; {}", transition_hint(*.from))]
     IllegalTransition {
         payment: PaymentLocalId,
         from: PaymentState,
@@ -169,12 +170,6 @@ pub enum JournalError {
     },
 
     #[error(
-        "{payment} has refunds that succeeded or are still in flight, so it cannot be \
-         reversed by a cancel; settle the refunds first"
-    )]
-    ReversalBlockedByRefunds { payment: PaymentLocalId },
-
-    #[error(
         "request `{request_id}` already ended as {stored}, which is what Alipay decided; it \
          cannot be changed. Log a new request (with a new id) instead"
     )]
@@ -186,18 +181,49 @@ pub enum JournalError {
     )]
     RequestIdReused {
         request_id: String,
-        api: String,
+        api: CallKind,
         entity: EntityRef,
+    },
+
+    #[error(
+        "there is no journal at {path} yet; it is created when the terminal (or a `pay`) first \
+         starts on this data folder. Check `storage.data_dir` if payments were taken already"
+    )]
+    NoJournal { path: PathBuf },
+
+    #[error(
+        "the journal at {path} has schema version {found}, older than the version {supported} \
+         this build reads; start the terminal (or run `alipay-pos resolve`) once so that it \
+         upgrades the file, then read it again"
+    )]
+    Outdated {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+
+    #[error(
+        "the journal at {path} belongs to terminal `{journal_terminal}` of store \
+         `{journal_store}`, but this configuration is terminal `{config_terminal}` of store \
+         `{config_store}`; a journal copied to another till would mix two terminals' request \
+         ids. Point `storage.data_dir` at this terminal's own data folder, or set \
+         `store.terminal_id` and `store.reference_store_id` back to the journal's values if \
+         this till was only renamed"
+    )]
+    IdentityMismatch {
+        path: PathBuf,
+        journal_terminal: String,
+        journal_store: String,
+        config_terminal: String,
+        config_store: String,
     },
 
     #[error("totals overflowed: {0}")]
     Money(#[from] MoneyError),
 }
 
-fn transition_hint(from: PaymentState, to: PaymentState) -> &'static str {
-    if from == PaymentState::Paid && to == PaymentState::Cancelled {
-        "a cancel after payment must be recorded as a reversal (reverse_payment)"
-    } else if from.is_final() {
+fn transition_hint(from: PaymentState) -> &'static str {
+    if from.is_final() {
         "final states never change"
     } else {
         "reload it, the engine's view is out of date"

@@ -22,7 +22,10 @@ pub enum EventKind {
     Transition,
     /// New facts (e.g. a result code) recorded without leaving a non-final state.
     Update,
-    /// A paid payment reversed by a successful cancel (Paid → Cancelled).
+    /// A paid payment reversed by a cancel (Paid → Cancelled). Nothing writes it any more
+    /// (the writer was never called by the engine: money goes back as a refund) and no real
+    /// journal holds one; it stays only because the GUI's timeline still matches on it.
+    /// Delete it together with that match arm.
     Reversal,
     /// A free-form note; no state change (`from_state` and `to_state` are empty).
     Note,
@@ -145,6 +148,21 @@ fn into_record(raw: RawEvent) -> Result<EventRecord, JournalError> {
     })
 }
 
+/// The history of one payment or refund, oldest first.
+pub(crate) fn events_of(
+    conn: &Connection,
+    entity: EntityRef,
+) -> Result<Vec<EventRecord>, JournalError> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events
+         WHERE entity_kind = ?1 AND entity_id = ?2 ORDER BY seq"
+    ))?;
+    let raws = statement
+        .query_map(params![entity.kind(), entity.id()], read_raw)?
+        .collect::<Result<Vec<_>, _>>()?;
+    raws.into_iter().map(into_record).collect()
+}
+
 pub(crate) fn load_event(conn: &Connection, seq: i64) -> Result<EventRecord, JournalError> {
     let raw = conn
         .prepare_cached(&format!(
@@ -160,15 +178,7 @@ impl Journal {
         &self,
         entity: impl Into<EntityRef>,
     ) -> Result<Vec<EventRecord>, JournalError> {
-        let entity = entity.into();
-        let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events
-             WHERE entity_kind = ?1 AND entity_id = ?2 ORDER BY seq"
-        ))?;
-        let raws = statement
-            .query_map(params![entity.kind(), entity.id()], read_raw)?
-            .collect::<Result<Vec<_>, _>>()?;
-        raws.into_iter().map(into_record).collect()
+        events_of(&self.conn, entity.into())
     }
 
     /// Adds a note to an entity's history without changing its state, e.g. "notification

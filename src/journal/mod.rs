@@ -9,8 +9,11 @@
 //! Rules the journal enforces (the engine decides what happens; the journal refuses what cannot
 //! be true):
 //! - payment and refund states only move along the legal transitions ([`PaymentState`],
-//!   [`RefundState`]); final states never change, except a paid payment reversed by a cancel,
-//!   which is recorded as such ([`Journal::reverse_payment`]);
+//!   [`RefundState`]); final states never change;
+//! - what a payment waiting for the customer must carry depends on its [`Product`]: a code
+//!   to show for Order Code and Entry Code, and never a code for User-presented (the
+//!   customer's code is a bearer secret) or Auto Debit;
+//! - a journal belongs to one terminal ([`Journal::bind_identity`]);
 //! - refunds, counting those still in flight, never exceed the payment; the check and the
 //!   insert happen in one IMMEDIATE transaction, so two terminals (or two connections) sharing
 //!   the file cannot both take the last of it;
@@ -22,11 +25,17 @@
 //! Alipay's wire structs: the engine translates, so a wire-format change never needs a
 //! migration. It is synchronous; the async engine calls it through `spawn_blocking`, which is
 //! why [`Journal`] is `Send`.
+//!
+//! Two handles open the file: [`Journal`], the engine's writer, which creates and migrates it,
+//! and [`Reader`], a read-only connection with named queries for the faces, which never
+//! waits for the writer (WAL) and cannot change anything.
 
 mod check;
 mod error;
 mod events;
+mod meta;
 mod payments;
+mod reader;
 mod refunds;
 mod report;
 mod requests;
@@ -43,13 +52,15 @@ use time::OffsetDateTime;
 pub use check::{CheckReport, Violation, ViolationKind};
 pub use error::JournalError;
 pub use events::{EventKind, EventRecord};
+pub use meta::JournalIdentity;
 pub use payments::{NewPayment, PaymentFilter, PaymentRecord, PaymentRef, PaymentUpdate};
+pub use reader::{PaymentDetail, Reader, RefundTotals, TransactionRow};
 pub use refunds::{NewRefund, RefundRecord, RefundRef, RefundUpdate};
 pub use report::{CurrencyTotals, SignedTotal};
-pub use requests::{RequestIntent, RequestOutcome, RequestRecord};
+pub use requests::{CallKind, RequestIntent, RequestOutcome, RequestRecord};
 pub use state::{
-    Actor, EntityRef, PaymentLocalId, PaymentState, RefundLocalId, RefundState, Resolution,
-    UnknownName,
+    Actor, EntityRef, PaymentLocalId, PaymentState, Product, RefundLocalId, RefundState,
+    Resolution, UnknownName,
 };
 
 #[cfg(doc)]

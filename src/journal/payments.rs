@@ -9,7 +9,9 @@ use crate::money::{Currency, Money};
 
 use super::error::JournalError;
 use super::events::{EventKind, NewEvent, insert_event};
-use super::state::{Actor, EntityRef, PaymentLocalId, PaymentState, Resolution};
+use super::state::{
+    Actor, EntityRef, PaymentLocalId, PaymentState, Product, Resolution, open_payment_states_sql,
+};
 use super::timestamp::{from_stored, from_stored_opt, to_stored, truncate};
 use super::{Journal, check_request_id, check_text, minor_to_sql, money_from_sql};
 
@@ -25,6 +27,8 @@ pub struct NewPayment {
     pub description: String,
     /// Who takes the payment: the cashier's id, or the terminal's id when unattended.
     pub operator: String,
+    /// Which Alipay product takes it; fixed for the attempt's life.
+    pub product: Product,
 }
 
 /// A payment attempt as the journal holds it.
@@ -36,10 +40,14 @@ pub struct PaymentRecord {
     pub amount: Money,
     pub description: String,
     pub operator: String,
+    /// Which Alipay product took it (journals from before schema version 2: Order Code, the
+    /// only one there was).
+    pub product: Product,
     pub state: PaymentState,
     /// Alipay's `paymentId`, once known.
     pub payment_id: Option<String>,
-    /// The order code (QR content) shown to the customer.
+    /// The code (QR content) shown to the customer; only for products that show one
+    /// ([`Product::shows_code`]). Never the customer's own payment code.
     pub code_value: Option<String>,
     pub code_expires_at: Option<OffsetDateTime>,
     /// The last result code / message that mattered (e.g. `ORDER_IS_CLOSED`).
@@ -47,16 +55,18 @@ pub struct PaymentRecord {
     pub result_message: Option<String>,
     /// How an outcome that was unknown for a while was settled.
     pub resolution: Option<Resolution>,
-    /// When the customer paid (Alipay's `paymentTime` when known). Kept after a reversal.
+    /// When the customer paid (Alipay's `paymentTime` when known).
     pub paid_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
-    /// When the payment reached its final state (for a reversal: when it was cancelled).
+    /// When the payment reached its final state.
     pub final_at: Option<OffsetDateTime>,
 }
 
 impl PaymentRecord {
-    /// Paid and then cancelled inside the cancel window: money came in and went back.
+    /// Paid and then cancelled: money came in and went back. Always false for a journal this
+    /// build wrote (nothing leaves `Paid`, and no build's engine ever recorded a reversal); it
+    /// stays only because the GUI's rows still ask. Delete it with that caller.
     pub fn is_reversed(&self) -> bool {
         self.state == PaymentState::Cancelled && self.paid_at.is_some()
     }
@@ -143,7 +153,10 @@ pub(crate) const MANUAL_REASON_MAX_CHARS: usize = 256;
 
 pub(crate) const PAYMENT_COLUMNS: &str = "id, payment_request_id, order_ref, amount_minor, \
     currency, description, operator, state, payment_id, code_value, code_expires_at, \
-    result_code, result_message, resolution, paid_at, created_at, updated_at, final_at";
+    result_code, result_message, resolution, paid_at, created_at, updated_at, final_at, product";
+
+/// How many columns [`read_raw`] reads, so a query can put more after them.
+pub(crate) const PAYMENT_COLUMN_COUNT: usize = 19;
 
 /// A payments row as stored, before its values are checked.
 pub(crate) struct RawPayment {
@@ -165,6 +178,7 @@ pub(crate) struct RawPayment {
     created_at: String,
     updated_at: String,
     final_at: Option<String>,
+    product: String,
 }
 
 pub(crate) fn read_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawPayment> {
@@ -187,6 +201,7 @@ pub(crate) fn read_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawPayment> 
         created_at: row.get(15)?,
         updated_at: row.get(16)?,
         final_at: row.get(17)?,
+        product: row.get(18)?,
     })
 }
 
@@ -205,8 +220,11 @@ impl RawPayment {
             ),
             None => None,
         };
+        let product = Product::parse(&self.product)
+            .ok_or_else(|| unreadable(format!("product `{}`", self.product)))?;
         Ok(PaymentRecord {
             id: PaymentLocalId(self.id),
+            product,
             amount: money_from_sql(self.amount_minor, &self.currency, &what)?,
             payment_request_id: self.payment_request_id,
             order_ref: self.order_ref,
@@ -247,6 +265,130 @@ pub(crate) fn find_payment(
             .optional()?,
     };
     raw.map(RawPayment::into_record).transpose()
+}
+
+/// One payment by Alipay's `paymentId`.
+pub(crate) fn find_by_alipay_id(
+    conn: &Connection,
+    payment_id: &str,
+) -> Result<Option<PaymentRecord>, JournalError> {
+    let raw = conn
+        .prepare_cached(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = ?1"
+        ))?
+        .query_row([payment_id], read_raw)
+        .optional()?;
+    raw.map(RawPayment::into_record).transpose()
+}
+
+/// The one "find a payment by whatever id the person has": the terminal's
+/// `paymentRequestId` (on the receipt and every screen) first, then Alipay's `paymentId` (in
+/// the customer's wallet and the merchant portal). The two cannot be confused: request ids
+/// are the terminal's own shape and Alipay's ids are its own, and each is unique.
+pub(crate) fn find_by_either_id(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<PaymentRecord>, JournalError> {
+    match find_payment(conn, PaymentRef::RequestId(id))? {
+        Some(record) => Ok(Some(record)),
+        None => find_by_alipay_id(conn, id),
+    }
+}
+
+/// `WHERE … ORDER BY … LIMIT ?` over `payments` for `filter`, with its arguments; shared by
+/// the plain listing and the listing with refund totals, so both select the same rows.
+pub(crate) fn filter_clause(filter: &PaymentFilter) -> Result<(String, Vec<Value>), JournalError> {
+    let mut sql = String::from(" WHERE 1 = 1");
+    let mut args: Vec<Value> = Vec::new();
+    if let Some(since) = filter.since {
+        sql.push_str(" AND created_at >= ?");
+        args.push(Value::Text(to_stored(since, "since")?));
+    }
+    if let Some(until) = filter.until {
+        sql.push_str(" AND created_at < ?");
+        args.push(Value::Text(to_stored(until, "until")?));
+    }
+    if !filter.states.is_empty() {
+        let marks = vec!["?"; filter.states.len()].join(", ");
+        sql.push_str(&format!(" AND state IN ({marks})"));
+        args.extend(
+            filter
+                .states
+                .iter()
+                .map(|s| Value::Text(s.as_str().to_owned())),
+        );
+    }
+    if let Some(order_ref) = &filter.order_ref {
+        sql.push_str(" AND order_ref = ?");
+        args.push(Value::Text(order_ref.clone()));
+    }
+    let currencies: Vec<Currency> = [
+        filter.currency,
+        filter.min_amount.map(|m| m.currency()),
+        filter.max_amount.map(|m| m.currency()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let Some(&currency) = currencies.first() {
+        if currencies.iter().any(|&c| c != currency) {
+            return Err(JournalError::InvalidInput {
+                field: "filter",
+                reason: "currency, min_amount and max_amount must be in one currency".to_owned(),
+            });
+        }
+        sql.push_str(" AND currency = ?");
+        args.push(Value::Text(currency.code().to_owned()));
+    }
+    if let Some(min) = filter.min_amount {
+        sql.push_str(" AND amount_minor >= ?");
+        args.push(Value::Integer(minor_to_sql(min.minor())?));
+    }
+    if let Some(max) = filter.max_amount {
+        sql.push_str(" AND amount_minor <= ?");
+        args.push(Value::Integer(minor_to_sql(max.minor())?));
+    }
+    if let Some(text) = filter.text.as_deref().map(str::trim)
+        && !text.is_empty()
+    {
+        sql.push_str(
+            " AND (instr(lower(payment_request_id), ?) > 0
+                   OR instr(lower(coalesce(payment_id, '')), ?) > 0
+                   OR instr(lower(order_ref), ?) > 0)",
+        );
+        let needle = text.to_lowercase();
+        for _ in 0..3 {
+            args.push(Value::Text(needle.clone()));
+        }
+    }
+    sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
+    args.push(Value::Integer(filter.limit.map_or(-1, i64::from)));
+    Ok((sql, args))
+}
+
+/// Payments matching `filter`, newest first.
+pub(crate) fn list_payments(
+    conn: &Connection,
+    filter: &PaymentFilter,
+) -> Result<Vec<PaymentRecord>, JournalError> {
+    let (clause, args) = filter_clause(filter)?;
+    let mut statement = conn.prepare(&format!("SELECT {PAYMENT_COLUMNS} FROM payments{clause}"))?;
+    let raws = statement
+        .query_map(params_from_iter(args), read_raw)?
+        .collect::<Result<Vec<_>, _>>()?;
+    raws.into_iter().map(RawPayment::into_record).collect()
+}
+
+/// How many payments are in one of `states_sql` (an SQL list, see [`super::state::sql_list`]).
+pub(crate) fn count_in(conn: &Connection, states_sql: &str) -> Result<u64, JournalError> {
+    let count: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM payments WHERE state IN ({states_sql})"
+        ))?
+        .query_row([], |r| r.get(0))?;
+    u64::try_from(count).map_err(|_| JournalError::Unreadable {
+        what: format!("payment count {count}"),
+    })
 }
 
 pub(crate) fn load_payment(
@@ -314,15 +456,11 @@ fn check_update(update: &PaymentUpdate) -> Result<(), JournalError> {
 }
 
 /// Applies `update` to a copy of `current` and decides whether and how that can be written.
-///
-/// `reversal` is only given by [`Journal::reverse_payment`], the one way out of `Paid`; it holds
-/// the moment of the cancel, which becomes `final_at`.
 fn plan_change(
     current: &PaymentRecord,
     to: PaymentState,
     update: &PaymentUpdate,
     now: OffsetDateTime,
-    reversal: Option<OffsetDateTime>,
 ) -> Result<(PaymentRecord, Plan), JournalError> {
     let entity = current.entity();
     let from = current.state;
@@ -331,6 +469,16 @@ fn plan_change(
         return Err(JournalError::InvalidInput {
             field: "paid_at",
             reason: format!("can only be given when the payment becomes paid, not {to}"),
+        });
+    }
+    if update.code_value.is_some() && !current.product.shows_code() {
+        return Err(JournalError::InvalidInput {
+            field: "code_value",
+            reason: format!(
+                "a {} payment shows no code; the customer's own payment code is a bearer \
+                 secret and the journal never stores it",
+                current.product
+            ),
         });
     }
     if let (Some(stored), Some(given)) = (&current.payment_id, &update.payment_id)
@@ -381,15 +529,6 @@ fn plan_change(
             });
         }
         EventKind::Update
-    } else if reversal.is_some() {
-        if from != PaymentState::Paid || to != PaymentState::Cancelled {
-            return Err(JournalError::IllegalTransition {
-                payment: current.id,
-                from,
-                to,
-            });
-        }
-        EventKind::Reversal
     } else {
         if !from.can_become(to) {
             return Err(JournalError::IllegalTransition {
@@ -409,20 +548,21 @@ fn plan_change(
         state: to.as_str(),
         field,
     };
+    // A code on screen is what the customer acts on, so a product that shows one cannot wait
+    // for the customer without it; the others (the terminal scans, or nothing is shown) can.
+    let shows_code = next.product.shows_code();
     match to {
-        PaymentState::AwaitingCustomer if next.code_value.is_none() => {
+        PaymentState::AwaitingCustomer if shows_code && next.code_value.is_none() => {
             return Err(missing("code_value"));
         }
-        PaymentState::AwaitingCustomer if next.code_expires_at.is_none() => {
+        PaymentState::AwaitingCustomer if shows_code && next.code_expires_at.is_none() => {
             return Err(missing("code_expires_at"));
         }
         PaymentState::Paid if next.payment_id.is_none() => return Err(missing("payment_id")),
         _ => {}
     }
     next.updated_at = now;
-    if let Some(cancelled_at) = reversal {
-        next.final_at = Some(cancelled_at);
-    } else if to.is_final() && !from.is_final() {
+    if to.is_final() && !from.is_final() {
         next.final_at = Some(now);
     }
     Ok((next, Plan::Write(kind)))
@@ -474,8 +614,8 @@ impl Journal {
         }
         tx.prepare_cached(
             "INSERT INTO payments (payment_request_id, order_ref, amount_minor, currency,
-                 description, operator, state, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                 description, operator, state, created_at, updated_at, product)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
         )?
         .execute(params![
             new.payment_request_id,
@@ -486,6 +626,7 @@ impl Journal {
             new.operator,
             PaymentState::Created.as_str(),
             stamp,
+            new.product.as_str(),
         ])?;
         let id = PaymentLocalId(tx.last_insert_rowid());
         let detail = format!(
@@ -516,8 +657,9 @@ impl Journal {
     ///
     /// Refuses transitions the state machine does not allow
     /// ([`JournalError::IllegalTransition`]), a `Paid` without `payment_id`, an
-    /// `AwaitingCustomer` without the order code and its expiry, and a `payment_id` that
-    /// differs from the stored one. `paid_at` defaults to now when the payment becomes paid.
+    /// `AwaitingCustomer` without the code and its expiry for a product that shows one
+    /// ([`Product::shows_code`]), a code for a product that shows none, and a `payment_id`
+    /// that differs from the stored one. `paid_at` defaults to now when the payment becomes paid.
     ///
     /// Idempotent: when `to` is the current state and `update` changes nothing, the stored
     /// record is returned and no event is written, so the engine can safely repeat a call
@@ -578,55 +720,6 @@ impl Journal {
         )
     }
 
-    /// Records that a paid payment was cancelled inside the cancel window (Alipay returned the
-    /// money), the only way out of `Paid`. `cancelled_at` is Alipay's `cancelTime` when known
-    /// and becomes the new `final_at`; `paid_at` is kept, so reports show both the payment and
-    /// its reversal. Refused while refunds of it succeeded or are in flight (Alipay refuses to
-    /// cancel a refunded payment). Idempotent for a payment already reversed.
-    pub fn reverse_payment<'a>(
-        &mut self,
-        payment: impl Into<PaymentRef<'a>>,
-        actor: Actor,
-        detail: &str,
-        cancelled_at: Option<OffsetDateTime>,
-    ) -> Result<PaymentRecord, JournalError> {
-        check_text("detail", detail, 4096, true)?;
-        let payment = payment.into();
-        let now = self.now();
-        let cancelled_at = cancelled_at.map(truncate).unwrap_or(now);
-        let tx = self.begin_write()?;
-        let current = load_payment(&tx, payment)?;
-        if current.is_reversed() {
-            return Ok(current);
-        }
-        if current.state != PaymentState::Paid {
-            // Includes an unpaid Cancelled, which would otherwise look like a repeat.
-            return Err(JournalError::IllegalTransition {
-                payment: current.id,
-                from: current.state,
-                to: PaymentState::Cancelled,
-            });
-        }
-        let refunds_not_failed: i64 = tx.query_row(
-            "SELECT count(*) FROM refunds WHERE payment = ?1 AND state <> 'failed'",
-            [current.id.0],
-            |r| r.get(0),
-        )?;
-        if refunds_not_failed > 0 {
-            return Err(JournalError::ReversalBlockedByRefunds {
-                payment: current.id,
-            });
-        }
-        let (next, plan) = plan_change(
-            &current,
-            PaymentState::Cancelled,
-            &PaymentUpdate::default(),
-            now,
-            Some(cancelled_at),
-        )?;
-        Self::commit_change(tx, &current, next, plan, actor, detail)
-    }
-
     fn change_payment(
         &mut self,
         payment: PaymentRef<'_>,
@@ -639,7 +732,7 @@ impl Journal {
         let now = self.now();
         let tx = self.begin_write()?;
         let current = load_payment(&tx, payment)?;
-        let (next, plan) = plan_change(&current, to, &update, now, None)?;
+        let (next, plan) = plan_change(&current, to, &update, now)?;
         if let (Plan::Write(_), Some(payment_id)) = (&plan, &next.payment_id) {
             check_payment_id_free(&tx, payment_id, current.id)?;
         }
@@ -693,14 +786,14 @@ impl Journal {
         &self,
         payment_id: &str,
     ) -> Result<Option<PaymentRecord>, JournalError> {
-        let raw = self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_id = ?1"
-            ))?
-            .query_row([payment_id], read_raw)
-            .optional()?;
-        raw.map(RawPayment::into_record).transpose()
+        find_by_alipay_id(&self.conn, payment_id)
+    }
+
+    /// One payment by either id a person may have: our `paymentRequestId` or Alipay's
+    /// `paymentId` (the same lookup as [`super::Reader::find_payment`], for the engine, which
+    /// needs it under its own connection).
+    pub fn find_payment(&self, id: &str) -> Result<Option<PaymentRecord>, JournalError> {
+        find_by_either_id(&self.conn, id)
     }
 
     /// Payments matching `filter`, newest first (by creation time, then number).
@@ -708,87 +801,15 @@ impl Journal {
         &self,
         filter: &PaymentFilter,
     ) -> Result<Vec<PaymentRecord>, JournalError> {
-        let mut sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE 1 = 1");
-        let mut args: Vec<Value> = Vec::new();
-        if let Some(since) = filter.since {
-            sql.push_str(" AND created_at >= ?");
-            args.push(Value::Text(to_stored(since, "since")?));
-        }
-        if let Some(until) = filter.until {
-            sql.push_str(" AND created_at < ?");
-            args.push(Value::Text(to_stored(until, "until")?));
-        }
-        if !filter.states.is_empty() {
-            let marks = vec!["?"; filter.states.len()].join(", ");
-            sql.push_str(&format!(" AND state IN ({marks})"));
-            args.extend(
-                filter
-                    .states
-                    .iter()
-                    .map(|s| Value::Text(s.as_str().to_owned())),
-            );
-        }
-        if let Some(order_ref) = &filter.order_ref {
-            sql.push_str(" AND order_ref = ?");
-            args.push(Value::Text(order_ref.clone()));
-        }
-        let currencies: Vec<Currency> = [
-            filter.currency,
-            filter.min_amount.map(|m| m.currency()),
-            filter.max_amount.map(|m| m.currency()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if let Some(&currency) = currencies.first() {
-            if currencies.iter().any(|&c| c != currency) {
-                return Err(JournalError::InvalidInput {
-                    field: "filter",
-                    reason: "currency, min_amount and max_amount must be in one currency"
-                        .to_owned(),
-                });
-            }
-            sql.push_str(" AND currency = ?");
-            args.push(Value::Text(currency.code().to_owned()));
-        }
-        if let Some(min) = filter.min_amount {
-            sql.push_str(" AND amount_minor >= ?");
-            args.push(Value::Integer(minor_to_sql(min.minor())?));
-        }
-        if let Some(max) = filter.max_amount {
-            sql.push_str(" AND amount_minor <= ?");
-            args.push(Value::Integer(minor_to_sql(max.minor())?));
-        }
-        if let Some(text) = filter.text.as_deref().map(str::trim)
-            && !text.is_empty()
-        {
-            sql.push_str(
-                " AND (instr(lower(payment_request_id), ?) > 0
-                       OR instr(lower(coalesce(payment_id, '')), ?) > 0
-                       OR instr(lower(order_ref), ?) > 0)",
-            );
-            let needle = text.to_lowercase();
-            for _ in 0..3 {
-                args.push(Value::Text(needle.clone()));
-            }
-        }
-        sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT ?");
-        args.push(Value::Integer(filter.limit.map_or(-1, i64::from)));
-
-        let mut statement = self.conn.prepare(&sql)?;
-        let raws = statement
-            .query_map(params_from_iter(args), read_raw)?
-            .collect::<Result<Vec<_>, _>>()?;
-        raws.into_iter().map(RawPayment::into_record).collect()
+        list_payments(&self.conn, filter)
     }
 
-    /// Every payment not yet final (Created, AwaitingCustomer, Cancelling, Unresolved), oldest
-    /// first: what crash recovery and the background resolver must drive to an end.
+    /// Every payment not yet final ([`PaymentState::OPEN`]), oldest first: what crash
+    /// recovery and the background resolver must drive to an end.
     pub fn open_payments(&self) -> Result<Vec<PaymentRecord>, JournalError> {
         let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT {PAYMENT_COLUMNS} FROM payments
-             WHERE state IN ('created', 'awaiting_customer', 'cancelling', 'unresolved')
-             ORDER BY id"
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE state IN ({}) ORDER BY id",
+            open_payment_states_sql()
         ))?;
         let raws = statement
             .query_map([], read_raw)?

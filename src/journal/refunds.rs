@@ -14,6 +14,7 @@ use super::events::{EventKind, NewEvent, insert_event};
 use super::payments::{PaymentRecord, PaymentRef, load_payment};
 use super::state::{
     Actor, EntityRef, PaymentLocalId, PaymentState, RefundLocalId, RefundState, Resolution,
+    open_refund_states_sql,
 };
 use super::timestamp::{from_stored, from_stored_opt, to_stored, truncate};
 use super::{Journal, check_request_id, check_text, minor_to_sql, money_from_sql};
@@ -211,7 +212,7 @@ fn load_refund(conn: &Connection, key: RefundRef<'_>) -> Result<RefundRecord, Jo
     })
 }
 
-fn query_refunds(
+pub(crate) fn query_refunds(
     conn: &Connection,
     condition: &str,
     args: impl rusqlite::Params,
@@ -496,7 +497,11 @@ impl Journal {
     /// Every refund not yet final (Requested, Unresolved), oldest first: what recovery must
     /// resend (with the same request id) or inquire about.
     pub fn open_refunds(&self) -> Result<Vec<RefundRecord>, JournalError> {
-        query_refunds(&self.conn, "state IN ('requested', 'unresolved')", [])
+        query_refunds(
+            &self.conn,
+            &format!("state IN ({})", open_refund_states_sql()),
+            [],
+        )
     }
 
     /// How much of `payment` can still be refunded: the paid amount minus every refund that

@@ -1,19 +1,23 @@
 //! End-of-day totals, per local day and currency, in integer minor units.
 //!
 //! What counts where (chosen to match how Alipay's transaction files list the same money):
-//! - **paid**: payments whose `paid_at` falls on the day, including ones reversed later, since
-//!   the money did come in that day;
-//! - **cancelled**: reversals (paid, then cancelled inside the window), on the day of the
-//!   cancel; unpaid attempts that were cancelled moved no money and are not counted;
+//! - **paid**: payments whose `paid_at` falls on the day;
 //! - **refunded**: refunds that succeeded, on their `refunded_at` day;
-//! - **net** = paid − refunded − cancelled, which can be negative on a day with more money
-//!   returned than taken.
+//! - **net** = paid − refunded, which can be negative on a day with more money returned than
+//!   taken.
+//!
+//! Unpaid attempts that were cancelled moved no money and are not counted.
+//!
+//! A "day" is whatever [`crate::local_time::day_bounds`] says it is (local midnight to local
+//! midnight, 23 or 25 hours across a daylight-saving change), so the report, the manager's
+//! screens and the command line count the same payments on the same day. Each row is placed
+//! by the bounds of the day it falls in, never by one offset applied to a whole range.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::RangeInclusive;
+use std::ops::{Range, RangeInclusive};
 
-use rusqlite::params;
+use rusqlite::{Connection, params};
 use time::{Date, OffsetDateTime, UtcOffset};
 
 use crate::money::{Currency, MinorTotal, Money, MoneyError};
@@ -86,7 +90,9 @@ pub struct CurrencyTotals {
     pub paid: MinorTotal,
     pub refunded_count: u64,
     pub refunded: MinorTotal,
-    /// Reversals only (see the module docs).
+    /// Always zero: this was "paid, then reversed by a cancel", which nothing records (the
+    /// engine never reversed a paid payment; money goes back as a refund). It stays only
+    /// because the GUI's totals row still shows it; delete it with that row.
     pub cancelled_count: u64,
     pub cancelled: MinorTotal,
     pub net: SignedTotal,
@@ -115,102 +121,132 @@ impl CurrencyTotals {
 enum Bucket {
     Paid,
     Refunded,
-    Cancelled,
+}
+
+/// Totals for every day in `days` that had any activity, ordered by day then currency code;
+/// `bounds` says which instants each day covers ([`crate::local_time::day_bounds`] for the
+/// terminal's zone). Days should tile (each one ending where the next starts); an instant in
+/// no day's bounds is not counted.
+pub(crate) fn totals_by_day(
+    conn: &Connection,
+    days: RangeInclusive<Date>,
+    bounds: impl Fn(Date) -> Range<OffsetDateTime>,
+) -> Result<Vec<CurrencyTotals>, JournalError> {
+    let (first, last) = days.into_inner();
+    if first > last {
+        return Ok(Vec::new());
+    }
+    if last.next_day().is_none() {
+        return Err(JournalError::InvalidInput {
+            field: "days",
+            reason: format!("{last} is the calendar's last day; it has no end to count to"),
+        });
+    }
+    let mut spans: Vec<(Date, Range<OffsetDateTime>)> = Vec::new();
+    let mut day = first;
+    loop {
+        spans.push((day, bounds(day)));
+        match day.next_day() {
+            Some(next) if next <= last => day = next,
+            _ => break,
+        }
+    }
+    let (Some((_, head)), Some((_, tail))) = (spans.first(), spans.last()) else {
+        return Ok(Vec::new());
+    };
+    let start = to_stored(head.start, "from")?;
+    let end = to_stored(tail.end, "to")?;
+    // Which day an instant falls in: the last one starting at or before it, if it has not
+    // ended yet.
+    let day_of = |at: OffsetDateTime| -> Option<Date> {
+        let index = spans.partition_point(|(_, span)| span.start <= at);
+        let (date, span) = spans.get(index.checked_sub(1)?)?;
+        span.contains(&at).then_some(*date)
+    };
+
+    let queries = [
+        (
+            Bucket::Paid,
+            "SELECT currency, amount_minor, paid_at FROM payments
+             WHERE paid_at >= ?1 AND paid_at < ?2",
+        ),
+        (
+            Bucket::Refunded,
+            "SELECT currency, amount_minor, refunded_at FROM refunds
+             WHERE state = 'succeeded' AND refunded_at >= ?1 AND refunded_at < ?2",
+        ),
+    ];
+
+    let mut totals: BTreeMap<(Date, &'static str), CurrencyTotals> = BTreeMap::new();
+    // One read transaction, so the queries see the same moment.
+    let snapshot = conn.unchecked_transaction()?;
+    for (bucket, sql) in queries {
+        let mut statement = snapshot.prepare_cached(sql)?;
+        let rows = statement
+            .query_map(params![start, end], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        for (currency, minor, at) in rows {
+            let amount = super::money_from_sql(minor, &currency, "report row")?;
+            let Some(date) = day_of(from_stored(&at)?) else {
+                continue;
+            };
+            let currency = amount.currency();
+            let entry = totals
+                .entry((date, currency.code()))
+                .or_insert_with(|| CurrencyTotals::empty(date, currency));
+            match bucket {
+                Bucket::Paid => {
+                    entry.paid_count += 1;
+                    entry.paid = entry.paid.checked_add(amount)?;
+                }
+                Bucket::Refunded => {
+                    entry.refunded_count += 1;
+                    entry.refunded = entry.refunded.checked_add(amount)?;
+                }
+            }
+        }
+    }
+    drop(snapshot);
+
+    totals
+        .into_values()
+        .map(|mut entry| {
+            let net = i128::from(entry.paid.minor()) - i128::from(entry.refunded.minor());
+            entry.net = SignedTotal::from_minor(net, entry.currency)?;
+            Ok(entry)
+        })
+        .collect()
+}
+
+/// A day of one fixed offset: midnight to midnight at `offset`.
+fn fixed_offset_day(date: Date, offset: UtcOffset) -> Range<OffsetDateTime> {
+    let start = date.midnight().assume_offset(offset);
+    let end = date
+        .next_day()
+        .map_or(start, |next| next.midnight().assume_offset(offset));
+    start..end
 }
 
 impl Journal {
-    /// Totals per local day (days start at midnight at `offset`) and currency, for every day
-    /// in `days` that had any activity, ordered by day then currency code.
+    /// Totals per day (days start at midnight at `offset`) and currency, for every day in
+    /// `days` that had any activity, ordered by day then currency code.
+    ///
+    /// One offset for every day is wrong across a daylight-saving change; faces should use
+    /// [`super::Reader::daily_totals`], which takes each day's bounds from the terminal's
+    /// zone. This stays while the GUI still reads through the engine's journal.
     pub fn daily_totals(
         &self,
         days: RangeInclusive<Date>,
         offset: UtcOffset,
     ) -> Result<Vec<CurrencyTotals>, JournalError> {
-        let (first, last) = days.into_inner();
-        if first > last {
-            return Ok(Vec::new());
-        }
-        let start = to_stored(first.midnight().assume_offset(offset), "from")?;
-        // The day after `last` starts the excluded range; past the calendar's end, use a
-        // bound that sorts after every stored timestamp.
-        let end = match last.next_day() {
-            Some(next) => to_stored(next.midnight().assume_offset(offset), "to")?,
-            None => "~".to_owned(),
-        };
-
-        let queries = [
-            (
-                Bucket::Paid,
-                "SELECT currency, amount_minor, paid_at FROM payments
-                 WHERE paid_at >= ?1 AND paid_at < ?2",
-            ),
-            (
-                Bucket::Cancelled,
-                "SELECT currency, amount_minor, final_at FROM payments
-                 WHERE state = 'cancelled' AND paid_at IS NOT NULL
-                   AND final_at >= ?1 AND final_at < ?2",
-            ),
-            (
-                Bucket::Refunded,
-                "SELECT currency, amount_minor, refunded_at FROM refunds
-                 WHERE state = 'succeeded' AND refunded_at >= ?1 AND refunded_at < ?2",
-            ),
-        ];
-
-        let mut totals: BTreeMap<(Date, &'static str), CurrencyTotals> = BTreeMap::new();
-        // One read transaction, so the three queries see the same moment.
-        let snapshot = self.conn.unchecked_transaction()?;
-        for (bucket, sql) in queries {
-            let mut statement = snapshot.prepare_cached(sql)?;
-            let rows = statement
-                .query_map(params![start, end], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, i64>(1)?,
-                        row.get::<_, String>(2)?,
-                    ))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            for (currency, minor, at) in rows {
-                let amount = super::money_from_sql(minor, &currency, "report row")?;
-                let date = local_date(from_stored(&at)?, offset);
-                let currency = amount.currency();
-                let entry = totals
-                    .entry((date, currency.code()))
-                    .or_insert_with(|| CurrencyTotals::empty(date, currency));
-                match bucket {
-                    Bucket::Paid => {
-                        entry.paid_count += 1;
-                        entry.paid = entry.paid.checked_add(amount)?;
-                    }
-                    Bucket::Refunded => {
-                        entry.refunded_count += 1;
-                        entry.refunded = entry.refunded.checked_add(amount)?;
-                    }
-                    Bucket::Cancelled => {
-                        entry.cancelled_count += 1;
-                        entry.cancelled = entry.cancelled.checked_add(amount)?;
-                    }
-                }
-            }
-        }
-        drop(snapshot);
-
-        totals
-            .into_values()
-            .map(|mut entry| {
-                let net = i128::from(entry.paid.minor())
-                    - i128::from(entry.refunded.minor())
-                    - i128::from(entry.cancelled.minor());
-                entry.net = SignedTotal::from_minor(net, entry.currency)?;
-                Ok(entry)
-            })
-            .collect()
+        totals_by_day(&self.conn, days, |date| fixed_offset_day(date, offset))
     }
-}
-
-fn local_date(at: OffsetDateTime, offset: UtcOffset) -> Date {
-    at.to_offset(offset).date()
 }
 
 #[cfg(test)]
@@ -230,5 +266,95 @@ mod tests {
         assert_eq!(zero.major_string(), "0");
         assert!(SignedTotal::from_minor(i128::from(u64::MAX) + 1, Currency::USD).is_err());
         assert!(SignedTotal::from_minor(-10_000_000_000_000_000, Currency::USD).is_err());
+    }
+
+    /// Each row lands on the day whose own bounds hold it: with a 23-hour day (a spring
+    /// forward) followed by 24-hour days, one offset for the whole range would move the
+    /// payments near midnight to the wrong day.
+    #[test]
+    fn rows_are_placed_by_each_days_own_bounds() {
+        use crate::journal::{Actor, NewPayment, PaymentState, PaymentUpdate, Product};
+        use time::macros::{date, datetime};
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open_in(dir.path()).unwrap();
+        // America/New_York around 2026-03-08: the 7th starts 05:00Z (EST), the 8th at 05:00Z
+        // and lasts 23 hours, the 9th starts 04:00Z (EDT).
+        let bounds = |d: Date| match d {
+            d if d == date!(2026 - 03 - 07) => {
+                datetime!(2026-03-07 05:00 UTC)..datetime!(2026-03-08 05:00 UTC)
+            }
+            d if d == date!(2026 - 03 - 08) => {
+                datetime!(2026-03-08 05:00 UTC)..datetime!(2026-03-09 04:00 UTC)
+            }
+            d => {
+                let start = d.midnight().assume_utc() + time::Duration::hours(4);
+                start..start + time::Duration::days(1)
+            }
+        };
+        let paid_at = [
+            datetime!(2026-03-08 04:30 UTC), // 23:30 on the 7th (EST)
+            datetime!(2026-03-09 03:30 UTC), // 23:30 on the 8th (EDT)
+            datetime!(2026-03-09 04:30 UTC), // 00:30 on the 9th (EDT)
+        ];
+        for (n, at) in paid_at.into_iter().enumerate() {
+            let record = journal
+                .create_payment(
+                    NewPayment {
+                        payment_request_id: format!("P{n}"),
+                        order_ref: format!("O{n}"),
+                        amount: Money::from_minor(100, Currency::USD).unwrap(),
+                        description: String::new(),
+                        operator: "T".to_owned(),
+                        product: Product::OrderCode,
+                    },
+                    Actor::Cashier,
+                )
+                .unwrap();
+            journal
+                .transition_payment(
+                    record.id,
+                    PaymentState::Paid,
+                    Actor::System,
+                    "paid",
+                    PaymentUpdate {
+                        payment_id: Some(format!("A{n}")),
+                        paid_at: Some(at),
+                        ..PaymentUpdate::default()
+                    },
+                )
+                .unwrap();
+        }
+        let totals = totals_by_day(
+            &journal.conn,
+            date!(2026 - 03 - 07)..=date!(2026 - 03 - 09),
+            bounds,
+        )
+        .unwrap();
+        let per_day: Vec<(Date, u64)> = totals.iter().map(|t| (t.date, t.paid_count)).collect();
+        assert_eq!(
+            per_day,
+            [
+                (date!(2026 - 03 - 07), 1),
+                (date!(2026 - 03 - 08), 1),
+                (date!(2026 - 03 - 09), 1)
+            ]
+        );
+        // The same range with one offset (EST) puts the 9th's first payment on the 8th.
+        let fixed = journal
+            .daily_totals(
+                date!(2026 - 03 - 07)..=date!(2026 - 03 - 09),
+                UtcOffset::from_hms(-5, 0, 0).unwrap(),
+            )
+            .unwrap();
+        let per_day: Vec<(Date, u64)> = fixed.iter().map(|t| (t.date, t.paid_count)).collect();
+        assert_eq!(
+            per_day,
+            [(date!(2026 - 03 - 07), 1), (date!(2026 - 03 - 08), 2)]
+        );
+        assert!(
+            totals_by_day(&journal.conn, Date::MAX..=Date::MAX, bounds).is_err(),
+            "the calendar's last day has no end"
+        );
     }
 }

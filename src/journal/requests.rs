@@ -22,14 +22,53 @@ use super::state::EntityRef;
 use super::timestamp::{from_stored, from_stored_opt, to_stored};
 use super::{Journal, check_text};
 
+/// Which call to Alipay a logged request is. The journal's own word for it (not the wire's
+/// `Api`, which the journal does not know): recovery decides what an interrupted request may
+/// have done by its kind, so a typo must not compile.
+///
+/// Only calls that can change something at Alipay are logged; inquiries are read-only and a
+/// lost one is simply asked again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CallKind {
+    /// `pay`: may create a payment.
+    Pay,
+    /// `cancel`: may close (or reverse) a payment.
+    Cancel,
+    /// `refund`: may return money.
+    Refund,
+}
+
+impl CallKind {
+    pub const ALL: [CallKind; 3] = [CallKind::Pay, CallKind::Cancel, CallKind::Refund];
+
+    /// The stored spelling (the `requests.api` column, unchanged from when it was free text).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallKind::Pay => "pay",
+            CallKind::Cancel => "cancel",
+            CallKind::Refund => "refund",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CallKind> {
+        CallKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl fmt::Display for CallKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A request about to be sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestIntent<'a> {
+pub struct RequestIntent {
     /// Names the request in the log: usually the idempotency key it carries
     /// (`paymentRequestId`, `refundRequestId`).
     pub request_id: String,
-    /// Which API: `pay`, `inquiryPayment`, `cancel`, `refund`, `inquiryRefund`, …
-    pub api: &'a str,
+    /// Which call it is.
+    pub api: CallKind,
     /// The payment or refund the request is about.
     pub entity: EntityRef,
     /// Lowercase hex SHA-256 of the exact body sent; proves later that a retry sent the same
@@ -92,7 +131,7 @@ pub struct RequestRecord {
     /// Position in the log; increasing, never reused.
     pub seq: i64,
     pub request_id: String,
-    pub api: String,
+    pub api: CallKind,
     pub entity: EntityRef,
     pub body_sha256: String,
     /// When the intent was committed.
@@ -153,6 +192,7 @@ fn into_record(raw: RawRequest) -> Result<RequestRecord, JournalError> {
         ),
         None => None,
     };
+    let api = CallKind::parse(&api).ok_or_else(|| unreadable(format!("call kind `{api}`")))?;
     Ok(RequestRecord {
         seq,
         request_id,
@@ -180,6 +220,28 @@ fn query_requests(
         .query_map(args, read_raw)?
         .collect::<Result<Vec<_>, _>>()?;
     raws.into_iter().map(into_record).collect()
+}
+
+/// Every logged request this build cannot read (an unknown call kind, say), with the entity
+/// it is about and why, for `journal check`.
+pub(crate) fn unreadable_requests(
+    conn: &Connection,
+) -> Result<Vec<(Option<EntityRef>, String)>, JournalError> {
+    let mut statement = conn.prepare(&format!(
+        "SELECT {REQUEST_COLUMNS} FROM requests ORDER BY seq"
+    ))?;
+    let raws = statement
+        .query_map([], read_raw)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(raws
+        .into_iter()
+        .filter_map(|raw| {
+            let entity = EntityRef::from_columns(&raw.3, raw.4);
+            into_record(raw)
+                .err()
+                .map(|error| (entity, error.to_string()))
+        })
+        .collect())
 }
 
 fn find_request(
@@ -238,10 +300,9 @@ impl Journal {
     /// [`JournalError::RequestIdReused`].
     pub fn record_request_intent(
         &mut self,
-        intent: RequestIntent<'_>,
+        intent: RequestIntent,
     ) -> Result<RequestRecord, JournalError> {
         check_log_id(&intent.request_id)?;
-        check_text("api", intent.api, 64, true)?;
         check_sha256(&intent.body_sha256)?;
         let now = to_stored(self.now(), "created_at")?;
         let tx = self.begin_write()?;
@@ -276,7 +337,7 @@ impl Journal {
         )?
         .execute(params![
             intent.request_id,
-            intent.api,
+            intent.api.as_str(),
             intent.entity.kind(),
             intent.entity.id(),
             intent.body_sha256,

@@ -26,10 +26,10 @@ pub(crate) const APPLICATION_ID: i64 = 0x4150_4F53;
 /// resolver's connection) to finish its transaction before giving up with
 /// [`JournalError::Busy`]. Journal transactions are a few milliseconds; five seconds only runs
 /// out when something is wrong.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The ordered schema migrations; the schema version is the number applied.
-pub(crate) const MIGRATIONS: &[&str] = &[MIGRATION_1];
+pub(crate) const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
 
 /// The version a fully migrated file has.
 pub(crate) fn latest_version() -> i64 {
@@ -188,6 +188,51 @@ BEGIN
 END;
 "#;
 
+/// Version 2: one engine for several Alipay products, and a journal that knows whose it is.
+///
+/// - `payments.product`: which product took the attempt. Every row written before this
+///   version was an Order Code payment (the only product there was), which is what the
+///   default gives them; new rows always name theirs.
+/// - The `awaiting_customer` invariant per product: a product that shows a code (Order Code,
+///   Entry Code) cannot wait for the customer without the code and its expiry; a product that
+///   shows none (User-presented, Auto Debit) never stores a code at all, because for
+///   User-presented the only code around is the customer's, a bearer secret.
+/// - `meta`: at most one row, the terminal and store the journal belongs to, recorded the
+///   first time a terminal starts on it and never changed: request ids are unique per
+///   terminal, so one journal must never serve two.
+const MIGRATION_2: &str = r#"
+ALTER TABLE payments ADD COLUMN product TEXT NOT NULL DEFAULT 'order_code'
+    CHECK (product IN ('order_code', 'user_presented', 'entry_code', 'auto_debit'));
+
+CREATE TRIGGER payments_product_fixed BEFORE UPDATE OF product ON payments
+WHEN NEW.product IS NOT OLD.product
+BEGIN
+    SELECT RAISE(ABORT, 'a payment''s product never changes');
+END;
+CREATE TRIGGER payments_code_by_product BEFORE UPDATE ON payments
+WHEN (NEW.state = 'awaiting_customer' AND NEW.product IN ('order_code', 'entry_code')
+      AND (NEW.code_value IS NULL OR NEW.code_expires_at IS NULL))
+  OR (NEW.product IN ('user_presented', 'auto_debit') AND NEW.code_value IS NOT NULL)
+BEGIN
+    SELECT RAISE(ABORT, 'an order or entry code payment awaiting the customer needs its code and expiry; a user-presented or auto debit payment never stores a code');
+END;
+
+CREATE TABLE meta (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    terminal_id TEXT    NOT NULL CHECK (length(terminal_id) BETWEEN 1 AND 64),
+    store_id    TEXT    NOT NULL CHECK (length(store_id) BETWEEN 1 AND 64),
+    bound_at    TEXT    NOT NULL
+);
+CREATE TRIGGER meta_no_update BEFORE UPDATE ON meta
+BEGIN
+    SELECT RAISE(ABORT, 'the terminal a journal belongs to never changes');
+END;
+CREATE TRIGGER meta_no_delete BEFORE DELETE ON meta
+BEGIN
+    SELECT RAISE(ABORT, 'the terminal a journal belongs to is never forgotten');
+END;
+"#;
+
 /// The triggers [`super::Journal::check`] expects; a missing one means the file's protections
 /// were removed.
 pub(crate) const PROTECTIVE_TRIGGERS: &[&str] = &[
@@ -198,6 +243,10 @@ pub(crate) const PROTECTIVE_TRIGGERS: &[&str] = &[
     "payments_no_delete",
     "refunds_no_delete",
     "requests_no_delete",
+    "payments_product_fixed",
+    "payments_code_by_product",
+    "meta_no_update",
+    "meta_no_delete",
 ];
 
 /// Opens `path` with the journal's settings and brings its schema up to date.
@@ -228,7 +277,7 @@ pub(crate) fn open_connection(path: &Path) -> Result<Connection, JournalError> {
     Ok(conn)
 }
 
-fn on_first_read(error: rusqlite::Error, path: &Path) -> JournalError {
+pub(crate) fn on_first_read(error: rusqlite::Error, path: &Path) -> JournalError {
     if let rusqlite::Error::SqliteFailure(failure, _) = &error {
         match failure.code {
             ErrorCode::NotADatabase => {
@@ -250,7 +299,7 @@ fn on_first_read(error: rusqlite::Error, path: &Path) -> JournalError {
 
 /// Refuses a SQLite file that belongs to another program: one carrying another application id,
 /// or an unmarked one that already has tables.
-fn refuse_foreign_file(conn: &Connection, path: &Path) -> Result<(), JournalError> {
+pub(crate) fn refuse_foreign_file(conn: &Connection, path: &Path) -> Result<(), JournalError> {
     let application_id: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
     let foreign = match application_id {
         APPLICATION_ID => false,
@@ -269,7 +318,7 @@ fn refuse_foreign_file(conn: &Connection, path: &Path) -> Result<(), JournalErro
     Ok(())
 }
 
-fn user_version(conn: &Connection) -> Result<i64, JournalError> {
+pub(crate) fn user_version(conn: &Connection) -> Result<i64, JournalError> {
     Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
 }
 
@@ -312,4 +361,41 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), JournalError> {
         .map_err(as_migration_error)?;
     tx.commit().map_err(as_migration_error)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fixture the migration test in `tests/journal.rs` builds an old journal from must be
+    /// exactly what version 1 was; shipped migrations never change, so neither may it.
+    #[test]
+    fn the_version_1_fixture_is_migration_1() {
+        let fixture = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/journal_schema_v1.sql"
+        ));
+        assert_eq!(fixture, MIGRATION_1);
+    }
+
+    #[test]
+    fn the_product_check_admits_every_product_and_nothing_else() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in MIGRATIONS {
+            tx.execute_batch(sql).unwrap();
+        }
+        let insert = |product: &str, n: i64| {
+            tx.execute(
+                "INSERT INTO payments (payment_request_id, order_ref, amount_minor, currency,
+                     description, operator, state, created_at, updated_at, product)
+                 VALUES (?1, 'o', 1, 'USD', '', 'op', 'created', 't', 't', ?2)",
+                rusqlite::params![format!("P{n}"), product],
+            )
+        };
+        for (n, product) in crate::journal::Product::ALL.into_iter().enumerate() {
+            insert(product.as_str(), n as i64).unwrap();
+        }
+        assert!(insert("barcode", 99).is_err());
+    }
 }

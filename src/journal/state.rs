@@ -146,7 +146,6 @@ impl fmt::Display for Actor {
 ///    │              │
 ///    ├──────────────┴──> Cancelling ──> Cancelled | Paid | Failed | Unresolved
 ///    └──────────────┴──> Unresolved ──> Paid | Failed | Cancelled | Cancelling
-/// Paid ──(recorded reversal only)──> Cancelled
 /// ```
 ///
 /// `Created` and `AwaitingCustomer` may also jump straight to a final state, because an
@@ -166,7 +165,7 @@ pub enum PaymentState {
     Paid,
     /// Final: Alipay reported failure (including an expired code).
     Failed,
-    /// Final: cancelled before payment, or reversed after payment inside the cancel window.
+    /// Final: cancelled before payment.
     Cancelled,
 }
 
@@ -207,8 +206,7 @@ impl PaymentState {
         PaymentState::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
-    /// Paid, Failed and Cancelled never change again (except the recorded Paid → Cancelled
-    /// reversal).
+    /// Paid, Failed and Cancelled never change again.
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -218,8 +216,7 @@ impl PaymentState {
 
     /// Whether `transition_payment` accepts `self → to` for two *different* states.
     ///
-    /// Paid → Cancelled is deliberately not here: a reversal moves money back and must go
-    /// through [`crate::journal::Journal::reverse_payment`], which records it as such.
+    /// Nothing leaves `Paid`: money that goes back is a refund, journaled as its own row.
     pub fn can_become(self, to: PaymentState) -> bool {
         use PaymentState::*;
         match self {
@@ -233,6 +230,44 @@ impl PaymentState {
             Paid | Failed | Cancelled => false,
         }
     }
+}
+
+/// `'a', 'b', …` for an SQL `IN (…)`, built from the Rust spellings so that a query and the
+/// constant it stands for ([`PaymentState::OPEN`], [`RefundState::OPEN`], …) cannot drift
+/// apart. Only for the journal's own spellings (lowercase letters and `_`), which need no
+/// escaping; anything else is left out rather than quoted wrongly.
+pub(crate) fn sql_list(names: impl IntoIterator<Item = &'static str>) -> String {
+    names
+        .into_iter()
+        .filter(|name| name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .map(|name| format!("'{name}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// [`PaymentState::OPEN`] as an SQL list, built once.
+pub(crate) fn open_payment_states_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| sql_list(PaymentState::OPEN.map(PaymentState::as_str)))
+}
+
+/// [`RefundState::OPEN`] as an SQL list, built once.
+pub(crate) fn open_refund_states_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| sql_list(RefundState::OPEN.map(RefundState::as_str)))
+}
+
+/// The products that show a code ([`Product::shows_code`]) as an SQL list, built once.
+pub(crate) fn code_products_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        sql_list(
+            Product::ALL
+                .into_iter()
+                .filter(|p| p.shows_code())
+                .map(Product::as_str),
+        )
+    })
 }
 
 impl fmt::Display for PaymentState {
@@ -308,8 +343,68 @@ impl fmt::Display for RefundState {
     }
 }
 
+/// Which Alipay in-store product a payment is taken with. It decides what the journal
+/// requires of an attempt that waits for the customer: Order Code and Entry Code show a code
+/// (so `AwaitingCustomer` needs it and its expiry); User-presented and Auto Debit show none.
+///
+/// For User-presented the customer's own payment code is a bearer secret (whoever holds it can
+/// charge the wallet until it expires), so the journal never stores it: a payment whose
+/// product shows no code refuses `code_value` altogether. If an engine later needs to tell
+/// codes apart in the journal, store a masked form (the last four digits), never the code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Product {
+    /// The terminal shows a QR code (from `pay`) that the customer scans.
+    OrderCode,
+    /// The terminal scans the customer's payment code.
+    UserPresented,
+    /// The customer scans a code fixed at the till and pays on the merchant's order page.
+    EntryCode,
+    /// A payment charged against an agreement the customer signed earlier.
+    AutoDebit,
+}
+
+impl Product {
+    pub const ALL: [Product; 4] = [
+        Product::OrderCode,
+        Product::UserPresented,
+        Product::EntryCode,
+        Product::AutoDebit,
+    ];
+
+    /// The stored spelling (the `payments.product` column).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Product::OrderCode => "order_code",
+            Product::UserPresented => "user_presented",
+            Product::EntryCode => "entry_code",
+            Product::AutoDebit => "auto_debit",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Product> {
+        Product::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// Whether an attempt of this product shows the customer a code while it waits, and so
+    /// cannot be `AwaitingCustomer` without `code_value` and `code_expires_at`.
+    pub fn shows_code(self) -> bool {
+        matches!(self, Product::OrderCode | Product::EntryCode)
+    }
+}
+
+impl fmt::Display for Product {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How an outcome that was unknown for a while got settled, so that a later reader can tell
 /// "Alipay told us" from "we assumed".
+///
+/// Only ways the engine (or a manager, [`Resolution::Manual`]) really settles something are
+/// listed: a value nothing produces would be a promise the code does not keep. The schema's
+/// CHECK still admits `reconciliation` (shipped migrations never change), but no build ever
+/// wrote it, so reading it back is refused as an unreadable row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Resolution {
     /// The answer to `pay` itself.
@@ -322,20 +417,17 @@ pub enum Resolution {
     Notify,
     /// The answer to `refund` itself.
     Refund,
-    /// A settlement or transaction file.
-    Reconciliation,
     /// A person looked it up (e.g. in the merchant portal) and entered it.
     Manual,
 }
 
 impl Resolution {
-    pub const ALL: [Resolution; 7] = [
+    pub const ALL: [Resolution; 6] = [
         Resolution::Pay,
         Resolution::Inquiry,
         Resolution::Cancel,
         Resolution::Notify,
         Resolution::Refund,
-        Resolution::Reconciliation,
         Resolution::Manual,
     ];
 
@@ -346,7 +438,6 @@ impl Resolution {
             Resolution::Cancel => "cancel",
             Resolution::Notify => "notify",
             Resolution::Refund => "refund",
-            Resolution::Reconciliation => "reconciliation",
             Resolution::Manual => "manual",
         }
     }
@@ -383,6 +474,7 @@ from_str_via_parse!(
     PaymentState => "payment state",
     RefundState => "refund state",
     Resolution => "resolution",
+    Product => "product",
     Actor => "actor",
 );
 
@@ -409,6 +501,10 @@ mod tests {
         for r in Resolution::ALL {
             assert_eq!(Resolution::parse(r.as_str()), Some(r));
         }
+        for p in Product::ALL {
+            assert_eq!(Product::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(Resolution::parse("reconciliation"), None);
         for a in [Actor::Cashier, Actor::Manager, Actor::System] {
             assert_eq!(Actor::parse(a.as_str()), Some(a));
         }
@@ -448,6 +544,17 @@ mod tests {
             .filter(|s| !s.is_final())
             .collect();
         assert_eq!(open, RefundState::OPEN);
+    }
+
+    #[test]
+    fn sql_lists_follow_the_constants() {
+        assert_eq!(
+            open_payment_states_sql(),
+            "'created', 'awaiting_customer', 'cancelling', 'unresolved'"
+        );
+        assert_eq!(open_refund_states_sql(), "'requested', 'unresolved'");
+        assert_eq!(code_products_sql(), "'order_code', 'entry_code'");
+        assert_eq!(sql_list(["ok", "it's", "Upper"]), "'ok'");
     }
 
     #[test]

@@ -1562,6 +1562,7 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
                         amount: Money::parse("6.00", Currency::USD).unwrap(),
                         description: "journaled, then the power went".into(),
                         operator: "T1".into(),
+                        product: alipay_pos::journal::Product::OrderCode,
                     },
                     Actor::Cashier,
                 )
@@ -1824,6 +1825,7 @@ async fn a_cancel_retry_that_fails_differently_after_a_refusal_is_not_an_engine_
                     amount: Money::parse("6.00", Currency::USD).unwrap(),
                     description: String::new(),
                     operator: "T1".into(),
+                    product: alipay_pos::journal::Product::OrderCode,
                 },
                 Actor::Cashier,
             )
@@ -1845,7 +1847,10 @@ async fn a_cancel_retry_that_fails_differently_after_a_refusal_is_not_an_engine_
             .await
             .unwrap()
             .iter()
-            .any(|r| r.api == "cancel" && r.outcome == Some(RequestOutcome::Failed))
+            .any(|r| {
+                r.api == alipay_pos::journal::CallKind::Cancel
+                    && r.outcome == Some(RequestOutcome::Failed)
+            })
     })
     .await;
     control

@@ -4,10 +4,10 @@ use std::path::Path;
 use std::sync::{Arc, Barrier, Mutex};
 
 use alipay_pos::journal::{
-    Actor, CheckReport, EntityRef, EventKind, FILE_NAME, Journal, JournalError, NewPayment,
-    NewRefund, PaymentFilter, PaymentLocalId, PaymentRecord, PaymentState, PaymentUpdate,
-    RefundRecord, RefundState, RefundUpdate, RequestIntent, RequestOutcome, Resolution,
-    ViolationKind, schema_version,
+    Actor, CallKind, CheckReport, EntityRef, EventKind, FILE_NAME, Journal, JournalError,
+    NewPayment, NewRefund, PaymentFilter, PaymentLocalId, PaymentRecord, PaymentState,
+    PaymentUpdate, Product, Reader, RefundRecord, RefundState, RefundUpdate, RequestIntent,
+    RequestOutcome, Resolution, ViolationKind, schema_version,
 };
 use alipay_pos::money::{Currency, Money};
 use rusqlite::Connection;
@@ -81,6 +81,7 @@ fn pay(j: &mut Journal, request_id: &str, order_ref: &str, amount: Money) -> Pay
             amount,
             description: "Coffee".to_owned(),
             operator: "cashier-7".to_owned(),
+            product: Product::OrderCode,
         },
         Actor::Cashier,
     )
@@ -217,7 +218,7 @@ fn open_applies_the_settings_and_the_schema() {
     assert!(settings.foreign_keys);
     assert_eq!(settings.user_version, schema_version());
     assert!(settings.busy_timeout_ms >= 1000);
-    assert_eq!(schema_version(), 1, "one migration so far");
+    assert_eq!(schema_version(), 2, "two migrations so far");
 
     // WAL is a property of the file: another connection sees it too.
     let mode: String = raw(&data_dir)
@@ -370,6 +371,7 @@ fn create_payment_writes_the_row_and_a_created_event() {
                 amount: usd(1),
                 description: String::new(),
                 operator: "cashier-7".into(),
+                product: Product::OrderCode,
             },
             Actor::Cashier,
         )
@@ -388,6 +390,7 @@ fn create_payment_writes_the_row_and_a_created_event() {
                     amount: usd(1),
                     description: String::new(),
                     operator: operator.into(),
+                    product: Product::OrderCode,
                 },
                 Actor::Cashier,
             )
@@ -709,14 +712,17 @@ fn transitions_record_what_was_learned_and_require_the_essentials() {
     assert!(journal.check().unwrap().is_clean());
 }
 
+/// Money that went back is a refund, its own row: a paid payment never becomes cancelled
+/// (there is no "reversal" path any more; the engine never had a producer for one).
 #[test]
-fn a_paid_payment_is_only_cancelled_as_a_recorded_reversal() {
+fn a_paid_payment_never_becomes_cancelled() {
     let Fixture {
         dir: _dir,
         mut journal,
-        clock,
+        clock: _,
     } = fixture();
     let paid = payment_in(&mut journal, "P-1", PaymentState::Paid);
+    let events = event_count(&journal, paid.id);
 
     let error = journal
         .transition_payment(
@@ -728,77 +734,13 @@ fn a_paid_payment_is_only_cancelled_as_a_recorded_reversal() {
         )
         .unwrap_err();
     assert!(matches!(error, JournalError::IllegalTransition { .. }));
-    assert!(error.to_string().contains("reverse_payment"), "{error}");
-
-    clock.advance(Duration::minutes(3));
-    let cancel_time = datetime!(2024-05-01 16:10:00 +08:00);
-    let reversed = journal
-        .reverse_payment(
-            paid.id,
-            Actor::Manager,
-            "customer changed their mind",
-            Some(cancel_time),
-        )
-        .unwrap();
-    assert_eq!(reversed.state, PaymentState::Cancelled);
-    assert!(reversed.is_reversed());
-    assert_eq!(reversed.paid_at, paid.paid_at, "paid_at is kept");
-    assert_eq!(reversed.final_at, Some(cancel_time));
-    assert_eq!(reversed.updated_at, clock.now());
-    let events = journal.events_for(paid.id).unwrap();
-    let last = events.last().unwrap();
-    assert_eq!(last.kind, EventKind::Reversal);
-    assert_eq!(last.actor, Actor::Manager);
-    assert_eq!(
-        (last.from_state.as_deref(), last.to_state.as_deref()),
-        (Some("paid"), Some("cancelled"))
-    );
-    // Idempotent.
-    assert_eq!(
-        journal
-            .reverse_payment(paid.id, Actor::Manager, "again", None)
-            .unwrap(),
-        reversed
-    );
-    assert_eq!(journal.events_for(paid.id).unwrap().len(), events.len());
-    // Nothing further: reversed payments are final.
-    assert!(journal.refundable_remaining(paid.id).unwrap().is_zero());
-
-    // Only from Paid.
-    let unpaid = payment_in(&mut journal, "P-2", PaymentState::AwaitingCustomer);
-    let error = journal
-        .reverse_payment(unpaid.id, Actor::Manager, "no", None)
-        .unwrap_err();
-    assert!(matches!(error, JournalError::IllegalTransition { .. }));
-
-    let cancelled = payment_in(&mut journal, "P-4", PaymentState::Cancelled);
-    let error = journal
-        .reverse_payment(cancelled.id, Actor::Manager, "never paid", None)
-        .unwrap_err();
     assert!(
-        matches!(error, JournalError::IllegalTransition { .. }),
-        "{error:?}"
+        error.to_string().contains("final states never change"),
+        "{error}"
     );
-
-    // Not while a refund is in flight or succeeded; a failed one does not block.
-    let refunded = payment_in(&mut journal, "P-3", PaymentState::Paid);
-    let r = refund(&mut journal, "R-3", refunded.id, usd(100));
-    let error = journal
-        .reverse_payment(refunded.id, Actor::Manager, "no", None)
-        .unwrap_err();
-    assert!(matches!(
-        error,
-        JournalError::ReversalBlockedByRefunds { .. }
-    ));
-    settle_refund(&mut journal, &r, RefundState::Failed);
-    journal
-        .reverse_payment(
-            refunded.id,
-            Actor::Manager,
-            "refund failed, cancel instead",
-            None,
-        )
-        .unwrap();
+    assert_eq!(journal.payment(paid.id).unwrap().unwrap(), paid);
+    assert_eq!(event_count(&journal, paid.id), events);
+    assert!(!paid.is_reversed());
     assert!(journal.check().unwrap().is_clean());
 }
 
@@ -1193,7 +1135,7 @@ fn crash_after_recording_intent() {
     journal
         .record_request_intent(RequestIntent {
             request_id: "P-CRASH".into(),
-            api: "pay",
+            api: CallKind::Pay,
             entity: payment.entity(),
             body_sha256: sha(7),
         })
@@ -1224,7 +1166,7 @@ fn a_request_intent_survives_a_crash() {
     assert_eq!(unfinished.len(), 1);
     let request = &unfinished[0];
     assert_eq!(request.request_id, "P-CRASH");
-    assert_eq!(request.api, "pay");
+    assert_eq!(request.api, CallKind::Pay);
     assert_eq!(request.entity, payment.entity());
     assert_eq!(request.body_sha256, sha(7));
     assert_eq!((request.outcome, request.finished_at), (None, None));
@@ -1245,7 +1187,7 @@ fn a_request_intent_is_committed_when_recorded() {
     let intent = journal
         .record_request_intent(RequestIntent {
             request_id: "P-1".into(),
-            api: "pay",
+            api: CallKind::Pay,
             entity: payment.entity(),
             body_sha256: sha(1),
         })
@@ -1278,7 +1220,7 @@ fn request_outcomes_are_recorded_once_unknown_ones_may_be_replaced() {
     let payment = pay(&mut journal, "P-1", "order-1", usd(500));
     let intent = RequestIntent {
         request_id: "P-1".into(),
-        api: "pay",
+        api: CallKind::Pay,
         entity: payment.entity(),
         body_sha256: sha(1),
     };
@@ -1347,7 +1289,7 @@ fn request_outcomes_are_recorded_once_unknown_ones_may_be_replaced() {
     journal
         .record_request_intent(RequestIntent {
             request_id: "P-1.cancel".into(),
-            api: "cancel",
+            api: CallKind::Cancel,
             entity: payment.entity(),
             body_sha256: sha(3),
         })
@@ -1366,14 +1308,14 @@ fn request_outcomes_are_recorded_once_unknown_ones_may_be_replaced() {
         .into_iter()
         .map(|r| r.api)
         .collect();
-    assert_eq!(apis, ["pay", "cancel"]);
+    assert_eq!(apis, [CallKind::Pay, CallKind::Cancel]);
     assert!(journal.unfinished_requests().unwrap().is_empty());
 
     // Bad input.
     let error = journal
         .record_request_intent(RequestIntent {
             request_id: "P-2".into(),
-            api: "pay",
+            api: CallKind::Pay,
             entity: payment.entity(),
             body_sha256: "ABC".into(),
         })
@@ -1388,7 +1330,7 @@ fn request_outcomes_are_recorded_once_unknown_ones_may_be_replaced() {
     let error = journal
         .record_request_intent(RequestIntent {
             request_id: "P-3".into(),
-            api: "pay",
+            api: CallKind::Pay,
             entity: EntityRef::Payment(PaymentLocalId(77)),
             body_sha256: sha(4),
         })
@@ -1585,27 +1527,19 @@ fn daily_totals_by_currency_in_integer_minor_units() {
     let failed = refund(&mut journal, "RU1c", u1.id, usd(100));
     settle_refund(&mut journal, &failed, RefundState::Failed);
 
-    // JPY (exponent 0): one kept, one reversed the same day, one refunded the next day.
+    // JPY (exponent 0): two paid, one of them partly refunded the next day.
     let j1 = paid_at(
         &mut journal,
         "J1",
         jpy(1500),
         datetime!(2024-05-01 12:00 +08:00),
     );
-    let j2 = paid_at(
+    paid_at(
         &mut journal,
         "J2",
         jpy(800),
         datetime!(2024-05-01 13:00 +08:00),
     );
-    journal
-        .reverse_payment(
-            j2.id,
-            Actor::Manager,
-            "wrong item",
-            Some(datetime!(2024-05-01 14:00 +08:00)),
-        )
-        .unwrap();
     clock.set(datetime!(2024-05-02 03:00 UTC));
     let rj = refund(&mut journal, "RJ1", j1.id, jpy(500));
     settle_refund(&mut journal, &rj, RefundState::Succeeded); // refunded_at = clock (02 11:00 +8)
@@ -1627,11 +1561,12 @@ fn daily_totals_by_currency_in_integer_minor_units() {
     assert_eq!((jpy_day.paid_count, jpy_day.paid.minor()), (2, 2300));
     assert_eq!(
         (jpy_day.cancelled_count, jpy_day.cancelled.minor()),
-        (1, 800)
+        (0, 0),
+        "nothing records a paid payment as cancelled"
     );
     assert_eq!((jpy_day.refunded_count, jpy_day.refunded.minor()), (0, 0));
-    assert_eq!(jpy_day.net.minor(), 1500);
-    assert_eq!(jpy_day.net.major_string(), "1500");
+    assert_eq!(jpy_day.net.minor(), 2300);
+    assert_eq!(jpy_day.net.major_string(), "2300");
 
     let usd_day = &totals[1];
     assert_eq!((usd_day.paid_count, usd_day.paid.minor()), (2, 1525));
@@ -1695,9 +1630,6 @@ fn rich() -> Rich {
     let created = payment_in(j, "P-created", PaymentState::Created);
     payment_in(j, "P-awaiting", PaymentState::AwaitingCustomer);
     payment_in(j, "P-cancelled", PaymentState::Cancelled);
-    let reversed = payment_in(j, "P-reversed", PaymentState::Paid);
-    j.reverse_payment(reversed.id, Actor::Manager, "reversal", None)
-        .unwrap();
     let r = refund(j, "R-1", paid.id, usd(400));
     let r = settle_refund(j, &r, RefundState::Succeeded);
     refund(j, "R-2", paid.id, usd(100));
@@ -1705,7 +1637,7 @@ fn rich() -> Rich {
         .unwrap();
     j.record_request_intent(RequestIntent {
         request_id: "P-paid".into(),
-        api: "pay",
+        api: CallKind::Pay,
         entity: paid.entity(),
         body_sha256: sha(9),
     })
@@ -1873,7 +1805,7 @@ fn check_reports_each_kind_of_violation() {
             )
         }),
         (ViolationKind::RefundOnUnpaidPayment, |r| {
-            // Reversed while a refund succeeded.
+            // Cancelled while a refund succeeded.
             format!(
                 "UPDATE payments SET state = 'cancelled' WHERE id = {}",
                 r.paid.get()
@@ -1894,8 +1826,8 @@ fn check_reports_each_kind_of_violation() {
         (ViolationKind::DuplicatePaidOrder, |r| {
             format!(
                 "UPDATE payments SET order_ref = (SELECT order_ref FROM payments WHERE id = {})
-                 WHERE payment_request_id = 'P-reversed';
-                 UPDATE payments SET state = 'paid' WHERE payment_request_id = 'P-reversed'",
+                 WHERE payment_request_id = 'P-cancelled';
+                 UPDATE payments SET state = 'paid' WHERE payment_request_id = 'P-cancelled'",
                 r.paid.get()
             )
         }),
@@ -1934,6 +1866,25 @@ fn check_reports_each_kind_of_violation() {
         }),
         (ViolationKind::MissingTrigger, |_| {
             "DROP TRIGGER events_no_update".to_owned()
+        }),
+        (ViolationKind::MissingTrigger, |_| {
+            "DROP TRIGGER meta_no_update".to_owned()
+        }),
+        (ViolationKind::AwaitingCustomerWithoutCode, |_| {
+            "DROP TRIGGER payments_code_by_product;
+             UPDATE payments SET code_expires_at = NULL WHERE payment_request_id = 'P-awaiting'"
+                .to_owned()
+        }),
+        (ViolationKind::CodeOnCodelessProduct, |_| {
+            "DROP TRIGGER payments_product_fixed;
+             DROP TRIGGER payments_code_by_product;
+             UPDATE payments SET product = 'user_presented'
+             WHERE payment_request_id = 'P-awaiting'"
+                .to_owned()
+        }),
+        (ViolationKind::UnreadableRow, |_| {
+            // A call kind this build does not know.
+            "UPDATE requests SET api = 'inquiryPayment' WHERE request_id = 'P-paid'".to_owned()
         }),
         (ViolationKind::UnreadableRow, |r| {
             format!(
@@ -2030,4 +1981,575 @@ fn check_reports_a_damaged_file() {
     assert!(!report.integrity_ok, "{report:#?}");
     assert!(!report.integrity_messages.is_empty());
     assert!(!report.is_clean());
+}
+
+// ---------------------------------------------------------------------------------------
+// Schema version 2: migrating a journal written by version 1
+
+/// Version 1 exactly as it shipped (a unit test in `schema.rs` proves it is migration 1).
+/// Named from the crate root so the test file can move without the fixture.
+const SCHEMA_V1: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/journal_schema_v1.sql"
+));
+
+/// A journal as a version-1 build left it: its DDL, its version, and rows written the way
+/// that build wrote them (a paid payment with a succeeded refund, a code still on screen,
+/// their events and logged requests).
+fn version_1_journal(dir: &Path) {
+    let mut conn = Connection::open(dir.join(FILE_NAME)).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let tx = conn.transaction().unwrap();
+    tx.execute_batch(SCHEMA_V1).unwrap();
+    tx.pragma_update(None, "user_version", 1).unwrap();
+    let hash = sha(7);
+    tx.execute_batch(&format!(
+        "INSERT INTO payments (id, payment_request_id, order_ref, amount_minor, currency,
+             description, operator, state, payment_id, result_code, resolution, paid_at,
+             created_at, updated_at, final_at)
+         VALUES (1, 'P-paid', 'O-1', 1250, 'USD', 'Coffee', 'T01', 'paid', '2024050100001',
+             'SUCCESS', 'inquiry', '2024-05-01T08:01:00.000000Z',
+             '2024-05-01T08:00:00.000000Z', '2024-05-01T08:01:00.000000Z',
+             '2024-05-01T08:01:00.000000Z');
+         INSERT INTO payments (id, payment_request_id, order_ref, amount_minor, currency,
+             description, operator, state, payment_id, code_value, code_expires_at,
+             created_at, updated_at)
+         VALUES (2, 'P-open', 'O-2', 500, 'USD', 'Tea', 'T01', 'awaiting_customer',
+             '2024050100002', 'https://qr.example/2', '2024-05-01T08:15:00.000000Z',
+             '2024-05-01T08:10:00.000000Z', '2024-05-01T08:10:01.000000Z');
+         INSERT INTO refunds (id, refund_request_id, payment, amount_minor, currency, reason,
+             manager, state, refund_id, result_code, resolution, refunded_at, created_at,
+             updated_at, final_at)
+         VALUES (1, 'R-1', 1, 250, 'USD', 'cold', 'manager', 'succeeded', 'AR-1', 'SUCCESS',
+             'refund', '2024-05-01T09:00:01.000000Z', '2024-05-01T09:00:00.000000Z',
+             '2024-05-01T09:00:01.000000Z', '2024-05-01T09:00:01.000000Z');
+         INSERT INTO events (at, actor, entity_kind, entity_id, kind, from_state, to_state,
+             detail)
+         VALUES
+             ('2024-05-01T08:00:00.000000Z', 'cashier', 'payment', 1, 'created', NULL,
+              'created', 'USD 12.50 for order O-1'),
+             ('2024-05-01T08:00:01.000000Z', 'system', 'payment', 1, 'transition', 'created',
+              'awaiting_customer', 'order code created'),
+             ('2024-05-01T08:01:00.000000Z', 'system', 'payment', 1, 'transition',
+              'awaiting_customer', 'paid', 'SUCCESS (inquiry)'),
+             ('2024-05-01T08:10:00.000000Z', 'cashier', 'payment', 2, 'created', NULL,
+              'created', 'USD 5.00 for order O-2'),
+             ('2024-05-01T08:10:01.000000Z', 'system', 'payment', 2, 'transition', 'created',
+              'awaiting_customer', 'order code created'),
+             ('2024-05-01T09:00:00.000000Z', 'manager', 'refund', 1, 'created', NULL,
+              'requested', 'USD 2.50 of payment #1 authorised by manager: cold'),
+             ('2024-05-01T09:00:01.000000Z', 'system', 'refund', 1, 'transition', 'requested',
+              'succeeded', 'refund succeeded');
+         INSERT INTO requests (request_id, api, entity_kind, entity_id, body_sha256,
+             created_at, outcome, code, finished_at)
+         VALUES
+             ('P-paid', 'pay', 'payment', 1, '{hash}', '2024-05-01T08:00:00.000000Z',
+              'success', 'SUCCESS', '2024-05-01T08:00:01.000000Z'),
+             ('P-open', 'pay', 'payment', 2, '{hash}', '2024-05-01T08:10:00.000000Z',
+              'success', 'SUCCESS', '2024-05-01T08:10:01.000000Z'),
+             ('R-1', 'refund', 'refund', 1, '{hash}', '2024-05-01T09:00:00.000000Z',
+              'success', 'SUCCESS', '2024-05-01T09:00:01.000000Z');"
+    ))
+    .unwrap();
+    tx.commit().unwrap();
+}
+
+#[test]
+fn a_version_1_journal_is_migrated_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    version_1_journal(dir.path());
+    // A reader never migrates: it says what to do instead.
+    let error = Reader::open_in(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            JournalError::Outdated {
+                found: 1,
+                supported: 2,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("start the terminal"), "{error}");
+    let version: i64 = raw(dir.path())
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 1, "the reader left the file alone");
+
+    let mut journal = Journal::open_in(dir.path()).unwrap();
+    assert_eq!(journal.settings().unwrap().user_version, 2);
+    assert_eq!(schema_version(), 2);
+
+    let paid = journal.payment_by_request_id("P-paid").unwrap().unwrap();
+    assert_eq!(paid.product, Product::OrderCode);
+    assert_eq!(paid.state, PaymentState::Paid);
+    assert_eq!(paid.amount, usd(1250));
+    assert_eq!(paid.payment_id.as_deref(), Some("2024050100001"));
+    assert_eq!(paid.resolution, Some(Resolution::Inquiry));
+    assert_eq!(paid.paid_at, Some(datetime!(2024-05-01 08:01 UTC)));
+    let open = journal.payment_by_request_id("P-open").unwrap().unwrap();
+    assert_eq!(open.product, Product::OrderCode);
+    assert_eq!(open.code_value.as_deref(), Some("https://qr.example/2"));
+    assert_eq!(journal.refunds_for(paid.id).unwrap().len(), 1);
+    assert_eq!(journal.events_for(paid.id).unwrap().len(), 3);
+    let apis: Vec<_> = journal
+        .requests_for(paid.entity())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.api)
+        .collect();
+    assert_eq!(apis, [CallKind::Pay]);
+    assert_eq!(journal.refundable_remaining(paid.id).unwrap().minor(), 1000);
+    let report = journal.check().unwrap();
+    assert!(report.is_clean(), "{report:#?}");
+    assert_eq!(
+        journal.identity().unwrap(),
+        None,
+        "no terminal has bound it yet"
+    );
+
+    // The migrated journal works like a new one: the open payment can still be paid, and
+    // the version-2 rules hold for it.
+    let error = journal
+        .transition_payment(
+            open.id,
+            PaymentState::AwaitingCustomer,
+            Actor::System,
+            "",
+            PaymentUpdate {
+                code_value: Some("https://qr.example/2b".into()),
+                ..PaymentUpdate::default()
+            },
+        )
+        .map(|_| ());
+    assert!(error.is_ok(), "an order code payment may update its code");
+    let now_paid = journal
+        .transition_payment(
+            open.id,
+            PaymentState::Paid,
+            Actor::System,
+            "SUCCESS (notify)",
+            PaymentUpdate {
+                resolution: Some(Resolution::Notify),
+                ..PaymentUpdate::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(now_paid.state, PaymentState::Paid);
+    assert!(journal.check().unwrap().is_clean());
+    drop(journal);
+
+    // Opening a version-2 journal again changes nothing.
+    let before = schema_snapshot(dir.path());
+    let journal = Journal::open_in(dir.path()).unwrap();
+    assert_eq!(schema_snapshot(dir.path()), before);
+    assert_eq!(journal.settings().unwrap().user_version, 2);
+    assert_eq!(
+        journal.payment(paid.id).unwrap().unwrap(),
+        paid,
+        "untouched by the second open"
+    );
+    let reader = Reader::open_in(dir.path()).unwrap();
+    assert!(reader.check().unwrap().is_clean());
+}
+
+#[test]
+fn a_journal_belongs_to_one_terminal() {
+    let Fixture {
+        dir,
+        mut journal,
+        clock,
+    } = fixture();
+    assert_eq!(journal.identity().unwrap(), None);
+    let bound = journal.bind_identity("T01", "STORE-7").unwrap();
+    assert_eq!(
+        (bound.terminal_id.as_str(), bound.store_id.as_str()),
+        ("T01", "STORE-7")
+    );
+    assert_eq!(bound.bound_at, clock.now());
+    clock.advance(Duration::hours(1));
+    // The same terminal again: the first record stands.
+    assert_eq!(journal.bind_identity("T01", "STORE-7").unwrap(), bound);
+
+    for (terminal, store) in [("T02", "STORE-7"), ("T01", "STORE-8")] {
+        let error = journal.bind_identity(terminal, store).unwrap_err();
+        assert!(
+            matches!(error, JournalError::IdentityMismatch { .. }),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        for name in ["`T01`", "`STORE-7`", terminal, store, "storage.data_dir"] {
+            assert!(message.contains(name), "{name} missing from: {message}");
+        }
+    }
+    assert!(journal.bind_identity("", "STORE-7").is_err());
+    drop(journal);
+
+    // Recorded in the file, for every connection; the shell cannot change it either.
+    let reader = Reader::open_in(dir.path()).unwrap();
+    assert_eq!(reader.identity().unwrap(), Some(bound.clone()));
+    assert!(
+        raw(dir.path())
+            .execute("UPDATE meta SET terminal_id = 'T02'", [])
+            .is_err()
+    );
+    assert!(raw(dir.path()).execute("DELETE FROM meta", []).is_err());
+    let mut journal = open_with_clock(dir.path(), &clock);
+    assert!(journal.bind_identity("T02", "STORE-7").is_err());
+    assert_eq!(journal.identity().unwrap(), Some(bound));
+}
+
+fn pay_with(j: &mut Journal, request_id: &str, product: Product) -> PaymentRecord {
+    j.create_payment(
+        NewPayment {
+            payment_request_id: request_id.to_owned(),
+            order_ref: format!("order-{request_id}"),
+            amount: usd(800),
+            description: String::new(),
+            operator: "T01".to_owned(),
+            product,
+        },
+        Actor::Cashier,
+    )
+    .unwrap()
+}
+
+#[test]
+fn what_waiting_for_the_customer_requires_depends_on_the_product() {
+    let Fixture {
+        dir: _dir,
+        mut journal,
+        ..
+    } = fixture();
+    let wait = |j: &mut Journal, record: &PaymentRecord, update: PaymentUpdate| {
+        j.transition_payment(
+            record.id,
+            PaymentState::AwaitingCustomer,
+            Actor::System,
+            "waiting",
+            update,
+        )
+    };
+    let code = || PaymentUpdate {
+        code_value: Some("https://qr.example/x".into()),
+        code_expires_at: Some(datetime!(2024-05-01 08:05 UTC)),
+        ..PaymentUpdate::default()
+    };
+    // Products that show a code cannot wait without it and its expiry.
+    for product in [Product::OrderCode, Product::EntryCode] {
+        let record = pay_with(&mut journal, &format!("P-{product}"), product);
+        assert_eq!(record.product, product);
+        let error = wait(&mut journal, &record, PaymentUpdate::default()).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                JournalError::MissingField {
+                    field: "code_value",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        let waiting = wait(&mut journal, &record, code()).unwrap();
+        assert_eq!(waiting.code_value, code().code_value);
+    }
+    // Products that show none wait without one, and never store one: for User-presented
+    // the only code there is would be the customer's.
+    for product in [Product::UserPresented, Product::AutoDebit] {
+        let record = pay_with(&mut journal, &format!("P-{product}"), product);
+        let error = wait(&mut journal, &record, code()).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                JournalError::InvalidInput {
+                    field: "code_value",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("never stores"), "{error}");
+        let waiting = wait(&mut journal, &record, PaymentUpdate::default()).unwrap();
+        assert_eq!(waiting.state, PaymentState::AwaitingCustomer);
+        assert_eq!(waiting.code_value, None);
+        assert_eq!(
+            journal.payment(record.id).unwrap().unwrap().product,
+            product
+        );
+    }
+    assert!(journal.check().unwrap().is_clean());
+}
+
+#[test]
+fn the_schema_itself_enforces_the_product_rules() {
+    let Fixture {
+        dir, mut journal, ..
+    } = fixture();
+    let scanned = pay_with(&mut journal, "P-scan", Product::UserPresented);
+    let shown = payment_in(&mut journal, "P-shown", PaymentState::AwaitingCustomer);
+    drop(journal);
+    let conn = raw(dir.path());
+    let refused = |sql: String| conn.execute_batch(&sql).unwrap_err().to_string();
+    let error = refused(format!(
+        "UPDATE payments SET code_value = '2810000000000000' WHERE id = {}",
+        scanned.id.get()
+    ));
+    assert!(error.contains("never stores a code"), "{error}");
+    let error = refused(format!(
+        "UPDATE payments SET code_value = NULL WHERE id = {}",
+        shown.id.get()
+    ));
+    assert!(error.contains("needs its code"), "{error}");
+    let error = refused(format!(
+        "UPDATE payments SET product = 'entry_code' WHERE id = {}",
+        shown.id.get()
+    ));
+    assert!(error.contains("never changes"), "{error}");
+    let error = refused(
+        "INSERT INTO payments (payment_request_id, order_ref, amount_minor, currency,
+             description, operator, state, created_at, updated_at, product)
+         VALUES ('P-bad', 'o', 1, 'USD', '', 'op', 'created', 't', 't', 'barcode')"
+            .to_owned(),
+    );
+    assert!(error.contains("CHECK"), "{error}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The read model
+
+#[test]
+fn a_reader_needs_a_journal_and_never_creates_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = Reader::open_in(dir.path()).unwrap_err();
+    assert!(matches!(error, JournalError::NoJournal { .. }), "{error:?}");
+    assert!(error.to_string().contains("no journal"), "{error}");
+    assert!(!dir.path().join(FILE_NAME).exists(), "nothing was created");
+
+    let garbage = dir.path().join("garbage.sqlite");
+    std::fs::write(&garbage, b"not a database at all\n".repeat(300)).unwrap();
+    let error = Reader::open(&garbage).unwrap_err();
+    assert!(
+        matches!(error, JournalError::NotAJournal { .. }),
+        "{error:?}"
+    );
+
+    drop(Journal::open_in(dir.path()).unwrap());
+    let newer = schema_version() + 1;
+    raw(dir.path())
+        .pragma_update(None, "user_version", newer)
+        .unwrap();
+    let error = Reader::open_in(dir.path()).unwrap_err();
+    assert!(
+        matches!(error, JournalError::SchemaTooNew { .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_reader_sees_what_the_writer_committed_without_waiting_for_it() {
+    let Fixture {
+        dir, mut journal, ..
+    } = fixture();
+    let reader = Reader::open_in(dir.path()).unwrap();
+    assert_eq!(reader.path(), dir.path().join(FILE_NAME));
+    assert!(reader.find_payment("P-1").unwrap().is_none());
+    let created = pay(&mut journal, "P-1", "order-1", usd(500));
+    assert_eq!(reader.find_payment("P-1").unwrap(), Some(created.clone()));
+    let paid = go(&mut journal, &created, PaymentState::Paid);
+    // By either id.
+    let alipay_id = paid.payment_id.clone().unwrap();
+    assert_eq!(reader.find_payment(&alipay_id).unwrap(), Some(paid.clone()));
+    assert_eq!(
+        journal.find_payment(&alipay_id).unwrap(),
+        Some(paid.clone())
+    );
+    assert_eq!(journal.find_payment("P-1").unwrap(), Some(paid.clone()));
+    assert!(reader.find_payment("nobody").unwrap().is_none());
+
+    // A write in progress on another connection neither blocks the reader nor shows.
+    let writer = raw(dir.path());
+    writer
+        .execute_batch(
+            "BEGIN IMMEDIATE; UPDATE payments SET description = 'half-written' WHERE id = 1",
+        )
+        .unwrap();
+    let started = std::time::Instant::now();
+    let seen = reader.find_payment("P-1").unwrap().unwrap();
+    assert_eq!(seen.description, "Coffee");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "the reader waited for the writer"
+    );
+    writer.execute_batch("ROLLBACK").unwrap();
+
+    // The reader moves between threads (the GUI reads off the UI thread).
+    let reader = std::thread::spawn(move || reader).join().unwrap();
+    assert_eq!(reader.count_open().unwrap(), 0);
+}
+
+#[test]
+fn counts_of_open_and_unresolved_payments() {
+    let Fixture {
+        dir, mut journal, ..
+    } = fixture();
+    let reader = Reader::open_in(dir.path()).unwrap();
+    assert_eq!(
+        (
+            reader.count_open().unwrap(),
+            reader.count_unresolved().unwrap()
+        ),
+        (0, 0)
+    );
+    for (n, state) in PaymentState::ALL.into_iter().enumerate() {
+        payment_in(&mut journal, &format!("P-{n}"), state);
+    }
+    payment_in(&mut journal, "P-u2", PaymentState::Unresolved);
+    assert_eq!(
+        reader.count_open().unwrap(),
+        u64::try_from(journal.open_payments().unwrap().len()).unwrap()
+    );
+    assert_eq!(reader.count_open().unwrap(), 5);
+    assert_eq!(reader.count_unresolved().unwrap(), 2);
+}
+
+/// The listing's refund totals, added up in SQL for every row at once, equal what the
+/// journal's own per-payment reads say, for many payments with several refunds each.
+#[test]
+fn the_listing_adds_up_each_payments_refunds_in_one_query() {
+    let Fixture {
+        dir,
+        mut journal,
+        clock,
+    } = fixture();
+    let mut expected_refunds = 0;
+    for n in 0..60u64 {
+        clock.advance(Duration::seconds(1));
+        let state = match n % 6 {
+            0 => PaymentState::Failed,
+            1 => PaymentState::AwaitingCustomer,
+            _ => PaymentState::Paid,
+        };
+        let record = payment_in(&mut journal, &format!("P-{n:02}"), state);
+        if state != PaymentState::Paid {
+            continue;
+        }
+        // Up to four refunds of 100 each, ending in different states.
+        for k in 0..(n % 5) {
+            let r = refund(&mut journal, &format!("R-{n:02}-{k}"), record.id, usd(100));
+            expected_refunds += 1;
+            match (n + k) % 4 {
+                0 => drop(settle_refund(&mut journal, &r, RefundState::Succeeded)),
+                1 => drop(settle_refund(&mut journal, &r, RefundState::Failed)),
+                2 => drop(settle_refund(&mut journal, &r, RefundState::Unresolved)),
+                _ => {} // still requested
+            }
+        }
+    }
+    let reader = Reader::open_in(dir.path()).unwrap();
+    let rows = reader.transactions(&PaymentFilter::default()).unwrap();
+    let listed = journal.list_payments(&PaymentFilter::default()).unwrap();
+    assert_eq!(rows.len(), 60);
+    assert_eq!(
+        rows.iter().map(|r| &r.payment).collect::<Vec<_>>(),
+        listed.iter().collect::<Vec<_>>(),
+        "the same payments in the same order as the plain listing"
+    );
+    let mut refunds_seen = 0;
+    for row in &rows {
+        let refunds = journal.refunds_for(row.payment.id).unwrap();
+        refunds_seen += refunds.len();
+        let sum = |states: &[RefundState]| {
+            refunds
+                .iter()
+                .filter(|r| states.contains(&r.state))
+                .map(|r| r.amount.minor())
+                .sum::<u64>()
+        };
+        let count = |states: &[RefundState]| {
+            refunds.iter().filter(|r| states.contains(&r.state)).count() as u64
+        };
+        let t = &row.refunds;
+        let id = &row.payment.payment_request_id;
+        assert_eq!(t.refunded.minor(), sum(&[RefundState::Succeeded]), "{id}");
+        assert_eq!(t.refunded_count, count(&[RefundState::Succeeded]), "{id}");
+        assert_eq!(t.in_flight.minor(), sum(&RefundState::OPEN), "{id}");
+        assert_eq!(t.in_flight_count, count(&RefundState::OPEN), "{id}");
+        assert_eq!(
+            t.remaining,
+            journal.refundable_remaining(row.payment.id).unwrap(),
+            "{id}"
+        );
+        assert_eq!(t.refunded.currency(), row.payment.amount.currency());
+
+        // The detail view agrees with its row.
+        let detail = reader.payment_detail(id).unwrap().unwrap();
+        assert_eq!(detail.payment, row.payment);
+        assert_eq!(&detail.totals, t, "{id}");
+        assert_eq!(detail.refunds, refunds);
+        assert_eq!(detail.events, journal.events_for(row.payment.id).unwrap());
+    }
+    assert_eq!(refunds_seen, expected_refunds);
+
+    // Filters and the limit pick the same rows as the plain listing.
+    let filter = PaymentFilter {
+        states: vec![PaymentState::Paid],
+        limit: Some(7),
+        ..PaymentFilter::default()
+    };
+    let rows = reader.transactions(&filter).unwrap();
+    let listed = journal.list_payments(&filter).unwrap();
+    assert_eq!(rows.len(), 7);
+    assert_eq!(
+        rows.into_iter().map(|r| r.payment).collect::<Vec<_>>(),
+        listed
+    );
+    assert!(reader.payment_detail("P-none").unwrap().is_none());
+}
+
+/// The reader's end of day uses the terminal's own local days: a payment made now is in
+/// today's totals, and in no other day's.
+#[test]
+fn the_readers_daily_totals_count_local_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut journal = Journal::open_in(dir.path()).unwrap();
+    let now = OffsetDateTime::now_utc();
+    let record = pay(&mut journal, "P-now", "order-now", usd(1234));
+    journal
+        .transition_payment(
+            record.id,
+            PaymentState::Paid,
+            Actor::System,
+            "",
+            PaymentUpdate {
+                payment_id: Some("A-now".into()),
+                paid_at: Some(now),
+                ..PaymentUpdate::default()
+            },
+        )
+        .unwrap();
+    let reader = Reader::open_in(dir.path()).unwrap();
+    let today = alipay_pos::local_time::to_local(now).date();
+    let bounds = alipay_pos::local_time::day_bounds(today);
+    assert!(bounds.contains(&now));
+    let totals = reader.daily_totals(today..=today).unwrap();
+    assert_eq!(totals.len(), 1);
+    assert_eq!((totals[0].date, totals[0].paid_count), (today, 1));
+    assert_eq!(totals[0].paid.minor(), 1234);
+    let yesterday = today.previous_day().unwrap();
+    assert!(
+        reader
+            .daily_totals(yesterday..=yesterday)
+            .unwrap()
+            .is_empty()
+    );
+    let tomorrow = today.next_day().unwrap();
+    assert_eq!(
+        reader.daily_totals(yesterday..=tomorrow).unwrap(),
+        totals,
+        "a range reports each day on its own"
+    );
 }
