@@ -1,9 +1,14 @@
 //! Runs a test in a child process of this test binary.
 //!
-//! Slint allows one event-loop backend per process (its event-loop proxy is process-wide),
-//! and the GUI tests each start one. In a single test binary they would share it, so each
-//! such test hands itself to a fresh copy of the binary that runs only that test, and fails
-//! with the child's output if the child fails.
+//! For tests that need something only a whole process can give them:
+//! - Slint allows one event-loop backend per process (its event-loop proxy is
+//!   process-wide), and the GUI tests each start one;
+//! - tracing decides per call site, process-wide, whether anyone listens, so a test that
+//!   captures the logs with a subscriber of its own can miss events other tests' threads
+//!   made the call sites forget.
+//!
+//! Such a test hands itself to a fresh copy of the binary that runs only that test, and
+//! fails with the child's output if the child fails.
 
 use std::process::Command;
 
