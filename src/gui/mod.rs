@@ -20,15 +20,17 @@ slint::include_modules!();
 
 pub mod cart;
 mod cashier_adapter;
+pub mod controllers;
+pub mod engine_handle;
 pub mod entry;
 mod kiosk;
 mod language;
 mod manager_adapter;
 pub mod manager_rows;
-pub mod outcome;
 mod payment_adapter;
 mod pin_adapter;
 pub mod qr;
+pub mod result_screen;
 pub mod screenshots;
 mod status_adapter;
 
@@ -53,7 +55,7 @@ use crate::terminal::Terminal;
 
 use cart::Cart;
 use entry::AmountEntry;
-use outcome::{Outcome, Reason};
+use result_screen::{Reason, ResultScreen as Outcome};
 
 /// How long a kiosk may sit untouched with an order before it starts over.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);

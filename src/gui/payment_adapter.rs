@@ -11,7 +11,7 @@ use slint::{ComponentHandle, Image, Rgb8Pixel, SharedPixelBuffer};
 use time::OffsetDateTime;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::outcome::{Outcome, Reason, reason_for};
+use super::result_screen::{Reason, ResultScreen as Outcome, reason_for};
 use super::{
     Api, Engine, FailReason, Notice, Page, ResultKind, ResultView, Shared, Shown, cashier_adapter,
     kiosk, manager_adapter, post, qr, status_adapter,

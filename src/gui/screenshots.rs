@@ -15,7 +15,7 @@ use slint::{ComponentHandle, Image, PhysicalSize, PlatformError, Rgb8Pixel};
 use time::OffsetDateTime;
 
 use super::manager_rows::{Detail, Listed};
-use super::outcome::{Outcome, Reason};
+use super::result_screen::{Reason, ResultScreen as Outcome};
 use super::{
     Api, App, Controller, GuiError, GuiOptions, Manager, ManagerTab, Page, PinNotice, RefundNotice,
     RefundStage, ResultView, SettleStage, Shown, language, manager_adapter, payment_adapter, qr,
