@@ -157,7 +157,10 @@ mod tests {
         let mut day = date(2026, 1, 1);
         for _ in 0..366 {
             let next = day.next_day().unwrap();
-            assert_eq!(day_bounds_in(&new_york, day).end, day_bounds_in(&new_york, next).start);
+            assert_eq!(
+                day_bounds_in(&new_york, day).end,
+                day_bounds_in(&new_york, next).start
+            );
             day = next;
         }
     }

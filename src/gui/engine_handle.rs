@@ -55,6 +55,18 @@ pub struct Detail {
     pub driven: bool,
 }
 
+impl Detail {
+    /// Unresolved and no task of the engine works on it: a manager may record its outcome.
+    pub fn can_settle(&self) -> bool {
+        self.record.state == PaymentState::Unresolved && !self.driven
+    }
+
+    /// The journal has no Alipay payment id: recording "paid" needs the portal's.
+    pub fn needs_payment_id(&self) -> bool {
+        self.record.payment_id.is_none()
+    }
+}
+
 /// What the engine tells the screens, already narrowed to what they react to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineEvent {
