@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use slint::{ComponentHandle, TimerMode};
 
 use super::controllers::navigation::Screen;
-use super::payment_adapter::code_seconds_left;
-use super::{Api, Shared};
+use super::{Api, Shared, code_seconds_left};
 
 /// How often the countdowns are updated; a quarter second keeps the shown second from
 /// lagging visibly behind the real one.

@@ -34,11 +34,11 @@ pub(crate) struct ManagerMarks {
     /// The settings view: built from the configuration, completed with the engine's facts
     /// once it runs.
     settings: Option<SettingsView>,
-    /// The refund and settle forms' "cleared" counters and the filters last shown, so the
+    /// The filters', refund's and settle form's "cleared" counters last shown, so the
     /// screen's own fields are reset once per reset and never while the manager types.
     refund_cleared: Option<u64>,
     settle_cleared: Option<u64>,
-    filters: Option<Filters>,
+    filters_cleared: Option<u64>,
 }
 
 /// The settings view from the configuration and, once the engine runs, its key
@@ -274,12 +274,12 @@ pub(super) fn push(shared: &Shared) {
     // The form fields belong to the screen; they are set only when a controller resets
     // them (a new visit, a new payment, a finished refund).
     let mut marks = shared.manager_marks.borrow_mut();
-    let filters_now = list.filters();
-    if marks.filters.as_ref() != Some(&filters_now) && filters_now == Filters::default() {
-        manager.set_filter_today(filters_now.today);
-        manager.set_filter_status(status_filter(filters_now.status));
-        manager.set_filter_amount(SharedString::new());
-        manager.set_filter_id(SharedString::new());
+    if marks.filters_cleared != Some(list.cleared()) {
+        let filters = list.filters();
+        manager.set_filter_today(filters.today);
+        manager.set_filter_status(status_filter(filters.status));
+        manager.set_filter_amount(filters.amount.into());
+        manager.set_filter_id(filters.id.into());
     }
     let refund = &controller.refund;
     if marks.refund_cleared != Some(refund.cleared()) {
@@ -294,7 +294,7 @@ pub(super) fn push(shared: &Shared) {
     }
     marks.refund_cleared = Some(refund.cleared());
     marks.settle_cleared = Some(settle.cleared());
-    marks.filters = Some(filters_now);
+    marks.filters_cleared = Some(list.cleared());
 
     manager.set_refund_stage(match refund.stage() {
         Stage::Form => RefundStage::Form,

@@ -171,7 +171,7 @@ thread_local! {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Runs `f` on the UI thread with the GUI `id`, if it still exists.
-pub(crate) fn post(id: u64, f: impl FnOnce(&Rc<Shared>) + Send + 'static) {
+fn post(id: u64, f: impl FnOnce(&Rc<Shared>) + Send + 'static) {
     let queued = slint::invoke_from_event_loop(move || with_live(id, f));
     if let Err(error) = queued {
         // The event loop has ended: the window is closing, nothing left to update.
@@ -180,7 +180,7 @@ pub(crate) fn post(id: u64, f: impl FnOnce(&Rc<Shared>) + Send + 'static) {
 }
 
 /// Runs `f` with the GUI `id` now (on the UI thread), if it still exists.
-pub(crate) fn with_live(id: u64, f: impl FnOnce(&Rc<Shared>)) {
+fn with_live(id: u64, f: impl FnOnce(&Rc<Shared>)) {
     let shared = LIVE.with(|live| live.borrow().get(&id).and_then(Weak::upgrade));
     if let Some(shared) = shared {
         f(&shared);
@@ -317,6 +317,13 @@ impl Shared {
         self.payment.on_event(event);
         self.manager.on_event(event);
     }
+}
+
+/// Whole seconds the order code on screen has left (the QR page's countdown).
+fn code_seconds_left(expires_at: Option<time::OffsetDateTime>) -> i32 {
+    let left =
+        controllers::payment_screen::seconds_left(expires_at, time::OffsetDateTime::now_utc());
+    i32::try_from(left).unwrap_or(i32::MAX)
 }
 
 /// The Slint page of a screen.

@@ -6,11 +6,9 @@
 use std::rc::Rc;
 
 use slint::{ComponentHandle, Image};
-use time::OffsetDateTime;
 
-use super::controllers::payment_screen::seconds_left;
 use super::result_screen::{Reason, ResultScreen};
-use super::{Api, FailReason, ResultKind, Shared, qr};
+use super::{Api, FailReason, ResultKind, Shared, code_seconds_left, qr};
 
 pub(super) fn wire(shared: &Rc<Shared>, api: &Api<'_>) {
     let weak = Rc::downgrade(shared);
@@ -38,11 +36,6 @@ pub(super) fn wire(shared: &Rc<Shared>, api: &Api<'_>) {
             shared.new_sale();
         }
     });
-}
-
-/// Whole seconds the order code on screen has left.
-pub(super) fn code_seconds_left(expires_at: Option<OffsetDateTime>) -> i32 {
-    i32::try_from(seconds_left(expires_at, OffsetDateTime::now_utc())).unwrap_or(i32::MAX)
 }
 
 /// The QR image, drawn again only when the order code changes.

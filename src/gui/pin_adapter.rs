@@ -25,7 +25,7 @@ pub(super) fn verifier() -> Verifier {
             });
         if let Err(error) = spawned {
             tracing::error!(%error, "cannot check the PIN");
-            return;
+            return false;
         }
         let queued = slint::spawn_local(async move {
             if let Ok(verified) = answered.await {
@@ -35,6 +35,7 @@ pub(super) fn verifier() -> Verifier {
         if let Err(error) = queued {
             tracing::debug!(%error, "PIN check dropped: the event loop has ended");
         }
+        true
     })
 }
 

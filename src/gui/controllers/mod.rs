@@ -42,9 +42,12 @@ impl EngineSlot {
     }
 }
 
+/// One listener of a [`Listeners`].
+type Listener<T> = Rc<dyn Fn(&T)>;
+
 /// Listeners for one kind of news from a controller. Called after the controller's state
 /// is updated and no borrow of it is held, so a listener may read or call it again.
-pub struct Listeners<T>(Rc<RefCell<Vec<Rc<dyn Fn(&T)>>>>);
+pub struct Listeners<T>(Rc<RefCell<Vec<Listener<T>>>>);
 
 impl<T> Clone for Listeners<T> {
     fn clone(&self) -> Self {

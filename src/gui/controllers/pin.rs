@@ -24,8 +24,8 @@ pub enum PinStatus {
 }
 
 /// Compares a PIN with the hashes somewhere the UI thread does not wait, and answers on
-/// the UI thread.
-pub type Verifier = Rc<dyn Fn(PinAttempt, String, Reply<PinChecked>)>;
+/// the UI thread. Returns whether the check could start.
+pub type Verifier = Rc<dyn Fn(PinAttempt, String, Reply<PinChecked>) -> bool>;
 
 /// The clock the lockout is counted on (the system's; a test's own).
 pub type Clock = Rc<dyn Fn() -> SystemTime>;
@@ -169,7 +169,7 @@ impl Pin {
         match admitted {
             Ok((pin, attempt)) => {
                 let controller = self.clone();
-                (self.verifier)(
+                let started = (self.verifier)(
                     attempt,
                     pin,
                     Box::new(move |verified| {
@@ -178,13 +178,16 @@ impl Pin {
                         controller.checked(result);
                     }),
                 );
+                if !started {
+                    self.check_failed();
+                }
             }
             Err(error) => self.checked(Err(error)),
         }
     }
 
     /// The check could not even start (no thread for it): back to typing.
-    pub fn check_failed(&self) {
+    fn check_failed(&self) {
         self.update(|state| {
             state.checking = false;
             state.status = PinStatus::None;
@@ -287,7 +290,10 @@ mod tests {
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
         ));
         let clock_now = now.clone();
-        let verifier: Verifier = Rc::new(|attempt, pin, done| done(attempt.verify(&pin)));
+        let verifier: Verifier = Rc::new(|attempt, pin, done| {
+            done(attempt.verify(&pin));
+            true
+        });
         let pin = Pin::new(
             guard,
             nav.clone(),

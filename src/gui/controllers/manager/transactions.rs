@@ -114,6 +114,8 @@ struct ListState {
     notice: Option<ListNotice>,
     /// Each list read gets a number; an answer older than the newest request is dropped.
     seq: u64,
+    /// Bumped whenever the filter fields must be reset on screen.
+    cleared: u64,
 }
 
 #[derive(Clone)]
@@ -152,6 +154,11 @@ impl Transactions {
         let result = f(&mut self.state.borrow_mut());
         self.changed.emit(&());
         result
+    }
+
+    /// Changes each time the filter fields must be reset on screen.
+    pub fn cleared(&self) -> u64 {
+        self.state.borrow().cleared
     }
 
     pub fn filters(&self) -> Filters {
@@ -195,9 +202,9 @@ impl Transactions {
     /// Back to "today, all" with nothing held (a new manager's visit, or its end).
     pub fn reset(&self) {
         self.update(|state| {
-            let seq = state.seq;
             *state = ListState {
-                seq,
+                seq: state.seq,
+                cleared: state.cleared + 1,
                 ..ListState::default()
             };
         });
