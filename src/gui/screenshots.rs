@@ -559,8 +559,8 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
     settings.notify_url = "http://127.0.0.1:41875/alipay/notify".into();
     settings.data_dir = "/home/pos/.local/share/alipay-pos".into();
     manager_adapter::show_settings(shared, settings);
-    // What the screen's own fields hold, and what needs a PIN in real use.
-    manager.set_totals_is_today(true);
+    // What the screen's own fields hold, and what needs a PIN in real use. (The demo day
+    // is shown as a past day, with "Day after" enabled, as the committed pictures show.)
     manager.set_approver("Ana Lim".into());
     if recording {
         manager.set_settle_paid(true);
