@@ -516,3 +516,52 @@ impl EngineHandle for TerminalHandle {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_screens_hear_changes_not_the_engines_detail() {
+        let id = || "P1".to_string();
+        assert_eq!(
+            EngineEvent::of(CheckoutEvent::CodeReady {
+                payment_request_id: id(),
+                code_value: "http://wallet/1".into(),
+                expires_at: "2026-11-23T10:00:00Z".into(),
+            }),
+            Some(EngineEvent::CodeReady {
+                payment_request_id: id()
+            })
+        );
+        assert_eq!(
+            EngineEvent::of(CheckoutEvent::PaymentState {
+                payment_request_id: id(),
+                state: PaymentState::Paid,
+                detail: "SUCCESS".into(),
+            }),
+            Some(EngineEvent::PaymentChanged {
+                payment_request_id: id()
+            })
+        );
+        assert_eq!(
+            EngineEvent::of(CheckoutEvent::RefundState {
+                refund_request_id: "R1".into(),
+                state: RefundState::Succeeded,
+                detail: String::new(),
+            }),
+            Some(EngineEvent::RefundChanged)
+        );
+        assert_eq!(
+            EngineEvent::of(CheckoutEvent::Connectivity { online: false }),
+            Some(EngineEvent::Connectivity { online: false })
+        );
+        assert_eq!(
+            EngineEvent::of(CheckoutEvent::PaymentStarted {
+                payment_request_id: id()
+            }),
+            None,
+            "the screen that charged already knows"
+        );
+    }
+}

@@ -276,6 +276,7 @@ impl Shared {
         if let Some(app) = self.app() {
             app.global::<Api>().set_page(page_of(change.to));
         }
+        self.manager.page_changed(change);
         if change.left_manager() {
             self.manager_idle.stop();
             self.pin_timer.stop();
@@ -346,6 +347,9 @@ pub struct Controller {
 impl Drop for Controller {
     fn drop(&mut self) {
         LIVE.with(|live| live.borrow_mut().remove(&self.shared.id));
+        // The terminal (and the lock on its data folder) must not outlive the GUI, even if
+        // an answer still on its way holds a controller for a moment.
+        self.shared.engine.clear();
     }
 }
 

@@ -36,6 +36,11 @@ impl EngineSlot {
         *self.0.borrow_mut() = Some(engine);
     }
 
+    /// Lets go of the engine (the GUI is detached; the terminal may stop).
+    pub fn clear(&self) {
+        *self.0.borrow_mut() = None;
+    }
+
     /// The engine, if it runs (cloned out, so no borrow is held while it is called).
     pub fn get(&self) -> Option<Rc<dyn EngineHandle>> {
         self.0.borrow().clone()

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use time::{Date, OffsetDateTime};
 
-use super::navigation::{Navigation, Screen};
+use super::navigation::{Navigation, PageChange, Screen};
 use super::{Changed, EngineSlot, Listeners};
 use crate::admin::ManagerApproval;
 use crate::gui::engine_handle::{EngineEvent, ResolveSummary};
@@ -82,7 +82,7 @@ impl Manager {
         day_bounds: Rc<dyn Fn(Date) -> Range<OffsetDateTime>>,
     ) -> Manager {
         let today_for_list = today.clone();
-        let manager = Manager {
+        Manager {
             transactions: Transactions::new(
                 engine.clone(),
                 nav.clone(),
@@ -93,20 +93,20 @@ impl Manager {
             settle: Settle::new(engine.clone()),
             totals: Totals::new(engine.clone(), today),
             engine,
-            nav: nav.clone(),
+            nav,
             session: Rc::new(RefCell::new(Session::default())),
             changed: Changed::default(),
             news: Listeners::default(),
-        };
-        // The navigation and this controller live as long as the GUI does, so the listener
-        // may hold it.
-        let on_leave = manager.clone();
-        nav.on_change(move |change| {
-            if change.left_manager() {
-                on_leave.lock();
-            }
-        });
-        manager
+        }
+    }
+
+    /// A change of page (from the navigation): when the manager's visit ended, the screen
+    /// locks. Not a listener of its own: the navigation would then hold this controller
+    /// and everything it holds (the engine) for as long as it lives.
+    pub fn page_changed(&self, change: &PageChange) {
+        if change.left_manager() {
+            self.lock();
+        }
     }
 
     /// The tab, the approver or "resolve now" changed.
@@ -349,6 +349,9 @@ mod tests {
             Rc::new(|| date!(2026 - 03 - 01)),
             Rc::new(day),
         );
+        // As the GUI's wiring does.
+        let follows = manager.clone();
+        nav.on_change(move |change| follows.page_changed(change));
         (manager, nav)
     }
 
@@ -384,6 +387,27 @@ mod tests {
         engine.clear_calls();
         manager.refund_confirm();
         assert!(engine.calls().is_empty(), "no approval, no refund");
+    }
+
+    #[test]
+    fn the_navigation_does_not_keep_the_manager_or_its_engine_alive() {
+        // A GUI that is dropped must let go of the terminal (and its data folder's lock)
+        // even though the navigation outlives the manager screen here.
+        let engine = MockEngine::new();
+        let slot = EngineSlot::default();
+        slot.set(engine.clone());
+        let nav = Navigation::new(false);
+        let manager = Manager::new(
+            slot,
+            nav.clone(),
+            Currency::USD,
+            Rc::new(|| date!(2026 - 03 - 01)),
+            Rc::new(|d: Date| d.midnight().assume_utc()..d.midnight().assume_utc()),
+        );
+        manager.open(approval());
+        drop(manager);
+        nav.go_home();
+        assert_eq!(Rc::strong_count(&engine), 1);
     }
 
     #[test]
