@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use slint::{ComponentHandle, TimerMode};
 
-use super::payment_adapter::{self, seconds_left};
-use super::{Api, Notice, Page, Shared};
+use super::controllers::navigation::Screen;
+use super::{Api, Shared, code_seconds_left};
 
 /// How often the countdowns are updated; a quarter second keeps the shown second from
 /// lagging visibly behind the real one.
@@ -33,28 +33,23 @@ pub(super) fn activity(shared: &Rc<Shared>) {
 
 /// Clears the order and returns to the kiosk's language, unless a payment is under way.
 fn idle_reset(shared: &Rc<Shared>) {
-    {
-        let mut state = shared.state.borrow_mut();
-        if state.charging || state.payment.is_some() {
-            return;
-        }
-        state.cart.clear();
+    if shared.payment.in_progress() || shared.payment.has_payment() {
+        return;
     }
-    shared.set_notice(Notice::None, String::new());
-    super::language::apply(shared, shared.options.locale);
-    if shared.page() != Page::Kiosk {
-        shared.set_page(Page::Kiosk);
-    }
+    shared.sale.clear_for_next_customer();
+    shared.set_locale(shared.options.locale);
+    shared.nav.go(Screen::Kiosk);
     tracing::debug!("kiosk idle: order cleared");
 }
 
 /// Starts or stops the ticker for the page now showing.
-pub(super) fn page_changed(shared: &Shared, page: Page) {
+pub(super) fn page_changed(shared: &Rc<Shared>, page: Screen) {
     let ticking = match page {
-        Page::CustomerQr => true,
-        Page::Result if shared.options.kiosk => {
-            shared.state.borrow_mut().back_at =
-                Some(Instant::now() + shared.options.result_timeout);
+        Screen::CustomerQr => true,
+        Screen::Result if shared.options.kiosk => {
+            shared
+                .back_at
+                .set(Some(Instant::now() + shared.options.result_timeout));
             true
         }
         _ => false,
@@ -63,33 +58,31 @@ pub(super) fn page_changed(shared: &Shared, page: Page) {
         shared.ticker.stop();
         return;
     }
-    let id = shared.id;
+    let weak = Rc::downgrade(shared);
     shared.ticker.start(TimerMode::Repeated, TICK, move || {
-        super::with_live(id, tick);
+        if let Some(shared) = weak.upgrade() {
+            tick(&shared);
+        }
     });
-    tick_shared(shared);
+    show_countdowns(shared);
 }
 
 fn tick(shared: &Rc<Shared>) {
-    tick_shared(shared);
-    let due = shared
-        .state
-        .borrow()
-        .back_at
-        .is_some_and(|at| Instant::now() >= at);
-    if due && shared.page() == Page::Result {
-        payment_adapter::new_sale(shared);
+    show_countdowns(shared);
+    let due = shared.back_at.get().is_some_and(|at| Instant::now() >= at);
+    if due && shared.nav.page() == Screen::Result {
+        shared.new_sale();
     }
 }
 
-fn tick_shared(shared: &Shared) {
+fn show_countdowns(shared: &Shared) {
     let Some(app) = shared.app() else { return };
     let api = app.global::<Api>();
-    let state = shared.state.borrow();
-    let expires_at = state.payment.as_ref().and_then(|p| p.expires_at);
-    api.set_seconds_left(seconds_left(expires_at));
-    let back = state
+    let expires_at = shared.payment.shown().and_then(|p| p.expires_at);
+    api.set_seconds_left(code_seconds_left(expires_at));
+    let back = shared
         .back_at
+        .get()
         .map(|at| {
             at.saturating_duration_since(Instant::now())
                 .as_millis()

@@ -15,27 +15,7 @@ use crate::local_time::{format_local, format_local_time_of_day};
 use crate::locale::Locale;
 use crate::money::MinorTotal;
 
-/// A payment and what was refunded of it (succeeded refunds only).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Listed {
-    pub record: PaymentRecord,
-    pub refunded: MinorTotal,
-}
-
-/// A payment with everything its detail view shows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Detail {
-    pub record: PaymentRecord,
-    pub events: Vec<EventRecord>,
-    pub refunds: Vec<RefundRecord>,
-    pub refunded: MinorTotal,
-    /// Paid minus every refund that is not failed (open refunds still count, because Alipay
-    /// may yet carry them out).
-    pub remaining: MinorTotal,
-    /// A task of the engine is working on the payment right now (so it is not a manager's
-    /// to settle by hand).
-    pub driven: bool,
-}
+pub use super::engine_handle::{Detail, Listed};
 
 pub fn tx_state(record: &PaymentRecord) -> TxState {
     if record.is_reversed() {
@@ -98,8 +78,8 @@ pub fn detail(detail: &Detail, locale: Locale) -> TxDetail {
         can_refund: record.state == PaymentState::Paid
             && record.payment_id.is_some()
             && !detail.remaining.is_zero(),
-        can_settle: record.state == PaymentState::Unresolved && !detail.driven,
-        needs_payment_id: record.payment_id.is_none(),
+        can_settle: detail.can_settle(),
+        needs_payment_id: detail.needs_payment_id(),
     }
 }
 

@@ -1,34 +1,45 @@
 //! The terminal's touch GUI: Slint screens in `ui/*.slint`, wired to the payment engine.
 //!
-//! `ui/api.slint` exports one global, `Api`, which is the whole contract: Rust sets its
-//! properties and answers its callbacks; the screens never decide anything about money or
-//! payments. The adapters here only connect that global to the engine:
+//! `ui/api.slint` exports one global, `Api`, which is the whole contract (the PIN and
+//! manager screens have `Manager`, in ui/manager_api.slint): Rust sets its properties and
+//! answers its callbacks; the screens never decide anything about money or payments.
+//!
+//! The shape is Slint's todo-mvc: plain-Rust [`controllers`] own each screen's state and
+//! logic and reach the engine through [`engine_handle::EngineHandle`]; the adapters only
+//! wire, each for one part of the globals:
 //! - [`cashier_adapter`]: keypad and keyboard, quick items, the kiosk order, description;
 //! - [`payment_adapter`]: Charge, the QR screen, Cancel, the demo customer, results;
 //! - [`status_adapter`]: online/offline, unresolved payments, the sandbox banner;
 //! - [`language`]: English / Simplified Chinese at run time;
 //! - [`kiosk`]: the idle reset and the automatic return after a result;
-//! - [`pin_adapter`]: the manager PIN, off the UI thread, with the lockout;
+//! - [`pin_adapter`]: the manager PIN, checked off the UI thread, with the lockout;
 //! - [`manager_adapter`]: transactions, refunds, unresolved payments, totals, settings
 //!   (records to rows in [`manager_rows`]).
 //!
+//! No adapter calls another: an effect on another screen goes through a controller (the
+//! [`controllers::navigation`] controller is the only one that changes the page) or
+//! through the few cross-screen steps on [`Shared`] (Charge, New sale, the manager's
+//! shortcut), which call controllers only.
+//!
 //! Threads: the Slint event loop owns the UI thread. The engine runs on a tokio runtime on
-//! other threads; every engine call is spawned there and its answer comes back with
-//! `slint::invoke_from_event_loop`, so the UI thread never waits on the network or the disk.
+//! other threads; every engine call is spawned there and its answer comes back to the UI
+//! thread (see [`engine_handle`]), so the UI thread never waits on the network or the disk.
 
 slint::include_modules!();
 
 pub mod cart;
 mod cashier_adapter;
+pub mod controllers;
+pub mod engine_handle;
 pub mod entry;
 mod kiosk;
 mod language;
 mod manager_adapter;
 pub mod manager_rows;
-pub mod outcome;
 mod payment_adapter;
 mod pin_adapter;
 pub mod qr;
+pub mod result_screen;
 pub mod screenshots;
 mod status_adapter;
 
@@ -38,22 +49,24 @@ use std::path::Path;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use slint::ComponentHandle;
-use time::OffsetDateTime;
 
 use crate::admin::PinGuard;
-use crate::checkout::{Checkout, Policy, Recovery};
-use crate::config::{CatalogItem, Config};
+use crate::checkout::{Policy, Recovery};
+use crate::config::Config;
 use crate::journal::PaymentRecord;
 use crate::locale::Locale;
-use crate::money::{Currency, Money};
 use crate::terminal::Terminal;
 
-use cart::Cart;
-use entry::AmountEntry;
-use outcome::{Outcome, Reason};
+use controllers::EngineSlot;
+use controllers::manager::Manager as ManagerScreen;
+use controllers::navigation::{Navigation, PageChange, Screen};
+use controllers::payment_screen::{PaymentNews, PaymentScreen};
+use controllers::pin::Pin;
+use controllers::sale::{Sale, SaleNotice};
+use engine_handle::{EngineEvent, EngineHandle, TerminalHandle};
 
 /// How long a kiosk may sit untouched with an order before it starts over.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -116,104 +129,35 @@ impl GuiError {
     }
 }
 
-/// The running engine as the GUI uses it: everything is called on `runtime`.
-#[derive(Clone)]
-pub(crate) struct Engine {
-    /// Kept alive as long as the GUI is: dropping it stops the receiver and the sandbox.
-    terminal: Arc<Terminal>,
-    runtime: tokio::runtime::Handle,
-    /// For the demo customer's request to the sandbox wallet; `None` if no HTTP client
-    /// could be built (then the demo button does nothing and says so in the log).
-    http: Option<reqwest::Client>,
-}
-
-impl Engine {
-    fn checkout(&self) -> Checkout {
-        self.terminal.checkout.clone()
-    }
-
-    fn is_sandbox(&self) -> bool {
-        self.terminal.sandbox().is_some()
-    }
-}
-
-/// The payment the QR or result screen is about.
-#[derive(Debug, Clone)]
-pub(crate) struct Shown {
-    /// Our paymentRequestId.
-    id: String,
-    amount: Money,
-    /// The order code on screen, if any.
-    code: Option<String>,
-    expires_at: Option<OffsetDateTime>,
-    cancelling: bool,
-    simulating: bool,
-    /// Set once the payment has a result to show.
-    result: Option<ResultView>,
-}
-
-impl Shown {
-    fn new(id: String, amount: Money) -> Shown {
-        Shown {
-            id,
-            amount,
-            code: None,
-            expires_at: None,
-            cancelling: false,
-            simulating: false,
-            result: None,
-        }
-    }
-}
-
-/// What the result screen shows.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ResultView {
-    outcome: Outcome,
-    reason: Reason,
-    /// Alipay's result code ("" when none).
-    code: String,
-    /// When it was paid (or settled); `None` hides the line.
-    time: Option<OffsetDateTime>,
-    /// Alipay's paymentId, or our paymentRequestId while Alipay's is unknown.
-    payment_id: String,
-}
-
-/// Everything the screens show that Rust owns.
-#[derive(Debug)]
-pub(crate) struct State {
-    entry: AmountEntry,
-    cart: Cart,
-    payment: Option<Shown>,
-    /// A `pay` is on its way (Charge pressed, no answer yet).
-    charging: bool,
-    notice: Notice,
-    notice_detail: String,
-    /// Kiosk: when the result screen returns to the start by itself.
-    back_at: Option<std::time::Instant>,
-}
-
-/// The GUI's Rust side, owned by the UI thread.
+/// The GUI's Rust side, owned by the UI thread: the controllers, and what only the
+/// adapters need (timers, the window).
 pub(crate) struct Shared {
     /// Key in [`LIVE`], so closures coming back from other threads find this again.
     id: u64,
     app: slint::Weak<App>,
     options: GuiOptions,
-    currency: Currency,
-    catalog: Vec<CatalogItem>,
+    config: Config,
     locale: Cell<Locale>,
-    engine: RefCell<Option<Engine>>,
-    state: RefCell<State>,
+    engine: EngineSlot,
+    nav: Navigation,
+    sale: Sale,
+    payment: PaymentScreen,
+    pin: Pin,
+    manager: ManagerScreen,
     /// Ticks the QR countdown and the kiosk's return countdown.
     ticker: slint::Timer,
     /// Kiosk idle reset.
     idle: slint::Timer,
-    pin: RefCell<pin_adapter::PinState>,
+    /// Kiosk: when the result screen returns to the start by itself.
+    back_at: Cell<Option<Instant>>,
     /// Counts the PIN lockout down.
     pin_timer: slint::Timer,
-    manager: RefCell<manager_adapter::ManagerState>,
     /// Locks the manager screen when left untouched.
     manager_idle: slint::Timer,
+    /// What the manager screen's adapter remembers between pushes.
+    manager_marks: RefCell<manager_adapter::ManagerMarks>,
+    /// The order code whose QR image is on screen (drawn again only when it changes).
+    qr_code: RefCell<Option<String>>,
     /// What "Leave kiosk mode" does; closes the window unless replaced (tests replace it).
     leave_kiosk: RefCell<Option<Rc<dyn Fn()>>>,
 }
@@ -227,7 +171,7 @@ thread_local! {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Runs `f` on the UI thread with the GUI `id`, if it still exists.
-pub(crate) fn post(id: u64, f: impl FnOnce(&Rc<Shared>) + Send + 'static) {
+fn post(id: u64, f: impl FnOnce(&Rc<Shared>) + Send + 'static) {
     let queued = slint::invoke_from_event_loop(move || with_live(id, f));
     if let Err(error) = queued {
         // The event loop has ended: the window is closing, nothing left to update.
@@ -236,7 +180,7 @@ pub(crate) fn post(id: u64, f: impl FnOnce(&Rc<Shared>) + Send + 'static) {
 }
 
 /// Runs `f` with the GUI `id` now (on the UI thread), if it still exists.
-pub(crate) fn with_live(id: u64, f: impl FnOnce(&Rc<Shared>)) {
+fn with_live(id: u64, f: impl FnOnce(&Rc<Shared>)) {
     let shared = LIVE.with(|live| live.borrow().get(&id).and_then(Weak::upgrade));
     if let Some(shared) = shared {
         f(&shared);
@@ -248,65 +192,150 @@ impl Shared {
         self.app.upgrade()
     }
 
-    pub(crate) fn engine(&self) -> Option<Engine> {
-        self.engine.borrow().clone()
+    /// Something was touched or typed (a kiosk's idle countdown starts again).
+    fn activity(self: &Rc<Self>) {
+        kiosk::activity(self);
     }
 
-    /// The page a new sale starts on.
-    fn home(&self) -> Page {
-        if self.options.kiosk {
-            Page::Kiosk
-        } else {
-            Page::Cashier
+    /// Something was touched on the PIN or manager screen: the idle lock starts again.
+    fn manager_touched(self: &Rc<Self>) {
+        // A kiosk's own idle reset also ends a manager's visit (see kiosk.rs).
+        self.activity();
+        let nav = self.nav.clone();
+        self.manager_idle.start(
+            slint::TimerMode::SingleShot,
+            manager_adapter::MANAGER_IDLE_LOCK,
+            move || {
+                if nav.page().is_manager() {
+                    tracing::info!("manager screen locked after being left idle");
+                    nav.go_home();
+                }
+            },
+        );
+    }
+
+    /// Charge: the sale becomes a payment.
+    fn charge(&self) {
+        if self.payment.in_progress() || self.payment.has_payment() {
+            return;
+        }
+        if let Some(request) = self.sale.charge_request(self.locale.get()) {
+            self.payment.charge(request);
         }
     }
 
-    fn page(&self) -> Page {
-        self.app()
-            .map(|app| app.global::<Api>().get_page())
-            .unwrap_or(Page::Cashier)
+    /// New sale: back to an empty keypad (or an empty kiosk order), when the payment on
+    /// screen has ended.
+    fn new_sale(&self) {
+        self.payment.new_sale();
     }
 
-    fn set_page(&self, page: Page) {
-        let was_manager = matches!(self.page(), Page::Pin | Page::Manager);
+    /// The hidden gesture or Ctrl+Alt+M: the PIN screen, unless a payment is under way
+    /// (the customer's QR code must not disappear behind it).
+    fn open_admin(self: &Rc<Self>) {
+        if self.payment.in_progress() {
+            tracing::info!("manager screen not opened: a payment is on screen");
+            return;
+        }
+        if self.payment.has_payment() {
+            // A finished sale is done with; the next sale starts fresh after the manager.
+            self.new_sale();
+        }
+        if self.nav.page().is_manager() {
+            return;
+        }
+        self.pin.open();
+        self.manager_touched();
+    }
+
+    /// Switches every screen to `locale`.
+    fn set_locale(&self, locale: Locale) {
+        // The bundled translation is named after its folder, `zh_CN`; English is the source.
+        if let Err(error) = slint::select_bundled_translation(locale.code()) {
+            tracing::warn!(%error, language = locale.code(), "cannot switch the language");
+            return;
+        }
+        self.locale.set(locale);
         if let Some(app) = self.app() {
-            app.global::<Api>().set_page(page);
+            app.global::<Api>().set_language(locale.code().into());
         }
-        if was_manager && !matches!(page, Page::Pin | Page::Manager) {
-            manager_adapter::locked(self);
-        }
-        kiosk::page_changed(self, page);
-    }
-
-    fn prices(&self) -> Vec<Money> {
-        self.catalog.iter().map(|item| item.price).collect()
-    }
-
-    fn set_notice(&self, notice: Notice, detail: String) {
-        {
-            let mut state = self.state.borrow_mut();
-            state.notice = notice;
-            state.notice_detail = detail;
-        }
-        self.push_notice();
-    }
-
-    fn push_notice(&self) {
-        let Some(app) = self.app() else { return };
-        let api = app.global::<Api>();
-        let state = self.state.borrow();
-        api.set_notice(state.notice);
-        api.set_notice_detail(state.notice_detail.as_str().into());
+        self.push_all();
     }
 
     /// Pushes every formatted value again (after a language switch, or at start-up).
     fn push_all(&self) {
-        cashier_adapter::push_entry(self);
         cashier_adapter::push_catalog(self);
-        cashier_adapter::push_cart(self);
-        payment_adapter::push_payment(self);
+        cashier_adapter::push(self);
+        payment_adapter::push(self);
         manager_adapter::push(self);
-        self.push_notice();
+        pin_adapter::push(self);
+    }
+
+    /// A change of page: the page on screen, the kiosk's countdowns, the manager's lock.
+    fn page_changed(self: &Rc<Self>, change: &PageChange) {
+        if let Some(app) = self.app() {
+            app.global::<Api>().set_page(page_of(change.to));
+        }
+        self.manager.page_changed(change);
+        if change.left_manager() {
+            self.manager_idle.stop();
+            self.pin_timer.stop();
+        }
+        kiosk::page_changed(self, change.to);
+    }
+
+    /// What the payment screen tells the others.
+    fn payment_news(self: &Rc<Self>, news: &PaymentNews) {
+        match news {
+            PaymentNews::NotReady => self.sale.set_notice(SaleNotice::NotReady, ""),
+            PaymentNews::ChargeFailed(message) => {
+                self.sale.set_notice(SaleNotice::ChargeFailed, message)
+            }
+            PaymentNews::Finished => {
+                self.back_at.set(None);
+                self.sale.reset();
+                if self.options.kiosk {
+                    // The next customer starts in the kiosk's own language.
+                    self.set_locale(self.options.locale);
+                }
+                self.nav.go_home();
+                if let Some(app) = self.app() {
+                    app.invoke_focus_keys();
+                }
+            }
+        }
+    }
+
+    /// An event from the engine, for every screen that follows it.
+    fn engine_event(self: &Rc<Self>, event: &EngineEvent) {
+        match event {
+            EngineEvent::Connectivity { online } => status_adapter::set_online(self, *online),
+            EngineEvent::PaymentChanged { .. } | EngineEvent::Resync => {
+                status_adapter::refresh_unresolved(self)
+            }
+            EngineEvent::CodeReady { .. } | EngineEvent::RefundChanged => {}
+        }
+        self.payment.on_event(event);
+        self.manager.on_event(event);
+    }
+}
+
+/// Whole seconds the order code on screen has left (the QR page's countdown).
+fn code_seconds_left(expires_at: Option<time::OffsetDateTime>) -> i32 {
+    let left =
+        controllers::payment_screen::seconds_left(expires_at, time::OffsetDateTime::now_utc());
+    i32::try_from(left).unwrap_or(i32::MAX)
+}
+
+/// The Slint page of a screen.
+fn page_of(screen: Screen) -> Page {
+    match screen {
+        Screen::Cashier => Page::Cashier,
+        Screen::Kiosk => Page::Kiosk,
+        Screen::CustomerQr => Page::CustomerQr,
+        Screen::Result => Page::Result,
+        Screen::Pin => Page::Pin,
+        Screen::Manager => Page::Manager,
     }
 }
 
@@ -318,6 +347,9 @@ pub struct Controller {
 impl Drop for Controller {
     fn drop(&mut self) {
         LIVE.with(|live| live.borrow_mut().remove(&self.shared.id));
+        // The terminal (and the lock on its data folder) must not outlive the GUI, even if
+        // an answer still on its way holds a controller for a moment.
+        self.shared.engine.clear();
     }
 }
 
@@ -325,31 +357,39 @@ impl Controller {
     /// Wires `app`'s callbacks and shows the configured merchant, currency and catalog.
     /// Charging stays off until [`Controller::connect`] hands over the engine.
     pub fn attach(app: &App, options: GuiOptions, config: &Config) -> Controller {
+        let engine = EngineSlot::default();
+        let nav = Navigation::new(options.kiosk);
+        let currency = config.payment.currency;
+        let pin = Pin::new(
+            PinGuard::from_config(&config.admin, &config.storage.data_dir),
+            nav.clone(),
+            pin_adapter::verifier(),
+            Rc::new(std::time::SystemTime::now),
+        );
         let shared = Rc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             app: app.as_weak(),
-            currency: config.payment.currency,
-            catalog: config.catalog.clone(),
+            config: config.clone(),
             locale: Cell::new(options.locale),
-            engine: RefCell::new(None),
-            state: RefCell::new(State {
-                entry: AmountEntry::new(config.payment.currency),
-                cart: Cart::default(),
-                payment: None,
-                charging: false,
-                notice: Notice::None,
-                notice_detail: String::new(),
-                back_at: None,
-            }),
+            sale: Sale::new(options.kiosk, currency, config.catalog.clone()),
+            payment: PaymentScreen::new(engine.clone(), nav.clone()),
+            pin,
+            manager: ManagerScreen::new(
+                engine.clone(),
+                nav.clone(),
+                currency,
+                Rc::new(crate::local_time::today),
+                Rc::new(crate::local_time::day_bounds),
+            ),
+            engine,
+            nav,
             ticker: slint::Timer::default(),
             idle: slint::Timer::default(),
-            pin: RefCell::new(pin_adapter::PinState::new(PinGuard::from_config(
-                &config.admin,
-                &config.storage.data_dir,
-            ))),
+            back_at: Cell::new(None),
             pin_timer: slint::Timer::default(),
-            manager: RefCell::new(manager_adapter::ManagerState::new(config)),
             manager_idle: slint::Timer::default(),
+            manager_marks: RefCell::new(manager_adapter::ManagerMarks::default()),
+            qr_code: RefCell::new(None),
             leave_kiosk: RefCell::new(None),
             options,
         });
@@ -359,15 +399,16 @@ impl Controller {
         api.set_merchant_name(config.merchant.name.as_str().into());
         api.set_store_name(config.store.name.as_str().into());
         api.set_sandbox(config.is_sandbox());
-        api.set_currency_code(shared.currency.code().into());
-        api.set_entry_decimals(shared.currency.exponent() > 0);
-        api.set_page(shared.home());
+        api.set_currency_code(currency.code().into());
+        api.set_entry_decimals(currency.exponent() > 0);
+        api.set_page(page_of(shared.nav.page()));
+        listen(&shared);
         cashier_adapter::wire(&shared, &api);
         payment_adapter::wire(&shared, &api);
         status_adapter::wire(&shared, &api);
         language::wire(&shared, &api);
         manager_adapter::wire(&shared, &app.global::<Manager>());
-        language::apply(&shared, shared.options.locale);
+        shared.set_locale(shared.options.locale);
         Controller { shared }
     }
 
@@ -380,13 +421,14 @@ impl Controller {
     /// Puts a payment that [`Terminal::start_background_work`] recovered back on the
     /// customer screen. Call on the UI thread, after [`Controller::connect`].
     pub fn show_recovered(&self, record: PaymentRecord) {
-        payment_adapter::show_recovered(&self.shared, record);
+        self.shared.payment.show_recovered(record);
     }
 
     /// Shows why the engine could not start (charging stays off).
     pub fn startup_failed(&self, message: &str) {
         self.shared
-            .set_notice(Notice::StartupFailed, message.to_string());
+            .sale
+            .set_notice(SaleNotice::StartupFailed, message);
     }
 
     /// What "Leave kiosk mode" on the manager screen does instead of closing the window.
@@ -460,14 +502,14 @@ pub fn run(options: GuiOptions, config_path: Option<&Path>) -> Result<(), GuiErr
                 post(gui_id, move |shared| {
                     connect(shared, terminal, handle);
                     if let Some(record) = resumed {
-                        payment_adapter::show_recovered(shared, record);
+                        shared.payment.show_recovered(record);
                     }
                 });
             }
             Err(message) => {
                 tracing::error!(%message, "the terminal could not start");
                 post(gui_id, move |shared| {
-                    shared.set_notice(Notice::StartupFailed, message);
+                    shared.sale.set_notice(SaleNotice::StartupFailed, &message);
                 });
             }
         }
@@ -481,25 +523,66 @@ pub fn run(options: GuiOptions, config_path: Option<&Path>) -> Result<(), GuiErr
     result
 }
 
+/// Each controller's changes go to its adapter; news crosses to the controllers that
+/// care. Set up once, when the GUI is attached.
+fn listen(shared: &Rc<Shared>) {
+    let weak = Rc::downgrade(shared);
+    shared.nav.on_change(move |change| {
+        if let Some(shared) = weak.upgrade() {
+            shared.page_changed(change);
+        }
+    });
+    macro_rules! push_on_change {
+        ($controller:expr, $push:path) => {{
+            let weak = Rc::downgrade(shared);
+            $controller.on_change(move || {
+                if let Some(shared) = weak.upgrade() {
+                    $push(&shared);
+                }
+            });
+        }};
+    }
+    push_on_change!(shared.sale, cashier_adapter::push);
+    push_on_change!(shared.payment, payment_adapter::push);
+    // The Charge button shows whether a charge is on its way.
+    push_on_change!(shared.payment, cashier_adapter::push);
+    push_on_change!(shared.pin, pin_adapter::push);
+    push_on_change!(shared.manager, manager_adapter::push);
+    push_on_change!(shared.manager.transactions, manager_adapter::push);
+    push_on_change!(shared.manager.refund, manager_adapter::push);
+    push_on_change!(shared.manager.settle, manager_adapter::push);
+    push_on_change!(shared.manager.totals, manager_adapter::push);
+    let weak = Rc::downgrade(shared);
+    shared.payment.on_news(move |news| {
+        if let Some(shared) = weak.upgrade() {
+            shared.payment_news(news);
+        }
+    });
+    let weak = Rc::downgrade(shared);
+    shared.pin.on_opened(move |approval| {
+        if let Some(shared) = weak.upgrade() {
+            shared.manager.open(approval.clone());
+            shared.manager_touched();
+        }
+    });
+    let weak = Rc::downgrade(shared);
+    shared.manager.on_news(move |_| {
+        if let Some(shared) = weak.upgrade() {
+            status_adapter::refresh_unresolved(&shared);
+        }
+    });
+}
+
 /// See [`Controller::connect`].
 fn connect(shared: &Rc<Shared>, terminal: Arc<Terminal>, runtime: tokio::runtime::Handle) {
-    let http = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
-        .build()
-    {
-        Ok(client) => Some(client),
-        Err(error) => {
-            tracing::error!(%error, "no HTTP client for the demo customer");
-            None
+    let handle: Rc<dyn EngineHandle> = Rc::new(TerminalHandle::new(terminal, runtime));
+    shared.engine.set(handle.clone());
+    let weak = Rc::downgrade(shared);
+    handle.subscribe(Box::new(move |event| {
+        if let Some(shared) = weak.upgrade() {
+            shared.engine_event(&event);
         }
-    };
-    let engine = Engine {
-        terminal,
-        runtime,
-        http,
-    };
-    *shared.engine.borrow_mut() = Some(engine.clone());
-    status_adapter::connected(shared, &engine);
-    manager_adapter::connected(shared, &engine);
-    payment_adapter::listen(shared, &engine);
+    }));
+    status_adapter::connected(shared, handle.as_ref());
+    manager_adapter::connected(shared, handle.as_ref());
 }

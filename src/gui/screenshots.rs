@@ -11,15 +11,17 @@ use std::rc::Rc;
 
 use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
 use slint::platform::{Platform, WindowAdapter};
-use slint::{ComponentHandle, Image, PhysicalSize, PlatformError, Rgb8Pixel};
+use slint::{ComponentHandle, PhysicalSize, PlatformError, Rgb8Pixel};
 use time::OffsetDateTime;
 
+use super::controllers::manager::Tab;
+use super::controllers::manager::settle::SettleStage;
+use super::controllers::navigation::Screen;
+use super::controllers::payment_screen::{ResultView, Shown};
+use super::controllers::pin::PinStatus;
 use super::manager_rows::{Detail, Listed};
-use super::outcome::{Outcome, Reason};
-use super::{
-    Api, App, Controller, GuiError, GuiOptions, Manager, ManagerTab, Page, PinNotice, RefundNotice,
-    RefundStage, ResultView, SettleStage, Shown, language, manager_adapter, payment_adapter, qr,
-};
+use super::result_screen::{Reason, ResultScreen};
+use super::{Api, App, Controller, GuiError, GuiOptions, Manager, manager_adapter};
 use crate::config::{CatalogItem, Config};
 use crate::journal::{
     Actor, CurrencyTotals, EntityRef, EventKind, EventRecord, PaymentLocalId, PaymentRecord,
@@ -111,7 +113,7 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, GuiError> {
         api.set_online(true);
         api.set_unresolved_count(0);
         for locale in Locale::ALL {
-            language::apply(&controller.shared, locale);
+            controller.shared.set_locale(locale);
             let suffix = match locale {
                 Locale::English => "en",
                 Locale::SimplifiedChinese => "zh",
@@ -208,29 +210,19 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
     let amount = Money::parse("12.50", currency)
         .or_else(|_| Money::parse("1250", currency))
         .ok();
-    {
-        let mut state = shared.state.borrow_mut();
-        state.payment = None;
-        state.entry.clear();
-        state.cart.clear();
-        state.back_at = None;
-        for key in "12.50".chars() {
-            state.entry.push(key);
-        }
-        if config.catalog.len() >= 3 {
-            let prices = shared.prices();
-            for item in [0, 0, 2] {
-                let _ = state.cart.add(item, &prices);
-            }
-        }
-    }
     let names: Vec<&str> = config
         .catalog
         .iter()
         .take(2)
         .map(|item| item.name_in(locale))
         .collect();
-    api.set_description(names.join(", ").into());
+    let items: &[usize] = if config.catalog.len() >= 3 {
+        &[0, 0, 2]
+    } else {
+        &[]
+    };
+    shared.payment.show_demo(None);
+    shared.sale.show_demo("12.50", items, &names.join(", "));
     let Some(amount) = amount else { return };
     let shown = |result: Option<ResultView>| Shown {
         id: "T01-20261123-0001".into(),
@@ -241,8 +233,8 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
         simulating: false,
         result,
     };
-    let result = |outcome: Outcome, reason: Reason, code: &str| ResultView {
-        outcome,
+    let result = |kind: ResultScreen, reason: Reason, code: &str| ResultView {
+        kind,
         reason,
         code: code.into(),
         time: Some(demo_time()),
@@ -258,58 +250,57 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
         | Scene::ManagerRecordOutcome
         | Scene::ManagerTotals
         | Scene::ManagerSettings => (manager_scene(app, controller, currency, scene), None),
-        Scene::Cashier => (Page::Cashier, None),
-        Scene::Kiosk => (Page::Kiosk, None),
+        Scene::Cashier => (Screen::Cashier, None),
+        Scene::Kiosk => (Screen::Kiosk, None),
         Scene::Qr => {
-            let code = "http://127.0.0.1:8090/wallet/order/OC20261123194000000001";
-            if let Ok(buffer) = qr::render(code) {
-                api.set_qr_code(Image::from_rgb8(buffer));
-            }
             let mut payment = shown(None);
-            payment.code = Some(code.into());
-            // 4:32 left; the ticker is not running, so the picture keeps this value.
+            payment.code = Some("http://127.0.0.1:8090/wallet/order/OC20261123194000000001".into());
+            // 4:32 left; the ticker is stopped below, so the picture keeps this value.
             payment.expires_at = Some(OffsetDateTime::now_utc() + time::Duration::seconds(272));
-            (Page::CustomerQr, Some(payment))
+            (Screen::CustomerQr, Some(payment))
         }
         Scene::Paid => (
-            Page::Result,
-            Some(shown(Some(result(Outcome::Paid, Reason::Other, "SUCCESS")))),
+            Screen::Result,
+            Some(shown(Some(result(
+                ResultScreen::Paid,
+                Reason::Other,
+                "SUCCESS",
+            )))),
         ),
         Scene::Failed => (
-            Page::Result,
+            Screen::Result,
             Some(shown(Some(result(
-                Outcome::Failed,
+                ResultScreen::Failed,
                 Reason::Balance,
                 "USER_BALANCE_NOT_ENOUGH",
             )))),
         ),
         Scene::Cancelled => (
-            Page::Result,
-            Some(shown(Some(result(Outcome::Cancelled, Reason::Other, "")))),
+            Screen::Result,
+            Some(shown(Some(result(
+                ResultScreen::Cancelled,
+                Reason::Other,
+                "",
+            )))),
         ),
         Scene::Unresolved => {
-            let mut view = result(Outcome::Unresolved, Reason::Other, "");
+            let mut view = result(ResultScreen::Unresolved, Reason::Other, "");
             view.time = None;
             view.payment_id = "T01-20261123-0001".into();
-            (Page::Result, Some(shown(Some(view))))
+            (Screen::Result, Some(shown(Some(view))))
         }
     };
-    shared.state.borrow_mut().payment = payment;
-    shared.push_all();
+    if payment.is_some() {
+        shared.payment.show_demo(payment);
+    }
     // The demo journal of the manager scenes holds one unresolved payment.
-    let unresolved = scene == Scene::Unresolved || page == Page::Pin || page == Page::Manager;
+    let unresolved = scene == Scene::Unresolved || page.is_manager();
     api.set_unresolved_count(i32::from(unresolved));
-    api.set_page(page);
-    // The ticker would overwrite the fixed countdown values; pictures need none.
+    shared.nav.go(page);
+    // The countdowns would overwrite the fixed values; pictures need none.
     shared.ticker.stop();
-    api.set_seconds_left(payment_adapter::seconds_left(
-        shared
-            .state
-            .borrow()
-            .payment
-            .as_ref()
-            .and_then(|p| p.expires_at),
-    ));
+    shared.back_at.set(None);
+    api.set_return_seconds(0);
 }
 
 /// A payment as the journal would hold it, `minutes` before the demo time.
@@ -373,7 +364,7 @@ fn demo_event(
 }
 
 /// Fills the PIN or manager screen with demo records and returns its page.
-fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: Scene) -> Page {
+fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: Scene) -> Screen {
     let shared = &controller.shared;
     let manager = app.global::<Manager>();
     let payments: Vec<PaymentRecord> = [
@@ -522,49 +513,40 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
             }
         });
     let totals = demo_totals(&payments, refund_amount);
-    manager_adapter::show_records(shared, list, detail, demo_time().date(), totals);
-    manager.set_totals_is_today(true);
-    manager.set_detail_open(matches!(
-        scene,
-        Scene::ManagerDetail | Scene::ManagerRefundConfirm | Scene::ManagerRecordOutcome
-    ));
-    manager.set_approver("Ana Lim".into());
-    if recording {
-        manager.set_settle_stage(SettleStage::Form);
-        manager.set_settle_paid(true);
-        manager.set_settle_reason("Portal shows SUCCESS 23.10 at 14:02".into());
-        manager.set_settle_payment_id("2026112314020001000000003".into());
-    } else {
-        manager.set_settle_stage(SettleStage::Closed);
-    }
-    manager.set_tab(match scene {
-        Scene::ManagerUnresolved => ManagerTab::Unresolved,
-        Scene::ManagerTotals => ManagerTab::Totals,
-        Scene::ManagerSettings => ManagerTab::Settings,
-        _ => ManagerTab::Transactions,
+    let screen = &shared.manager;
+    screen.transactions.show_demo(
+        list,
+        detail,
+        matches!(
+            scene,
+            Scene::ManagerDetail | Scene::ManagerRefundConfirm | Scene::ManagerRecordOutcome
+        ),
+    );
+    screen.totals.show(demo_time().date(), totals);
+    screen.show_demo(match scene {
+        Scene::ManagerUnresolved => Tab::Unresolved,
+        Scene::ManagerTotals => Tab::Totals,
+        Scene::ManagerSettings => Tab::Settings,
+        _ => Tab::Transactions,
     });
-    manager.set_pin_length(if scene == Scene::Pin { 3 } else { 0 });
-    manager.set_pin_notice(if scene == Scene::PinLocked {
-        PinNotice::Locked
+    shared.pin.show_demo(
+        if scene == Scene::Pin { 3 } else { 0 },
+        if scene == Scene::PinLocked {
+            PinStatus::Locked { seconds_left: 287 }
+        } else {
+            PinStatus::None
+        },
+    );
+    // The lockout's countdown would change the picture.
+    shared.pin_timer.stop();
+    let recording = scene == Scene::ManagerRecordOutcome;
+    screen.settle.show_demo(if recording {
+        SettleStage::Form
     } else {
-        PinNotice::None
+        SettleStage::Closed
     });
-    manager.set_pin_seconds_left(287);
     let confirming = scene == Scene::ManagerRefundConfirm;
-    manager.set_refund_stage(if confirming {
-        RefundStage::Confirm
-    } else {
-        RefundStage::Form
-    });
-    manager.set_refund_notice(RefundNotice::None);
-    manager.set_refund_amount(if confirming { "2.50".into() } else { "".into() });
-    manager.set_refund_reason(if confirming {
-        "Wrong size".into()
-    } else {
-        "".into()
-    });
-    manager_adapter::show_refund_amount(
-        shared,
+    screen.refund.show_demo(
         confirming
             .then(|| Money::parse("2.50", currency).ok())
             .flatten(),
@@ -578,9 +560,23 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
     settings.notify_url = "http://127.0.0.1:41875/alipay/notify".into();
     settings.data_dir = "/home/pos/.local/share/alipay-pos".into();
     manager_adapter::show_settings(shared, settings);
+    // What the screen's own fields hold, and what needs a PIN in real use. (The demo day
+    // is shown as a past day, with "Day after" enabled, as the committed pictures show.)
+    manager.set_approver("Ana Lim".into());
+    if recording {
+        manager.set_settle_paid(true);
+        manager.set_settle_reason("Portal shows SUCCESS 23.10 at 14:02".into());
+        manager.set_settle_payment_id("2026112314020001000000003".into());
+    }
+    manager.set_refund_amount(if confirming { "2.50".into() } else { "".into() });
+    manager.set_refund_reason(if confirming {
+        "Wrong size".into()
+    } else {
+        "".into()
+    });
     match scene {
-        Scene::Pin | Scene::PinLocked => Page::Pin,
-        _ => Page::Manager,
+        Scene::Pin | Scene::PinLocked => Screen::Pin,
+        _ => Screen::Manager,
     }
 }
 

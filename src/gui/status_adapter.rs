@@ -1,29 +1,31 @@
-//! The status bar: engine ready, online/offline, unresolved payments, the sandbox banner.
+//! The status bar: engine ready, online/offline, unresolved payments, the sandbox banner,
+//! and the hidden gesture that asks for the manager screen.
 
 use std::rc::Rc;
 
 use slint::ComponentHandle;
 
-use super::{Api, Engine, Shared, kiosk, pin_adapter, post};
-use crate::journal::PaymentState;
+use super::engine_handle::EngineHandle;
+use super::{Api, Shared};
 
 pub(super) fn wire(shared: &Rc<Shared>, api: &Api<'_>) {
     let weak = Rc::downgrade(shared);
     api.on_admin_requested(move || {
         if let Some(shared) = weak.upgrade() {
-            kiosk::activity(&shared);
-            pin_adapter::open(&shared);
+            shared.activity();
+            shared.open_admin();
         }
     });
 }
 
 /// The engine is up: charging is possible; show what it knows already.
-pub(super) fn connected(shared: &Rc<Shared>, engine: &Engine) {
+pub(super) fn connected(shared: &Rc<Shared>, engine: &dyn EngineHandle) {
+    let facts = engine.facts();
     if let Some(app) = shared.app() {
         let api = app.global::<Api>();
         api.set_ready(true);
-        api.set_sandbox(engine.is_sandbox());
-        match engine.terminal.checkout.online() {
+        api.set_sandbox(facts.sandbox);
+        match facts.online {
             Some(online) => {
                 api.set_online_known(true);
                 api.set_online(online);
@@ -42,29 +44,19 @@ pub(super) fn set_online(shared: &Shared, online: bool) {
     }
 }
 
-/// Counts the payments the resolver still has to settle (read on the runtime).
+/// Counts the payments the resolver still has to settle.
 pub(super) fn refresh_unresolved(shared: &Rc<Shared>) {
-    let Some(engine) = shared.engine() else {
+    let Some(engine) = shared.engine.get() else {
         return;
     };
-    let checkout = engine.checkout();
-    let id = shared.id;
-    engine.runtime.spawn(async move {
-        let open = checkout.db(|journal| journal.open_payments()).await;
-        match open {
-            Ok(open) => {
-                let count = open
-                    .iter()
-                    .filter(|p| p.state == PaymentState::Unresolved)
-                    .count();
-                let count = i32::try_from(count).unwrap_or(i32::MAX);
-                post(id, move |shared| {
-                    if let Some(app) = shared.app() {
-                        app.global::<Api>().set_unresolved_count(count);
-                    }
-                });
+    let weak = Rc::downgrade(shared);
+    engine.count_unresolved(Box::new(move |count| match count {
+        Ok(count) => {
+            if let Some(app) = weak.upgrade().and_then(|shared| shared.app()) {
+                app.global::<Api>()
+                    .set_unresolved_count(i32::try_from(count).unwrap_or(i32::MAX));
             }
-            Err(error) => tracing::error!(%error, "cannot count unresolved payments"),
         }
-    });
+        Err(error) => tracing::error!(%error, "cannot count unresolved payments"),
+    }));
 }

@@ -5,9 +5,11 @@
 
 use crate::journal::PaymentState;
 
-/// The result screen's kinds (mirrors `ResultKind` in ui/api.slint).
+/// The result screen's kinds (mirrors `ResultKind` in ui/api.slint). Not to be confused
+/// with `ams::client::Outcome` (Alipay's S/F/U answer to one call): this is what the
+/// screen says about a payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum ResultScreen {
     Paid,
     Failed,
     Cancelled,
@@ -15,14 +17,14 @@ pub enum Outcome {
     Unresolved,
 }
 
-impl Outcome {
+impl ResultScreen {
     /// `None` while the payment is still being set up or on the customer's screen.
-    pub fn of(state: PaymentState) -> Option<Outcome> {
+    pub fn of(state: PaymentState) -> Option<ResultScreen> {
         match state {
-            PaymentState::Paid => Some(Outcome::Paid),
-            PaymentState::Failed => Some(Outcome::Failed),
-            PaymentState::Cancelled => Some(Outcome::Cancelled),
-            PaymentState::Unresolved => Some(Outcome::Unresolved),
+            PaymentState::Paid => Some(ResultScreen::Paid),
+            PaymentState::Failed => Some(ResultScreen::Failed),
+            PaymentState::Cancelled => Some(ResultScreen::Cancelled),
+            PaymentState::Unresolved => Some(ResultScreen::Unresolved),
             PaymentState::Created | PaymentState::AwaitingCustomer | PaymentState::Cancelling => {
                 None
             }
@@ -105,12 +107,15 @@ mod tests {
 
     #[test]
     fn only_settled_or_stuck_payments_have_a_result() {
-        assert_eq!(Outcome::of(PaymentState::Paid), Some(Outcome::Paid));
         assert_eq!(
-            Outcome::of(PaymentState::Unresolved),
-            Some(Outcome::Unresolved)
+            ResultScreen::of(PaymentState::Paid),
+            Some(ResultScreen::Paid)
         );
-        assert_eq!(Outcome::of(PaymentState::AwaitingCustomer), None);
-        assert_eq!(Outcome::of(PaymentState::Cancelling), None);
+        assert_eq!(
+            ResultScreen::of(PaymentState::Unresolved),
+            Some(ResultScreen::Unresolved)
+        );
+        assert_eq!(ResultScreen::of(PaymentState::AwaitingCustomer), None);
+        assert_eq!(ResultScreen::of(PaymentState::Cancelling), None);
     }
 }

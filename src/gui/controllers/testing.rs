@@ -1,0 +1,248 @@
+//! The one allowed mock: an [`EngineHandle`] that records what the controllers asked and
+//! answers with what the test put in. An answer left at `None` is never given (the request
+//! stays "on its way"), which is how a test looks at a controller mid-request. Answers are
+//! given at once, inside the call, which also checks that no controller holds a borrow of
+//! its own state while it asks the engine.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use time::{Date, OffsetDateTime};
+
+use crate::admin::ManagerApproval;
+use crate::checkout::ManualOutcome;
+use crate::gui::engine_handle::{
+    Answer, Detail, EngineEvent, EngineFacts, EngineHandle, Listed, Reply, ResolveSummary,
+};
+use crate::journal::{
+    CurrencyTotals, PaymentFilter, PaymentLocalId, PaymentRecord, PaymentState, Product,
+    RefundRecord,
+};
+use crate::money::{Currency, MinorTotal, Money};
+
+/// One request the mock received.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    StartPayment {
+        amount: Money,
+        description: String,
+    },
+    Cancel(String),
+    Payment(String),
+    Refund {
+        payment: String,
+        amount: Money,
+        reason: String,
+        manager: String,
+    },
+    Settle {
+        payment: String,
+        outcome: ManualOutcome,
+        reason: String,
+    },
+    ResolveNow,
+    Transactions(PaymentFilter),
+    Detail(String),
+    CountUnresolved,
+    DayTotals(Date),
+    DemoCustomer(String),
+}
+
+#[derive(Default)]
+pub struct MockEngine {
+    pub calls: RefCell<Vec<Call>>,
+    pub start: RefCell<Option<Answer<PaymentRecord>>>,
+    pub payment: RefCell<Option<Answer<PaymentRecord>>>,
+    pub refund: RefCell<Option<Answer<RefundRecord>>>,
+    pub settle: RefCell<Option<Answer<PaymentRecord>>>,
+    pub resolve: RefCell<Option<Answer<ResolveSummary>>>,
+    pub transactions: RefCell<Option<Answer<Vec<Listed>>>>,
+    pub detail: RefCell<Option<Answer<Option<Detail>>>>,
+    pub unresolved: RefCell<Option<Answer<usize>>>,
+    pub totals: RefCell<Option<Answer<Vec<CurrencyTotals>>>>,
+    pub facts: RefCell<EngineFacts>,
+    /// Whether the engine's tasks follow a payment (`is_driven`).
+    pub driven: RefCell<bool>,
+    /// Whether the demo customer's call answers (else it stays on its way).
+    pub demo_answers: RefCell<bool>,
+}
+
+impl MockEngine {
+    pub fn new() -> Rc<MockEngine> {
+        Rc::new(MockEngine::default())
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.borrow().clone()
+    }
+
+    pub fn clear_calls(&self) {
+        self.calls.borrow_mut().clear();
+    }
+
+    fn record(&self, call: Call) {
+        self.calls.borrow_mut().push(call);
+    }
+}
+
+fn answer<T: Clone>(slot: &RefCell<Option<T>>, done: Reply<T>) {
+    let answer = slot.borrow().clone();
+    if let Some(answer) = answer {
+        done(answer);
+    }
+}
+
+impl EngineHandle for MockEngine {
+    fn start_payment(
+        &self,
+        amount: Money,
+        description: String,
+        done: Reply<Answer<PaymentRecord>>,
+    ) {
+        self.record(Call::StartPayment {
+            amount,
+            description,
+        });
+        answer(&self.start, done);
+    }
+
+    fn cancel_payment(&self, payment_request_id: String, done: Reply<()>) {
+        self.record(Call::Cancel(payment_request_id));
+        done(());
+    }
+
+    fn payment(&self, payment_request_id: String, done: Reply<Answer<PaymentRecord>>) {
+        self.record(Call::Payment(payment_request_id));
+        answer(&self.payment, done);
+    }
+
+    /// The controllers take events as method calls (`on_event`); tests call those.
+    fn subscribe(&self, _sink: Box<dyn Fn(EngineEvent)>) {}
+
+    fn refund(
+        &self,
+        payment_request_id: String,
+        amount: Money,
+        reason: String,
+        approval: Arc<ManagerApproval>,
+        done: Reply<Answer<RefundRecord>>,
+    ) {
+        self.record(Call::Refund {
+            payment: payment_request_id,
+            amount,
+            reason,
+            manager: approval.manager().to_string(),
+        });
+        answer(&self.refund, done);
+    }
+
+    fn settle_manually(
+        &self,
+        payment_request_id: String,
+        outcome: ManualOutcome,
+        reason: String,
+        _approval: Arc<ManagerApproval>,
+        done: Reply<Answer<PaymentRecord>>,
+    ) {
+        self.record(Call::Settle {
+            payment: payment_request_id,
+            outcome,
+            reason,
+        });
+        answer(&self.settle, done);
+    }
+
+    fn resolve_now(&self, done: Reply<Answer<ResolveSummary>>) {
+        self.record(Call::ResolveNow);
+        answer(&self.resolve, done);
+    }
+
+    fn transactions(&self, filter: PaymentFilter, done: Reply<Answer<Vec<Listed>>>) {
+        self.record(Call::Transactions(filter));
+        answer(&self.transactions, done);
+    }
+
+    fn payment_detail(&self, payment_request_id: String, done: Reply<Answer<Option<Detail>>>) {
+        self.record(Call::Detail(payment_request_id));
+        answer(&self.detail, done);
+    }
+
+    fn count_unresolved(&self, done: Reply<Answer<usize>>) {
+        self.record(Call::CountUnresolved);
+        answer(&self.unresolved, done);
+    }
+
+    fn day_totals(&self, day: Date, done: Reply<Answer<Vec<CurrencyTotals>>>) {
+        self.record(Call::DayTotals(day));
+        answer(&self.totals, done);
+    }
+
+    fn is_driven(&self, _payment_request_id: &str) -> bool {
+        *self.driven.borrow()
+    }
+
+    fn facts(&self) -> EngineFacts {
+        self.facts.borrow().clone()
+    }
+
+    fn pay_as_demo_customer(&self, code: String, done: Reply<()>) {
+        self.record(Call::DemoCustomer(code));
+        if *self.demo_answers.borrow() {
+            done(());
+        }
+    }
+}
+
+/// USD, the demo currency.
+pub fn usd(text: &str) -> Money {
+    Money::parse(text, Currency::USD).unwrap()
+}
+
+/// A payment record as the journal would hold it.
+pub fn record(id: &str, amount: &str, state: PaymentState) -> PaymentRecord {
+    let at = OffsetDateTime::from_unix_timestamp(1_795_442_709).unwrap();
+    PaymentRecord {
+        id: PaymentLocalId(1),
+        payment_request_id: id.into(),
+        order_ref: format!("ORD-{id}"),
+        amount: usd(amount),
+        description: "Purchase".into(),
+        operator: "T01".into(),
+        product: Product::OrderCode,
+        state,
+        payment_id: (state == PaymentState::Paid).then(|| "2026112300001".to_string()),
+        code_value: matches!(
+            state,
+            PaymentState::AwaitingCustomer | PaymentState::Cancelling
+        )
+        .then(|| format!("http://127.0.0.1:8090/wallet/order/{id}")),
+        code_expires_at: Some(at + time::Duration::minutes(5)),
+        result_code: None,
+        result_message: None,
+        resolution: None,
+        paid_at: (state == PaymentState::Paid).then_some(at),
+        created_at: at,
+        updated_at: at,
+        final_at: state.is_final().then_some(at),
+    }
+}
+
+/// The detail of a paid payment of which `remaining` is left to refund.
+pub fn paid_detail(id: &str, amount: &str, remaining: &str) -> Detail {
+    let record = record(id, amount, PaymentState::Paid);
+    let remaining = Money::parse(remaining, Currency::USD)
+        .map(MinorTotal::from)
+        .unwrap_or(MinorTotal::zero(Currency::USD));
+    let refunded = MinorTotal::from(record.amount)
+        .checked_sub(remaining)
+        .unwrap();
+    Detail {
+        record,
+        events: Vec::new(),
+        refunds: Vec::new(),
+        refunded,
+        remaining,
+        driven: false,
+    }
+}

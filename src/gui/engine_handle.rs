@@ -1,0 +1,571 @@
+//! Everything the screens ask of the engine, as one trait: the GUI's controllers work
+//! against [`EngineHandle`], never against `Terminal` or `Checkout` directly, so each
+//! controller can be unit-tested on a mock (see `controllers::testing`) and the real
+//! engine stays behind one seam ([`TerminalHandle`]).
+//!
+//! Every method answers through a [`Reply`] that runs later **on the UI thread**: the
+//! work itself runs on the engine's tokio runtime, so the UI thread never waits on the
+//! network, the disk or a lock. A reply is a plain `FnOnce` (not `Send`): it may hold the
+//! controllers' `Rc`s.
+//!
+//! All reads of the journal live in [`TerminalHandle`]'s read methods, in one place, so
+//! switching them to the read-only `journal::Reader` is a change to this file only.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use time::Date;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::admin::ManagerApproval;
+use crate::checkout::{CheckoutEvent, ManualOutcome, PaymentIntent};
+use crate::journal::{
+    Actor, CurrencyTotals, EventRecord, Journal, JournalError, PaymentFilter, PaymentRecord,
+    PaymentState, RefundRecord, RefundState,
+};
+use crate::money::{MinorTotal, Money};
+use crate::terminal::Terminal;
+
+/// An answer delivered on the UI thread.
+pub type Reply<T> = Box<dyn FnOnce(T)>;
+
+/// What a request to the engine comes back with: the value, or the engine's words (in
+/// English, for the log and a notice's detail line).
+pub type Answer<T> = Result<T, String>;
+
+/// A payment and what was refunded of it (succeeded refunds only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub record: PaymentRecord,
+    pub refunded: MinorTotal,
+}
+
+/// A payment with everything its detail view shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detail {
+    pub record: PaymentRecord,
+    pub events: Vec<EventRecord>,
+    pub refunds: Vec<RefundRecord>,
+    pub refunded: MinorTotal,
+    /// Paid minus every refund that is not failed (open refunds still count, because Alipay
+    /// may yet carry them out).
+    pub remaining: MinorTotal,
+    /// A task of the engine is working on the payment right now (so it is not a manager's
+    /// to settle by hand).
+    pub driven: bool,
+}
+
+impl Detail {
+    /// Unresolved and no task of the engine works on it: a manager may record its outcome.
+    pub fn can_settle(&self) -> bool {
+        self.record.state == PaymentState::Unresolved && !self.driven
+    }
+
+    /// The journal has no Alipay payment id: recording "paid" needs the portal's.
+    pub fn needs_payment_id(&self) -> bool {
+        self.record.payment_id.is_none()
+    }
+}
+
+/// What the engine tells the screens, already narrowed to what they react to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineEvent {
+    /// Alipay answered again (`true`) or could not be reached (`false`).
+    Connectivity { online: bool },
+    /// The payment has an order code to show.
+    CodeReady { payment_request_id: String },
+    /// Any state change of a payment, including the final one.
+    PaymentChanged { payment_request_id: String },
+    /// A refund changed state.
+    RefundChanged,
+    /// Events were missed (the screens fell behind): read the state afresh.
+    Resync,
+}
+
+impl EngineEvent {
+    fn of(event: CheckoutEvent) -> Option<EngineEvent> {
+        Some(match event {
+            CheckoutEvent::Connectivity { online } => EngineEvent::Connectivity { online },
+            CheckoutEvent::CodeReady {
+                payment_request_id, ..
+            } => EngineEvent::CodeReady { payment_request_id },
+            CheckoutEvent::PaymentState {
+                payment_request_id, ..
+            } => EngineEvent::PaymentChanged { payment_request_id },
+            CheckoutEvent::RefundState { .. } => EngineEvent::RefundChanged,
+            CheckoutEvent::PaymentStarted { .. } => return None,
+        })
+    }
+}
+
+/// How one "resolve now" pass went, in the counts the manager screen shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ResolveSummary {
+    /// Payments and refunds that reached a final state in this pass.
+    pub settled: usize,
+    /// Payments and refunds still open after it.
+    pub open: usize,
+    /// Alipay could not be reached at the end of the pass.
+    pub unreachable: bool,
+}
+
+/// Facts about the running engine that the settings view and the status bar show. Never a
+/// key: only fingerprints.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EngineFacts {
+    /// The embedded sandbox plays Alipay.
+    pub sandbox: bool,
+    /// The sandbox's public URL (what the QR codes point at), when it runs.
+    pub sandbox_url: Option<String>,
+    /// Whether Alipay answered the last call; `None` before the first one.
+    pub online: Option<bool>,
+    pub merchant_key_fingerprint: String,
+    pub alipay_key_fingerprint: String,
+    pub notify_url: Option<String>,
+}
+
+/// Everything the screens ask of the engine. See the module docs for the threading rule.
+pub trait EngineHandle {
+    /// Journals a payment and asks Alipay for its order code; answers once `pay` is settled.
+    fn start_payment(&self, amount: Money, description: String, done: Reply<Answer<PaymentRecord>>);
+    /// The cashier's cancel; answers when the engine is done with it (however it ended).
+    fn cancel_payment(&self, payment_request_id: String, done: Reply<()>);
+    /// One payment's record as the journal holds it now.
+    fn payment(&self, payment_request_id: String, done: Reply<Answer<PaymentRecord>>);
+    /// Delivers every engine event to `sink`, on the UI thread, for as long as the engine
+    /// runs.
+    fn subscribe(&self, sink: Box<dyn Fn(EngineEvent)>);
+    /// A refund under a manager's approval (journaled before it is sent).
+    fn refund(
+        &self,
+        payment_request_id: String,
+        amount: Money,
+        reason: String,
+        approval: Arc<ManagerApproval>,
+        done: Reply<Answer<RefundRecord>>,
+    );
+    /// Records what the merchant portal shows for an unresolved payment.
+    fn settle_manually(
+        &self,
+        payment_request_id: String,
+        outcome: ManualOutcome,
+        reason: String,
+        approval: Arc<ManagerApproval>,
+        done: Reply<Answer<PaymentRecord>>,
+    );
+    /// One resolver pass now.
+    fn resolve_now(&self, done: Reply<Answer<ResolveSummary>>);
+    /// The payments matching `filter`, newest first, each with what was refunded of it.
+    fn transactions(&self, filter: PaymentFilter, done: Reply<Answer<Vec<Listed>>>);
+    /// A payment with its timeline and refunds; `None` if the journal has no such payment.
+    fn payment_detail(&self, payment_request_id: String, done: Reply<Answer<Option<Detail>>>);
+    /// How many payments the resolver still has to settle.
+    fn count_unresolved(&self, done: Reply<Answer<usize>>);
+    /// The totals of one local day, per currency.
+    fn day_totals(&self, day: Date, done: Reply<Answer<Vec<CurrencyTotals>>>);
+    /// Whether a task of the engine works on this payment right now.
+    fn is_driven(&self, payment_request_id: &str) -> bool;
+    /// See [`EngineFacts`].
+    fn facts(&self) -> EngineFacts;
+    /// Demo only (embedded sandbox): pays `code` as the customer's wallet would. Answers
+    /// when the wallet answered; the payment's result arrives as an [`EngineEvent`].
+    fn pay_as_demo_customer(&self, code: String, done: Reply<()>);
+}
+
+/// The real [`EngineHandle`]: the started terminal and the runtime it runs on.
+#[derive(Clone)]
+pub struct TerminalHandle {
+    /// Kept alive as long as the GUI is: dropping it stops the receiver and the sandbox.
+    terminal: Arc<Terminal>,
+    runtime: tokio::runtime::Handle,
+    /// The demo customer's HTTP client, built on first use on the runtime: building one
+    /// loads the system's CA bundle, which must not happen on the UI thread.
+    demo_http: Arc<tokio::sync::OnceCell<Option<reqwest::Client>>>,
+}
+
+impl TerminalHandle {
+    pub fn new(terminal: Arc<Terminal>, runtime: tokio::runtime::Handle) -> TerminalHandle {
+        TerminalHandle {
+            terminal,
+            runtime,
+            demo_http: Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
+    pub fn terminal(&self) -> &Arc<Terminal> {
+        &self.terminal
+    }
+
+    /// Runs `work` on the runtime and hands its answer to `done` on the UI thread.
+    fn run<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+        done: Reply<T>,
+    ) {
+        let task = self.runtime.spawn(work);
+        let queued = slint::spawn_local(async move {
+            match task.await {
+                Ok(value) => done(value),
+                Err(error) => tracing::error!(%error, "an engine task ended without an answer"),
+            }
+        });
+        if let Err(error) = queued {
+            // The event loop has ended: the window is closing, nothing left to update.
+            tracing::debug!(%error, "GUI update dropped");
+        }
+    }
+
+    /// Reads the journal on the runtime; the one place the GUI's reads go through.
+    fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Journal) -> Result<T, JournalError> + Send + 'static,
+        done: Reply<Answer<T>>,
+    ) {
+        let checkout = self.terminal.checkout.clone();
+        self.run(
+            async move { checkout.db(f).await.map_err(|error| error.to_string()) },
+            done,
+        );
+    }
+}
+
+fn list_with_refunds(
+    journal: &mut Journal,
+    filter: &PaymentFilter,
+) -> Result<Vec<Listed>, JournalError> {
+    journal
+        .list_payments(filter)?
+        .into_iter()
+        .map(|record| {
+            let refunded = succeeded_total(&record, &journal.refunds_for(record.id)?)?;
+            Ok(Listed { record, refunded })
+        })
+        .collect()
+}
+
+fn succeeded_total(
+    record: &PaymentRecord,
+    refunds: &[RefundRecord],
+) -> Result<MinorTotal, JournalError> {
+    let mut total = MinorTotal::zero(record.amount.currency());
+    for refund in refunds {
+        if refund.state == RefundState::Succeeded {
+            total = total.checked_add(refund.amount)?;
+        }
+    }
+    Ok(total)
+}
+
+impl EngineHandle for TerminalHandle {
+    fn start_payment(
+        &self,
+        amount: Money,
+        description: String,
+        done: Reply<Answer<PaymentRecord>>,
+    ) {
+        let checkout = self.terminal.checkout.clone();
+        self.run(
+            async move {
+                checkout
+                    .start_payment(PaymentIntent::order_code(
+                        amount,
+                        description,
+                        Actor::Cashier,
+                    ))
+                    .await
+                    .map(|(record, _start)| record)
+                    .map_err(|error| error.to_string())
+            },
+            done,
+        );
+    }
+
+    fn cancel_payment(&self, payment_request_id: String, done: Reply<()>) {
+        let checkout = self.terminal.checkout.clone();
+        self.run(
+            async move {
+                if let Err(error) = checkout
+                    .cancel(&payment_request_id, Actor::Cashier, "cancelled by the cashier")
+                    .await
+                {
+                    tracing::error!(%error, payment = %payment_request_id, "cancel failed; the resolver will settle the payment");
+                }
+            },
+            done,
+        );
+    }
+
+    fn payment(&self, payment_request_id: String, done: Reply<Answer<PaymentRecord>>) {
+        let checkout = self.terminal.checkout.clone();
+        self.run(
+            async move {
+                checkout
+                    .payment(&payment_request_id)
+                    .await
+                    .map_err(|error| error.to_string())
+            },
+            done,
+        );
+    }
+
+    fn subscribe(&self, sink: Box<dyn Fn(EngineEvent)>) {
+        let mut events = self.terminal.checkout.subscribe();
+        // The receiver is awaited on the UI thread's executor (tokio's channels need no
+        // runtime), so each event reaches `sink` there without another hop.
+        let queued = slint::spawn_local(async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) => {
+                        if let Some(event) = EngineEvent::of(event) {
+                            sink(event);
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => sink(EngineEvent::Resync),
+                    Err(RecvError::Closed) => break,
+                }
+            }
+        });
+        if let Err(error) = queued {
+            tracing::debug!(%error, "no engine events: the event loop has ended");
+        }
+    }
+
+    fn refund(
+        &self,
+        payment_request_id: String,
+        amount: Money,
+        reason: String,
+        approval: Arc<ManagerApproval>,
+        done: Reply<Answer<RefundRecord>>,
+    ) {
+        let checkout = self.terminal.checkout.clone();
+        self.run(
+            async move {
+                checkout
+                    .refund(&payment_request_id, Some(amount), &reason, &approval)
+                    .await
+                    .map_err(|error| error.to_string())
+            },
+            done,
+        );
+    }
+
+    fn settle_manually(
+        &self,
+        payment_request_id: String,
+        outcome: ManualOutcome,
+        reason: String,
+        approval: Arc<ManagerApproval>,
+        done: Reply<Answer<PaymentRecord>>,
+    ) {
+        let checkout = self.terminal.checkout.clone();
+        self.run(
+            async move {
+                checkout
+                    .settle_manually(&payment_request_id, outcome, &reason, &approval)
+                    .await
+                    .map_err(|error| error.to_string())
+            },
+            done,
+        );
+    }
+
+    fn resolve_now(&self, done: Reply<Answer<ResolveSummary>>) {
+        let checkout = self.terminal.checkout.clone();
+        self.run(
+            async move {
+                let report = checkout.resolve_once().await;
+                let unreachable = checkout.online() == Some(false);
+                report
+                    .map(|report| ResolveSummary {
+                        settled: report.settled_payments.len() + report.settled_refunds.len(),
+                        open: report.open_payments.len() + report.open_refunds.len(),
+                        unreachable,
+                    })
+                    .map_err(|error| error.to_string())
+            },
+            done,
+        );
+    }
+
+    fn transactions(&self, filter: PaymentFilter, done: Reply<Answer<Vec<Listed>>>) {
+        self.read(move |journal| list_with_refunds(journal, &filter), done);
+    }
+
+    fn payment_detail(&self, payment_request_id: String, done: Reply<Answer<Option<Detail>>>) {
+        let checkout = self.terminal.checkout.clone();
+        self.run(
+            async move {
+                let read = checkout.db(move |journal| {
+                    let Some(record) = journal.payment_by_request_id(&payment_request_id)? else {
+                        return Ok(None);
+                    };
+                    let events = journal.events_for(record.entity())?;
+                    let refunds = journal.refunds_for(record.id)?;
+                    let refunded = succeeded_total(&record, &refunds)?;
+                    let remaining = if record.state == PaymentState::Paid {
+                        journal.refundable_remaining(record.id)?
+                    } else {
+                        MinorTotal::zero(record.amount.currency())
+                    };
+                    Ok(Some(Detail {
+                        record,
+                        events,
+                        refunds,
+                        refunded,
+                        remaining,
+                        driven: true,
+                    }))
+                });
+                let mut detail = read.await.map_err(|error| error.to_string())?;
+                // Asked after the read: whether a task of the engine still works on it
+                // decides whether a manager may settle it by hand.
+                if let Some(detail) = detail.as_mut() {
+                    detail.driven = checkout.is_driven(&detail.record.payment_request_id);
+                }
+                Ok(detail)
+            },
+            done,
+        );
+    }
+
+    fn count_unresolved(&self, done: Reply<Answer<usize>>) {
+        self.read(
+            |journal| {
+                Ok(journal
+                    .open_payments()?
+                    .iter()
+                    .filter(|p| p.state == PaymentState::Unresolved)
+                    .count())
+            },
+            done,
+        );
+    }
+
+    fn day_totals(&self, day: Date, done: Reply<Answer<Vec<CurrencyTotals>>>) {
+        // The day starts at local midnight, as `local_time::day_bounds` finds it (right
+        // across a daylight-saving change), like the transaction list's "today".
+        let offset = crate::local_time::day_bounds(day).start.offset();
+        self.read(move |journal| journal.daily_totals(day..=day, offset), done);
+    }
+
+    fn is_driven(&self, payment_request_id: &str) -> bool {
+        self.terminal.checkout.is_driven(payment_request_id)
+    }
+
+    fn facts(&self) -> EngineFacts {
+        let prints = self.terminal.key_fingerprints();
+        EngineFacts {
+            sandbox: self.terminal.sandbox().is_some(),
+            sandbox_url: self
+                .terminal
+                .sandbox()
+                .map(|sandbox| sandbox.sandbox().public_url().to_string()),
+            online: self.terminal.checkout.online(),
+            merchant_key_fingerprint: prints.merchant.clone(),
+            alipay_key_fingerprint: prints.alipay.clone(),
+            notify_url: self.terminal.notify_url().map(ToString::to_string),
+        }
+    }
+
+    fn pay_as_demo_customer(&self, code: String, done: Reply<()>) {
+        let Some(url) = self
+            .terminal
+            .sandbox()
+            .and_then(|sandbox| sandbox.wallet_pay_url(&code))
+        else {
+            tracing::warn!(%code, "the order code is not a sandbox wallet URL");
+            done(());
+            return;
+        };
+        let http = self.demo_http.clone();
+        self.run(
+            async move {
+                let client = http
+                    .get_or_init(|| async {
+                        // Off the workers too: building it reads and parses the CA bundle.
+                        let built = tokio::task::spawn_blocking(|| {
+                            reqwest::Client::builder()
+                                .timeout(std::time::Duration::from_secs(15))
+                                .build()
+                                .map_err(|error| error.to_string())
+                        })
+                        .await
+                        .map_err(|error| error.to_string())
+                        .and_then(|built| built);
+                        built
+                            .inspect_err(|error| {
+                                tracing::error!(%error, "no HTTP client for the demo customer")
+                            })
+                            .ok()
+                    })
+                    .await;
+                let Some(client) = client else { return };
+                let outcome = client
+                    .post(url)
+                    .header("accept", "application/json")
+                    .send()
+                    .await;
+                match outcome {
+                    Ok(response) if response.status().is_success() => {}
+                    Ok(response) => {
+                        tracing::warn!(status = %response.status(), "the sandbox wallet refused the demo payment")
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "the demo customer could not reach the wallet")
+                    }
+                }
+            },
+            done,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_screens_hear_changes_not_the_engines_detail() {
+        let id = || "P1".to_string();
+        assert_eq!(
+            EngineEvent::of(CheckoutEvent::CodeReady {
+                payment_request_id: id(),
+                code_value: "http://wallet/1".into(),
+                expires_at: time::OffsetDateTime::from_unix_timestamp(1_795_428_000).unwrap(),
+            }),
+            Some(EngineEvent::CodeReady {
+                payment_request_id: id()
+            })
+        );
+        assert_eq!(
+            EngineEvent::of(CheckoutEvent::PaymentState {
+                payment_request_id: id(),
+                state: PaymentState::Paid,
+                detail: "SUCCESS".into(),
+            }),
+            Some(EngineEvent::PaymentChanged {
+                payment_request_id: id()
+            })
+        );
+        assert_eq!(
+            EngineEvent::of(CheckoutEvent::RefundState {
+                refund_request_id: "R1".into(),
+                state: RefundState::Succeeded,
+                detail: String::new(),
+            }),
+            Some(EngineEvent::RefundChanged)
+        );
+        assert_eq!(
+            EngineEvent::of(CheckoutEvent::Connectivity { online: false }),
+            Some(EngineEvent::Connectivity { online: false })
+        );
+        assert_eq!(
+            EngineEvent::of(CheckoutEvent::PaymentStarted {
+                payment_request_id: id()
+            }),
+            None,
+            "the screen that charged already knows"
+        );
+    }
+}
