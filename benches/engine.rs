@@ -137,7 +137,7 @@ async fn resolver_idle_cost(dir: &std::path::Path) {
     let count = 1000;
     terminal
         .checkout
-        .db(move |journal| {
+        .journal_for_tests(move |journal| {
             for i in 0..count {
                 let record = journal.create_payment(
                     NewPayment {
@@ -173,7 +173,7 @@ async fn resolver_idle_cost(dir: &std::path::Path) {
     let cpu = cpu_after.saturating_sub(cpu_before);
     let open = terminal
         .checkout
-        .db(|j| j.open_payments())
+        .journal_for_tests(|j| j.open_payments())
         .await
         .expect("open")
         .len();

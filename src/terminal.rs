@@ -14,7 +14,7 @@ use crate::ams::models::{Merchant, Store};
 use crate::checkout::receiver::{self, ReceivedNotification, RunningReceiver};
 use crate::checkout::{Checkout, CheckoutSettings, Policy, Recovery};
 use crate::config::{Config, ConfigError};
-use crate::journal::{Journal, PaymentRecord};
+use crate::journal::{Journal, JournalError, PaymentRecord, Reader};
 use crate::sandbox::SandboxOptions;
 use crate::sandbox::embedded::{self, EmbeddedSandbox};
 
@@ -108,6 +108,13 @@ fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, TerminalEr
 }
 
 impl Terminal {
+    /// A new read-only connection to this terminal's journal: the read model the faces
+    /// list, show and count payments through, without queueing behind the engine's writes.
+    /// Opening one is file I/O: call it off the UI thread.
+    pub fn reader(&self) -> Result<Reader, JournalError> {
+        Reader::open_in(&self.config.storage.data_dir)
+    }
+
     /// Opens the journal, connects to the gateway (starting the embedded sandbox if the
     /// config says so) and starts the notification receiver. Does not start the resolver:
     /// long-running faces call [`Terminal::start_background_work`].

@@ -80,9 +80,23 @@ impl Checkout {
         &self.inner.policy
     }
 
+    /// Test fixtures only (the `test-support` feature): runs `operation` on the engine's own
+    /// journal connection, so a test can set up a state no face could reach (a payment left
+    /// half-sent by a crash, say) and read what the engine wrote. Faces read through
+    /// [`crate::terminal::Terminal::reader`]; nothing outside the engine writes.
+    #[cfg(any(test, feature = "test-support"))]
+    pub async fn journal_for_tests<T, F>(&self, operation: F) -> Result<T, CheckoutError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Journal) -> Result<T, JournalError> + Send + 'static,
+    {
+        self.db(operation).await
+    }
+
     /// Runs a journal operation on the blocking pool: SQLite with `synchronous=FULL` waits
-    /// for the disk, which must never stall the async workers (or the UI).
-    pub async fn db<T, F>(&self, operation: F) -> Result<T, CheckoutError>
+    /// for the disk, which must never stall the async workers (or the UI). The engine's
+    /// write connection: only the engine uses it.
+    pub(crate) async fn db<T, F>(&self, operation: F) -> Result<T, CheckoutError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Journal) -> Result<T, JournalError> + Send + 'static,

@@ -20,8 +20,8 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::admin::ManagerApproval;
 use crate::checkout::{CheckoutEvent, ManualOutcome, PaymentIntent};
 use crate::journal::{
-    Actor, CurrencyTotals, EventRecord, Journal, JournalError, PaymentFilter, PaymentRecord,
-    PaymentState, RefundRecord, RefundState,
+    Actor, CurrencyTotals, EventRecord, JournalError, PaymentFilter, PaymentRecord, PaymentState,
+    Reader, RefundRecord,
 };
 use crate::money::{MinorTotal, Money};
 use crate::terminal::Terminal;
@@ -181,6 +181,9 @@ pub struct TerminalHandle {
     /// The demo customer's HTTP client, built on first use on the runtime: building one
     /// loads the system's CA bundle, which must not happen on the UI thread.
     demo_http: Arc<tokio::sync::OnceCell<Option<reqwest::Client>>>,
+    /// The GUI's read-only journal connection, opened on first read (off the UI thread).
+    /// Reads never queue behind the engine's writes: the journal is in WAL mode.
+    reader: Arc<std::sync::Mutex<Option<Reader>>>,
 }
 
 impl TerminalHandle {
@@ -189,6 +192,7 @@ impl TerminalHandle {
             terminal,
             runtime,
             demo_http: Arc::new(tokio::sync::OnceCell::new()),
+            reader: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 
@@ -215,45 +219,38 @@ impl TerminalHandle {
         }
     }
 
-    /// Reads the journal on the runtime; the one place the GUI's reads go through.
+    /// Reads the journal through the read model on the blocking pool; the one place the
+    /// GUI's reads go through.
     fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Journal) -> Result<T, JournalError> + Send + 'static,
+        f: impl FnOnce(&Reader) -> Result<T, JournalError> + Send + 'static,
         done: Reply<Answer<T>>,
     ) {
-        let checkout = self.terminal.checkout.clone();
+        let terminal = self.terminal.clone();
+        let reader = self.reader.clone();
+        let work = tokio::task::spawn_blocking(move || {
+            // A panic in a read cannot leave the connection half-changed (it only reads).
+            let mut slot = reader
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let reader = match slot.take() {
+                Some(reader) => reader,
+                None => terminal.reader()?,
+            };
+            let answer = f(&reader);
+            *slot = Some(reader);
+            answer
+        });
         self.run(
-            async move { checkout.db(f).await.map_err(|error| error.to_string()) },
+            async move {
+                match work.await {
+                    Ok(result) => result.map_err(|error| error.to_string()),
+                    Err(error) => Err(format!("the journal read stopped: {error}")),
+                }
+            },
             done,
         );
     }
-}
-
-fn list_with_refunds(
-    journal: &mut Journal,
-    filter: &PaymentFilter,
-) -> Result<Vec<Listed>, JournalError> {
-    journal
-        .list_payments(filter)?
-        .into_iter()
-        .map(|record| {
-            let refunded = succeeded_total(&record, &journal.refunds_for(record.id)?)?;
-            Ok(Listed { record, refunded })
-        })
-        .collect()
-}
-
-fn succeeded_total(
-    record: &PaymentRecord,
-    refunds: &[RefundRecord],
-) -> Result<MinorTotal, JournalError> {
-    let mut total = MinorTotal::zero(record.amount.currency());
-    for refund in refunds {
-        if refund.state == RefundState::Succeeded {
-            total = total.checked_add(refund.amount)?;
-        }
-    }
-    Ok(total)
 }
 
 impl EngineHandle for TerminalHandle {
@@ -389,41 +386,39 @@ impl EngineHandle for TerminalHandle {
     }
 
     fn transactions(&self, filter: PaymentFilter, done: Reply<Answer<Vec<Listed>>>) {
-        self.read(move |journal| list_with_refunds(journal, &filter), done);
+        self.read(
+            move |reader| {
+                Ok(reader
+                    .transactions(&filter)?
+                    .into_iter()
+                    .map(|row| Listed {
+                        record: row.payment,
+                        refunded: row.refunds.refunded,
+                    })
+                    .collect())
+            },
+            done,
+        );
     }
 
     fn payment_detail(&self, payment_request_id: String, done: Reply<Answer<Option<Detail>>>) {
         let checkout = self.terminal.checkout.clone();
-        self.run(
-            async move {
-                let read = checkout.db(move |journal| {
-                    let Some(record) = journal.payment_by_request_id(&payment_request_id)? else {
-                        return Ok(None);
-                    };
-                    let events = journal.events_for(record.entity())?;
-                    let refunds = journal.refunds_for(record.id)?;
-                    let refunded = succeeded_total(&record, &refunds)?;
-                    let remaining = if record.state == PaymentState::Paid {
-                        journal.refundable_remaining(record.id)?
-                    } else {
-                        MinorTotal::zero(record.amount.currency())
-                    };
-                    Ok(Some(Detail {
-                        record,
-                        events,
-                        refunds,
-                        refunded,
-                        remaining,
-                        driven: true,
-                    }))
-                });
-                let mut detail = read.await.map_err(|error| error.to_string())?;
+        self.read(
+            move |reader| {
+                let Some(found) = reader.payment_detail(&payment_request_id)? else {
+                    return Ok(None);
+                };
                 // Asked after the read: whether a task of the engine still works on it
                 // decides whether a manager may settle it by hand.
-                if let Some(detail) = detail.as_mut() {
-                    detail.driven = checkout.is_driven(&detail.record.payment_request_id);
-                }
-                Ok(detail)
+                let driven = checkout.is_driven(&found.payment.payment_request_id);
+                Ok(Some(Detail {
+                    record: found.payment,
+                    events: found.events,
+                    refunds: found.refunds,
+                    refunded: found.totals.refunded,
+                    remaining: found.totals.remaining,
+                    driven,
+                }))
             },
             done,
         );
@@ -431,22 +426,15 @@ impl EngineHandle for TerminalHandle {
 
     fn count_unresolved(&self, done: Reply<Answer<usize>>) {
         self.read(
-            |journal| {
-                Ok(journal
-                    .open_payments()?
-                    .iter()
-                    .filter(|p| p.state == PaymentState::Unresolved)
-                    .count())
-            },
+            |reader| Ok(usize::try_from(reader.count_unresolved()?).unwrap_or(usize::MAX)),
             done,
         );
     }
 
     fn day_totals(&self, day: Date, done: Reply<Answer<Vec<CurrencyTotals>>>) {
-        // The day starts at local midnight, as `local_time::day_bounds` finds it (right
-        // across a daylight-saving change), like the transaction list's "today".
-        let offset = crate::local_time::day_bounds(day).start.offset();
-        self.read(move |journal| journal.daily_totals(day..=day, offset), done);
+        // The day runs from local midnight to local midnight (`local_time::day_bounds`),
+        // right across a daylight-saving change, like the transaction list's "today".
+        self.read(move |reader| reader.daily_totals(day..=day), done);
     }
 
     fn is_driven(&self, payment_request_id: &str) -> bool {
@@ -524,6 +512,7 @@ impl EngineHandle for TerminalHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::RefundState;
 
     #[test]
     fn the_screens_hear_changes_not_the_engines_detail() {

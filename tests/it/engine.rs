@@ -122,7 +122,7 @@ async fn happy_path_ends_paid_once_and_agrees_with_the_ledger() {
     assert!(record.paid_at.is_some());
     let paid_rows = terminal
         .checkout
-        .db(|j| {
+        .journal_for_tests(|j| {
             j.list_payments(&alipay_pos::journal::PaymentFilter {
                 states: vec![PaymentState::Paid],
                 ..Default::default()
@@ -339,7 +339,7 @@ async fn magic_9901_pay_unknown_is_retried_with_the_same_id_and_charged_once() {
     let (code, _) = code_of(&start);
     let request = terminal
         .checkout
-        .db({
+        .journal_for_tests({
             let id = id.clone();
             move |j| j.request(&id)
         })
@@ -986,7 +986,7 @@ async fn a_refund_alipay_never_received_fails_after_the_not_found_limit() {
     assert_eq!(refund.result_code.as_deref(), Some("ORDER_NOT_EXIST"));
     assert_eq!(refund.resolution, Some(Resolution::Inquiry));
     let events = checkout
-        .db({
+        .journal_for_tests({
             let local = refund.id;
             move |j| j.events_for(alipay_pos::journal::EntityRef::Refund(local))
         })
@@ -1356,7 +1356,7 @@ async fn unresolved_then_paid(
     let moved = id.clone();
     terminal
         .checkout
-        .db(move |j| {
+        .journal_for_tests(move |j| {
             j.transition_payment(
                 moved.as_str(),
                 PaymentState::Unresolved,
@@ -1541,7 +1541,7 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
         let (cancelling_id, _) = awaiting(&terminal, "5.50").await;
         let moved = cancelling_id.clone();
         checkout
-            .db(move |j| {
+            .journal_for_tests(move |j| {
                 j.transition_payment(
                     moved.as_str(),
                     PaymentState::Cancelling,
@@ -1554,7 +1554,7 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
             .unwrap();
 
         let never_sent = checkout
-            .db(|j| {
+            .journal_for_tests(|j| {
                 j.create_payment(
                     NewPayment {
                         payment_request_id: "P-1-TEST-NEVERSENT".into(),
@@ -1605,7 +1605,10 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
         };
         let found = std::sync::Mutex::new(String::new());
         wait_until("the in-flight pay to reach the sandbox", WAIT, || async {
-            let open = checkout.db(|j| j.open_payments()).await.unwrap();
+            let open = checkout
+                .journal_for_tests(|j| j.open_payments())
+                .await
+                .unwrap();
             let candidate = open
                 .iter()
                 .find(|p| p.state == PaymentState::Created && p.payment_request_id != never_sent);
@@ -1653,7 +1656,10 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
         let checkout = &terminal.checkout;
         let (status, answer) = control.customer_pays(&awaiting_id).await;
         assert_eq!(status, 200, "{answer}");
-        let open = checkout.db(|j| j.open_payments()).await.unwrap();
+        let open = checkout
+            .journal_for_tests(|j| j.open_payments())
+            .await
+            .unwrap();
         assert_eq!(open.len(), 6, "{open:#?}");
 
         terminal
@@ -1662,7 +1668,9 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
             .unwrap();
         wait_until("every payment and refund to be final", WAIT, || async {
             checkout
-                .db(|j| Ok(j.open_payments()?.is_empty() && j.open_refunds()?.is_empty()))
+                .journal_for_tests(|j| {
+                    Ok(j.open_payments()?.is_empty() && j.open_refunds()?.is_empty())
+                })
                 .await
                 .unwrap()
         })
@@ -1817,7 +1825,7 @@ async fn a_cancel_retry_that_fails_differently_after_a_refusal_is_not_an_engine_
     let checkout = &terminal.checkout;
     // Journaled, but the `pay` never left (the power went): Alipay knows nothing of it.
     let record = checkout
-        .db(|j| {
+        .journal_for_tests(|j| {
             j.create_payment(
                 NewPayment {
                     payment_request_id: "P-1-TEST-REFUSEDTHENLOST".into(),
@@ -1843,7 +1851,7 @@ async fn a_cancel_retry_that_fails_differently_after_a_refusal_is_not_an_engine_
     let entity = record.entity();
     wait_until("the first cancel to be refused", WAIT, || async {
         checkout
-            .db(move |j| j.requests_for(entity))
+            .journal_for_tests(move |j| j.requests_for(entity))
             .await
             .unwrap()
             .iter()
@@ -2010,7 +2018,10 @@ async fn a_payment_or_refund_whose_caller_gave_up_is_left_to_the_resolver() {
     assert!(gave_up.is_err());
     control.clear_faults().await;
 
-    let open = checkout.db(|j| j.open_payments()).await.unwrap();
+    let open = checkout
+        .journal_for_tests(|j| j.open_payments())
+        .await
+        .unwrap();
     assert_eq!(open.len(), 1);
     let id = open[0].payment_request_id.clone();
     assert!(!checkout.is_driven(&id), "nobody drives {id} any more");
@@ -2044,7 +2055,7 @@ async fn paid_but_unresolved(terminal: &Terminal, control: &Control, amount: &st
     let moved = id.clone();
     terminal
         .checkout
-        .db(move |j| {
+        .journal_for_tests(move |j| {
             j.transition_payment(
                 moved.as_str(),
                 PaymentState::Unresolved,
@@ -2110,7 +2121,10 @@ async fn a_manager_settles_an_unresolved_payment_paid_and_can_then_refund_it() {
         matches!(published, CheckoutEvent::PaymentState { detail, .. } if detail.contains("Ana Lim"))
     );
     let entity = record.entity();
-    let history = checkout.db(move |j| j.events_for(entity)).await.unwrap();
+    let history = checkout
+        .journal_for_tests(move |j| j.events_for(entity))
+        .await
+        .unwrap();
     let manual = history.last().unwrap();
     assert_eq!(manual.actor, Actor::Manager);
     assert!(

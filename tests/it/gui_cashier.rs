@@ -27,7 +27,7 @@ async fn journal(terminal: &Arc<Terminal>, runtime: &tokio::runtime::Handle) -> 
     runtime
         .spawn(async move {
             checkout
-                .db(|j| j.list_payments(&Default::default()))
+                .journal_for_tests(|j| j.list_payments(&Default::default()))
                 .await
                 .unwrap()
         })

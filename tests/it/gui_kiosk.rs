@@ -73,7 +73,11 @@ fn kiosk_clears_an_idle_order_and_returns_after_a_result() {
 
         let checkout = terminal.checkout.clone();
         let payments = handle
-            .spawn(async move { checkout.db(|j| j.list_payments(&Default::default())).await })
+            .spawn(async move {
+                checkout
+                    .journal_for_tests(|j| j.list_payments(&Default::default()))
+                    .await
+            })
             .await
             .unwrap()
             .unwrap();

@@ -59,7 +59,7 @@ async fn on_runtime<T: Send + 'static>(
 ) -> T {
     let checkout = terminal.checkout.clone();
     runtime
-        .spawn(async move { checkout.db(f).await.unwrap() })
+        .spawn(async move { checkout.journal_for_tests(f).await.unwrap() })
         .await
         .unwrap()
 }

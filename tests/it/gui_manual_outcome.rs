@@ -156,8 +156,11 @@ fn a_manager_records_an_unresolved_payment_as_paid_and_is_offered_the_refund() {
             .spawn(async move {
                 let record = checkout.payment(&journal_id).await.unwrap();
                 let entity = record.entity();
-                let events = checkout.db(move |j| j.events_for(entity)).await.unwrap();
-                let report = checkout.db(|j| j.check()).await.unwrap();
+                let events = checkout
+                    .journal_for_tests(move |j| j.events_for(entity))
+                    .await
+                    .unwrap();
+                let report = checkout.journal_for_tests(|j| j.check()).await.unwrap();
                 assert!(report.is_clean(), "{report:#?}");
                 (record, events)
             })

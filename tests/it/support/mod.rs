@@ -475,7 +475,7 @@ pub struct Consistency {
 pub async fn assert_consistent(terminal: &Terminal, require_final: bool) -> Consistency {
     let checkout = &terminal.checkout;
     let (payments, refunds, report) = checkout
-        .db(|j| {
+        .journal_for_tests(|j| {
             let payments = j.list_payments(&PaymentFilter::default())?;
             let mut refunds: Vec<RefundRecord> = Vec::new();
             for payment in &payments {
