@@ -178,9 +178,6 @@ pub struct TerminalHandle {
     /// Kept alive as long as the GUI is: dropping it stops the receiver and the sandbox.
     terminal: Arc<Terminal>,
     runtime: tokio::runtime::Handle,
-    /// The demo customer's HTTP client, built on first use on the runtime: building one
-    /// loads the system's CA bundle, which must not happen on the UI thread.
-    demo_http: Arc<tokio::sync::OnceCell<Option<reqwest::Client>>>,
     /// The GUI's read-only journal connection, opened on first read (off the UI thread).
     /// Reads never queue behind the engine's writes: the journal is in WAL mode.
     reader: Arc<std::sync::Mutex<Option<Reader>>>,
@@ -191,7 +188,6 @@ impl TerminalHandle {
         TerminalHandle {
             terminal,
             runtime,
-            demo_http: Arc::new(tokio::sync::OnceCell::new()),
             reader: Arc::new(std::sync::Mutex::new(None)),
         }
     }
@@ -228,7 +224,7 @@ impl TerminalHandle {
     ) {
         let terminal = self.terminal.clone();
         let reader = self.reader.clone();
-        let work = tokio::task::spawn_blocking(move || {
+        let work = self.runtime.spawn_blocking(move || {
             // A panic in a read cannot leave the connection half-changed (it only reads).
             let mut slot = reader
                 .lock()
@@ -457,51 +453,20 @@ impl EngineHandle for TerminalHandle {
     }
 
     fn pay_as_demo_customer(&self, code: String, done: Reply<()>) {
-        let Some(url) = self
+        let Some(customer) = self
             .terminal
             .sandbox()
-            .and_then(|sandbox| sandbox.wallet_pay_url(&code))
+            .map(|sandbox| sandbox.demo_customer())
         else {
-            tracing::warn!(%code, "the order code is not a sandbox wallet URL");
+            tracing::warn!("the demo customer exists only on the embedded sandbox");
             done(());
             return;
         };
-        let http = self.demo_http.clone();
         self.run(
             async move {
-                let client = http
-                    .get_or_init(|| async {
-                        // Off the workers too: building it reads and parses the CA bundle.
-                        let built = tokio::task::spawn_blocking(|| {
-                            reqwest::Client::builder()
-                                .timeout(std::time::Duration::from_secs(15))
-                                .build()
-                                .map_err(|error| error.to_string())
-                        })
-                        .await
-                        .map_err(|error| error.to_string())
-                        .and_then(|built| built);
-                        built
-                            .inspect_err(|error| {
-                                tracing::error!(%error, "no HTTP client for the demo customer")
-                            })
-                            .ok()
-                    })
-                    .await;
-                let Some(client) = client else { return };
-                let outcome = client
-                    .post(url)
-                    .header("accept", "application/json")
-                    .send()
-                    .await;
-                match outcome {
-                    Ok(response) if response.status().is_success() => {}
-                    Ok(response) => {
-                        tracing::warn!(status = %response.status(), "the sandbox wallet refused the demo payment")
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "the demo customer could not reach the wallet")
-                    }
+                // The sandbox's own loopback client: no CA bundle is loaded for it.
+                if let Err(error) = customer.pay(&code).await {
+                    tracing::warn!(%error, "the demo customer could not pay");
                 }
             },
             done,
