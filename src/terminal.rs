@@ -43,6 +43,19 @@ pub enum TerminalError {
         "--require-live (or ALIPAY_POS_REQUIRE_LIVE) refuses the embedded sandbox, which {origin} selects: nothing there is real money. Give a config file with a real gateway (`--config PATH`, with `alipay.gateway` set to \"north-america\", \"asia\", \"europe\" or your https:// gateway, and your keys), or leave out --require-live for the demo"
     )]
     SandboxRefused { origin: crate::config::ConfigSource },
+    #[error("start-up stopped unexpectedly ({0}); start the terminal again, nothing is lost")]
+    StartInterrupted(#[source] tokio::task::JoinError),
+}
+
+/// Runs one blocking start-up step (file system, key parsing, the CA bundle, SQLite) on the
+/// blocking pool: `start` is async, and none of this may stall a tokio worker, let alone
+/// the UI thread that waits for the engine.
+async fn blocking<T: Send + 'static>(
+    step: impl FnOnce() -> Result<T, TerminalError> + Send + 'static,
+) -> Result<T, TerminalError> {
+    tokio::task::spawn_blocking(step)
+        .await
+        .map_err(TerminalError::StartInterrupted)?
 }
 
 /// `--require-live`: refuses a configuration that would run the embedded sandbox, so that a
@@ -133,12 +146,18 @@ impl Terminal {
         adjust_sandbox: impl FnOnce(&mut SandboxOptions),
     ) -> Result<Terminal, TerminalError> {
         let data_dir = config.storage.data_dir.clone();
-        // 0700: the folder holds the journal, the logs and (demo) the sandbox's keys.
-        crate::private_fs::private_dir(&data_dir).map_err(|e| TerminalError::DataDir {
-            path: data_dir.clone(),
-            reason: e.to_string(),
-        })?;
-        let data_dir_lock = lock_data_dir(&data_dir)?;
+        let data_dir_lock = blocking({
+            let data_dir = data_dir.clone();
+            move || {
+                // 0700: the folder holds the journal, the logs and (demo) the sandbox's keys.
+                crate::private_fs::private_dir(&data_dir).map_err(|e| TerminalError::DataDir {
+                    path: data_dir.clone(),
+                    reason: e.to_string(),
+                })?;
+                lock_data_dir(&data_dir)
+            }
+        })
+        .await?;
         let (sandbox, base_url, client_id, merchant_key, alipay_key) = if config.is_sandbox() {
             // `[sandbox]` first, so a caller's adjustments (tests, demos) still win.
             let lan = &config.sandbox;
@@ -161,9 +180,15 @@ impl Terminal {
                 alipay,
             )
         } else {
-            let keys = load_keys(&config)?.ok_or(TerminalError::Config(
-                crate::config::ConfigError::missing_keys(&config),
-            ))?;
+            let keys = blocking({
+                let config = config.clone();
+                move || {
+                    load_keys(&config)?.ok_or(TerminalError::Config(
+                        crate::config::ConfigError::missing_keys(&config),
+                    ))
+                }
+            })
+            .await?;
             let base = config
                 .alipay
                 .gateway
@@ -218,9 +243,20 @@ impl Terminal {
             merchant: fingerprint(&merchant_key.to_public_key()),
             alipay: fingerprint(&alipay_key),
         };
-        let client = AmsClient::new(settings, merchant_key, alipay_key)?;
-        let mut journal = Journal::open_in(&data_dir)?;
-        journal.bind_identity(&config.store.terminal_id, &config.store.reference_store_id)?;
+        let (client, journal) = blocking({
+            let data_dir = data_dir.clone();
+            let terminal_id = config.store.terminal_id.clone();
+            let store_id = config.store.reference_store_id.clone();
+            move || {
+                // Builds the HTTPS client, which loads and parses the system's CA bundle.
+                let client = AmsClient::new(settings, merchant_key, alipay_key)?;
+                // Opens (and if need be migrates) the journal: synchronous=FULL disk writes.
+                let mut journal = Journal::open_in(&data_dir)?;
+                journal.bind_identity(&terminal_id, &store_id)?;
+                Ok((client, journal))
+            }
+        })
+        .await?;
         let checkout = Checkout::new(
             client,
             journal,
