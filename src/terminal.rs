@@ -77,7 +77,7 @@ pub struct Terminal {
     sandbox: Option<EmbeddedSandbox>,
     receiver: RunningReceiver,
     fingerprints: KeyFingerprints,
-    notify_url: Option<String>,
+    notify_url: Option<Url>,
     /// Held for the terminal's whole life; the OS releases it when the process dies, even by
     /// SIGKILL, so a crash never leaves the data folder locked.
     _data_dir_lock: std::fs::File,
@@ -216,9 +216,13 @@ impl Terminal {
                 reason: e.to_string(),
             })?;
         let notify_url = if sandbox.is_some() {
-            Some(format!("http://{}{NOTIFY_PATH}", receiver.address))
+            let local = format!("http://{}{NOTIFY_PATH}", receiver.address);
+            Some(Url::parse(&local).map_err(|e| TerminalError::Receiver {
+                address: receiver.address,
+                reason: format!("no URL for it: {e}"),
+            })?)
         } else {
-            config.payment.notify_url.as_ref().map(Url::to_string)
+            config.payment.notify_url.clone()
         };
         if notify_url.is_none() {
             // Said once, at start: every payment is then settled by polling, and by whatever
@@ -294,8 +298,8 @@ impl Terminal {
 
     /// Where Alipay is told to post payment results (the local receiver with the sandbox);
     /// `None` when `payment.notify_url` is not set and the terminal relies on polling.
-    pub fn notify_url(&self) -> Option<&str> {
-        self.notify_url.as_deref()
+    pub fn notify_url(&self) -> Option<&Url> {
+        self.notify_url.as_ref()
     }
 
     pub fn key_fingerprints(&self) -> &KeyFingerprints {

@@ -1,20 +1,16 @@
 //! What the engine tells its faces (GUI, CLI). Published on a broadcast channel as state
 //! changes happen, so no face ever polls the database.
 
-use time::OffsetDateTime;
-
 use crate::journal::{PaymentState, RefundState};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckoutEvent {
     /// The payment is journaled and `pay` is on its way.
     PaymentStarted { payment_request_id: String },
-    /// Alipay created the order code: show it.
-    CodeReady {
-        payment_request_id: String,
-        code_value: String,
-        expires_at: OffsetDateTime,
-    },
+    /// Alipay created the order code: show it. The code and its expiry are in the payment's
+    /// journal record, which faces draw the screen from (so a missed event cannot leave a
+    /// stale code on screen).
+    CodeReady { payment_request_id: String },
     /// Any state change of a payment, including the final one.
     PaymentState {
         payment_request_id: String,

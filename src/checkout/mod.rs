@@ -51,7 +51,7 @@ pub struct CheckoutSettings {
     pub terminal_id: String,
     /// Where Alipay posts `notifyPayment`; `None` leaves `paymentNotifyUrl` out of `pay`
     /// (no public URL: the result is learned by polling).
-    pub notify_url: Option<String>,
+    pub notify_url: Option<url::Url>,
 }
 
 #[derive(Debug, thiserror::Error)]

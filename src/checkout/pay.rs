@@ -42,7 +42,7 @@ impl Checkout {
             record.payment_request_id.clone(),
             order,
             amount,
-            self.inner.settings.notify_url.as_deref(),
+            self.inner.settings.notify_url.as_ref(),
         );
         request.payment_expiry_time = Some(timefmt::format_datetime(expiry));
         request
@@ -224,8 +224,6 @@ impl Checkout {
                 .await?;
                 self.publish(CheckoutEvent::CodeReady {
                     payment_request_id: id.clone(),
-                    code_value: code_value.clone(),
-                    expires_at,
                 });
                 Ok(Ok(PayStart::CodeReady {
                     code_value,

@@ -73,11 +73,13 @@ impl ProductIntent {
         payment_request_id: String,
         order: Order,
         amount: Amount,
-        notify_url: Option<&str>,
+        notify_url: Option<&url::Url>,
     ) -> PayRequest {
         match self {
             ProductIntent::OrderCode => match notify_url {
-                Some(url) => PayRequest::order_code(payment_request_id, order, amount, url),
+                Some(url) => {
+                    PayRequest::order_code(payment_request_id, order, amount, url.as_str())
+                }
                 None => PayRequest::order_code_polled(payment_request_id, order, amount),
             },
         }

@@ -86,9 +86,9 @@ impl EngineEvent {
     fn of(event: CheckoutEvent) -> Option<EngineEvent> {
         Some(match event {
             CheckoutEvent::Connectivity { online } => EngineEvent::Connectivity { online },
-            CheckoutEvent::CodeReady {
-                payment_request_id, ..
-            } => EngineEvent::CodeReady { payment_request_id },
+            CheckoutEvent::CodeReady { payment_request_id } => {
+                EngineEvent::CodeReady { payment_request_id }
+            }
             CheckoutEvent::PaymentState {
                 payment_request_id, ..
             } => EngineEvent::PaymentChanged { payment_request_id },
@@ -485,8 +485,6 @@ mod tests {
         assert_eq!(
             EngineEvent::of(CheckoutEvent::CodeReady {
                 payment_request_id: id(),
-                code_value: "http://wallet/1".into(),
-                expires_at: time::OffsetDateTime::from_unix_timestamp(1_795_428_000).unwrap(),
             }),
             Some(EngineEvent::CodeReady {
                 payment_request_id: id()
