@@ -312,7 +312,7 @@ fn classify_as(model: Model, body: &[u8]) -> Option<(&'static str, Option<Value>
         match classify_body::<T>(body) {
             Outcome::Success(parsed) => ("S", Some(serde_json::to_value(&parsed).unwrap())),
             Outcome::Failed { code, .. } => {
-                assert!(code.len() <= body.len());
+                assert!(code.as_str().len() <= body.len());
                 ("F", None)
             }
             Outcome::Unknown(_) => ("U", None),
