@@ -30,7 +30,13 @@ pub enum TerminalError {
     #[error("cannot open the journal: {0}")]
     Journal(#[from] crate::journal::JournalError),
     #[error("cannot start the embedded sandbox: {0}")]
-    Sandbox(String),
+    Sandbox(#[source] crate::sandbox::SandboxError),
+    /// A real-gateway configuration whose gateway yields no base URL. Configuration
+    /// validation rules this out, so seeing it means the config and this build disagree.
+    #[error(
+        "the configured gateway `{gateway}` has no URL; set `alipay.gateway` to \"north-america\", \"asia\", \"europe\" or an https:// URL"
+    )]
+    GatewayWithoutUrl { gateway: String },
     #[error("cannot set up the Alipay client: {0}")]
     Client(#[from] crate::ams::client::RequestError),
     #[error("cannot start the notification receiver on {address}: {reason}")]
@@ -168,7 +174,7 @@ impl Terminal {
                 adjust_sandbox(options);
             })
             .await
-            .map_err(|e| TerminalError::Sandbox(e.to_string()))?;
+            .map_err(TerminalError::Sandbox)?;
             let base = sandbox.local_url();
             let merchant = sandbox.merchant_private_key().clone();
             let alipay = sandbox.alipay_public_key().clone();
@@ -189,11 +195,11 @@ impl Terminal {
                 }
             })
             .await?;
-            let base = config
-                .alipay
-                .gateway
-                .base_url()
-                .ok_or_else(|| TerminalError::Sandbox("gateway has no URL".into()))?;
+            let base = config.alipay.gateway.base_url().ok_or_else(|| {
+                TerminalError::GatewayWithoutUrl {
+                    gateway: config.alipay.gateway.name(),
+                }
+            })?;
             (
                 None,
                 base,

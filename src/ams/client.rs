@@ -14,8 +14,8 @@ use rsa::{PrivateKey, PublicKey};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::ams::models::{AmsRequest, ResultInfo, ResultStatus, ValidationError};
-use crate::ams::signing::{self, SignatureHeader};
+use crate::ams::models::{AmsRequest, ResultCode, ResultInfo, ResultStatus, ValidationError};
+use crate::ams::signing::{self, SignatureError, SignatureHeader};
 use crate::ams::timefmt;
 
 /// Production path prefix for every AMS API.
@@ -86,13 +86,13 @@ impl ClientSettings {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnknownReason {
     #[error("Alipay answered U ({code}: {message})")]
-    ResultUnknown { code: String, message: String },
+    ResultUnknown { code: ResultCode, message: String },
     #[error("could not connect to Alipay ({0}); the request was not sent")]
-    NotSent(String),
+    NotSent(#[source] Cause),
     #[error("no answer from Alipay in time; the request may have been processed")]
     Timeout,
     #[error("the connection failed after the request may have been sent ({0})")]
-    Transport(String),
+    Transport(#[source] Cause),
     #[error("Alipay answered HTTP {0} instead of 200")]
     HttpStatus(u16),
     #[error(
@@ -104,7 +104,7 @@ pub enum UnknownReason {
         location: Option<String>,
     },
     #[error("the answer is not the expected JSON ({0})")]
-    InvalidJson(String),
+    InvalidJson(#[source] Cause),
     #[error("the answer has no `result` object")]
     MissingResult,
     #[error("the answer is not signed (missing `{missing}` header){}", claimed.as_ref().map(|c| format!("; it claims {c}")).unwrap_or_default())]
@@ -129,6 +129,65 @@ pub enum UnknownReason {
     },
 }
 
+/// The underlying error of an [`UnknownReason`], kept for its `source()` chain while the
+/// reason stays `Clone + Eq` (outcomes are cloned into events and compared in tests).
+///
+/// `summary` is the text shown to people (for a transport error the innermost cause, since
+/// reqwest's own message "error sending request" hides the useful part); equality compares
+/// only the summary, because error values themselves are not comparable.
+#[derive(Debug, Clone)]
+pub struct Cause {
+    summary: String,
+    error: Arc<dyn std::error::Error + Send + Sync>,
+}
+
+impl Cause {
+    pub fn new(
+        summary: impl Into<String>,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            summary: summary.into(),
+            error: Arc::new(error),
+        }
+    }
+
+    /// Keeps the error's own message as the summary.
+    pub fn of(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::new(error.to_string(), error)
+    }
+
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
+    /// The original error (a `reqwest::Error`, a `serde_json::Error`, ...), for callers
+    /// that want to downcast it.
+    pub fn error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.error
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.summary == other.summary
+    }
+}
+
+impl Eq for Cause {}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.summary)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.error)
+    }
+}
+
 impl UnknownReason {
     /// False only when the request provably never left this machine.
     pub fn request_may_have_arrived(&self) -> bool {
@@ -143,7 +202,7 @@ pub enum Outcome<T> {
     /// the response body.
     Success(T),
     /// A verified `F`: a definite failure with Alipay's code and message.
-    Failed { code: String, message: String },
+    Failed { code: ResultCode, message: String },
     /// Anything else: the operation may or may not have happened.
     Unknown(UnknownReason),
 }
@@ -170,11 +229,18 @@ pub enum RequestError {
     #[error("request not sent: {0}")]
     Invalid(#[from] ValidationError),
     #[error("request not sent: could not encode it as JSON ({0})")]
-    Encode(String),
+    Encode(#[source] serde_json::Error),
     #[error("request not sent: could not sign it ({0})")]
-    Sign(String),
+    Sign(#[source] SignatureError),
     #[error("could not set up the HTTP client: {0}")]
-    Setup(String),
+    Setup(#[source] reqwest::Error),
+    /// A configured value (client id, signature) contains bytes HTTP headers cannot carry.
+    #[error("request not sent: `{text}` cannot be sent in an HTTP header")]
+    Header {
+        text: String,
+        #[source]
+        source: reqwest::header::InvalidHeaderValue,
+    },
 }
 
 /// A signed, verified connection to one AMS gateway for one client id.
@@ -213,7 +279,7 @@ impl AmsClient {
             .user_agent(concat!("alipay-pos/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| RequestError::Setup(e.to_string()))?;
+            .map_err(RequestError::Setup)?;
         Ok(AmsClient {
             http,
             settings: Arc::new(settings),
@@ -232,14 +298,14 @@ impl AmsClient {
         request: &R,
     ) -> Result<Outcome<R::Response>, RequestError> {
         request.validate()?;
-        let body = serde_json::to_vec(request).map_err(|e| RequestError::Encode(e.to_string()))?;
+        let body = serde_json::to_vec(request).map_err(RequestError::Encode)?;
         let path = self.settings.request_path(R::API.endpoint());
         let request_time = timefmt::now_millis_header();
         let content =
             signing::content_to_sign(&path, &self.settings.client_id, &request_time, &body);
         let signature =
             signing::sign_header(&self.merchant_key, &self.settings.key_version, &content)
-                .map_err(|e| RequestError::Sign(e.to_string()))?;
+                .map_err(RequestError::Sign)?;
 
         let mut url = self.settings.base_url.clone();
         url.set_path(&path);
@@ -248,7 +314,7 @@ impl AmsClient {
         let sent = self.http.post(url).headers(headers).body(body).send().await;
         let outcome = match sent {
             Ok(response) => self.classify(&path, response).await,
-            Err(error) => Outcome::Unknown(transport_reason(&error)),
+            Err(error) => Outcome::Unknown(transport_reason(error)),
         };
         match &outcome {
             Outcome::Success(_) => tracing::info!(
@@ -257,7 +323,7 @@ impl AmsClient {
                 "AMS call succeeded"
             ),
             Outcome::Failed { code, .. } => {
-                tracing::warn!(api = R::API.name(), code, "AMS call failed")
+                tracing::warn!(api = R::API.name(), code = code.as_str(), "AMS call failed")
             }
             Outcome::Unknown(reason) => {
                 tracing::warn!(api = R::API.name(), %reason, "AMS call outcome unknown")
@@ -272,8 +338,9 @@ impl AmsClient {
         signature: &SignatureHeader,
     ) -> Result<HeaderMap, RequestError> {
         let value = |text: &str| {
-            HeaderValue::from_str(text).map_err(|_| {
-                RequestError::Setup(format!("`{text}` cannot be sent in an HTTP header"))
+            HeaderValue::from_str(text).map_err(|source| RequestError::Header {
+                text: text.to_owned(),
+                source,
             })
         };
         let mut headers = HeaderMap::new();
@@ -293,7 +360,7 @@ impl AmsClient {
         let headers = response.headers().clone();
         let body = match response.bytes().await {
             Ok(body) => body,
-            Err(error) => return Outcome::Unknown(transport_reason(&error)),
+            Err(error) => return Outcome::Unknown(transport_reason(error)),
         };
         if status.is_redirection() {
             let location = headers
@@ -389,7 +456,7 @@ fn claimed_result(body: &[u8]) -> Option<String> {
 pub fn classify_body<T: DeserializeOwned>(body: &[u8]) -> Outcome<T> {
     let value: serde_json::Value = match serde_json::from_slice(body) {
         Ok(value) => value,
-        Err(error) => return Outcome::Unknown(UnknownReason::InvalidJson(error.to_string())),
+        Err(error) => return Outcome::Unknown(UnknownReason::InvalidJson(Cause::of(error))),
     };
     let Some(result) = value.get("result") else {
         return Outcome::Unknown(UnknownReason::MissingResult);
@@ -397,14 +464,17 @@ pub fn classify_body<T: DeserializeOwned>(body: &[u8]) -> Outcome<T> {
     let result: ResultInfo = match serde_path_to_error::deserialize(result) {
         Ok(result) => result,
         Err(error) => {
-            return Outcome::Unknown(UnknownReason::InvalidJson(format!("result.{error}")));
+            return Outcome::Unknown(UnknownReason::InvalidJson(Cause::new(
+                format!("result.{error}"),
+                error,
+            )));
         }
     };
     let message = result.result_message.clone().unwrap_or_default();
     match result.result_status {
         ResultStatus::S => match serde_path_to_error::deserialize(value) {
             Ok(parsed) => Outcome::Success(parsed),
-            Err(error) => Outcome::Unknown(UnknownReason::InvalidJson(error.to_string())),
+            Err(error) => Outcome::Unknown(UnknownReason::InvalidJson(Cause::of(error))),
         },
         ResultStatus::F => Outcome::Failed {
             code: result.result_code,
@@ -417,13 +487,13 @@ pub fn classify_body<T: DeserializeOwned>(body: &[u8]) -> Outcome<T> {
     }
 }
 
-fn transport_reason(error: &reqwest::Error) -> UnknownReason {
+fn transport_reason(error: reqwest::Error) -> UnknownReason {
     if error.is_connect() {
-        UnknownReason::NotSent(root_cause(error))
+        UnknownReason::NotSent(Cause::new(root_cause(&error), error))
     } else if error.is_timeout() {
         UnknownReason::Timeout
     } else {
-        UnknownReason::Transport(root_cause(error))
+        UnknownReason::Transport(Cause::new(root_cause(&error), error))
     }
 }
 

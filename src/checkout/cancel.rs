@@ -6,7 +6,7 @@ use super::engine::request_hash;
 use super::inquiry::Inquiry;
 use super::{Checkout, CheckoutError, failpoint};
 use crate::ams::client::Outcome;
-use crate::ams::models::CancelRequest;
+use crate::ams::models::{CancelRequest, PaymentStatus, ResultCode};
 use crate::journal::{
     Actor, CallKind, EntityRef, PaymentRecord, PaymentState, PaymentUpdate, RequestIntent,
     Resolution,
@@ -101,7 +101,7 @@ impl Checkout {
                             "cancelled".into(),
                             PaymentUpdate {
                                 payment_id: response.payment_id.clone(),
-                                result_code: Some("CANCELLED".into()),
+                                result_code: Some(PaymentStatus::Cancelled.as_str().into()),
                                 resolution: Some(Resolution::Cancel),
                                 ..PaymentUpdate::default()
                             },
@@ -113,7 +113,7 @@ impl Checkout {
                     // inquiry can say what the payment is.
                     match self.inquire_locked(payment_request_id).await? {
                         Inquiry::Final(_) => return self.payment(payment_request_id).await,
-                        Inquiry::NotFound if code == "ORDER_NOT_EXIST" => {
+                        Inquiry::NotFound if code == ResultCode::OrderNotExist => {
                             not_found += 1;
                             if not_found >= 3 {
                                 // Neither cancel nor inquiry knows the id: the `pay` never
@@ -125,7 +125,9 @@ impl Checkout {
                                         Actor::System,
                                         "Alipay never received this payment".into(),
                                         PaymentUpdate {
-                                            result_code: Some("ORDER_NOT_EXIST".into()),
+                                            result_code: Some(
+                                                ResultCode::OrderNotExist.as_str().into(),
+                                            ),
                                             resolution: Some(Resolution::Cancel),
                                             ..PaymentUpdate::default()
                                         },

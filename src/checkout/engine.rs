@@ -107,7 +107,7 @@ impl Checkout {
             operation(&mut journal)
         })
         .await
-        .map_err(|e| CheckoutError::Internal(e.to_string()))?
+        .map_err(CheckoutError::Internal)?
         .map_err(CheckoutError::from)
     }
 
@@ -256,7 +256,7 @@ impl Checkout {
         let id = request_id.to_string();
         let (kind, code) = match outcome {
             Outcome::Success(_) => (RequestOutcome::Success, None),
-            Outcome::Failed { code, .. } => (RequestOutcome::Failed, Some(code.clone())),
+            Outcome::Failed { code, .. } => (RequestOutcome::Failed, Some(code.to_string())),
             Outcome::Unknown(reason) => {
                 let text: String = reason.to_string().chars().take(256).collect();
                 (RequestOutcome::Unknown, Some(text))
@@ -321,7 +321,7 @@ pub(super) fn parse_time(text: Option<&str>) -> Option<OffsetDateTime> {
 }
 
 pub(super) fn request_hash<T: serde::Serialize>(request: &T) -> Result<String, CheckoutError> {
-    let body = serde_json::to_vec(request)
-        .map_err(|e| CheckoutError::Request(RequestError::Encode(e.to_string())))?;
+    let body =
+        serde_json::to_vec(request).map_err(|e| CheckoutError::Request(RequestError::Encode(e)))?;
     Ok(crate::ams::signing::sha256_hex(&body))
 }

@@ -4,7 +4,9 @@
 use super::engine::{amount_matches, parse_time};
 use super::{Checkout, CheckoutError, failpoint};
 use crate::ams::client::Outcome;
-use crate::ams::models::{InquiryPaymentRequest, InquiryPaymentResponse, PaymentStatus};
+use crate::ams::models::{
+    InquiryPaymentRequest, InquiryPaymentResponse, PaymentStatus, ResultCode,
+};
 use crate::journal::{Actor, PaymentRecord, PaymentState, PaymentUpdate, Resolution};
 
 /// What one inquiry showed.
@@ -51,7 +53,10 @@ impl Checkout {
         failpoint::hit(failpoint::POLL_AFTER_RESPONSE);
         Ok(match outcome {
             Outcome::Success(response) => self.apply_inquiry(&record, &response).await?,
-            Outcome::Failed { code, .. } if code == "ORDER_NOT_EXIST" => Inquiry::NotFound,
+            Outcome::Failed {
+                code: ResultCode::OrderNotExist,
+                ..
+            } => Inquiry::NotFound,
             Outcome::Failed { code, message } => {
                 tracing::warn!(payment = payment_request_id, %code, %message, "inquiry refused");
                 Inquiry::Pending

@@ -33,9 +33,12 @@ use time::OffsetDateTime;
 
 use crate::ams::client::RequestError;
 use crate::ams::models::Merchant;
-use crate::journal::JournalError;
+use crate::journal::{JournalError, PaymentState};
 use crate::money::MoneyError;
 
+/// Re-exported so faces, which may not import `ams`, can read the result code the journal
+/// stores: `ResultCode::from(text)` gives back the variant (or `Unrecognized`).
+pub use crate::ams::models::ResultCode;
 pub use engine::Checkout;
 pub use events::CheckoutEvent;
 pub use manual::{ManualOutcome, ManualSettleError};
@@ -54,6 +57,11 @@ pub struct CheckoutSettings {
     pub notify_url: Option<url::Url>,
 }
 
+/// Why the engine did not do what it was asked.
+///
+/// The refusals (`NotPaid`, `NothingLeftToRefund`, `NoAlipayPaymentId`) are separate
+/// variants carrying what a face needs to word them itself, in its own language; their
+/// `Display` is the English sentence the CLI prints, which says what to do next.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckoutError {
     #[error(transparent)]
@@ -68,10 +76,32 @@ pub enum CheckoutError {
         "no payment or refund `{0}` in the journal; check the id with `alipay-pos journal list`"
     )]
     NotFound(String),
-    #[error("{0}")]
-    Refused(String),
+    /// A refund of a payment that is not paid (pending, failed, cancelled, ...). Nothing
+    /// was sent; `state` is the payment's state when it was asked.
+    #[error(
+        "payment {payment_request_id} is {state}, not paid; only paid payments can be refunded"
+    )]
+    NotPaid {
+        payment_request_id: String,
+        state: PaymentState,
+    },
+    /// A refund of the whole remainder when earlier refunds (done or still open) already
+    /// cover the paid amount. Nothing was sent.
+    #[error(
+        "nothing is left to refund on payment {payment_request_id}; see its refunds with `alipay-pos status {payment_request_id}`"
+    )]
+    NothingLeftToRefund { payment_request_id: String },
+    /// A paid payment whose Alipay `paymentId` the journal does not know yet (`refund`
+    /// needs it, not our request id): settling the payment (`alipay-pos resolve`) learns
+    /// it from an inquiry.
+    #[error(
+        "payment {payment_request_id} has no Alipay payment id yet; run `alipay-pos resolve` first"
+    )]
+    NoAlipayPaymentId { payment_request_id: String },
+    /// The blocking journal task panicked or was cancelled; the journal itself is
+    /// transactional, so nothing half-written remains.
     #[error("the engine stopped unexpectedly ({0}); restart the terminal, nothing is lost")]
-    Internal(String),
+    Internal(#[source] tokio::task::JoinError),
 }
 
 /// What a payment attempt turned into right after `pay`.
@@ -85,7 +115,7 @@ pub enum PayStart {
     /// The money is taken (products whose `S` is the payment itself).
     Paid,
     Failed {
-        code: String,
+        code: ResultCode,
         message: String,
     },
     /// `pay`'s outcome stayed unknown; the engine is settling it (inquiry, then cancel).

@@ -4,7 +4,7 @@
 
 use super::engine::{amount_matches, parse_time};
 use super::{Checkout, CheckoutError};
-use crate::ams::models::NotifyPaymentRequest;
+use crate::ams::models::{NotifyPaymentRequest, ResultCode};
 use crate::journal::{Actor, PaymentState, PaymentUpdate, Resolution};
 
 impl Checkout {
@@ -61,7 +61,7 @@ impl Checkout {
                         PaymentUpdate {
                             payment_id: Some(notification.payment_id.clone()),
                             paid_at: parse_time(notification.payment_time.as_deref()),
-                            result_code: Some("SUCCESS".into()),
+                            result_code: Some(ResultCode::Success.as_str().into()),
                             resolution: Some(Resolution::Notify),
                             ..PaymentUpdate::default()
                         },

@@ -169,7 +169,7 @@ impl Checkout {
                         Actor::System,
                         format!("pay refused: {code}"),
                         PaymentUpdate {
-                            result_code: Some(code.clone()),
+                            result_code: Some(code.to_string()),
                             result_message: Some(message.clone()),
                             resolution: Some(Resolution::Pay),
                             ..PaymentUpdate::default()
@@ -243,7 +243,7 @@ impl Checkout {
                     PaymentUpdate {
                         payment_id: response.payment_id.clone(),
                         paid_at: parse_time(response.payment_time.as_deref()),
-                        result_code: Some(response.result.result_code.clone()),
+                        result_code: Some(response.result.result_code.to_string()),
                         resolution: Some(Resolution::Pay),
                         ..PaymentUpdate::default()
                     },

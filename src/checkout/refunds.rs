@@ -9,7 +9,7 @@ use super::engine::{amount_matches, parse_time, request_hash};
 use super::{Checkout, CheckoutError, echo, failpoint, ids};
 use crate::admin::ManagerApproval;
 use crate::ams::client::Outcome;
-use crate::ams::models::{Amount, InquiryRefundRequest, RefundRequest, RefundStatus};
+use crate::ams::models::{Amount, InquiryRefundRequest, RefundRequest, RefundStatus, ResultCode};
 use crate::journal::{
     Actor, CallKind, EntityRef, NewRefund, PaymentState, RefundRecord, RefundState, RefundUpdate,
     RequestIntent, Resolution,
@@ -40,25 +40,26 @@ impl Checkout {
         let manager = approval.manager();
         let record = self.find_payment(payment).await?;
         if record.state != PaymentState::Paid {
-            return Err(CheckoutError::Refused(format!(
-                "payment {} is {}, not paid; only paid payments can be refunded",
-                record.payment_request_id,
-                record.state.as_str()
-            )));
+            return Err(CheckoutError::NotPaid {
+                payment_request_id: record.payment_request_id.clone(),
+                state: record.state,
+            });
         }
         let Some(payment_id) = record.payment_id.clone() else {
-            return Err(CheckoutError::Refused(
-                "the payment has no Alipay payment id yet; run `alipay-pos resolve` first".into(),
-            ));
+            return Err(CheckoutError::NoAlipayPaymentId {
+                payment_request_id: record.payment_request_id.clone(),
+            });
         };
         let amount = match amount {
             Some(amount) => amount,
             None => {
                 let local_id = record.id;
                 let remaining = self.db(move |j| j.refundable_remaining(local_id)).await?;
-                remaining.to_money().ok_or_else(|| {
-                    CheckoutError::Refused("nothing is left to refund on this payment".into())
-                })?
+                remaining
+                    .to_money()
+                    .ok_or_else(|| CheckoutError::NothingLeftToRefund {
+                        payment_request_id: record.payment_request_id.clone(),
+                    })?
             }
         };
         let refund_request_id =
@@ -141,7 +142,7 @@ impl Checkout {
                             "refunded".into(),
                             RefundUpdate {
                                 refund_id: response.refund_id.clone(),
-                                result_code: Some("SUCCESS".into()),
+                                result_code: Some(ResultCode::Success.as_str().into()),
                                 resolution: Some(Resolution::Refund),
                                 refunded_at: parse_time(response.refund_time.as_deref()),
                                 ..RefundUpdate::default()
@@ -156,7 +157,7 @@ impl Checkout {
                             RefundState::Failed,
                             format!("refund refused: {code}"),
                             RefundUpdate {
-                                result_code: Some(code),
+                                result_code: Some(code.into()),
                                 result_message: Some(message),
                                 resolution: Some(Resolution::Refund),
                                 ..RefundUpdate::default()
@@ -188,7 +189,7 @@ impl Checkout {
     async fn settle_refund_by_inquiry(
         &self,
         refund_request_id: &str,
-        refusal: Option<(String, String)>,
+        refusal: Option<(ResultCode, String)>,
     ) -> Result<RefundRecord, CheckoutError> {
         let refund = self.refund_record(refund_request_id).await?;
         if refund.state.is_final() {
@@ -218,7 +219,7 @@ impl Checkout {
                                     "refunded (inquiry)".into(),
                                     RefundUpdate {
                                         refund_id: response.refund_id.clone(),
-                                        result_code: Some("SUCCESS".into()),
+                                        result_code: Some(ResultCode::Success.as_str().into()),
                                         resolution: Some(Resolution::Inquiry),
                                         refunded_at: parse_time(response.refund_time.as_deref()),
                                         ..RefundUpdate::default()
@@ -237,7 +238,7 @@ impl Checkout {
                                     RefundState::Failed,
                                     "refund failed (inquiry)".into(),
                                     RefundUpdate {
-                                        result_code: Some("FAIL".into()),
+                                        result_code: Some(RefundStatus::Fail.as_str().into()),
                                         resolution: Some(Resolution::Inquiry),
                                         ..RefundUpdate::default()
                                     },
@@ -247,12 +248,15 @@ impl Checkout {
                         _ => break "Alipay is still processing the refund",
                     }
                 }
-                Outcome::Failed { code, .. } if code == "ORDER_NOT_EXIST" => {
+                Outcome::Failed {
+                    code: ResultCode::OrderNotExist,
+                    ..
+                } => {
                     not_found += 1;
                     if not_found >= limit {
                         let (code, message) = refusal.unwrap_or_else(|| {
                             (
-                                "ORDER_NOT_EXIST".into(),
+                                ResultCode::OrderNotExist,
                                 "Alipay has no such refund: it never reached Alipay".into(),
                             )
                         });
@@ -264,7 +268,7 @@ impl Checkout {
                                     "refund never created at Alipay ({limit} inquiries found nothing); {code}"
                                 ),
                                 RefundUpdate {
-                                    result_code: Some(code),
+                                    result_code: Some(code.into()),
                                     result_message: Some(message),
                                     resolution: Some(Resolution::Inquiry),
                                     ..RefundUpdate::default()
@@ -327,9 +331,9 @@ impl Checkout {
             .await?
             .ok_or_else(|| CheckoutError::NotFound(refund.refund_request_id.clone()))?;
         let Some(payment_id) = payment.payment_id else {
-            return Err(CheckoutError::Refused(
-                "refund of a payment without an Alipay payment id".into(),
-            ));
+            return Err(CheckoutError::NoAlipayPaymentId {
+                payment_request_id: payment.payment_request_id.clone(),
+            });
         };
         self.send_refund(refund, &payment_id, false).await?;
         Ok(())

@@ -30,10 +30,6 @@ pub enum JournalCommand {
     Check,
 }
 
-fn usage(error: JournalError) -> CliError {
-    CliError::usage(error.to_string())
-}
-
 /// Opens the journal of `config` for reading.
 ///
 /// The reader never creates or upgrades a journal. These commands always worked on a fresh
@@ -45,10 +41,10 @@ pub(super) fn open_reader(config: &Config) -> Result<Reader, CliError> {
     match Reader::open_in(data_dir) {
         Ok(reader) => Ok(reader),
         Err(JournalError::NoJournal { .. } | JournalError::Outdated { .. }) => {
-            drop(Journal::open_in(data_dir).map_err(usage)?);
-            Reader::open_in(data_dir).map_err(usage)
+            drop(Journal::open_in(data_dir).map_err(CliError::from_journal)?);
+            Reader::open_in(data_dir).map_err(CliError::from_journal)
         }
-        Err(error) => Err(usage(error)),
+        Err(error) => Err(CliError::from_journal(error)),
     }
 }
 
@@ -77,7 +73,7 @@ pub fn run(command: JournalCommand, config_path: Option<&Path>) -> CliResult {
                     since,
                     ..PaymentFilter::default()
                 })
-                .map_err(usage)?;
+                .map_err(CliError::from_journal)?;
             if json {
                 let rows: Vec<_> = rows.iter().map(|row| payment_json(&row.payment)).collect();
                 println!("{}", serde_json::Value::Array(rows));
@@ -100,7 +96,9 @@ pub fn run(command: JournalCommand, config_path: Option<&Path>) -> CliResult {
         }
         JournalCommand::Check => {
             let config = Config::discover(config_path)?;
-            let report = open_reader(&config)?.check().map_err(usage)?;
+            let report = open_reader(&config)?
+                .check()
+                .map_err(CliError::from_journal)?;
             println!(
                 "integrity check: {}",
                 if report.integrity_ok { "ok" } else { "FAILED" }

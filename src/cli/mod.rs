@@ -1,5 +1,22 @@
 //! The command line: every command is a thin face over the library, so whatever the GUI can
 //! do, a script can do too.
+//!
+//! Exit status, a contract scripts rely on (the README's "Command line" table says which
+//! command uses which):
+//! - 0: done (paid, refunded, verified, nothing left open).
+//! - 1 ([`EXIT_USAGE`]): a usage or configuration mistake; fix the command or the config.
+//! - 2: a definite "no": failed or cancelled, a refused refund, a failing signature or
+//!   journal check.
+//! - 3: unresolved: the outcome is not known yet; the resolver (or `alipay-pos resolve`)
+//!   settles it.
+//! - 4 ([`EXIT_CANNOT_WORK`]): the command is fine but this machine cannot do it now: the
+//!   journal is busy, locked, read-only, full or damaged, another alipay-pos uses the data
+//!   folder, a port or the HTTP client cannot be set up. Retry once the cause is fixed;
+//!   retrying the same command is safe.
+//!
+//! Errors become exit statuses in one place ([`CliError::from_checkout`],
+//! [`CliError::from_journal`], [`CliError::from_terminal`]), so a full disk can never turn
+//! into "usage error".
 
 mod admin_cmd;
 mod config_cmd;
@@ -16,10 +33,23 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::admin::{PinError, StoreError};
+use crate::ams::client::RequestError;
+use crate::ams::keys::KeyError;
+use crate::ams::signing::SignatureError;
+use crate::checkout::CheckoutError;
+use crate::config::ConfigError;
+use crate::journal::JournalError;
+use crate::money::MoneyError;
+use crate::sandbox::SandboxError;
+use crate::terminal::TerminalError;
+
 /// Exit status for a usage or configuration error (bad flags, unreadable files).
 pub const EXIT_USAGE: u8 = 1;
 /// Exit status for a well-formed check whose answer is "no" (e.g. a signature that fails).
 pub const EXIT_CHECK_FAILED: u8 = 2;
+/// Exit status when the environment stops a well-formed command (see the module doc).
+pub const EXIT_CANNOT_WORK: u8 = 4;
 
 /// `--version`'s long form: also says whether this build has the crash tests' failpoints,
 /// which a shipped binary never has.
@@ -167,11 +197,185 @@ impl CliError {
             exit: EXIT_USAGE,
         }
     }
+
+    /// The environment, not the command, is at fault: exit [`EXIT_CANNOT_WORK`].
+    pub fn cannot_work(message: impl Into<String>) -> Self {
+        CliError {
+            message: message.into(),
+            exit: EXIT_CANNOT_WORK,
+        }
+    }
+
+    /// An engine error: a refusal or a bad id is the caller's to fix (1); a journal that
+    /// cannot be written, an HTTP client that cannot be built or a crashed task is the
+    /// machine's (4).
+    pub fn from_checkout(error: CheckoutError) -> Self {
+        match error {
+            CheckoutError::Journal(error) => Self::from_journal(error),
+            CheckoutError::Request(error) => Self::from_request(error),
+            CheckoutError::Internal(_) => Self::cannot_work(error.to_string()),
+            CheckoutError::Money(_)
+            | CheckoutError::Id(_)
+            | CheckoutError::NotFound(_)
+            | CheckoutError::NotPaid { .. }
+            | CheckoutError::NothingLeftToRefund { .. }
+            | CheckoutError::NoAlipayPaymentId { .. } => Self::usage(error.to_string()),
+        }
+    }
+
+    /// A journal error: what the caller asked for (an unknown id, a refund above what is
+    /// left, the data folder of another till) is 1; storage that does not work, and a
+    /// write that contradicts what the journal holds, are 4.
+    pub fn from_journal(error: JournalError) -> Self {
+        match error {
+            JournalError::NotAJournal { .. }
+            | JournalError::NoJournal { .. }
+            | JournalError::IdentityMismatch { .. }
+            | JournalError::NotFound { .. }
+            | JournalError::InvalidInput { .. }
+            | JournalError::PaymentNotPaid { .. }
+            | JournalError::CurrencyMismatch { .. }
+            | JournalError::RefundExceedsPayment { .. }
+            | JournalError::Money(_) => Self::usage(error.to_string()),
+            JournalError::Open { .. }
+            | JournalError::SchemaTooNew { .. }
+            | JournalError::WalUnavailable { .. }
+            | JournalError::Migration { .. }
+            | JournalError::DiskFull
+            | JournalError::ReadOnly
+            | JournalError::Busy
+            | JournalError::Corrupt { .. }
+            | JournalError::Io { .. }
+            | JournalError::Sqlite(_)
+            | JournalError::Unreadable { .. }
+            | JournalError::Outdated { .. }
+            | JournalError::DuplicateRequestId { .. }
+            | JournalError::IllegalTransition { .. }
+            | JournalError::IllegalRefundTransition { .. }
+            | JournalError::MissingField { .. }
+            | JournalError::AlipayIdInUse { .. }
+            | JournalError::FieldConflict { .. }
+            | JournalError::RequestAlreadyFinished { .. }
+            | JournalError::RequestIdReused { .. } => Self::cannot_work(error.to_string()),
+        }
+    }
+
+    /// Starting the terminal: a bad configuration is 1; a data folder, port, sandbox or
+    /// journal that cannot be used, or another alipay-pos on the same data folder, is 4.
+    pub fn from_terminal(error: TerminalError) -> Self {
+        match error {
+            TerminalError::Journal(error) => Self::from_journal(error),
+            TerminalError::Client(error) => Self::from_request(error),
+            TerminalError::Config(_)
+            | TerminalError::GatewayWithoutUrl { .. }
+            | TerminalError::SandboxRefused { .. } => Self::usage(error.to_string()),
+            TerminalError::DataDir { .. }
+            | TerminalError::Sandbox(_)
+            | TerminalError::Receiver { .. }
+            | TerminalError::Busy { .. }
+            | TerminalError::StartInterrupted(_) => Self::cannot_work(error.to_string()),
+        }
+    }
+
+    /// A request that was not sent: invalid input, or keys and ids the configuration gave
+    /// that cannot be used, is 1; an HTTP client that cannot be built, or a request that
+    /// cannot be encoded, is 4.
+    fn from_request(error: RequestError) -> Self {
+        match error {
+            RequestError::Invalid(_) | RequestError::Sign(_) | RequestError::Header { .. } => {
+                Self::usage(error.to_string())
+            }
+            RequestError::Encode(_) | RequestError::Setup(_) => {
+                Self::cannot_work(error.to_string())
+            }
+        }
+    }
 }
 
-impl<E: std::error::Error> From<E> for CliError {
-    fn from(error: E) -> Self {
-        CliError::usage(error.to_string())
+impl From<CheckoutError> for CliError {
+    fn from(error: CheckoutError) -> Self {
+        Self::from_checkout(error)
+    }
+}
+
+impl From<JournalError> for CliError {
+    fn from(error: JournalError) -> Self {
+        Self::from_journal(error)
+    }
+}
+
+impl From<TerminalError> for CliError {
+    fn from(error: TerminalError) -> Self {
+        Self::from_terminal(error)
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(error: ConfigError) -> Self {
+        Self::usage(error.to_string())
+    }
+}
+
+impl From<MoneyError> for CliError {
+    /// Amounts come from the command line.
+    fn from(error: MoneyError) -> Self {
+        Self::usage(error.to_string())
+    }
+}
+
+impl From<KeyError> for CliError {
+    /// Key files and key text come from the user (`--key`, `keys generate --out`).
+    fn from(error: KeyError) -> Self {
+        Self::usage(error.to_string())
+    }
+}
+
+impl From<SignatureError> for CliError {
+    fn from(error: SignatureError) -> Self {
+        Self::usage(error.to_string())
+    }
+}
+
+impl From<PinError> for CliError {
+    /// A wrong, locked-out or missing PIN is documented as exit 1.
+    fn from(error: PinError) -> Self {
+        Self::usage(error.to_string())
+    }
+}
+
+impl From<StoreError> for CliError {
+    /// The config file `admin set-pin` edits: the user's file to fix.
+    fn from(error: StoreError) -> Self {
+        Self::usage(error.to_string())
+    }
+}
+
+impl From<SandboxError> for CliError {
+    /// `alipay-pos sandbox`: a bad flag or key file is 1; a port, folder, ledger or the OS
+    /// failing is 4.
+    fn from(error: SandboxError) -> Self {
+        match error {
+            SandboxError::Options(_)
+            | SandboxError::KeyPairMismatch { .. }
+            | SandboxError::PrivateKeyMissing { .. }
+            | SandboxError::NotAWalletCode(_)
+            | SandboxError::WalletRefused { .. }
+            | SandboxError::Key(_) => Self::usage(error.to_string()),
+            SandboxError::Random(_)
+            | SandboxError::HttpClient(_)
+            | SandboxError::Customer(_)
+            | SandboxError::DataDir { .. }
+            | SandboxError::Ledger(_)
+            | SandboxError::Listen { .. }
+            | SandboxError::Interrupted(_) => Self::cannot_work(error.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    /// Writing a command's own output (stdout closed, disk full): the environment.
+    fn from(error: std::io::Error) -> Self {
+        Self::cannot_work(error.to_string())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Headless payments: `pay`, `status`, `cancel`, `refund`, `resolve`. A contract that
 //! scripts and tests rely on: exit status 0 paid (or done), 2 failed or cancelled,
-//! 3 unresolved, 1 usage or configuration error.
+//! 3 unresolved, 1 usage or configuration error, 4 the machine cannot do it now (journal
+//! busy or not writable, data folder in use by another alipay-pos; see `cli/mod.rs`).
 
 use std::io::Write;
 use std::path::Path;
@@ -47,7 +48,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| CliError::cannot_work(format!("cannot start the async runtime: {e}")))
 }
 
 fn exit_for(state: PaymentState) -> ExitCode {
@@ -112,7 +113,7 @@ pub(super) async fn start_terminal(config_path: Option<&Path>) -> Result<Termina
     let config = Config::discover(config_path)?;
     Terminal::start(config, Policy::default())
         .await
-        .map_err(|e| CliError::usage(e.to_string()))
+        .map_err(CliError::from_terminal)
 }
 
 fn draw_qr(code_value: &str) -> String {
@@ -149,7 +150,7 @@ pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
     runtime()?.block_on(async move {
         let terminal = Terminal::start(config, Policy::default())
             .await
-            .map_err(|e| CliError::usage(e.to_string()))?;
+            .map_err(CliError::from_terminal)?;
         let checkout = terminal.checkout.clone();
         let mut events = checkout.subscribe();
         eprintln!(
@@ -160,7 +161,7 @@ pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
         let (record, start) = checkout
             .start_payment(PaymentIntent::order_code(amount, args.description.as_str(), Actor::Cashier))
             .await
-            .map_err(|e| CliError::usage(e.to_string()))?;
+            .map_err(CliError::from_checkout)?;
         let id = record.payment_request_id.clone();
         match &start {
             PayStart::CodeReady {
@@ -221,7 +222,7 @@ async fn wait_with_progress(
         let record = checkout
             .payment(id)
             .await
-            .map_err(|e| CliError::usage(e.to_string()))?;
+            .map_err(CliError::from_checkout)?;
         if record.state.is_final()
             || (!checkout.is_driven(id) && record.state == PaymentState::Unresolved)
         {
@@ -279,7 +280,7 @@ pub fn status(id: &str, json: bool, config_path: Option<&Path>) -> CliResult {
     let reader = super::journal_cmd::open_reader(&config)?;
     let detail = reader
         .payment_detail(id)
-        .map_err(|e| CliError::usage(e.to_string()))?
+        .map_err(CliError::from_journal)?
         .ok_or_else(|| {
             CliError::usage(format!(
                 "no payment `{id}` in the journal; check the id with `alipay-pos journal list`"
@@ -341,12 +342,12 @@ pub fn cancel(id: &str, json: bool, config_path: Option<&Path>) -> CliResult {
             .checkout
             .find_payment(id)
             .await
-            .map_err(|e| CliError::usage(e.to_string()))?;
+            .map_err(CliError::from_checkout)?;
         let record = terminal
             .checkout
             .cancel(&record.payment_request_id, Actor::Cashier, "cancelled from the command line")
             .await
-            .map_err(|e| CliError::usage(e.to_string()))?;
+            .map_err(CliError::from_checkout)?;
         report_payment(&record, json, terminal.sandbox().is_some());
         if record.state == PaymentState::Paid {
             eprintln!("the payment is paid and can no longer be cancelled: refund it with `alipay-pos refund {}`", record.payment_request_id);
@@ -389,7 +390,7 @@ pub fn refund(args: RefundArgs, config_path: Option<&Path>) -> CliResult {
         let payment = checkout
             .find_payment(&args.payment_id)
             .await
-            .map_err(|e| CliError::usage(e.to_string()))?;
+            .map_err(CliError::from_checkout)?;
         let amount = args
             .amount
             .as_deref()
@@ -398,7 +399,7 @@ pub fn refund(args: RefundArgs, config_path: Option<&Path>) -> CliResult {
         let refund = checkout
             .refund(&payment.payment_request_id, amount, &args.reason, &approval)
             .await
-            .map_err(|e| CliError::usage(e.to_string()))?;
+            .map_err(CliError::from_checkout)?;
         let status = match refund.state {
             RefundState::Succeeded => "SUCCESS",
             RefundState::Failed => "FAIL",
@@ -445,7 +446,7 @@ pub fn resolve(json: bool, config_path: Option<&Path>) -> CliResult {
             .checkout
             .resolve_once()
             .await
-            .map_err(|e| CliError::usage(e.to_string()))?;
+            .map_err(CliError::from_checkout)?;
         let sandbox = terminal.sandbox().is_some();
         let mut out = std::io::stdout().lock();
         if json {

@@ -189,7 +189,7 @@ pub fn run(args: SandboxArgs) -> CliResult {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| CliError::cannot_work(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(serve(options))
 }
 

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::payment_cmd::{runtime, start_terminal};
 use super::{CliError, CliResult};
-use crate::checkout::ManualOutcome;
+use crate::checkout::{ManualOutcome, ManualSettleError};
 use crate::config::Config;
 use crate::journal::PaymentState;
 use crate::locale::Locale;
@@ -66,7 +66,10 @@ pub fn run(args: SettleArgs, config_path: Option<&Path>) -> CliResult {
             .checkout
             .settle_manually(&args.payment_id, outcome, &reason, &approval)
             .await
-            .map_err(|e| CliError::usage(e.to_string()))?;
+            .map_err(|error| match error {
+                ManualSettleError::Engine(error) => CliError::from_checkout(error),
+                refused => CliError::usage(refused.to_string()),
+            })?;
         let sandbox = terminal.sandbox().is_some();
         eprintln!(
             "{}payment {} settled by hand by {}: {}  {}",

@@ -490,7 +490,8 @@ fn one_engine_per_data_folder_but_status_reads_alongside() {
     });
 
     let busy = run(&["--config", p(&file), "resolve"]);
-    assert_eq!(busy.status.code(), Some(1), "{}", stderr(&busy));
+    // The command is fine; the machine (another engine on the folder) is in the way.
+    assert_eq!(busy.status.code(), Some(4), "{}", stderr(&busy));
     assert!(
         stderr(&busy).contains("another alipay-pos"),
         "{}",
@@ -510,6 +511,32 @@ fn one_engine_per_data_folder_but_status_reads_alongside() {
     // The lock goes with the engine: a command can take over.
     let after = run(&["--config", p(&file), "journal", "list", "--json"]);
     assert!(after.status.success(), "{}", stderr(&after));
+}
+
+/// A journal another process holds locked is the environment's fault, not a usage error:
+/// exit 4 ("cannot work now, retry"), never 1, and the message says the journal is locked.
+#[test]
+fn a_journal_locked_by_another_process_exits_4_not_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, format!("[storage]\ndata_dir = \"{}\"\n", p(&data))).unwrap();
+    // Creates the journal (a reading command does that on a fresh folder).
+    let created = run(&["--config", p(&file), "journal", "list"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+
+    // This test process is the "other program": it holds SQLite's write lock.
+    let holder = rusqlite::Connection::open(data.join(alipay_pos::journal::FILE_NAME)).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+
+    let pay = run(&["--config", p(&file), "pay", "1.00", "--json"]);
+    assert_eq!(pay.status.code(), Some(4), "{}", stderr(&pay));
+    assert!(stderr(&pay).contains("locked"), "{}", stderr(&pay));
+
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+    let list = run(&["--config", p(&file), "journal", "list"]);
+    assert!(list.status.success(), "{}", stderr(&list));
 }
 
 /// `pay --simulate-customer` pays through the embedded sandbox's wallet page even when the

@@ -363,7 +363,13 @@ async fn garbage_json_is_unknown() {
     assert!(
         matches!(outcome, Outcome::Unknown(UnknownReason::InvalidJson(_))),
         "{outcome:?}"
-    );
+    ); // The parser's own error stays reachable as the source, not only its text.
+    let Outcome::Unknown(reason) = outcome else {
+        unreachable!()
+    };
+    let source = std::error::Error::source(&reason).expect("InvalidJson keeps its cause");
+    let original = std::error::Error::source(source).expect("the cause keeps the serde error");
+    assert!(original.is::<serde_json::Error>(), "{original:?}");
 }
 
 #[tokio::test]
@@ -385,6 +391,12 @@ async fn refused_connection_is_unknown_but_known_not_sent() {
     };
     assert!(matches!(reason, UnknownReason::NotSent(_)), "{reason:?}");
     assert!(!reason.request_may_have_arrived());
+    // reqwest's error is kept for callers that want to inspect it.
+    let UnknownReason::NotSent(cause) = &reason else {
+        unreachable!()
+    };
+    assert!(cause.error().is::<reqwest::Error>(), "{cause:?}");
+    assert!(!cause.summary().is_empty());
 }
 
 #[tokio::test]

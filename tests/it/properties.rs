@@ -312,7 +312,7 @@ fn classify_as(model: Model, body: &[u8]) -> Option<(&'static str, Option<Value>
         match classify_body::<T>(body) {
             Outcome::Success(parsed) => ("S", Some(serde_json::to_value(&parsed).unwrap())),
             Outcome::Failed { code, .. } => {
-                assert!(code.len() <= body.len());
+                assert!(code.as_str().len() <= body.len());
                 ("F", None)
             }
             Outcome::Unknown(_) => ("U", None),
@@ -624,6 +624,49 @@ proptest! {
         prop_assert_eq!(serde_json::from_str::<Amount>(&as_string).unwrap(), expected.clone());
         prop_assert_eq!(serde_json::from_str::<Amount>(&as_number).unwrap(), expected.clone());
         prop_assert_eq!(serde_json::to_string(&expected).unwrap(), as_string);
+    }
+
+    /// Any result code, documented or not, round-trips through `ResultCode` unchanged: as
+    /// text, as JSON inside `result`, and through the journal's stored text. A documented
+    /// spelling always lands on its variant, anything else on `Unrecognized`.
+    #[test]
+    fn any_result_code_round_trips_through_result_code(
+        text in prop_oneof![
+            any::<String>(),
+            "[A-Z_]{1,40}",
+            Just("ORDER_NOT_EXIST".to_string()),
+            Just("SUCCESS".to_string()),
+            Just("PAYMENT_IN_PROCESS".to_string()),
+        ],
+    ) {
+        let code = ResultCode::from(text.as_str());
+        prop_assert_eq!(code.as_str(), text.as_str());
+        prop_assert_eq!(code.to_string(), text.clone());
+        prop_assert_eq!(String::from(code.clone()), text.clone());
+        prop_assert_eq!(code.is_recognized(), !matches!(code, ResultCode::Unrecognized(_)));
+        let json = serde_json::to_string(&code).unwrap();
+        prop_assert_eq!(&json, &serde_json::to_string(&text).unwrap());
+        prop_assert_eq!(serde_json::from_str::<ResultCode>(&json).unwrap(), code.clone());
+
+        let result = ResultInfo::failed(code.clone(), "m");
+        let body = serde_json::to_value(&result).unwrap();
+        prop_assert_eq!(&body["resultCode"], &Value::String(text.clone()));
+        prop_assert_eq!(serde_json::from_value::<ResultInfo>(body).unwrap().result_code, code);
+    }
+
+    /// Every documented code is a variant: parsing its own spelling gives it back.
+    #[test]
+    fn documented_result_codes_are_recognized(
+        code in prop::sample::select(vec![
+            ResultCode::Success, ResultCode::OrderNotExist, ResultCode::PaymentInProcess,
+            ResultCode::AccessDenied, ResultCode::ParamIllegal, ResultCode::RepeatReqInconsistent,
+            ResultCode::OrderIsClosed, ResultCode::UserBalanceNotEnough, ResultCode::ExpiredCode,
+            ResultCode::InvalidPaymentCode, ResultCode::RefundWindowExceed,
+            ResultCode::UnknownException,
+        ]),
+    ) {
+        prop_assert!(code.is_recognized());
+        prop_assert_eq!(ResultCode::from(code.as_str()), code);
     }
 
     /// A malformed amount is a parse error, never read as some other amount.

@@ -351,7 +351,7 @@ where
     R::Response: Debug,
 {
     match c.call(r).await.unwrap() {
-        Outcome::Failed { code, message } => (code, message),
+        Outcome::Failed { code, message } => (code.into(), message),
         other => panic!("{}: expected F, got {other:?}", R::API),
     }
 }

@@ -221,7 +221,7 @@ async fn refunds(
             Err(alipay_pos::checkout::CheckoutError::Journal(
                 alipay_pos::journal::JournalError::RefundExceedsPayment { .. },
             ))
-            | Err(alipay_pos::checkout::CheckoutError::Refused(_)) => {
+            | Err(alipay_pos::checkout::CheckoutError::NothingLeftToRefund { .. }) => {
                 add(&stats.refunds_refused_locally)
             }
             Err(error) => stats.error(format!("#{index} refund of {id}: {error}")),

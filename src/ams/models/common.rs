@@ -191,11 +191,130 @@ impl std::fmt::Display for ResultStatus {
     }
 }
 
+wire_enum! {
+    /// `result.resultCode`: Alipay's word for what happened to one call (with
+    /// [`ResultStatus`] deciding S/F/U; the code alone never does).
+    ///
+    /// The variants are the codes our references document for the APIs this terminal
+    /// implements (the per-API tables and the generic list in `order-code.md`, the extra
+    /// in-store codes of `other-products.md`), so the engine and the faces match variants
+    /// instead of spellings. A code outside this list is kept verbatim in `Unrecognized`:
+    /// the reply stays readable, the journal stores the spelling Alipay sent, and the
+    /// faces word it as "other".
+    pub enum ResultCode {
+        /// The call did what it says (with status `S`).
+        Success = "SUCCESS",
+        /// Generic F: the client may not call this API; stop and contact support.
+        AccessDenied = "ACCESS_DENIED",
+        /// Cancel F: outside the contract's cancel period, refund instead.
+        CancelWindowExceed = "CANCEL_WINDOW_EXCEED",
+        /// Payment APIs' spelling of a bad `client-id` (configuration).
+        ClientInvalid = "CLIENT_INVALID",
+        /// The client is not allowed this API (documented for the auto-debit APIs).
+        ClientForbiddenAccessApi = "CLIENT_FORBIDDEN_ACCESS_API",
+        /// The currency is not the contract's.
+        CurrencyNotSupport = "CURRENCY_NOT_SUPPORT",
+        /// Scanned (User-presented) code expired: the customer refreshes it.
+        ExpiredCode = "EXPIRED_CODE",
+        /// The API is not active for this client.
+        InvalidApi = "INVALID_API",
+        /// Registration APIs' spelling of a bad `client-id`.
+        InvalidClient = "INVALID_CLIENT",
+        /// Contract or parameter mismatch.
+        InvalidContract = "INVALID_CONTRACT",
+        /// The merchant is restricted.
+        InvalidMerchantStatus = "INVALID_MERCHANT_STATUS",
+        /// Scanned code not accepted by Alipay+.
+        InvalidPaymentCode = "INVALID_PAYMENT_CODE",
+        /// The request signature does not verify (the 2023 spelling).
+        InvalidSignature = "INVALID_SIGNATURE",
+        /// The merchant's public key is not uploaded.
+        KeyNotFound = "KEY_NOT_FOUND",
+        /// Wrong `Content-Type`.
+        MediaTypeNotAcceptable = "MEDIA_TYPE_NOT_ACCEPTABLE",
+        /// Cancel/refund F: the merchant's balance cannot cover it now.
+        MerchantBalanceNotEnough = "MERCHANT_BALANCE_NOT_ENOUGH",
+        MerchantKybNotQualified = "MERCHANT_KYB_NOT_QUALIFIED",
+        /// Call `registration` first.
+        MerchantNotRegistered = "MERCHANT_NOT_REGISTERED",
+        /// Only POST is accepted.
+        MethodNotSupported = "METHOD_NOT_SUPPORTED",
+        /// Refund F: the wallet allows one refund only.
+        MultipleRefundsNotSupported = "MULTIPLE_REFUNDS_NOT_SUPPORTED",
+        /// Wrong URL.
+        NoInterfaceDef = "NO_INTERFACE_DEF",
+        /// Currency or wallet not enabled.
+        NoPayOptions = "NO_PAY_OPTIONS",
+        /// The id belongs to a cancelled payment.
+        OrderIsCanceled = "ORDER_IS_CANCELED",
+        /// The id belongs to a closed (e.g. expired) payment.
+        OrderIsClosed = "ORDER_IS_CLOSED",
+        /// Inquiry/cancel/refund F: no such payment or refund (right after a timed-out
+        /// `pay` it may only mean "not visible yet").
+        OrderNotExist = "ORDER_NOT_EXIST",
+        /// The order cannot do this in its current state.
+        OrderStatusInvalid = "ORDER_STATUS_INVALID",
+        /// A missing or invalid field.
+        ParamIllegal = "PARAM_ILLEGAL",
+        PaymentAmountExceedLimit = "PAYMENT_AMOUNT_EXCEED_LIMIT",
+        PaymentCountExceedLimit = "PAYMENT_COUNT_EXCEED_LIMIT",
+        /// `pay` U: still being processed; settle by inquiry.
+        PaymentInProcess = "PAYMENT_IN_PROCESS",
+        /// The merchant may not collect.
+        PaymentNotQualified = "PAYMENT_NOT_QUALIFIED",
+        /// General failure; do not retry.
+        ProcessFail = "PROCESS_FAIL",
+        /// Registration inquiry F: no such record.
+        RecordNotFound = "RECORD_NOT_FOUND",
+        /// Refund F: the total would exceed the paid amount.
+        RefundAmountExceed = "REFUND_AMOUNT_EXCEED",
+        /// Online refunds only (U); listed so a reply carrying it is still matched.
+        RefundInProcess = "REFUND_IN_PROCESS",
+        /// Refund F: too late, manual handling.
+        RefundWindowExceed = "REFUND_WINDOW_EXCEED",
+        /// A previous registration is still in review.
+        RegistrationUnderReview = "REGISTRATION_UNDER_REVIEW",
+        /// The merchant is already registered.
+        RepeatRegistration = "REPEAT_REGISTRATION",
+        /// The same request id came with different key parameters.
+        RepeatReqInconsistent = "REPEAT_REQ_INCONSISTENT",
+        /// Generic U: retry later with the same parameters.
+        RequestTrafficExceedLimit = "REQUEST_TRAFFIC_EXCEED_LIMIT",
+        RiskReject = "RISK_REJECT",
+        /// The 2019 release notes' spelling of [`ResultCode::InvalidSignature`].
+        SignatureInvalid = "SIGNATURE_INVALID",
+        /// Do not retry.
+        SystemError = "SYSTEM_ERROR",
+        /// Generic U: retry with the same parameters.
+        UnknownException = "UNKNOWN_EXCEPTION",
+        UserAmountExceedLimit = "USER_AMOUNT_EXCEED_LIMIT",
+        UserBalanceNotEnough = "USER_BALANCE_NOT_ENOUGH",
+        UserKycNotQualified = "USER_KYC_NOT_QUALIFIED",
+        UserNotExist = "USER_NOT_EXIST",
+        UserPaymentVerificationFailed = "USER_PAYMENT_VERIFICATION_FAILED",
+        UserStatusAbnormal = "USER_STATUS_ABNORMAL",
+    }
+}
+
+impl PartialEq<str> for ResultCode {
+    /// Compares the wire spelling, so `code == "X"` keeps working in tests and logs while
+    /// an unrecognized code still compares equal to its own text.
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ResultCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// The `result` object of every response and notification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultInfo {
-    pub result_code: String,
+    pub result_code: ResultCode,
     pub result_status: ResultStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result_message: Option<String>,
@@ -206,23 +325,23 @@ impl ResultInfo {
     /// acknowledgements use `success` without the period: [`super::NotificationAck`].)
     pub fn success() -> Self {
         Self {
-            result_code: "SUCCESS".to_owned(),
+            result_code: ResultCode::Success,
             result_status: ResultStatus::S,
             result_message: Some("success.".to_owned()),
         }
     }
 
-    pub fn failed(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn failed(code: impl Into<ResultCode>, message: impl Into<String>) -> Self {
         Self::with_status(ResultStatus::F, code, message)
     }
 
-    pub fn unknown(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn unknown(code: impl Into<ResultCode>, message: impl Into<String>) -> Self {
         Self::with_status(ResultStatus::U, code, message)
     }
 
     fn with_status(
         status: ResultStatus,
-        code: impl Into<String>,
+        code: impl Into<ResultCode>,
         message: impl Into<String>,
     ) -> Self {
         Self {

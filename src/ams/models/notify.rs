@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::common::{Amount, PspCustomerInfo, Quote, ResultInfo, ResultStatus};
+use super::common::{Amount, PspCustomerInfo, Quote, ResultCode, ResultInfo, ResultStatus};
 use super::registration::{PspRegistrationResult, RegistrationResult};
 use super::validate::{self, Checked, Validate};
 
@@ -135,7 +135,7 @@ impl NotificationAck {
     pub fn success() -> Self {
         Self {
             result: ResultInfo {
-                result_code: "SUCCESS".to_owned(),
+                result_code: ResultCode::Success,
                 result_status: ResultStatus::S,
                 result_message: Some("success".to_owned()),
             },
@@ -145,13 +145,13 @@ impl NotificationAck {
     /// A `U` answer with a free-text reason, so that Alipay resends.
     pub fn please_resend(message: impl Into<String>) -> Self {
         Self {
-            result: ResultInfo::unknown("UNKNOWN_EXCEPTION", message),
+            result: ResultInfo::unknown(ResultCode::UnknownException, message),
         }
     }
 
     /// How the simulator judges an answer: `SUCCESS`/`S`. The docs only say "the fixed
     /// message"; the message text is not compared, since it is free text elsewhere.
     pub fn is_acknowledged(&self) -> bool {
-        self.result.is_success() && self.result.result_code == "SUCCESS"
+        self.result.is_success() && self.result.result_code == ResultCode::Success
     }
 }
