@@ -29,6 +29,37 @@ use crate::terminal::Terminal;
 /// An answer delivered on the UI thread.
 pub type Reply<T> = Box<dyn FnOnce(T)>;
 
+/// Why the engine would not send a refund, as the refund panel words it (in the screen's
+/// language): the engine's refusals are facts, not sentences.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundRefused {
+    /// The payment is not paid (any more).
+    NotPaid,
+    /// Everything paid was refunded, or is being refunded.
+    NothingLeft,
+    /// More than what is left.
+    TooMuch,
+    /// Alipay's payment id is not known yet (the payment is being settled).
+    NoAlipayPaymentId,
+    /// Anything else (the journal, the network setup): the engine's own words.
+    Other(String),
+}
+
+impl RefundRefused {
+    fn of(error: crate::checkout::CheckoutError) -> RefundRefused {
+        use crate::checkout::CheckoutError;
+        match error {
+            CheckoutError::NotPaid { .. } => RefundRefused::NotPaid,
+            CheckoutError::NothingLeftToRefund { .. } => RefundRefused::NothingLeft,
+            CheckoutError::NoAlipayPaymentId { .. } => RefundRefused::NoAlipayPaymentId,
+            CheckoutError::Journal(JournalError::RefundExceedsPayment { .. }) => {
+                RefundRefused::TooMuch
+            }
+            other => RefundRefused::Other(other.to_string()),
+        }
+    }
+}
+
 /// What a request to the engine comes back with: the value, or the engine's words (in
 /// English, for the log and a notice's detail line).
 pub type Answer<T> = Result<T, String>;
@@ -142,7 +173,7 @@ pub trait EngineHandle {
         amount: Money,
         reason: String,
         approval: Arc<ManagerApproval>,
-        done: Reply<Answer<RefundRecord>>,
+        done: Reply<Result<RefundRecord, RefundRefused>>,
     );
     /// Records what the merchant portal shows for an unresolved payment.
     fn settle_manually(
@@ -329,7 +360,7 @@ impl EngineHandle for TerminalHandle {
         amount: Money,
         reason: String,
         approval: Arc<ManagerApproval>,
-        done: Reply<Answer<RefundRecord>>,
+        done: Reply<Result<RefundRecord, RefundRefused>>,
     ) {
         let checkout = self.terminal.checkout.clone();
         self.run(
@@ -337,7 +368,7 @@ impl EngineHandle for TerminalHandle {
                 checkout
                     .refund(&payment_request_id, Some(amount), &reason, &approval)
                     .await
-                    .map_err(|error| error.to_string())
+                    .map_err(RefundRefused::of)
             },
             done,
         );

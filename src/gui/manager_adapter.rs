@@ -311,6 +311,8 @@ pub(super) fn push(shared: &Shared) {
         Said::Succeeded => (RefundNotice::Succeeded, String::new()),
         Said::Failed(code) => (RefundNotice::Failed, code),
         Said::Pending(code) => (RefundNotice::Pending, code),
+        Said::NotPaid => (RefundNotice::NotPaid, String::new()),
+        Said::NoAlipayPaymentId => (RefundNotice::NoAlipayId, String::new()),
         Said::Error(words) => (RefundNotice::Error, words),
     };
     manager.set_refund_notice(notice);

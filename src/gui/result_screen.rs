@@ -3,6 +3,7 @@
 //! to tell the customer, so codes are grouped here into a handful of reasons whose wording
 //! (translated) lives in ui/pages/result.slint.
 
+use crate::checkout::ResultCode;
 use crate::journal::PaymentState;
 
 /// The result screen's kinds (mirrors `ResultKind` in ui/api.slint). Not to be confused
@@ -47,44 +48,78 @@ pub enum Reason {
 }
 
 /// Groups an Alipay result code (from `pay`, `inquiryPayment` or a notification).
+/// Codes the references document are matched as [`ResultCode`]s; a few spellings wallets
+/// and older Alipay pages use, which the references do not list, are matched as text.
 pub fn reason_for(code: Option<&str>) -> Reason {
     let Some(code) = code else {
         return Reason::Other;
     };
-    match code {
-        "USER_BALANCE_NOT_ENOUGH" | "INSUFFICIENT_BALANCE" | "PAYMENT_BALANCE_NOT_ENOUGH" => {
+    let code = ResultCode::from(code);
+    match &code {
+        ResultCode::UserBalanceNotEnough => Reason::Balance,
+        ResultCode::OrderIsClosed | ResultCode::ExpiredCode | ResultCode::OrderIsCanceled => {
+            Reason::Expired
+        }
+        ResultCode::RiskReject => Reason::Risk,
+        ResultCode::UserAmountExceedLimit
+        | ResultCode::PaymentAmountExceedLimit
+        | ResultCode::PaymentCountExceedLimit => Reason::Limit,
+        ResultCode::CurrencyNotSupport => Reason::Currency,
+        ResultCode::UserNotExist
+        | ResultCode::UserStatusAbnormal
+        | ResultCode::UserKycNotQualified
+        | ResultCode::UserPaymentVerificationFailed
+        | ResultCode::InvalidPaymentCode => Reason::CustomerAccount,
+        ResultCode::InvalidSignature
+        | ResultCode::InvalidClient
+        | ResultCode::ClientInvalid
+        | ResultCode::KeyNotFound
+        | ResultCode::AccessDenied
+        | ResultCode::NoInterfaceDef
+        | ResultCode::MerchantNotRegistered
+        | ResultCode::InvalidMerchantStatus
+        | ResultCode::InvalidContract
+        | ResultCode::ClientForbiddenAccessApi => Reason::Setup,
+        ResultCode::ParamIllegal
+        | ResultCode::RepeatReqInconsistent
+        | ResultCode::OrderStatusInvalid
+        | ResultCode::MediaTypeNotAcceptable
+        | ResultCode::MethodNotSupported => Reason::Request,
+        ResultCode::Unrecognized(other)
+            if matches!(
+                other.as_str(),
+                "INSUFFICIENT_BALANCE" | "PAYMENT_BALANCE_NOT_ENOUGH"
+            ) =>
+        {
             Reason::Balance
         }
-        "ORDER_IS_CLOSED" | "EXPIRED_CODE" | "EXPIRED" | "PAYMENT_EXPIRED" | "ORDER_EXPIRED"
-        | "ORDER_IS_CANCELED" => Reason::Expired,
-        "RISK_REJECT" | "USER_NOT_ALLOWED" | "SUSPECTED_RISK" => Reason::Risk,
-        "USER_AMOUNT_EXCEED_LIMIT"
-        | "PAYMENT_AMOUNT_EXCEED_LIMIT"
-        | "AMOUNT_EXCEED_LIMIT"
-        | "MERCHANT_AMOUNT_EXCEED_LIMIT"
-        | "PAYMENT_COUNT_EXCEED_LIMIT" => Reason::Limit,
-        "CURRENCY_NOT_SUPPORT" | "CURRENCY_NOT_SUPPORTED" => Reason::Currency,
-        "USER_NOT_EXIST"
-        | "USER_STATUS_ABNORMAL"
-        | "USER_KYC_NOT_QUALIFIED"
-        | "USER_PAYMENT_VERIFICATION_FAILED"
-        | "INVALID_PAYMENT_CODE"
-        | "INVALID_CODE" => Reason::CustomerAccount,
-        "INVALID_SIGNATURE"
-        | "INVALID_CLIENT"
-        | "CLIENT_INVALID"
-        | "KEY_NOT_FOUND"
-        | "ACCESS_DENIED"
-        | "NO_INTERFACE_DEF"
-        | "MERCHANT_NOT_REGISTERED"
-        | "INVALID_MERCHANT_STATUS"
-        | "INVALID_CONTRACT"
-        | "CLIENT_FORBIDDEN_ACCESS_API" => Reason::Setup,
-        "PARAM_ILLEGAL"
-        | "REPEAT_REQ_INCONSISTENT"
-        | "ORDER_STATUS_INVALID"
-        | "MEDIA_TYPE_NOT_ACCEPTABLE"
-        | "METHOD_NOT_SUPPORTED" => Reason::Request,
+        ResultCode::Unrecognized(other)
+            if matches!(
+                other.as_str(),
+                "EXPIRED" | "PAYMENT_EXPIRED" | "ORDER_EXPIRED"
+            ) =>
+        {
+            Reason::Expired
+        }
+        ResultCode::Unrecognized(other)
+            if matches!(other.as_str(), "USER_NOT_ALLOWED" | "SUSPECTED_RISK") =>
+        {
+            Reason::Risk
+        }
+        ResultCode::Unrecognized(other)
+            if matches!(
+                other.as_str(),
+                "AMOUNT_EXCEED_LIMIT" | "MERCHANT_AMOUNT_EXCEED_LIMIT"
+            ) =>
+        {
+            Reason::Limit
+        }
+        ResultCode::Unrecognized(other) if matches!(other.as_str(), "CURRENCY_NOT_SUPPORTED") => {
+            Reason::Currency
+        }
+        ResultCode::Unrecognized(other) if matches!(other.as_str(), "INVALID_CODE") => {
+            Reason::CustomerAccount
+        }
         _ => Reason::Other,
     }
 }

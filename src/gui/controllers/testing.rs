@@ -13,7 +13,8 @@ use time::{Date, OffsetDateTime};
 use crate::admin::ManagerApproval;
 use crate::checkout::ManualOutcome;
 use crate::gui::engine_handle::{
-    Answer, Detail, EngineEvent, EngineFacts, EngineHandle, Listed, Reply, ResolveSummary,
+    Answer, Detail, EngineEvent, EngineFacts, EngineHandle, Listed, RefundRefused, Reply,
+    ResolveSummary,
 };
 use crate::journal::{
     CurrencyTotals, PaymentFilter, PaymentLocalId, PaymentRecord, PaymentState, Product,
@@ -54,7 +55,7 @@ pub struct MockEngine {
     pub calls: RefCell<Vec<Call>>,
     pub start: RefCell<Option<Answer<PaymentRecord>>>,
     pub payment: RefCell<Option<Answer<PaymentRecord>>>,
-    pub refund: RefCell<Option<Answer<RefundRecord>>>,
+    pub refund: RefCell<Option<Result<RefundRecord, RefundRefused>>>,
     pub settle: RefCell<Option<Answer<PaymentRecord>>>,
     pub resolve: RefCell<Option<Answer<ResolveSummary>>>,
     pub transactions: RefCell<Option<Answer<Vec<Listed>>>>,
@@ -126,7 +127,7 @@ impl EngineHandle for MockEngine {
         amount: Money,
         reason: String,
         approval: Arc<ManagerApproval>,
-        done: Reply<Answer<RefundRecord>>,
+        done: Reply<Result<RefundRecord, RefundRefused>>,
     ) {
         self.record(Call::Refund {
             payment: payment_request_id,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::admin::ManagerApproval;
 use crate::gui::controllers::{Changed, EngineSlot};
-use crate::gui::engine_handle::Detail;
+use crate::gui::engine_handle::{Detail, RefundRefused};
 use crate::journal::RefundState;
 use crate::money::Money;
 
@@ -39,7 +39,11 @@ pub enum RefundNotice {
     Failed(String),
     /// No final answer yet; its result code, if any.
     Pending(String),
-    /// The engine refused (its words).
+    /// The payment is not paid (any more).
+    NotPaid,
+    /// Alipay's payment id is not known yet.
+    NoAlipayPaymentId,
+    /// The engine could not send it (its words).
     Error(String),
 }
 
@@ -205,9 +209,15 @@ impl Refund {
                             }
                         }
                     }
-                    Err(error) => {
-                        tracing::error!(%error, "refund refused");
-                        RefundNotice::Error(error)
+                    Err(refused) => {
+                        tracing::warn!(?refused, "refund refused by the engine");
+                        match refused {
+                            RefundRefused::NotPaid => RefundNotice::NotPaid,
+                            RefundRefused::NothingLeft => RefundNotice::NothingLeft,
+                            RefundRefused::TooMuch => RefundNotice::TooMuch,
+                            RefundRefused::NoAlipayPaymentId => RefundNotice::NoAlipayPaymentId,
+                            RefundRefused::Other(words) => RefundNotice::Error(words),
+                        }
                     }
                 };
                 controller.set(RefundStage::Done, notice);
@@ -329,6 +339,32 @@ mod tests {
         panel.confirm(Some("P1".into()), None, || {});
         assert_eq!(panel.stage(), RefundStage::Confirm);
         assert!(engine.calls().is_empty());
+    }
+
+    #[test]
+    fn the_engines_refusals_become_notices_the_panel_words() {
+        let detail = paid_detail("P1", "12.50", "12.50");
+        for (refused, notice) in [
+            (RefundRefused::NotPaid, RefundNotice::NotPaid),
+            (RefundRefused::NothingLeft, RefundNotice::NothingLeft),
+            (RefundRefused::TooMuch, RefundNotice::TooMuch),
+            (
+                RefundRefused::NoAlipayPaymentId,
+                RefundNotice::NoAlipayPaymentId,
+            ),
+            (
+                RefundRefused::Other("disk full".into()),
+                RefundNotice::Error("disk full".into()),
+            ),
+        ] {
+            let engine = MockEngine::new();
+            *engine.refund.borrow_mut() = Some(Err(refused));
+            let panel = refund_panel(&engine);
+            panel.review(Some(&detail), "5.00", "returned");
+            panel.confirm(Some("P1".into()), Some(approval()), || {});
+            assert_eq!(panel.stage(), RefundStage::Done);
+            assert_eq!(panel.notice(), notice);
+        }
     }
 
     #[test]
