@@ -8,8 +8,7 @@ use super::{
     EventActor, RefundRow, RefundStatus, TimelineRow, TotalsRow, TxDetail, TxRow, TxState,
 };
 use crate::journal::{
-    Actor, CurrencyTotals, EventKind, EventRecord, PaymentRecord, PaymentState, RefundRecord,
-    RefundState,
+    Actor, CurrencyTotals, EventRecord, PaymentRecord, PaymentState, RefundRecord, RefundState,
 };
 use crate::local_time::{format_local, format_local_time_of_day};
 use crate::locale::Locale;
@@ -18,9 +17,6 @@ use crate::money::MinorTotal;
 pub use super::engine_handle::{Detail, Listed};
 
 pub fn tx_state(record: &PaymentRecord) -> TxState {
-    if record.is_reversed() {
-        return TxState::Reversed;
-    }
     state_of(record.state)
 }
 
@@ -84,14 +80,11 @@ pub fn detail(detail: &Detail, locale: Locale) -> TxDetail {
 }
 
 pub fn timeline_row(event: &EventRecord) -> TimelineRow {
-    let state = match event.kind {
-        EventKind::Reversal => Some(TxState::Reversed),
-        _ => event
-            .to_state
-            .as_deref()
-            .and_then(PaymentState::parse)
-            .map(state_of),
-    };
+    let state = event
+        .to_state
+        .as_deref()
+        .and_then(PaymentState::parse)
+        .map(state_of);
     TimelineRow {
         time: text(format_local_time_of_day(event.at)),
         actor: match event.actor {
@@ -131,8 +124,6 @@ pub fn totals_row(totals: &CurrencyTotals, locale: Locale) -> TotalsRow {
         paid_count: count(totals.paid_count),
         refunded: text(totals.refunded.format(locale)),
         refunded_count: count(totals.refunded_count),
-        cancelled: text(totals.cancelled.format(locale)),
-        cancelled_count: count(totals.cancelled_count),
         net: text(if totals.net.is_negative() {
             format!("−{net}")
         } else {

@@ -316,7 +316,7 @@ fn demo_payment(
     let amount = Money::parse(amount, currency)
         .or_else(|_| Money::parse(amount.split('.').next().unwrap_or(amount), currency))
         .ok()?;
-    let paid = matches!(state, PaymentState::Paid) || n == 6;
+    let paid = matches!(state, PaymentState::Paid);
     Some(PaymentRecord {
         id: PaymentLocalId(n),
         payment_request_id: format!("T01-20261123-{n:04}"),
@@ -595,11 +595,8 @@ fn demo_totals(payments: &[PaymentRecord], refunded: Option<Money>) -> Vec<Curre
             })
     };
     let (paid_count, paid) = sum(&|p| p.paid_at.is_some());
-    let (cancelled_count, cancelled) = sum(&|p| p.is_reversed());
     let refunded_total = refunded.map_or(zero, |r| zero.checked_add(r).unwrap_or(zero));
-    let net = i128::from(paid.minor())
-        - i128::from(refunded_total.minor())
-        - i128::from(cancelled.minor());
+    let net = i128::from(paid.minor()) - i128::from(refunded_total.minor());
     let Ok(net) = SignedTotal::from_minor(net, currency) else {
         return Vec::new();
     };
@@ -610,8 +607,6 @@ fn demo_totals(payments: &[PaymentRecord], refunded: Option<Money>) -> Vec<Curre
         paid,
         refunded_count: u64::from(refunded.is_some()),
         refunded: refunded_total,
-        cancelled_count,
-        cancelled,
         net,
     }]
 }

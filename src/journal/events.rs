@@ -22,11 +22,6 @@ pub enum EventKind {
     Transition,
     /// New facts (e.g. a result code) recorded without leaving a non-final state.
     Update,
-    /// A paid payment reversed by a cancel (Paid → Cancelled). Nothing writes it any more
-    /// (the writer was never called by the engine: money goes back as a refund) and no real
-    /// journal holds one; it stays only because the GUI's timeline still matches on it.
-    /// Delete it together with that match arm.
-    Reversal,
     /// A free-form note; no state change (`from_state` and `to_state` are empty).
     Note,
 }
@@ -37,7 +32,6 @@ impl EventKind {
             EventKind::Created => "created",
             EventKind::Transition => "transition",
             EventKind::Update => "update",
-            EventKind::Reversal => "reversal",
             EventKind::Note => "note",
         }
     }
@@ -47,7 +41,6 @@ impl EventKind {
             EventKind::Created,
             EventKind::Transition,
             EventKind::Update,
-            EventKind::Reversal,
             EventKind::Note,
         ]
         .into_iter()

@@ -64,13 +64,6 @@ pub struct PaymentRecord {
 }
 
 impl PaymentRecord {
-    /// Paid and then cancelled: money came in and went back. Always false for a journal this
-    /// build wrote (nothing leaves `Paid`, and no build's engine ever recorded a reversal); it
-    /// stays only because the GUI's rows still ask. Delete it with that caller.
-    pub fn is_reversed(&self) -> bool {
-        self.state == PaymentState::Cancelled && self.paid_at.is_some()
-    }
-
     pub fn entity(&self) -> EntityRef {
         EntityRef::Payment(self.id)
     }

@@ -18,7 +18,9 @@ use std::fmt;
 use std::ops::{Range, RangeInclusive};
 
 use rusqlite::{Connection, params};
-use time::{Date, OffsetDateTime, UtcOffset};
+#[cfg(any(test, feature = "test-support"))]
+use time::UtcOffset;
+use time::{Date, OffsetDateTime};
 
 use crate::money::{Currency, MinorTotal, Money, MoneyError};
 
@@ -90,11 +92,6 @@ pub struct CurrencyTotals {
     pub paid: MinorTotal,
     pub refunded_count: u64,
     pub refunded: MinorTotal,
-    /// Always zero: this was "paid, then reversed by a cancel", which nothing records (the
-    /// engine never reversed a paid payment; money goes back as a refund). It stays only
-    /// because the GUI's totals row still shows it; delete it with that row.
-    pub cancelled_count: u64,
-    pub cancelled: MinorTotal,
     pub net: SignedTotal,
 }
 
@@ -107,8 +104,6 @@ impl CurrencyTotals {
             paid: MinorTotal::zero(currency),
             refunded_count: 0,
             refunded: MinorTotal::zero(currency),
-            cancelled_count: 0,
-            cancelled: MinorTotal::zero(currency),
             net: SignedTotal {
                 negative: false,
                 magnitude: MinorTotal::zero(currency),
@@ -224,7 +219,8 @@ pub(crate) fn totals_by_day(
         .collect()
 }
 
-/// A day of one fixed offset: midnight to midnight at `offset`.
+/// A day of one fixed offset: midnight to midnight at `offset` (the tests' zone).
+#[cfg(any(test, feature = "test-support"))]
 fn fixed_offset_day(date: Date, offset: UtcOffset) -> Range<OffsetDateTime> {
     let start = date.midnight().assume_offset(offset);
     let end = date
@@ -237,9 +233,11 @@ impl Journal {
     /// Totals per day (days start at midnight at `offset`) and currency, for every day in
     /// `days` that had any activity, ordered by day then currency code.
     ///
-    /// One offset for every day is wrong across a daylight-saving change; faces should use
+    /// One offset for every day is wrong across a daylight-saving change: the faces use
     /// [`super::Reader::daily_totals`], which takes each day's bounds from the terminal's
-    /// zone. This stays while the GUI still reads through the engine's journal.
+    /// zone. This is the tests' seam: they count days in a fixed zone whatever the
+    /// machine's.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn daily_totals(
         &self,
         days: RangeInclusive<Date>,
