@@ -1,4 +1,4 @@
-//! The payment engine's figures for the README (`cargo bench --bench engine`):
+//! The payment engine's figures for the README (`cargo bench --features test-support --bench engine`):
 //! - journal commits per second with `synchronous=FULL` (one transaction per payment step);
 //! - time from "start payment" to "code ready" against the embedded sandbox, p50/p99;
 //! - CPU and memory of the resolver while 1,000 payments are unresolved and Alipay is down.
@@ -14,14 +14,6 @@ use alipay_pos::journal::{Actor, Journal, NewPayment, PaymentState, PaymentUpdat
 use alipay_pos::money::{Currency, Money};
 use alipay_pos::sandbox::faults::FaultSettings;
 use alipay_pos::terminal::Terminal;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
 
 /// (user+system CPU time, resident set size in KiB) of this process, from /proc.
 fn process_usage() -> (Duration, u64) {
@@ -116,8 +108,8 @@ async fn code_ready_latency(dir: &std::path::Path) {
     println!(
         "start payment -> code ready (embedded sandbox, {} payments): p50 {:.1} ms, p99 {:.1} ms",
         samples.len(),
-        percentile(&samples, 50.0).as_secs_f64() * 1000.0,
-        percentile(&samples, 99.0).as_secs_f64() * 1000.0
+        alipay_pos::testing::percentile(&samples, 50).as_secs_f64() * 1000.0,
+        alipay_pos::testing::percentile(&samples, 99).as_secs_f64() * 1000.0
     );
 }
 

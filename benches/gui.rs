@@ -1,4 +1,4 @@
-//! The GUI's figures for the README (`cargo bench --bench gui`):
+//! The GUI's figures for the README (`cargo bench --features test-support --bench gui`):
 //! - Charge → QR on screen: from the Charge callback (amount typed) until the customer QR
 //!   page shows the new payment's code and a frame of it has been rendered;
 //! - cold start: from spawning a fresh process until the cashier page is shown with the
@@ -238,21 +238,7 @@ async fn pause(duration: Duration) {
 /// first start; without, the sandbox generates its two RSA key pairs.
 fn bench_config(data_dir: &Path, seed_keys: bool) -> Config {
     if seed_keys {
-        use alipay_pos::sandbox::embedded::{MERCHANT_PRIVATE_KEY_FILE, SANDBOX_DIR};
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/testvectors");
-        let dir = data_dir.join(SANDBOX_DIR);
-        std::fs::create_dir_all(&dir).expect("sandbox dir");
-        for (source, target) in [
-            (
-                "alipay_private_key_pkcs8.pem",
-                alipay_pos::sandbox::ALIPAY_PRIVATE_KEY_FILE,
-            ),
-            ("merchant_private_key_pkcs8.pem", MERCHANT_PRIVATE_KEY_FILE),
-        ] {
-            if !dir.join(target).exists() {
-                std::fs::copy(fixtures.join(source), dir.join(target)).expect("seed key");
-            }
-        }
+        alipay_pos::testing::seed_sandbox_keys(data_dir);
     }
     let mut config = Config::defaults();
     config.storage.data_dir = data_dir.to_path_buf();
@@ -327,14 +313,6 @@ fn memory_kib(field: &str) -> u64 {
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("memory field")
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
 }
 
 fn ms(duration: Duration) -> f64 {
@@ -557,7 +535,7 @@ fn binary_sizes() -> (PathBuf, u64, Option<u64>) {
 
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort();
-    percentile(&values, 50.0)
+    alipay_pos::testing::percentile(&values, 50)
 }
 
 fn main() {
@@ -596,14 +574,14 @@ fn main() {
     println!(
         "| Charge → QR on screen (frame rendered), {} rounds | p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms |",
         samples.len(),
-        ms(percentile(samples, 50.0)),
-        ms(percentile(samples, 99.0)),
+        ms(alipay_pos::testing::percentile(samples, 50)),
+        ms(alipay_pos::testing::percentile(samples, 99)),
         ms(max(samples))
     );
     println!(
         "| … of which rendering the QR frame (software, full frame) | p50 {:.1} ms, p99 {:.1} ms |",
-        ms(percentile(&charge.renders, 50.0)),
-        ms(percentile(&charge.renders, 99.0))
+        ms(alipay_pos::testing::percentile(&charge.renders, 50)),
+        ms(alipay_pos::testing::percentile(&charge.renders, 99))
     );
     println!(
         "| … the first Charge after start (not in the rounds) | {:.1} ms |",

@@ -1,5 +1,5 @@
 //! How many signed `inquiryPayment` calls per second the sandbox sustains on this machine,
-//! with p50/p99 latency (`cargo bench --bench sandbox`). The load comes from the project's
+//! with p50/p99 latency (`cargo bench --features test-support --bench sandbox`). The load comes from the project's
 //! own verified client in the same process, so every request is really signed and every
 //! answer really verified: the figure includes both ends' RSA work on the same 2 cores.
 
@@ -13,11 +13,6 @@ use alipay_pos::sandbox::embedded;
 
 const WORKERS: usize = 16;
 const DURATION: Duration = Duration::from_secs(15);
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * (sorted.len().saturating_sub(1)) as f64).round() as usize;
-    sorted.get(rank).copied().unwrap_or_default()
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -92,8 +87,8 @@ fn main() {
             "sandbox: signed inquiryPayment, {WORKERS} concurrent clients, {:.0} s: {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms, {failures} failures",
             elapsed.as_secs_f64(),
             latencies.len() as f64 / elapsed.as_secs_f64(),
-            percentile(&latencies, 50.0).as_secs_f64() * 1000.0,
-            percentile(&latencies, 99.0).as_secs_f64() * 1000.0,
+            alipay_pos::testing::percentile(&latencies, 50).as_secs_f64() * 1000.0,
+            alipay_pos::testing::percentile(&latencies, 99).as_secs_f64() * 1000.0,
         );
         sandbox.shutdown().await;
     });

@@ -3,24 +3,15 @@
 //! (see the README's figures).
 
 use std::hint::black_box;
-use std::path::Path;
 
-use alipay_pos::ams::{keys, signing};
+use alipay_pos::ams::signing;
+use alipay_pos::testing;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/testvectors")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 fn rsa2048(c: &mut Criterion) {
-    let private_key = keys::parse_private_key(&fixture("merchant_private_key_pkcs8.pem"))
-        .expect("fixture key")
-        .key;
+    let private_key = testing::merchant_private_key();
     let public_key = private_key.to_public_key();
-    let content = fixture("v1_content_to_sign.txt").into_bytes();
+    let content = testing::vector_bytes("v1_content_to_sign.txt");
     let signature = signing::sign(&private_key, &content).expect("sign");
 
     let mut group = c.benchmark_group("rsa2048");

@@ -7,6 +7,7 @@
 //! and panic when a fixture is missing, which is right for a test and wrong for a product.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::ams::keys;
 use crate::config::Config;
@@ -115,4 +116,30 @@ pub fn demo_config(data_dir: &Path) -> Config {
     let mut config = Config::defaults();
     config.storage.data_dir = data_dir.to_path_buf();
     config
+}
+
+/// The `p`-th percentile (0 to 100, nearest rank) of `sorted` durations; zero for none. For
+/// the benchmarks' latency figures.
+pub fn percentile(sorted: &[Duration], p: u32) -> Duration {
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return Duration::ZERO;
+    };
+    // Nearest rank, rounded half up, in integers: (p × last + 50) / 100.
+    let rank = (u64::from(p.min(100)) * last as u64 + 50) / 100;
+    sorted[usize::try_from(rank).unwrap_or(last).min(last)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_nearest_rank() {
+        let sorted: Vec<Duration> = (1..=101).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&sorted, 50), Duration::from_millis(51));
+        assert_eq!(percentile(&sorted, 99), Duration::from_millis(100));
+        assert_eq!(percentile(&sorted, 100), Duration::from_millis(101));
+        assert_eq!(percentile(&sorted, 0), Duration::from_millis(1));
+        assert_eq!(percentile(&[], 50), Duration::ZERO);
+    }
 }
