@@ -17,12 +17,11 @@ impl Checkout {
         payment_request_id: &str,
     ) -> Result<(), CheckoutError> {
         let wakeup = self.wakeup(payment_request_id);
-        let product = self.payment(payment_request_id).await?.product;
-        let schedule = product.poll_schedule(&self.inner.policy);
+        let mut record = self.payment(payment_request_id).await?;
+        let schedule = record.product.poll_schedule(&self.inner.policy);
         let mut wait = schedule.first_after;
         let mut polls = 0u32;
         loop {
-            let record = self.payment(payment_request_id).await?;
             if record.state != PaymentState::AwaitingCustomer {
                 return Ok(());
             }
@@ -50,6 +49,7 @@ impl Checkout {
             wait = schedule.every;
             self.inquire_and_apply(payment_request_id).await?;
             polls = polls.saturating_add(1);
+            record = self.payment(payment_request_id).await?;
         }
     }
 
