@@ -55,6 +55,7 @@ fn journal_commits(dir: &std::path::Path) {
                     description: "bench".into(),
                     operator: "T01".into(),
                     product: alipay_pos::journal::Product::OrderCode,
+                    customer_code: None,
                 },
                 Actor::System,
             )
@@ -139,6 +140,7 @@ async fn resolver_idle_cost(dir: &std::path::Path) {
                         description: "bench".into(),
                         operator: "T01".into(),
                         product: alipay_pos::journal::Product::OrderCode,
+                        customer_code: None,
                     },
                     Actor::System,
                 )?;

@@ -21,6 +21,7 @@ mod inquiry;
 mod manual;
 mod notify;
 mod pay;
+pub mod payment_code;
 pub mod policy;
 mod poll;
 pub mod product;
@@ -42,6 +43,7 @@ pub use crate::ams::models::ResultCode;
 pub use engine::Checkout;
 pub use events::CheckoutEvent;
 pub use manual::{ManualOutcome, ManualSettleError};
+pub use payment_code::{PaymentCode, PaymentCodeError};
 pub use policy::Policy;
 pub use product::{PaymentIntent, Product, ProductIntent, ProductRules};
 pub use resend::Resend;
@@ -98,6 +100,16 @@ pub enum CheckoutError {
         "payment {payment_request_id} has no Alipay payment id yet; run `alipay-pos resolve` first"
     )]
     NoAlipayPaymentId { payment_request_id: String },
+    /// A User-presented payment with a customer's code that an earlier payment of this
+    /// terminal used and did not end unpaid (a double scan). Nothing was sent: a code pays
+    /// once, and the earlier payment is the one to follow.
+    #[error(
+        "this payment code was already used for payment {payment_request_id} ({state}); ask the customer to refresh their code"
+    )]
+    CustomerCodeUsed {
+        payment_request_id: String,
+        state: PaymentState,
+    },
     /// The blocking journal task panicked or was cancelled; the journal itself is
     /// transactional, so nothing half-written remains.
     #[error("the engine stopped unexpectedly ({0}); restart the terminal, nothing is lost")]
@@ -114,6 +126,9 @@ pub enum PayStart {
     },
     /// The money is taken (products whose `S` is the payment itself).
     Paid,
+    /// The customer is confirming in the wallet (User-presented `U PAYMENT_IN_PROCESS`);
+    /// the engine follows the payment until it is final, then publishes its state.
+    AwaitingCustomer,
     Failed {
         code: ResultCode,
         message: String,

@@ -5,12 +5,12 @@
 use time::OffsetDateTime;
 
 use super::engine::{amount_matches, parse_time, request_hash};
-use super::product::{PaySuccess, Product, ProductIntent, ProductRules};
+use super::product::{InProcess, PaySuccess, Product, ProductIntent, ProductRules};
 use super::{
     Checkout, CheckoutError, CheckoutEvent, PayStart, PaymentIntent, echo, failpoint, ids,
 };
-use crate::ams::client::Outcome;
-use crate::ams::models::{Amount, Env, Order, PayRequest, PayResponse};
+use crate::ams::client::{Outcome, UnknownReason};
+use crate::ams::models::{Amount, Env, Order, PayRequest, PayResponse, ResultCode};
 use crate::ams::timefmt;
 use crate::journal::{
     Actor, CallKind, EntityRef, NewPayment, PaymentRecord, PaymentState, PaymentUpdate,
@@ -60,6 +60,9 @@ impl Checkout {
             actor,
             product,
         } = intent;
+        if let Some(code) = product.customer_code() {
+            self.refuse_used_code(&code.sha256).await?;
+        }
         let now = OffsetDateTime::now_utc();
         let terminal = self.inner.settings.terminal_id.clone();
         let new = NewPayment {
@@ -69,6 +72,7 @@ impl Checkout {
             description,
             operator: terminal,
             product: product.product(),
+            customer_code: product.customer_code(),
         };
         // Claimed before it is journaled: the resolver lists open payments from the journal
         // and must never take one that this call is still sending `pay` for (it would mark
@@ -92,7 +96,7 @@ impl Checkout {
         let engine = self.clone();
         let driven_id = id.clone();
         match &start {
-            PayStart::CodeReady { .. } => {
+            PayStart::CodeReady { .. } | PayStart::AwaitingCustomer => {
                 tokio::spawn(async move {
                     if let Err(error) = engine.poll_until_final(&driven_id).await {
                         tracing::error!(%error, payment = %driven_id, "poller stopped; the resolver takes over");
@@ -114,6 +118,26 @@ impl Checkout {
         }
         let record = self.payment(&id).await?;
         Ok((record, start))
+    }
+
+    /// A code pays once: refuses a customer's code that an earlier payment used, unless that
+    /// payment ended unpaid (a failed or cancelled attempt leaves the customer free to show
+    /// the code again, and Alipay decides whether it is still valid).
+    async fn refuse_used_code(&self, sha256: &str) -> Result<(), CheckoutError> {
+        let digest = sha256.to_owned();
+        let earlier = self
+            .db(move |j| j.payments_with_customer_code(&digest))
+            .await?;
+        match earlier
+            .into_iter()
+            .find(|p| !matches!(p.state, PaymentState::Failed | PaymentState::Cancelled))
+        {
+            Some(used) => Err(CheckoutError::CustomerCodeUsed {
+                payment_request_id: used.payment_request_id,
+                state: used.state,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Sends `pay`, resending it unchanged while the outcome is unknown (Alipay answers a
@@ -177,6 +201,20 @@ impl Checkout {
                     )
                     .await?;
                     return Ok(PayStart::Failed { code, message });
+                }
+                Outcome::Unknown(UnknownReason::ResultUnknown {
+                    code: ResultCode::PaymentInProcess,
+                    ..
+                }) if product.read_in_process() == InProcess::CustomerConfirming => {
+                    self.transition(
+                        &id,
+                        PaymentState::AwaitingCustomer,
+                        Actor::System,
+                        "waiting for the customer to confirm in the wallet".into(),
+                        PaymentUpdate::default(),
+                    )
+                    .await?;
+                    return Ok(PayStart::AwaitingCustomer);
                 }
                 Outcome::Unknown(why) => {
                     tracing::warn!(payment = %id, attempt, reason = %why, "pay outcome unknown");

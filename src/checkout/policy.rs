@@ -16,6 +16,13 @@ pub struct Policy {
     pub poll_interval: Duration,
     /// Inquiries after an unknown `pay` before cancelling (flows.md: 10 to 20).
     pub unknown_pay_inquiries: u32,
+    /// Following a payment the customer confirms in the wallet (User-presented after `U`
+    /// or a lost answer; other-products.md: "10-20 × every 3 s, start after 5 s; then
+    /// cancel"): the wait before the first inquiry, between the next ones, and how many
+    /// (20: a customer typing a wallet PIN needs the time).
+    pub confirm_first_poll: Duration,
+    pub confirm_poll_interval: Duration,
+    pub confirm_polls: u32,
     /// Sends of `cancel` (same parameters) before the payment is handed to the resolver;
     /// flows.md: every 5 to 10 s for up to 60 s.
     pub cancel: Resend,
@@ -42,6 +49,9 @@ impl Default for Policy {
             pay: Resend::new(3, Duration::from_secs(2)),
             poll_interval: Duration::from_secs(3),
             unknown_pay_inquiries: 10,
+            confirm_first_poll: Duration::from_secs(5),
+            confirm_poll_interval: Duration::from_secs(3),
+            confirm_polls: 20,
             cancel: Resend::new(8, Duration::from_secs(7)),
             refund: Resend::new(8, Duration::from_secs(7)),
             resolver_backoff_min: Duration::from_secs(5),
@@ -61,6 +71,9 @@ impl Policy {
             pay: Resend::new(3, Duration::from_millis(20)),
             poll_interval: Duration::from_millis(50),
             unknown_pay_inquiries: 10,
+            confirm_first_poll: Duration::from_millis(80),
+            confirm_poll_interval: Duration::from_millis(50),
+            confirm_polls: 60,
             cancel: Resend::new(8, Duration::from_millis(30)),
             refund: Resend::new(8, Duration::from_millis(30)),
             resolver_backoff_min: Duration::from_millis(50),

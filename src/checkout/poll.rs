@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use super::inquiry::Inquiry;
-use super::product::{PollUntil, ProductRules};
+use super::product::{PendingAfterLostPay, PollUntil, ProductRules};
 use super::{Checkout, CheckoutError};
 use crate::journal::{Actor, PaymentState};
 
@@ -54,25 +54,31 @@ impl Checkout {
     }
 
     /// After an unknown `pay`: inquire a bounded number of times (flows.md: 10 to 20), then
-    /// cancel, because without the `pay` answer there is no code to show the customer.
+    /// cancel. What a still-processing payment means meanwhile is the product's to say:
+    /// without `pay`'s answer an Order Code customer has no code, so it is cancelled at once;
+    /// a User-presented customer may still be confirming in the wallet.
     pub(super) async fn settle_unknown_pay(
         &self,
         payment_request_id: &str,
     ) -> Result<(), CheckoutError> {
-        for _ in 0..self.inner.policy.unknown_pay_inquiries {
+        let product = self.payment(payment_request_id).await?.product;
+        let (inquiries, every, pending) = product.lost_pay_schedule(&self.inner.policy);
+        for _ in 0..inquiries {
             match self.inquire_and_apply(payment_request_id).await? {
                 Inquiry::Final(_) => return Ok(()),
-                Inquiry::Pending => break,
-                Inquiry::NotFound | Inquiry::Unknown => {}
+                Inquiry::Pending if pending == PendingAfterLostPay::Cancel => break,
+                Inquiry::Pending | Inquiry::NotFound | Inquiry::Unknown => {}
             }
-            tokio::time::sleep(self.inner.policy.poll_interval).await;
+            tokio::time::sleep(every).await;
         }
-        self.cancel(
-            payment_request_id,
-            Actor::System,
-            "the pay answer was lost; no code can be shown",
-        )
-        .await?;
+        let reason = match pending {
+            PendingAfterLostPay::Cancel => "the pay answer was lost; no code can be shown",
+            PendingAfterLostPay::KeepFollowing => {
+                "the pay answer was lost and the payment did not complete in time"
+            }
+        };
+        self.cancel(payment_request_id, Actor::System, reason)
+            .await?;
         Ok(())
     }
 }

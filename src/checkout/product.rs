@@ -19,9 +19,10 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::Policy;
+use super::payment_code::PaymentCode;
 use crate::ams::models::{Amount, Order, PayRequest, PayResponse};
 use crate::ams::timefmt;
-use crate::journal::Actor;
+use crate::journal::{Actor, CustomerCode};
 use crate::money::Money;
 
 /// The payment products. The name is the journal's (stored per payment, `product` column);
@@ -48,21 +49,51 @@ impl PaymentIntent {
             product: ProductIntent::OrderCode,
         }
     }
+
+    /// A User-presented payment: the cashier scanned (or typed) the customer's code.
+    pub fn user_presented(
+        amount: Money,
+        description: impl Into<String>,
+        actor: Actor,
+        code: PaymentCode,
+    ) -> Self {
+        PaymentIntent {
+            amount,
+            description: description.into(),
+            actor,
+            product: ProductIntent::UserPresented { code },
+        }
+    }
 }
 
-/// A product with the inputs its `pay` needs. Only Order Code is offered by the faces so
-/// far; User-presented (the scanned code, a bearer secret), Entry Code (started by the
-/// merchant's web page, not the terminal) and Auto Debit (an access token) each add their
-/// variant with their issue.
+/// A product with the inputs its `pay` needs. Entry Code (started by the merchant's web page,
+/// not the terminal) and Auto Debit (an access token) add their variant with their issue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProductIntent {
     OrderCode,
+    /// The customer's own code, a bearer credential: it lives only here, for this `pay`
+    /// (`Debug` shows the last four digits).
+    UserPresented {
+        code: PaymentCode,
+    },
 }
 
 impl ProductIntent {
     pub fn product(&self) -> Product {
         match self {
             ProductIntent::OrderCode => Product::OrderCode,
+            ProductIntent::UserPresented { .. } => Product::UserPresented,
+        }
+    }
+
+    /// What the journal keeps of the customer's code, for the products that take one.
+    pub(crate) fn customer_code(&self) -> Option<CustomerCode> {
+        match self {
+            ProductIntent::OrderCode => None,
+            ProductIntent::UserPresented { code } => Some(CustomerCode {
+                last4: code.last4().to_owned(),
+                sha256: code.digest(),
+            }),
         }
     }
 
@@ -82,6 +113,12 @@ impl ProductIntent {
                 }
                 None => PayRequest::order_code_polled(payment_request_id, order, amount),
             },
+            ProductIntent::UserPresented { code } => {
+                let mut request =
+                    PayRequest::user_presented(payment_request_id, order, amount, code.expose());
+                request.payment_notify_url = notify_url.map(|url| url.as_str().to_owned());
+                request
+            }
         }
     }
 }
@@ -121,12 +158,39 @@ pub struct PollSchedule {
     pub until: PollUntil,
 }
 
+/// What `U PAYMENT_IN_PROCESS` to `pay` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InProcess {
+    /// The customer is confirming in the wallet (a PIN, a tap): the payment waits for them,
+    /// followed on the product's poll schedule, then cancelled (User-presented).
+    CustomerConfirming,
+    /// An outcome like any unknown one: `pay` is resent unchanged, then settled by inquiry
+    /// or cancel (Order Code: order-code.md says a new `paymentRequestId` is needed, so the
+    /// terminal never gets a code for this attempt).
+    Unknown,
+}
+
+/// What an inquiry that finds the payment still processing means after `pay`'s answer was
+/// lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingAfterLostPay {
+    /// Nobody can finish it: cancel now (Order Code: the customer never saw a code).
+    Cancel,
+    /// The customer may still confirm it in the wallet: keep inquiring, then cancel.
+    KeepFollowing,
+}
+
 /// What a product decides about a payment (the questions in this module's documentation).
 pub trait ProductRules {
     /// Reads a verified `S` answer to `pay`.
     fn read_success(self, response: &PayResponse) -> PaySuccess;
+    /// Reads `U PAYMENT_IN_PROCESS` to `pay`.
+    fn read_in_process(self) -> InProcess;
     /// How the engine follows a payment of this product that is not final.
     fn poll_schedule(self, policy: &Policy) -> PollSchedule;
+    /// How a `pay` whose answer was lost is settled: how many inquiries, how far apart, and
+    /// what a still-processing payment means meanwhile.
+    fn lost_pay_schedule(self, policy: &Policy) -> (u32, Duration, PendingAfterLostPay);
 }
 
 impl ProductRules for Product {
@@ -155,6 +219,35 @@ impl ProductRules for Product {
         }
     }
 
+    /// other-products.md: for the payment code, `PAYMENT_IN_PROCESS` means "wait for
+    /// `notifyPayment` or poll `inquiryPayment` (user may be entering a PIN)"; for Order Code
+    /// and Entry Code, a new `paymentRequestId`. Auto Debit has no customer to wait for.
+    fn read_in_process(self) -> InProcess {
+        match self {
+            Product::UserPresented => InProcess::CustomerConfirming,
+            Product::OrderCode | Product::EntryCode | Product::AutoDebit => InProcess::Unknown,
+        }
+    }
+
+    /// Order Code: flows.md's 10 to 20 inquiries, and a processing payment is cancelled at
+    /// once (without `pay`'s answer there is no code to show). User-presented: the same rule
+    /// as after `U` ("10-20 × every 3 s, start after 5 s; then cancel"), because the wallet
+    /// may still be asking the customer for a PIN.
+    fn lost_pay_schedule(self, policy: &Policy) -> (u32, Duration, PendingAfterLostPay) {
+        match self {
+            Product::UserPresented => (
+                policy.confirm_polls,
+                policy.confirm_poll_interval,
+                PendingAfterLostPay::KeepFollowing,
+            ),
+            Product::OrderCode | Product::EntryCode | Product::AutoDebit => (
+                policy.unknown_pay_inquiries,
+                policy.poll_interval,
+                PendingAfterLostPay::Cancel,
+            ),
+        }
+    }
+
     /// other-products.md: Order Code, every 3 to 5 s while the code is on screen;
     /// User-presented after `U` or no answer, "10-20 × every 3 s, start after 5 s; then
     /// cancel" (we take 20: a customer typing a wallet PIN needs the time); Entry Code
@@ -169,9 +262,9 @@ impl ProductRules for Product {
                 until: PollUntil::CodeExpiry,
             },
             Product::UserPresented | Product::AutoDebit => PollSchedule {
-                first_after: Duration::from_secs(5),
-                every: Duration::from_secs(3),
-                until: PollUntil::Polls(20),
+                first_after: policy.confirm_first_poll,
+                every: policy.confirm_poll_interval,
+                until: PollUntil::Polls(policy.confirm_polls),
             },
             Product::EntryCode => PollSchedule {
                 first_after: Duration::from_secs(15),

@@ -219,7 +219,8 @@ impl CliError {
             | CheckoutError::NotFound(_)
             | CheckoutError::NotPaid { .. }
             | CheckoutError::NothingLeftToRefund { .. }
-            | CheckoutError::NoAlipayPaymentId { .. } => Self::usage(error.to_string()),
+            | CheckoutError::NoAlipayPaymentId { .. }
+            | CheckoutError::CustomerCodeUsed { .. } => Self::usage(error.to_string()),
         }
     }
 

@@ -14,7 +14,7 @@ use qrcode::render::unicode::Dense1x2;
 use serde_json::json;
 
 use super::{CliError, CliResult};
-use crate::checkout::{CheckoutEvent, PayStart, PaymentIntent, Policy};
+use crate::checkout::{CheckoutEvent, PayStart, PaymentCode, PaymentIntent, Policy};
 use crate::config::Config;
 use crate::journal::{Actor, PaymentRecord, PaymentState, RefundState};
 use crate::locale::Locale;
@@ -40,8 +40,31 @@ pub struct PayArgs {
     json: bool,
     /// Demo mode with the embedded sandbox: the simulated customer pays the code after
     /// SECONDS, through the sandbox's wallet page.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", conflicts_with = "customer_code")]
     simulate_customer: Option<f64>,
+    /// User-presented: the customer's payment code (16-24 digits) instead of showing a QR
+    /// code. `-` reads it from standard input, which keeps it out of the process list and
+    /// the shell history (prefer it: the code is a bearer credential).
+    #[arg(long, value_name = "CODE")]
+    customer_code: Option<String>,
+}
+
+/// The customer's code from `--customer-code`, checked before anything is started.
+fn read_customer_code(given: &str) -> Result<PaymentCode, CliError> {
+    let text = if given == "-" {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| {
+            CliError::usage(format!("cannot read the payment code from stdin: {e}"))
+        })?;
+        line
+    } else {
+        given.to_owned()
+    };
+    PaymentCode::parse(&text).map_err(|why| {
+        CliError::usage(format!(
+            "--customer-code is not an Alipay payment code ({why}); ask the customer to refresh their code / 付款码无效，请让顾客刷新付款码"
+        ))
+    })
 }
 
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -96,6 +119,7 @@ pub(super) fn payment_json(record: &PaymentRecord) -> serde_json::Value {
         "currency": record.amount.currency().code(),
         "createdAt": record.created_at.to_string(),
         "resultCode": record.result_code,
+        "customerCodeLast4": record.customer_code_last4,
     })
 }
 
@@ -135,6 +159,11 @@ pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
         None => config.payment.currency,
     };
     let amount = Money::parse(&args.amount, currency)?;
+    let customer_code = args
+        .customer_code
+        .as_deref()
+        .map(read_customer_code)
+        .transpose()?;
     if args.simulate_customer.is_some() && !config.is_sandbox() {
         return Err(CliError::usage(
             "--simulate-customer only works with the embedded sandbox (gateway = \"sandbox\")",
@@ -158,8 +187,15 @@ pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
             amount.format(Locale::English),
             amount.format(Locale::SimplifiedChinese)
         );
+        let intent = match customer_code {
+            Some(code) => {
+                eprintln!("customer's code {} / 顾客付款码 {}", code.masked(), code.masked());
+                PaymentIntent::user_presented(amount, args.description.as_str(), Actor::Cashier, code)
+            }
+            None => PaymentIntent::order_code(amount, args.description.as_str(), Actor::Cashier),
+        };
         let (record, start) = checkout
-            .start_payment(PaymentIntent::order_code(amount, args.description.as_str(), Actor::Cashier))
+            .start_payment(intent)
             .await
             .map_err(CliError::from_checkout)?;
         let id = record.payment_request_id.clone();
@@ -184,6 +220,9 @@ pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
                 }
             }
             PayStart::Paid => {}
+            PayStart::AwaitingCustomer => {
+                eprintln!("Waiting for the customer to confirm in the wallet / 等待顾客在钱包中确认…");
+            }
             PayStart::Failed { code, message } => {
                 eprintln!("payment failed: {code} {message}");
             }

@@ -340,6 +340,7 @@ fn demo_payment(
         created_at: at,
         updated_at: at,
         final_at: state.is_final().then_some(at + time::Duration::seconds(21)),
+        customer_code_last4: None,
     })
 }
 

@@ -53,7 +53,9 @@ pub use check::{CheckReport, Violation, ViolationKind};
 pub use error::JournalError;
 pub use events::{EventKind, EventRecord};
 pub use meta::JournalIdentity;
-pub use payments::{NewPayment, PaymentFilter, PaymentRecord, PaymentRef, PaymentUpdate};
+pub use payments::{
+    CustomerCode, NewPayment, PaymentFilter, PaymentRecord, PaymentRef, PaymentUpdate,
+};
 pub use reader::{PaymentDetail, Reader, RefundTotals, TransactionRow};
 pub use refunds::{NewRefund, RefundRecord, RefundRef, RefundUpdate};
 pub use report::{CurrencyTotals, SignedTotal};

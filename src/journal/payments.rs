@@ -29,6 +29,19 @@ pub struct NewPayment {
     pub operator: String,
     /// Which Alipay product takes it; fixed for the attempt's life.
     pub product: Product,
+    /// User-presented only: what the journal keeps of the customer's payment code.
+    pub customer_code: Option<CustomerCode>,
+}
+
+/// What the journal keeps of a customer's payment code (a bearer credential, never stored):
+/// the last four digits, and the SHA-256 of the whole code to recognise it when it is scanned
+/// again. Only User-presented payments have one, and they always do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerCode {
+    /// Exactly four ASCII digits.
+    pub last4: String,
+    /// Lowercase hex, 64 characters.
+    pub sha256: String,
 }
 
 /// A payment attempt as the journal holds it.
@@ -61,6 +74,8 @@ pub struct PaymentRecord {
     pub updated_at: OffsetDateTime,
     /// When the payment reached its final state.
     pub final_at: Option<OffsetDateTime>,
+    /// User-presented: the last four digits of the customer's payment code.
+    pub customer_code_last4: Option<String>,
 }
 
 impl PaymentRecord {
@@ -146,10 +161,11 @@ pub(crate) const MANUAL_REASON_MAX_CHARS: usize = 256;
 
 pub(crate) const PAYMENT_COLUMNS: &str = "id, payment_request_id, order_ref, amount_minor, \
     currency, description, operator, state, payment_id, code_value, code_expires_at, \
-    result_code, result_message, resolution, paid_at, created_at, updated_at, final_at, product";
+    result_code, result_message, resolution, paid_at, created_at, updated_at, final_at, product, \
+    customer_code_last4";
 
 /// How many columns [`read_raw`] reads, so a query can put more after them.
-pub(crate) const PAYMENT_COLUMN_COUNT: usize = 19;
+pub(crate) const PAYMENT_COLUMN_COUNT: usize = 20;
 
 /// A payments row as stored, before its values are checked.
 pub(crate) struct RawPayment {
@@ -172,6 +188,7 @@ pub(crate) struct RawPayment {
     updated_at: String,
     final_at: Option<String>,
     product: String,
+    customer_code_last4: Option<String>,
 }
 
 pub(crate) fn read_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawPayment> {
@@ -195,6 +212,7 @@ pub(crate) fn read_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawPayment> 
         updated_at: row.get(16)?,
         final_at: row.get(17)?,
         product: row.get(18)?,
+        customer_code_last4: row.get(19)?,
     })
 }
 
@@ -234,6 +252,7 @@ impl RawPayment {
             created_at: from_stored(&self.created_at)?,
             updated_at: from_stored(&self.updated_at)?,
             final_at: from_stored_opt(self.final_at)?,
+            customer_code_last4: self.customer_code_last4,
         })
     }
 }
@@ -584,7 +603,51 @@ fn write_payment(conn: &Connection, next: &PaymentRecord) -> Result<(), JournalE
     Ok(())
 }
 
+/// A User-presented payment needs what the journal keeps of the customer's code, in its
+/// stored shape; no other product has one. The schema's trigger says the same; this says it
+/// with the field named.
+fn check_customer_code(product: Product, code: Option<&CustomerCode>) -> Result<(), JournalError> {
+    let invalid = |reason: &str| JournalError::InvalidInput {
+        field: "customer_code",
+        reason: reason.to_owned(),
+    };
+    match (product, code) {
+        (Product::UserPresented, None) => Err(invalid("is required for a user-presented payment")),
+        (Product::UserPresented, Some(code)) => {
+            if code.last4.len() != 4 || !code.last4.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid("last4 must be four digits"));
+            }
+            if code.sha256.len() != 64
+                || !code
+                    .sha256
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                return Err(invalid("sha256 must be 64 lowercase hex digits"));
+            }
+            Ok(())
+        }
+        (_, Some(_)) => Err(invalid("only a user-presented payment has one")),
+        (_, None) => Ok(()),
+    }
+}
+
 impl Journal {
+    /// The payments made with the customer's code whose digest is `sha256`, oldest first: a
+    /// code scanned twice shows up here before a second `pay` could charge it again.
+    pub fn payments_with_customer_code(
+        &self,
+        sha256: &str,
+    ) -> Result<Vec<PaymentRecord>, JournalError> {
+        let mut statement = self.conn.prepare_cached(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE customer_code_sha256 = ?1 ORDER BY id"
+        ))?;
+        let raws = statement
+            .query_map(params![sha256], read_raw)?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter().map(RawPayment::into_record).collect()
+    }
+
     /// Journals a new attempt in state `Created`, with its `created` event, before `pay` is
     /// sent: if the terminal dies mid-request, recovery finds the attempt and can inquire or
     /// cancel it. Refuses a request id that is already in the journal.
@@ -597,6 +660,7 @@ impl Journal {
         check_text("order_ref", &new.order_ref, 64, true)?;
         check_text("description", &new.description, 256, false)?;
         check_text("operator", &new.operator, 64, true)?;
+        check_customer_code(new.product, new.customer_code.as_ref())?;
         let now = self.now();
         let stamp = to_stored(now, "created_at")?;
         let tx = self.begin_write()?;
@@ -605,10 +669,15 @@ impl Journal {
                 id: new.payment_request_id,
             });
         }
+        let (code_last4, code_sha256) = match &new.customer_code {
+            Some(code) => (Some(code.last4.as_str()), Some(code.sha256.as_str())),
+            None => (None, None),
+        };
         tx.prepare_cached(
             "INSERT INTO payments (payment_request_id, order_ref, amount_minor, currency,
-                 description, operator, state, created_at, updated_at, product)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+                 description, operator, state, created_at, updated_at, product,
+                 customer_code_last4, customer_code_sha256)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11)",
         )?
         .execute(params![
             new.payment_request_id,
@@ -620,6 +689,8 @@ impl Journal {
             PaymentState::Created.as_str(),
             stamp,
             new.product.as_str(),
+            code_last4,
+            code_sha256,
         ])?;
         let id = PaymentLocalId(tx.last_insert_rowid());
         let detail = format!(

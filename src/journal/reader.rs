@@ -368,6 +368,7 @@ mod tests {
                     description: String::new(),
                     operator: "T01".to_owned(),
                     product: Product::OrderCode,
+                    customer_code: None,
                 },
                 Actor::Cashier,
             )

@@ -305,6 +305,7 @@ mod tests {
                         description: String::new(),
                         operator: "T".to_owned(),
                         product: Product::OrderCode,
+                        customer_code: None,
                     },
                     Actor::Cashier,
                 )

@@ -29,7 +29,7 @@ pub(crate) const APPLICATION_ID: i64 = 0x4150_4F53;
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The ordered schema migrations; the schema version is the number applied.
-pub(crate) const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+pub(crate) const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
 
 /// The version a fully migrated file has.
 pub(crate) fn latest_version() -> i64 {
@@ -233,6 +233,37 @@ BEGIN
 END;
 "#;
 
+/// Version 3: User-presented payments, whose customer's payment code is a bearer credential.
+///
+/// - `customer_code_last4` and `customer_code_sha256`: all the journal keeps of the code the
+///   cashier scanned (four digits and a digest, never the code). A User-presented payment
+///   always has both, every other product neither, and they never change.
+/// - An index on the digest, so "was this code just used?" is one lookup.
+const MIGRATION_3: &str = r#"
+ALTER TABLE payments ADD COLUMN customer_code_last4 TEXT
+    CHECK (customer_code_last4 IS NULL
+           OR (length(customer_code_last4) = 4 AND customer_code_last4 NOT GLOB '*[^0-9]*'));
+ALTER TABLE payments ADD COLUMN customer_code_sha256 TEXT
+    CHECK (customer_code_sha256 IS NULL
+           OR (length(customer_code_sha256) = 64 AND customer_code_sha256 NOT GLOB '*[^0-9a-f]*'));
+CREATE INDEX payments_by_customer_code ON payments (customer_code_sha256)
+    WHERE customer_code_sha256 IS NOT NULL;
+
+CREATE TRIGGER payments_customer_code_by_product BEFORE INSERT ON payments
+WHEN (NEW.product = 'user_presented')
+     <> (NEW.customer_code_last4 IS NOT NULL AND NEW.customer_code_sha256 IS NOT NULL)
+  OR (NEW.customer_code_last4 IS NULL) <> (NEW.customer_code_sha256 IS NULL)
+BEGIN
+    SELECT RAISE(ABORT, 'a user-presented payment keeps the last four digits and the digest of the customer''s code; no other payment has them');
+END;
+CREATE TRIGGER payments_customer_code_fixed BEFORE UPDATE OF customer_code_last4, customer_code_sha256 ON payments
+WHEN NEW.customer_code_last4 IS NOT OLD.customer_code_last4
+  OR NEW.customer_code_sha256 IS NOT OLD.customer_code_sha256
+BEGIN
+    SELECT RAISE(ABORT, 'what the journal keeps of a customer''s code never changes');
+END;
+"#;
+
 /// The triggers [`super::Journal::check`] expects; a missing one means the file's protections
 /// were removed.
 pub(crate) const PROTECTIVE_TRIGGERS: &[&str] = &[
@@ -245,6 +276,8 @@ pub(crate) const PROTECTIVE_TRIGGERS: &[&str] = &[
     "requests_no_delete",
     "payments_product_fixed",
     "payments_code_by_product",
+    "payments_customer_code_by_product",
+    "payments_customer_code_fixed",
     "meta_no_update",
     "meta_no_delete",
 ];

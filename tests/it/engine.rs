@@ -1570,6 +1570,7 @@ fn every_open_payment_and_refund_is_finished_after_a_restart() {
                         description: "journaled, then the power went".into(),
                         operator: "T1".into(),
                         product: alipay_pos::journal::Product::OrderCode,
+                        customer_code: None,
                     },
                     Actor::Cashier,
                 )
@@ -1841,6 +1842,7 @@ async fn a_cancel_retry_that_fails_differently_after_a_refusal_is_not_an_engine_
                     description: String::new(),
                     operator: "T1".into(),
                     product: alipay_pos::journal::Product::OrderCode,
+                    customer_code: None,
                 },
                 Actor::Cashier,
             )

@@ -82,6 +82,7 @@ fn pay(j: &mut Journal, request_id: &str, order_ref: &str, amount: Money) -> Pay
             description: "Coffee".to_owned(),
             operator: "cashier-7".to_owned(),
             product: Product::OrderCode,
+            customer_code: None,
         },
         Actor::Cashier,
     )
@@ -372,6 +373,7 @@ fn create_payment_writes_the_row_and_a_created_event() {
                 description: String::new(),
                 operator: "cashier-7".into(),
                 product: Product::OrderCode,
+                customer_code: None,
             },
             Actor::Cashier,
         )
@@ -391,6 +393,7 @@ fn create_payment_writes_the_row_and_a_created_event() {
                     description: String::new(),
                     operator: operator.into(),
                     product: Product::OrderCode,
+                    customer_code: None,
                 },
                 Actor::Cashier,
             )
@@ -2205,6 +2208,12 @@ fn pay_with(j: &mut Journal, request_id: &str, product: Product) -> PaymentRecor
             description: String::new(),
             operator: "T01".to_owned(),
             product,
+            customer_code: (product == Product::UserPresented).then(|| {
+                alipay_pos::journal::CustomerCode {
+                    last4: "1234".to_owned(),
+                    sha256: "ab".repeat(32),
+                }
+            }),
         },
         Actor::Cashier,
     )

@@ -32,4 +32,5 @@ mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_lan;
 mod soak;
+mod user_presented;
 mod wallet_browser;

@@ -162,7 +162,11 @@ async fn one_payment(checkout: Checkout, control: Control, seed: u64, index: usi
         }
         PayStart::Failed { .. } => add(&stats.pay_failed),
         PayStart::Unknown => add(&stats.pay_unknown),
-        PayStart::Paid => panic!("#{index}: an Order Code pay cannot take the money at once"),
+        PayStart::Paid | PayStart::AwaitingCustomer => {
+            panic!(
+                "#{index}: an Order Code pay cannot take the money at once or wait for a confirmation"
+            )
+        }
     }
     let settled = settle(&checkout, &id).await;
     if settled.state == PaymentState::Paid && rng.chance(25) {
