@@ -385,6 +385,9 @@ mod tests {
         }
         let record = reader.find_payment("P-1").unwrap().unwrap();
         assert_eq!(record.description, "");
-        assert_eq!(schema::user_version(&reader.conn).unwrap(), 2);
+        assert_eq!(
+            schema::user_version(&reader.conn).unwrap(),
+            schema::latest_version()
+        );
     }
 }

@@ -418,17 +418,40 @@ mod tests {
         for sql in MIGRATIONS {
             tx.execute_batch(sql).unwrap();
         }
-        let insert = |product: &str, n: i64| {
+        let insert = |product: &str, n: i64, last4: Option<&str>| {
             tx.execute(
                 "INSERT INTO payments (payment_request_id, order_ref, amount_minor, currency,
-                     description, operator, state, created_at, updated_at, product)
-                 VALUES (?1, 'o', 1, 'USD', '', 'op', 'created', 't', 't', ?2)",
-                rusqlite::params![format!("P{n}"), product],
+                     description, operator, state, created_at, updated_at, product,
+                     customer_code_last4, customer_code_sha256)
+                 VALUES (?1, 'o', 1, 'USD', '', 'op', 'created', 't', 't', ?2, ?3, ?4)",
+                rusqlite::params![
+                    format!("P{n}"),
+                    product,
+                    last4,
+                    last4.map(|_| "0".repeat(64))
+                ],
             )
         };
         for (n, product) in crate::journal::Product::ALL.into_iter().enumerate() {
-            insert(product.as_str(), n as i64).unwrap();
+            let scanned = product == crate::journal::Product::UserPresented;
+            insert(product.as_str(), n as i64, scanned.then_some("1234")).unwrap();
+            // User-presented has what is kept of the customer's code; no other product does.
+            assert!(
+                insert(
+                    product.as_str(),
+                    50 + n as i64,
+                    (!scanned).then_some("1234")
+                )
+                .is_err()
+            );
         }
-        assert!(insert("barcode", 99).is_err());
+        assert!(insert("barcode", 99, None).is_err());
+        // Four digits, never more of the code.
+        assert!(insert("user_presented", 98, Some("123456")).is_err());
+        let changed = tx.execute(
+            "UPDATE payments SET customer_code_last4 = '9999' WHERE product = 'user_presented'",
+            [],
+        );
+        assert!(changed.is_err(), "what is kept of a code never changes");
     }
 }

@@ -226,6 +226,7 @@ pub fn record(id: &str, amount: &str, state: PaymentState) -> PaymentRecord {
         created_at: at,
         updated_at: at,
         final_at: state.is_final().then_some(at),
+        customer_code_last4: None,
     }
 }
 
