@@ -21,6 +21,7 @@
 //! | `PUT /sandbox/control/faults` | set the global (`client_id` null) or one client's faults |
 //! | `DELETE /sandbox/control/faults[?client_id=X]` | clear all faults, or one client's |
 //! | `POST /sandbox/control/payments/{id}/pay` | the customer pays (as the wallet's Pay button) |
+//! | `POST /sandbox/control/payments/{id}/decline` | the customer declines a User-presented payment |
 //! | `GET /sandbox/control/ledger` | JSON dump of payments, refunds, registrations, outbox |
 //! | `GET /sandbox/control/clock` | the sandbox clock |
 //! | `POST /sandbox/control/clock` | `{"advance_secs": N}` moves the clock forward |
@@ -43,7 +44,7 @@ use super::clock::wire_time;
 use super::faults::FaultSettings;
 use super::ledger;
 use super::server::GatewayState;
-use super::wallet::{self, Locator};
+use super::wallet::{self, Action, Locator};
 
 /// Whether a peer may use the control endpoint: IPv4 127.0.0.0/8, IPv6 `::1`, and IPv4
 /// loopback written as an IPv4-mapped IPv6 address (what a dual-stack socket reports).
@@ -153,6 +154,10 @@ pub(crate) fn router(app: Arc<GatewayState>) -> Router<Arc<GatewayState>> {
             get(get_faults).put(put_faults).delete(delete_faults),
         )
         .route("/sandbox/control/payments/{id}/pay", post(pay_payment))
+        .route(
+            "/sandbox/control/payments/{id}/decline",
+            post(decline_payment),
+        )
         .route("/sandbox/control/ledger", get(dump))
         .route("/sandbox/control/clock", get(get_clock).post(move_clock))
         .route_layer(middleware::from_fn_with_state(app, guard))
@@ -189,8 +194,17 @@ async fn delete_faults(
 }
 
 async fn pay_payment(State(app): State<Arc<GatewayState>>, Path(id): Path<String>) -> Response {
-    match wallet::pay(&app, Locator::AnyId(id)).await {
-        Ok(paid) => Json(paid).into_response(),
+    customer_acts(&app, id, Action::Pay).await
+}
+
+async fn decline_payment(State(app): State<Arc<GatewayState>>, Path(id): Path<String>) -> Response {
+    customer_acts(&app, id, Action::Decline).await
+}
+
+/// The wallet's own rules and answers (see `wallet`), found by id instead of wallet token.
+async fn customer_acts(app: &Arc<GatewayState>, id: String, action: Action) -> Response {
+    match wallet::act(app, Locator::AnyId(id), action).await {
+        Ok(done) => Json(done).into_response(),
         Err(e) => (e.status(), Json(e.json())).into_response(),
     }
 }

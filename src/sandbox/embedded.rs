@@ -79,6 +79,31 @@ impl EmbeddedSandbox {
         self.demo_customer().pay(code_value).await
     }
 
+    /// The demo customer's payment-code page (`/wallet/payment-code` on the sandbox's local
+    /// address): their four codes (pays at once, needs confirmation, balance too low,
+    /// expired) and the User-presented payments waiting for their confirmation. With
+    /// `Accept: application/json` the same as JSON (see the README, "The customer wallet").
+    pub fn payment_code_page_url(&self) -> Url {
+        payment_code_url(&self.local_url())
+    }
+
+    /// Demo only: the customer confirms the User-presented payment `payment_request_id` (a
+    /// `pay` with a code ending in 1111, answered `U PAYMENT_IN_PROCESS`) the way a phone
+    /// does: finds it on their payment-code page and taps Confirm on its wallet page. `Ok`
+    /// means the wallet took the payment; the terminal learns it as usual (notification or
+    /// inquiry). A payment that is not on the page (unknown, already answered, expired, not
+    /// User-presented) is [`SandboxError::WalletRefused`] with `error` `not_waiting`.
+    pub async fn confirm_as_customer(&self, payment_request_id: &str) -> Result<(), SandboxError> {
+        self.demo_customer().confirm(payment_request_id).await
+    }
+
+    /// Demo only: like [`Self::confirm_as_customer`], but the customer taps Decline: the
+    /// payment becomes `FAIL` with [`super::DECLINED_CODE`] (no notification; the terminal
+    /// learns it from `inquiryPayment`).
+    pub async fn decline_as_customer(&self, payment_request_id: &str) -> Result<(), SandboxError> {
+        self.demo_customer().decline(payment_request_id).await
+    }
+
     /// The demo customer as a value of its own, for a face that pays later from a task of its
     /// own (after a delay, say) without holding on to the sandbox.
     pub fn demo_customer(&self) -> DemoCustomer {
@@ -137,6 +162,16 @@ fn wallet_pay_url(local: &Url, code_value: &str) -> Option<Url> {
     Some(url)
 }
 
+/// The demo customer's refusal code for a payment missing from their payment-code page.
+pub const NOT_WAITING: &str = "not_waiting";
+
+/// `/wallet/payment-code` on `local` (see `payment_code`).
+fn payment_code_url(local: &Url) -> Url {
+    let mut url = local.clone();
+    url.set_path("/wallet/payment-code");
+    url
+}
+
 /// How long the demo customer waits for the wallet page to answer; it is on loopback, so
 /// only a stopped sandbox takes this long.
 const CUSTOMER_TIMEOUT: Duration = Duration::from_secs(15);
@@ -155,6 +190,57 @@ impl DemoCustomer {
     pub async fn pay(&self, code_value: &str) -> Result<(), SandboxError> {
         let url = wallet_pay_url(&self.local_url, code_value)
             .ok_or_else(|| SandboxError::NotAWalletCode(code_value.to_owned()))?;
+        self.post(url).await
+    }
+
+    /// Confirms a User-presented payment, as [`EmbeddedSandbox::confirm_as_customer`].
+    pub async fn confirm(&self, payment_request_id: &str) -> Result<(), SandboxError> {
+        self.answer(payment_request_id, "pay").await
+    }
+
+    /// Declines a User-presented payment, as [`EmbeddedSandbox::decline_as_customer`].
+    pub async fn decline(&self, payment_request_id: &str) -> Result<(), SandboxError> {
+        self.answer(payment_request_id, "decline").await
+    }
+
+    /// Opens the payment-code page (JSON form), finds the payment among those waiting and
+    /// posts `button` (`pay` or `decline`) to its wallet page on the local address.
+    async fn answer(&self, payment_request_id: &str, button: &str) -> Result<(), SandboxError> {
+        let response = self
+            .http
+            .get(payment_code_url(&self.local_url))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(CUSTOMER_TIMEOUT)
+            .send()
+            .await
+            .map_err(SandboxError::Customer)?;
+        let status = response.status();
+        let body = response.text().await.map_err(SandboxError::Customer)?;
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        if !status.is_success() {
+            return Err(refused(status.as_u16(), &page));
+        }
+        let wallet = page["waiting"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|w| w["paymentRequestId"] == payment_request_id)
+            .and_then(|w| w["walletUrl"].as_str())
+            .and_then(|u| Url::parse(u).ok())
+            .ok_or_else(|| SandboxError::WalletRefused {
+                status: 404,
+                error: NOT_WAITING.to_owned(),
+                message: format!(
+                    "The payment {payment_request_id} is not waiting for the customer's confirmation."
+                ),
+            })?;
+        let mut url = self.local_url.clone();
+        url.set_path(&format!("{}/{button}", wallet.path().trim_end_matches('/')));
+        self.post(url).await
+    }
+
+    /// One tap on the wallet page, as a JSON client: `Ok` on 2xx, else the wallet's refusal.
+    async fn post(&self, url: Url) -> Result<(), SandboxError> {
         let response = self
             .http
             .post(url)
@@ -170,18 +256,23 @@ impl DemoCustomer {
         // The wallet's JSON refusal (see `wallet`): `{"error": ..., "message": ...}`.
         let body = response.text().await.unwrap_or_default();
         let refusal: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        let field = |name: &str| {
-            refusal
-                .get(name)
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        Err(SandboxError::WalletRefused {
-            status: status.as_u16(),
-            error: field("error"),
-            message: field("message"),
-        })
+        Err(refused(status.as_u16(), &refusal))
+    }
+}
+
+/// The wallet's JSON refusal (`{"error": ..., "message": ...}`) as an error.
+fn refused(status: u16, refusal: &serde_json::Value) -> SandboxError {
+    let field = |name: &str| {
+        refusal
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    SandboxError::WalletRefused {
+        status,
+        error: field("error"),
+        message: field("message"),
     }
 }
 

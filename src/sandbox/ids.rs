@@ -61,6 +61,16 @@ pub(crate) fn wallet_token() -> Result<String, LedgerError> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes::<16>()?))
 }
 
+/// One of the demo customer's payment codes: 18 digits (a common length of Alipay's codes),
+/// a random prefix from 25-30 (the docs' rule for an Alipay code), random digits, then
+/// `ending`, the four digits that pick the simulated customer (see `payments`). Fresh at
+/// every call, as a real wallet's code rotates, so no test can come to depend on one value.
+pub(crate) fn payment_code(ending: &str) -> Result<String, LedgerError> {
+    let prefix = 25 + u32::from(random_bytes::<1>()?[0] % 6);
+    let middle = random_digits(18usize.saturating_sub(2 + ending.len()))?;
+    Ok(format!("{prefix}{middle}{ending}"))
+}
+
 /// A made-up wallet customer for `pspCustomerInfo`.
 pub(crate) fn psp_customer_id() -> Result<String, LedgerError> {
     Ok(format!("2088{}", random_digits(12)?))
@@ -85,5 +95,11 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
         );
         assert_eq!(psp_customer_id().unwrap().len(), 16);
+        for ending in ["0000", "1111", "2222", "3333"] {
+            let code = payment_code(ending).unwrap();
+            assert!(super::super::payments::valid_payment_code(&code), "{code}");
+            assert!(code.ends_with(ending), "{code}");
+            assert_eq!(code.len(), 18);
+        }
     }
 }

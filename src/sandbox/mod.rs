@@ -16,7 +16,10 @@
 //!   outbox, plus the time-driven transitions (expiry, registration approval).
 //! * `gateway`: HTTP, verification of requests, signing of answers, fault application.
 //! * `payments`, `refunds`, `registrations`: the business rules of each API.
-//! * `wallet`: the customer's phone page that "scans" an order code and pays it.
+//! * `wallet`: the customer's phone page that "scans" an order code and pays it, or confirms
+//!   or declines a User-presented payment.
+//! * `payment_code`: the demo customer's payment codes (User-presented) and the payments
+//!   waiting for their confirmation.
 //! * `notifier`: signed `notifyPayment` / `notifyRegistrationStatus` with Alipay's resend
 //!   schedule.
 //! * [`faults`] and `control`: fault injection and the loopback-only control endpoint.
@@ -33,6 +36,7 @@ mod control;
 mod gateway;
 mod ids;
 mod notifier;
+mod payment_code;
 mod payments;
 mod refunds;
 mod registrations;
@@ -42,6 +46,7 @@ mod wallet;
 pub use control::is_loopback_peer;
 pub use gateway::parse_request;
 pub use options::{ClientRegistration, SandboxOptions};
+pub use payments::DECLINED_CODE;
 pub use server::{RunningSandbox, start};
 
 use std::path::PathBuf;
@@ -90,7 +95,9 @@ pub enum SandboxError {
     #[error("the sandbox wallet refused the demo payment (HTTP {status} {error}): {message}")]
     WalletRefused {
         status: u16,
-        /// The wallet's code: `expired`, `cancelled`, `already_paid`, `not_found`, ...
+        /// The wallet's code: `expired`, `cancelled`, `already_paid`, `not_found`, ...; or
+        /// `not_waiting` (HTTP 404) when the demo customer does not find a User-presented
+        /// payment on their payment-code page.
         error: String,
         message: String,
     },

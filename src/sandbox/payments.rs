@@ -342,6 +342,8 @@ pub(crate) enum Refusal {
     Cancelled,
     AlreadyPaid,
     Failed,
+    /// Only a User-presented payment can be declined (see [`customer_declines`]).
+    NotUserPresented,
 }
 
 impl Refusal {
@@ -352,17 +354,39 @@ impl Refusal {
             Refusal::Cancelled => "cancelled",
             Refusal::AlreadyPaid => "already_paid",
             Refusal::Failed => "failed",
+            Refusal::NotUserPresented => "not_user_presented",
         }
     }
 
+    /// Shown on the wallet page and in the wallet's JSON, so in both languages.
     pub fn message(self) -> &'static str {
         match self {
-            Refusal::NotFound => "There is no payment for this code.",
-            Refusal::Expired => "This code has expired; ask the cashier for a new one.",
-            Refusal::Cancelled => "The merchant cancelled this payment.",
-            Refusal::AlreadyPaid => "This payment has already been paid.",
-            Refusal::Failed => "This payment failed and cannot be paid.",
+            Refusal::NotFound => "There is no payment for this code. · 没有与此码对应的支付。",
+            Refusal::Expired => {
+                "This code has expired; ask the cashier for a new one. · 此码已过期，请向收银员索取新码。"
+            }
+            Refusal::Cancelled => "The merchant cancelled this payment. · 商户已取消此支付。",
+            Refusal::AlreadyPaid => "This payment has already been paid. · 此支付已完成付款。",
+            Refusal::Failed => {
+                "This payment failed and can no longer be paid or declined. · 此支付已失败，无法再付款或拒绝。"
+            }
+            Refusal::NotUserPresented => {
+                "Only a payment made with your payment code can be declined; to refuse an order code, do not pay it. · 只有使用付款码的支付可以拒绝；不想支付订单码时，不付款即可。"
+            }
         }
+    }
+}
+
+/// Why the customer's wallet cannot act on `p` any more (pay or decline), or `None` while it
+/// is still waiting for the customer.
+fn settled(p: &PaymentRow, now_ms: i64) -> Option<Refusal> {
+    match p.status {
+        LedgerPaymentState::Success => Some(Refusal::AlreadyPaid),
+        LedgerPaymentState::Cancelled => Some(Refusal::Cancelled),
+        LedgerPaymentState::Fail if p.result_code == CLOSED_CODE => Some(Refusal::Expired),
+        LedgerPaymentState::Fail => Some(Refusal::Failed),
+        LedgerPaymentState::Processing if p.expire_at <= now_ms => Some(Refusal::Expired),
+        LedgerPaymentState::Processing => None,
     }
 }
 
@@ -373,19 +397,45 @@ pub(crate) fn customer_pays(
     now_ms: i64,
     mut p: PaymentRow,
 ) -> Result<Result<(PaymentRow, bool), Refusal>, LedgerError> {
-    let refusal = match p.status {
-        LedgerPaymentState::Success => Some(Refusal::AlreadyPaid),
-        LedgerPaymentState::Cancelled => Some(Refusal::Cancelled),
-        LedgerPaymentState::Fail if p.result_code == CLOSED_CODE => Some(Refusal::Expired),
-        LedgerPaymentState::Fail => Some(Refusal::Failed),
-        LedgerPaymentState::Processing if p.expire_at <= now_ms => Some(Refusal::Expired),
-        LedgerPaymentState::Processing => None,
-    };
-    if let Some(refusal) = refusal {
+    if let Some(refusal) = settled(&p, now_ms) {
         return Ok(Err(refusal));
     }
     let queued = mark_paid(tx, now_ms, &mut p)?;
     Ok(Ok((p, queued)))
+}
+
+/// The result code of a User-presented payment the customer declined in the wallet. The
+/// reference lists it among the User-presented `F` codes and says nothing about declining,
+/// so this is the sandbox's choice (README, "Choices where the reference is silent").
+pub const DECLINED_CODE: &str = "USER_PAYMENT_VERIFICATION_FAILED";
+
+/// `resultMessage` for [`DECLINED_CODE`]; API text, for the merchant's logs, so English only
+/// like every other `resultMessage` the sandbox writes.
+const DECLINED_MESSAGE: &str = "The customer declined the payment in the wallet.";
+
+/// The customer declines a User-presented payment that waits for their confirmation (the
+/// 1111 customer): it becomes `FAIL` [`DECLINED_CODE`] at once, with `paymentTime` now, as
+/// the other User-presented failures. No notification: the sandbox notifies successes only
+/// (the in-store rule). An Order Code or Entry Code payment is refused with
+/// [`Refusal::NotUserPresented`]: there the customer declines by not paying, and the code
+/// expires. `p` must be fresh (read after [`super::answer::advance`]).
+pub(crate) fn customer_declines(
+    tx: &Transaction<'_>,
+    now_ms: i64,
+    mut p: PaymentRow,
+) -> Result<Result<PaymentRow, Refusal>, LedgerError> {
+    if let Some(refusal) = settled(&p, now_ms) {
+        return Ok(Err(refusal));
+    }
+    if InStorePaymentScenario::from(p.scenario.as_str()) != InStorePaymentScenario::PaymentCode {
+        return Ok(Err(Refusal::NotUserPresented));
+    }
+    p.status = LedgerPaymentState::Fail;
+    p.result_code = DECLINED_CODE.into();
+    p.result_message = DECLINED_MESSAGE.into();
+    p.payment_time = Some(now_ms);
+    ledger::save_payment(tx, &p)?;
+    Ok(Ok(p))
 }
 
 /// SUCCESS now, and the `notifyPayment` queued when the merchant gave a URL. Returns whether a

@@ -21,7 +21,7 @@ use super::ledger::Ledger;
 use super::options::{ClientRegistration, Rules, SandboxOptions};
 use super::{
     ALIPAY_PRIVATE_KEY_FILE, ALIPAY_PUBLIC_KEY_FILE, LEDGER_FILE, SandboxError, control, gateway,
-    notifier, wallet,
+    notifier, payment_code, wallet,
 };
 use crate::ams::keys;
 
@@ -274,8 +274,11 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
     }
 
     let router = Router::new()
+        // A static segment wins over `{token}`, so the payment-code page has its own route.
+        .route("/wallet/payment-code", get(payment_code::page))
         .route("/wallet/{token}", get(wallet::page))
         .route("/wallet/{token}/pay", post(wallet::pay_handler))
+        .route("/wallet/{token}/decline", post(wallet::decline_handler))
         .merge(control::router(app.clone()))
         .fallback(gateway::handle)
         .with_state(app.clone());

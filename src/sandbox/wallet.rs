@@ -8,8 +8,16 @@
 //! `#pay`.
 //!
 //! `POST <codeValue>/pay` pays. With `Accept: application/json` the answer is JSON
-//! (`{"status":"SUCCESS","paymentId":...}`, or `{"error":"expired"|"cancelled"|"already_paid"|
-//! "not_found"|"failed","message":...}` with HTTP 410/409/409/404/409); otherwise an HTML page.
+//! (`{"status":"SUCCESS","resultCode":"SUCCESS","paymentId":...}`, or
+//! `{"error":"expired"|"cancelled"|"already_paid"|"not_found"|"failed","message":...}` with
+//! HTTP 410/409/409/404/409); otherwise an HTML page.
+//!
+//! A User-presented payment that waits for the customer (the 1111 customer, see `payments`)
+//! has a wallet page too, reached from the demo customer's payment-code page
+//! (`payment_code`): it shows `#confirm` (posts to `/pay`) and `#decline` (posts to
+//! `/decline`) instead of `#pay`. `POST <wallet url>/decline` answers like `/pay`, with
+//! `{"status":"FAIL","resultCode":"USER_PAYMENT_VERIFICATION_FAILED",...}` on success and
+//! the same refusals (plus `409 not_user_presented` for an Order Code or Entry Code payment).
 
 use std::sync::Arc;
 
@@ -23,9 +31,13 @@ use super::clock::wire_time;
 use super::ledger::{self, LedgerError, LedgerPaymentState, PaymentRow};
 use super::payments::{self, Refusal};
 use super::server::GatewayState;
-use crate::ams::models::PayRequest;
+use crate::ams::models::{InStorePaymentScenario, PayRequest};
 use crate::locale::Locale;
 use crate::money::{Currency, Money};
+
+/// The demo customer's payment-code page, `/wallet/payment-code` (see `payment_code`). No
+/// wallet token can collide with it: tokens are 22 base64url characters.
+pub(crate) const PAYMENT_CODE_PATH: &str = "payment-code";
 
 /// The URL a code encodes: `<public base>/wallet/<token>`.
 pub(crate) fn wallet_url(public_base: &str, token: &str) -> String {
@@ -41,11 +53,23 @@ pub(crate) enum Locator {
     AnyId(String),
 }
 
-/// The JSON answer of a successful wallet payment.
+/// What the customer does in the wallet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Pay an order code, or confirm a User-presented payment.
+    Pay,
+    /// Decline a User-presented payment.
+    Decline,
+}
+
+/// The JSON answer of a wallet action that happened: the payment's new status and result
+/// code (`SUCCESS`/`SUCCESS` after paying, `FAIL`/`USER_PAYMENT_VERIFICATION_FAILED` after
+/// declining).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Paid {
+pub(crate) struct Done {
     pub status: &'static str,
+    pub result_code: String,
     pub payment_id: String,
     pub payment_request_id: String,
     pub payment_time: Option<String>,
@@ -75,15 +99,21 @@ impl NotPaid {
             NotPaid::Ambiguous(m) => ("ambiguous", m.clone()),
             NotPaid::Internal => (
                 "internal",
-                "The sandbox could not record the payment; try again.".to_owned(),
+                "The sandbox could not record your answer; try again. · 沙箱未能记录您的操作，请重试。"
+                    .to_owned(),
             ),
         };
         serde_json::json!({ "error": error, "message": message })
     }
 }
 
-/// The customer pays (wallet page and control endpoint share this).
-pub(crate) async fn pay(app: &Arc<GatewayState>, locator: Locator) -> Result<Paid, NotPaid> {
+/// The customer pays or declines (wallet page, payment-code page and control endpoint share
+/// this, so every way in follows the same rules).
+pub(crate) async fn act(
+    app: &Arc<GatewayState>,
+    locator: Locator,
+    action: Action,
+) -> Result<Done, NotPaid> {
     let worker = app.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let now = worker.clock.now_ms();
@@ -99,10 +129,15 @@ pub(crate) async fn pay(app: &Arc<GatewayState>, locator: Locator) -> Result<Pai
             let Some(p) = found else {
                 return Ok((Err(NotPaid::Refused(Refusal::NotFound)), woke));
             };
-            Ok(match payments::customer_pays(tx, now, p)? {
+            let outcome = match action {
+                Action::Pay => payments::customer_pays(tx, now, p)?,
+                Action::Decline => payments::customer_declines(tx, now, p)?.map(|p| (p, false)),
+            };
+            Ok(match outcome {
                 Ok((p, queued)) => (
-                    Ok(Paid {
-                        status: "SUCCESS",
+                    Ok(Done {
+                        status: p.status.as_str(),
+                        result_code: p.result_code,
                         payment_time: p.payment_time.map(wire_time),
                         payment_id: p.payment_id,
                         payment_request_id: p.payment_request_id,
@@ -122,7 +157,7 @@ pub(crate) async fn pay(app: &Arc<GatewayState>, locator: Locator) -> Result<Pai
             result
         }
         Ok(Err(e)) => {
-            tracing::error!(error = %e, "sandbox wallet could not pay");
+            tracing::error!(error = %e, ?action, "sandbox wallet could not record the customer's answer");
             Err(NotPaid::Internal)
         }
         Err(e) => {
@@ -132,7 +167,7 @@ pub(crate) async fn pay(app: &Arc<GatewayState>, locator: Locator) -> Result<Pai
     }
 }
 
-fn wants_json(headers: &HeaderMap) -> bool {
+pub(super) fn wants_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -161,21 +196,41 @@ pub(crate) async fn page(
             .into_response(),
         _ => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            Html(message_page(
-                "The sandbox failed; reload the page.",
-                "ERROR",
-            )),
+            Html(message_page(FAILED_PAGE, "ERROR")),
         )
             .into_response(),
     }
 }
+
+/// What the wallet page says when the sandbox itself failed.
+pub(super) const FAILED_PAGE: &str =
+    "The sandbox failed; reload the page. · 沙箱出错，请刷新页面。";
 
 pub(crate) async fn pay_handler(
     State(app): State<Arc<GatewayState>>,
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let outcome = pay(&app, Locator::Token(token.clone())).await;
+    answer_action(app, token, headers, Action::Pay).await
+}
+
+pub(crate) async fn decline_handler(
+    State(app): State<Arc<GatewayState>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    answer_action(app, token, headers, Action::Decline).await
+}
+
+/// `POST <wallet url>/pay` and `/decline`: JSON for scripts, else the page again with a
+/// notice, under the same HTTP status.
+async fn answer_action(
+    app: Arc<GatewayState>,
+    token: String,
+    headers: HeaderMap,
+    action: Action,
+) -> Response {
+    let outcome = act(&app, Locator::Token(token.clone()), action).await;
     if wants_json(&headers) {
         return match outcome {
             Ok(paid) => axum::Json(paid).into_response(),
@@ -195,6 +250,10 @@ pub(crate) async fn pay_handler(
     })
     .await;
     let notice = match &outcome {
+        Ok(_) if action == Action::Decline => {
+            "Declined. The cashier will see that the payment failed. · 已拒绝，收银员将看到支付失败。"
+                .to_owned()
+        }
         Ok(_) => {
             "Paid. You can show this screen to the cashier. · 支付成功，可向收银员出示此页面。"
                 .to_owned()
@@ -209,7 +268,7 @@ pub(crate) async fn pay_handler(
     (status, Html(html)).into_response()
 }
 
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -233,9 +292,14 @@ h1{font-size:1.3rem;margin:0 0 4px}.muted{color:#6b7280;margin:2px 0}\
 #status{font-weight:600;margin:16px 0 4px}\
 .notice{background:#eef6ff;border-radius:8px;padding:10px 12px}\
 button{width:100%;font-size:1.4rem;padding:18px;margin-top:16px;border:0;border-radius:12px;background:#1677ff;color:#fff}\
-button:disabled{background:#c9cdd4}";
+button:disabled{background:#c9cdd4}\
+button.decline{background:#fff;color:#cf1322;border:2px solid #cf1322;margin-top:10px}\
+button.decline:disabled{color:#c9cdd4;border-color:#c9cdd4}\
+a{color:#1677ff}.code{font-family:ui-monospace,monospace;font-size:1.25rem;letter-spacing:.08em;margin:8px 0 0;word-break:break-all}\
+.qr svg{width:100%;max-width:240px;display:block;margin:8px auto 0}\
+ul{list-style:none;padding:0;margin:0}li{padding:10px 0;border-top:1px solid #eef0f3}";
 
-fn shell(body: &str) -> String {
+pub(super) fn shell(body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
@@ -256,6 +320,11 @@ fn message_page(message: &str, status: &str) -> String {
 /// The bilingual status line and whether the code can still be paid.
 fn status_line(p: &PaymentRow, now_ms: i64) -> (&'static str, &'static str, bool) {
     match p.status {
+        LedgerPaymentState::Processing if p.expire_at > now_ms && is_user_presented(p) => (
+            "PROCESSING",
+            "Waiting for your confirmation · 等待您确认",
+            true,
+        ),
         LedgerPaymentState::Processing if p.expire_at > now_ms => {
             ("PROCESSING", "Awaiting payment · 待支付", true)
         }
@@ -265,21 +334,63 @@ fn status_line(p: &PaymentRow, now_ms: i64) -> (&'static str, &'static str, bool
             ("CANCELLED", "Cancelled by the merchant · 商户已取消", false)
         }
         LedgerPaymentState::Fail if p.is_closed() => ("EXPIRED", "Expired · 已过期", false),
+        LedgerPaymentState::Fail if p.result_code == payments::DECLINED_CODE => {
+            ("FAIL", "Declined by you · 您已拒绝", false)
+        }
         LedgerPaymentState::Fail => ("FAIL", "Failed · 支付失败", false),
+    }
+}
+
+fn is_user_presented(p: &PaymentRow) -> bool {
+    InStorePaymentScenario::from(p.scenario.as_str()) == InStorePaymentScenario::PaymentCode
+}
+
+/// The merchant's name as the customer sees it (display name, else the legal name).
+pub(super) fn merchant_of(p: &PaymentRow) -> String {
+    serde_json::from_str::<PayRequest>(&p.request_json)
+        .ok()
+        .map(|r| {
+            let m = r.order.merchant;
+            m.merchant_display_name.unwrap_or(m.merchant_name)
+        })
+        .unwrap_or_default()
+}
+
+/// The amount in both languages' formats (`USD 12.50`, `12.50 美元`).
+pub(super) fn amount_texts(p: &PaymentRow) -> (String, String) {
+    match Currency::from_code(&p.currency).and_then(|c| Money::from_minor(p.amount, c)) {
+        Ok(money) => (
+            money.format(Locale::English),
+            money.format(Locale::SimplifiedChinese),
+        ),
+        Err(_) => (format!("{} {}", p.currency, p.amount), String::new()),
+    }
+}
+
+/// The buttons: Pay for an order code; Confirm and Decline for a User-presented payment
+/// (its `/pay` is the confirmation).
+fn actions(p: &PaymentRow, action: &str, payable: bool) -> String {
+    let action = escape(action);
+    let disabled = if payable { "" } else { " disabled" };
+    if is_user_presented(p) {
+        format!(
+            "<form method=\"post\" action=\"{action}/pay\">\
+             <button id=\"confirm\" type=\"submit\"{disabled}>Confirm payment · 确认付款</button></form>\n\
+             <form method=\"post\" action=\"{action}/decline\">\
+             <button id=\"decline\" class=\"decline\" type=\"submit\"{disabled}>Decline · 拒绝</button></form>\n\
+             <p class=\"muted\"><a id=\"back\" href=\"/wallet/{PAYMENT_CODE_PATH}\">My payment code · 我的付款码</a></p>"
+        )
+    } else {
+        format!(
+            "<form method=\"post\" action=\"{action}/pay\">\
+             <button id=\"pay\" type=\"submit\"{disabled}>Pay · 支付</button></form>"
+        )
     }
 }
 
 fn render(app: &GatewayState, p: &PaymentRow, now_ms: i64, notice: Option<&str>) -> String {
     let request: Option<PayRequest> = serde_json::from_str(&p.request_json).ok();
-    let merchant = request
-        .as_ref()
-        .map(|r| {
-            let m = &r.order.merchant;
-            m.merchant_display_name
-                .clone()
-                .unwrap_or_else(|| m.merchant_name.clone())
-        })
-        .unwrap_or_default();
+    let merchant = merchant_of(p);
     let store = request
         .as_ref()
         .map(|r| r.order.merchant.store.store_name.clone())
@@ -288,14 +399,7 @@ fn render(app: &GatewayState, p: &PaymentRow, now_ms: i64, notice: Option<&str>)
         .as_ref()
         .map(|r| r.order.order_description.clone())
         .unwrap_or_default();
-    let (amount_en, amount_zh) =
-        match Currency::from_code(&p.currency).and_then(|c| Money::from_minor(p.amount, c)) {
-            Ok(money) => (
-                money.format(Locale::English),
-                money.format(Locale::SimplifiedChinese),
-            ),
-            Err(_) => (format!("{} {}", p.currency, p.amount), String::new()),
-        };
+    let (amount_en, amount_zh) = amount_texts(p);
     let (status_code, status_text, payable) = status_line(p, now_ms);
     let action = wallet_url(
         &app.public_base,
@@ -314,10 +418,7 @@ fn render(app: &GatewayState, p: &PaymentRow, now_ms: i64, notice: Option<&str>)
          <p class=\"muted\" id=\"amount-zh\">{amount_zh}</p>\n\
          <p id=\"status\" data-status=\"{status_code}\">{status_text}</p>\n\
          <p class=\"muted\" id=\"expiry\" data-expire-time=\"{expiry}\">Expires · 过期时间: {expiry} ({left} s)</p>\n\
-         {notice}\n\
-         <form method=\"post\" action=\"{action}/pay\">\
-         <button id=\"pay\" type=\"submit\"{disabled}>Pay · 支付</button></form>\n\
-         </div>",
+         {notice}\n{buttons}\n</div>",
         merchant = escape(&merchant),
         store = escape(&store),
         description = escape(&description),
@@ -325,8 +426,7 @@ fn render(app: &GatewayState, p: &PaymentRow, now_ms: i64, notice: Option<&str>)
         value = p.amount,
         amount_en = escape(&amount_en),
         amount_zh = escape(&amount_zh),
-        action = escape(&action),
-        disabled = if payable { "" } else { " disabled" },
+        buttons = actions(p, &action, payable),
     ))
 }
 

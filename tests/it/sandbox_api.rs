@@ -294,6 +294,59 @@ impl Harness {
         .await
     }
 
+    /// The customer declines a User-presented payment through the control endpoint.
+    async fn customer_declines(&self, id: &str) -> (u16, Value) {
+        self.control(
+            reqwest::Method::POST,
+            &format!("/sandbox/control/payments/{id}/decline"),
+            None,
+        )
+        .await
+    }
+
+    /// The demo customer's payment-code page as JSON (no token: it is a wallet page).
+    async fn payment_code_page(&self) -> Value {
+        let resp = self
+            .http
+            .get(self.url("/wallet/payment-code"))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            resp.headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "rotating codes must not be cached"
+        );
+        serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap()
+    }
+
+    /// The `paymentRequestId`s on the payment-code page's waiting list, in its order.
+    async fn waiting_ids(&self) -> Vec<String> {
+        self.payment_code_page().await["waiting"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["paymentRequestId"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The wallet URL of a waiting payment, from the payment-code page.
+    async fn waiting_wallet_url(&self, request_id: &str) -> String {
+        self.payment_code_page().await["waiting"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["paymentRequestId"] == request_id)
+            .unwrap_or_else(|| panic!("{request_id} is not waiting"))["walletUrl"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// The customer presses Pay on the wallet page, as a JSON client.
     async fn wallet_pay(&self, code_value: &str) -> (u16, Value) {
         let resp = self
@@ -1279,6 +1332,388 @@ async fn user_presented_codes_simulate_customers() {
     );
 }
 
+/// The docs' rule for an Alipay payment code (16-24 digits starting with 25-30), written out
+/// again here so that the sandbox's own check is not what the test trusts.
+fn is_alipay_code(code: &str) -> bool {
+    (16..=24).contains(&code.len())
+        && code.bytes().all(|b| b.is_ascii_digit())
+        && (25..=30).contains(&code[..2].parse::<u8>().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_presented_customers_decline_through_the_control_endpoint() {
+    let h = harness().await;
+    let confirm_code = "281006020000000000001111";
+    assert!(matches!(
+        unknown(&h.client, &upm("dec-1", 100, confirm_code)).await,
+        UnknownReason::ResultUnknown { .. }
+    ));
+    let (status, body) = h.customer_declines("dec-1").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "FAIL");
+    assert_eq!(body["resultCode"], "USER_PAYMENT_VERIFICATION_FAILED");
+    assert_eq!(body["paymentRequestId"], "dec-1");
+    assert!(body["paymentTime"].is_string(), "{body}");
+    // inquiryPayment reports it as every other User-presented failure.
+    let r = success(&h.client, &inquiry("dec-1")).await;
+    assert_eq!(r.payment_status, Some(PaymentStatus::Fail));
+    assert_eq!(
+        r.payment_result_code.as_deref(),
+        Some("USER_PAYMENT_VERIFICATION_FAILED")
+    );
+    assert!(r.payment_time.is_some());
+    assert!(r.psp_customer_info.is_none());
+    // A replay of the pay now gets the F; confirming or declining again is refused.
+    assert_eq!(
+        failure_code(&h.client, &upm("dec-1", 100, confirm_code)).await,
+        "USER_PAYMENT_VERIFICATION_FAILED"
+    );
+    let (status, body) = h.customer_pays("dec-1").await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("failed")));
+    let (status, body) = h.customer_declines("dec-1").await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("failed")));
+    // No notification for a failure (the in-store rule).
+    let payment_id = r.payment_id.unwrap();
+    assert!(h.notification(&payment_id).await.is_none());
+
+    // Paid first: declining is refused and the payment stays paid.
+    unknown(&h.client, &upm("dec-2", 100, confirm_code)).await;
+    assert_eq!(h.customer_pays("dec-2").await.0, 200);
+    let (status, body) = h.customer_declines("dec-2").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("already_paid"))
+    );
+    assert_eq!(
+        status_of(&h.client, "dec-2").await.0,
+        PaymentStatus::Success
+    );
+
+    // Cancelled by the merchant, then expired, then unknown.
+    unknown(&h.client, &upm("dec-3", 100, confirm_code)).await;
+    success(&h.client, &CancelRequest::by_payment_request_id("dec-3")).await;
+    let (status, body) = h.customer_declines("dec-3").await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("cancelled")));
+    unknown(&h.client, &upm("dec-4", 100, confirm_code)).await;
+    h.advance_clock(301).await;
+    let (status, body) = h.customer_declines("dec-4").await;
+    assert_eq!((status, body["error"].as_str()), (410, Some("expired")));
+    assert_eq!(
+        status_of(&h.client, "dec-4").await,
+        (PaymentStatus::Fail, "ORDER_IS_CLOSED".to_owned())
+    );
+    let (status, body) = h.customer_declines("no-such-payment").await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
+
+    // An order code is refused by not paying it, not declined.
+    success(&h.client, &oc("dec-oc", 100)).await;
+    let (status, body) = h.customer_declines("dec-oc").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("not_user_presented"))
+    );
+    assert_eq!(
+        status_of(&h.client, "dec-oc").await.0,
+        PaymentStatus::Processing
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wallet_page_of_a_user_presented_payment_confirms_or_declines() {
+    let h = harness().await;
+    let confirm_code = "261006020000000000001111";
+    unknown(&h.client, &upm("wup-1", 250, confirm_code)).await;
+    unknown(&h.client, &upm("wup-2", 250, confirm_code)).await;
+    let wallet = h.waiting_wallet_url("wup-1").await;
+
+    let html = h
+        .http
+        .get(&wallet)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"confirm\""), "{html}");
+    assert!(html.contains("id=\"decline\""), "{html}");
+    assert!(
+        html.contains(&format!("action=\"{wallet}/decline\"")),
+        "{html}"
+    );
+    assert!(html.contains(&format!("action=\"{wallet}/pay\"")), "{html}");
+    assert!(!html.contains("id=\"pay\""), "{html}");
+    assert!(html.contains("data-status=\"PROCESSING\""), "{html}");
+    assert!(html.contains("等待您确认"), "{html}");
+
+    // Declined from the page as a browser without JavaScript: the result page says so.
+    let resp = h
+        .http
+        .post(format!("{wallet}/decline"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("data-status=\"FAIL\""), "{html}");
+    assert!(html.contains("id=\"notice\""), "{html}");
+    assert!(
+        html.contains("id=\"decline\" class=\"decline\" type=\"submit\" disabled"),
+        "{html}"
+    );
+    assert_eq!(
+        status_of(&h.client, "wup-1").await,
+        (
+            PaymentStatus::Fail,
+            "USER_PAYMENT_VERIFICATION_FAILED".to_owned()
+        )
+    );
+    // The same refusals as paying, in JSON too.
+    let resp = h
+        .http
+        .post(format!("{wallet}/decline"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 409);
+    let body: Value = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"], "failed");
+    let (status, body) = h.wallet_pay(&wallet).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("failed")));
+
+    // The other one is confirmed through the same page's Confirm (its /pay).
+    let wallet = h.waiting_wallet_url("wup-2").await;
+    let (status, body) = h.wallet_pay(&wallet).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "SUCCESS");
+    assert_eq!(body["resultCode"], "SUCCESS");
+    let resp = h
+        .http
+        .post(format!("{wallet}/decline"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 409);
+
+    // Order Code pages keep their single Pay button.
+    let code = code_value(&success(&h.client, &oc("wup-oc", 100)).await);
+    let html = h
+        .http
+        .get(&code)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("id=\"pay\""), "{html}");
+    assert!(!html.contains("id=\"decline\""), "{html}");
+    let resp = h
+        .http
+        .post(format!("{code}/decline"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 409);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_payment_code_page_shows_working_codes_and_the_waiting_payments() {
+    let h = harness().await;
+    let page = h.payment_code_page().await;
+    let codes = &page["codes"];
+    for (key, ending) in [
+        ("paid", "0000"),
+        ("confirm", "1111"),
+        ("balance", "2222"),
+        ("expired", "3333"),
+    ] {
+        let code = codes[key].as_str().unwrap();
+        assert!(is_alipay_code(code), "{key}: {code}");
+        assert!(code.ends_with(ending), "{key}: {code}");
+    }
+    assert_eq!(page["waiting"], json!([]));
+    // Fresh codes at every load, like a wallet's rotating code.
+    let again = h.payment_code_page().await;
+    assert_ne!(again["codes"]["paid"], codes["paid"]);
+
+    // The codes work at the gateway as their customers say.
+    let code = |key: &str| codes[key].as_str().unwrap().to_owned();
+    success(&h.client, &upm("pc-paid", 100, &code("paid"))).await;
+    assert_eq!(
+        failure_code(&h.client, &upm("pc-balance", 100, &code("balance"))).await,
+        "USER_BALANCE_NOT_ENOUGH"
+    );
+    assert_eq!(
+        failure_code(&h.client, &upm("pc-expired", 100, &code("expired"))).await,
+        "EXPIRED_CODE"
+    );
+    success(&h.client, &oc("pc-oc", 100)).await;
+    assert!(h.waiting_ids().await.is_empty());
+
+    // Only the 1111 payments wait, newest first.
+    unknown(&h.client, &upm("pc-1", 1250, &code("confirm"))).await;
+    unknown(&h.client, &upm("pc-2", 300, &code("confirm"))).await;
+    assert_eq!(h.waiting_ids().await, ["pc-2", "pc-1"]);
+    let page = h.payment_code_page().await;
+    let first = &page["waiting"][1];
+    assert_eq!(first["amount"], "1250");
+    assert_eq!(first["currency"], "HKD");
+    assert_eq!(first["merchant"], "Demo Cafe");
+    let wallet = first["walletUrl"].as_str().unwrap();
+    assert!(wallet.starts_with(&h.url("/wallet/")), "{wallet}");
+    assert_eq!(h.http.get(wallet).send().await.unwrap().status(), 200);
+
+    // The HTML form: digits, QR codes, the list with links to the wallet pages.
+    let html = h
+        .http
+        .get(h.url("/wallet/payment-code"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for ending in ["0000", "1111", "2222", "3333"] {
+        let at = html
+            .find(&format!("id=\"code-{ending}\">"))
+            .unwrap_or_else(|| panic!("no #code-{ending}: {html}"));
+        let digits: String = html[at..]
+            .split('>')
+            .nth(1)
+            .unwrap()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        assert!(
+            is_alipay_code(&digits) && digits.ends_with(ending),
+            "{digits}"
+        );
+    }
+    assert_eq!(html.matches("<svg").count(), 4, "{html}");
+    assert!(html.contains("id=\"waiting\""), "{html}");
+    assert_eq!(html.matches("class=\"waiting-payment\"").count(), 2);
+    let path = wallet.strip_prefix(&h.url("")).unwrap();
+    assert!(
+        html.contains(&format!(
+            "data-payment-request-id=\"pc-1\"><a href=\"{path}\">"
+        )),
+        "{html}"
+    );
+    assert!(html.contains("HKD 12.50"), "{html}");
+
+    // Confirmed or declined payments leave the list; so do expired ones.
+    assert_eq!(h.customer_pays("pc-1").await.0, 200);
+    assert_eq!(h.waiting_ids().await, ["pc-2"]);
+    assert_eq!(h.customer_declines("pc-2").await.0, 200);
+    assert!(h.waiting_ids().await.is_empty());
+    unknown(&h.client, &upm("pc-3", 100, &code("confirm"))).await;
+    assert_eq!(h.waiting_ids().await, ["pc-3"]);
+    h.advance_clock(301).await;
+    assert!(h.waiting_ids().await.is_empty());
+
+    // At most ten, the newest.
+    for i in 0..11 {
+        unknown(
+            &h.client,
+            &upm(&format!("pc-many-{i:02}"), 100, &code("confirm")),
+        )
+        .await;
+    }
+    let ids = h.waiting_ids().await;
+    assert_eq!(ids.len(), 10);
+    assert_eq!(ids[0], "pc-many-10");
+    assert!(!ids.contains(&"pc-many-00".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_faults_on_pay_hit_user_presented_payments_the_same_way() {
+    let h = harness().await;
+    let paid_code = "281006020000000000000000";
+    let confirm_code = "281006020000000000001111";
+
+    // 5xx: nothing processed, nothing charged.
+    h.set_faults(json!({"http_5xx_rate": 1.0, "apis": ["pay"]}))
+        .await;
+    match unknown(&h.client, &upm("fu-5xx", 100, paid_code)).await {
+        UnknownReason::HttpStatus(s) => assert!(s == 500 || s == 503, "{s}"),
+        other => panic!("{other:?}"),
+    }
+    h.clear_faults().await;
+    assert_eq!(
+        failure_code(&h.client, &inquiry("fu-5xx")).await,
+        "ORDER_NOT_EXIST"
+    );
+
+    // A lost answer: the customer was charged and the ledger has it; the replay with the
+    // same paymentRequestId gets the stored answer byte for byte.
+    h.set_faults(json!({"drop_response_rate": 1.0, "apis": ["pay"]}))
+        .await;
+    let body = serde_json::to_vec(&upm("fu-drop", 100, paid_code)).unwrap();
+    let path = "/ams/sandbox/api/v1/payments/pay";
+    let reason = unknown(&h.client, &upm("fu-drop", 100, paid_code)).await;
+    assert!(matches!(reason, UnknownReason::Transport(_)), "{reason:?}");
+    assert!(reason.request_may_have_arrived());
+    let books = h.ledger().await;
+    let row = books["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["payment_request_id"] == "fu-drop")
+        .unwrap_or_else(|| panic!("not committed: {books}"))
+        .clone();
+    assert_eq!(row["status"], "SUCCESS");
+    assert_eq!(row["scenario"], "PaymentCode");
+    h.clear_faults().await;
+    let first = h.post(path, CLIENT, &body).await;
+    let second = h.post(path, CLIENT, &body).await;
+    assert_eq!(first.result().1, "SUCCESS");
+    assert_eq!(first.body, second.body, "replays must be byte-identical");
+    assert_eq!(first.json()["paymentId"], row["payment_id"]);
+    // Charged once: one payment, one notification.
+    let payment_id = row["payment_id"].as_str().unwrap();
+    assert!(h.notification(payment_id).await.is_some());
+    let books = h.ledger().await;
+    let rows = books["payments"].as_array().unwrap();
+    assert_eq!(
+        rows.iter()
+            .filter(|p| p["payment_request_id"] == "fu-drop")
+            .count(),
+        1
+    );
+
+    // A lost U for the confirming customer: still waiting, the replay says so again.
+    h.set_faults(json!({"drop_response_rate": 1.0, "apis": ["pay"], "count": 1}))
+        .await;
+    let reason = unknown(&h.client, &upm("fu-wait", 100, confirm_code)).await;
+    assert!(matches!(reason, UnknownReason::Transport(_)), "{reason:?}");
+    match unknown(&h.client, &upm("fu-wait", 100, confirm_code)).await {
+        UnknownReason::ResultUnknown { code, .. } => assert_eq!(code, "PAYMENT_IN_PROCESS"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.waiting_ids().await, ["fu-wait"]);
+
+    // A forced U after processing an F: the failure is committed and the replay tells it.
+    h.set_faults(json!({"unknown_result_rate": 1.0, "apis": ["pay"]}))
+        .await;
+    match unknown(&h.client, &upm("fu-u", 100, "281006020000000000002222")).await {
+        UnknownReason::ResultUnknown { code, .. } => assert_eq!(code, "UNKNOWN_EXCEPTION"),
+        other => panic!("{other:?}"),
+    }
+    h.clear_faults().await;
+    assert_eq!(
+        status_of(&h.client, "fu-u").await,
+        (PaymentStatus::Fail, "USER_BALANCE_NOT_ENOUGH".to_owned())
+    );
+    assert_eq!(
+        failure_code(&h.client, &upm("fu-u", 100, "281006020000000000002222")).await,
+        "USER_BALANCE_NOT_ENOUGH"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Cancel and refund
 
@@ -2128,6 +2563,49 @@ async fn control_endpoint_pays_dumps_and_moves_the_clock() {
 
 // ---------------------------------------------------------------------------------------
 // Embedded form
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_demo_customer_confirms_and_declines_user_presented_payments() {
+    use alipay_pos::sandbox::{SandboxError, embedded};
+    let data = tempfile::tempdir().unwrap();
+    seed_sandbox_keys(data.path());
+    let sandbox = embedded::start(data.path(), "SANDBOX_DEMO_UPM")
+        .await
+        .unwrap();
+    let client = sandbox.client().unwrap();
+    let page = sandbox.payment_code_page_url();
+    assert_eq!(page.path(), "/wallet/payment-code");
+    let response = reqwest::Client::new()
+        .get(page)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    let codes: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let code = codes["codes"]["confirm"].as_str().unwrap();
+
+    unknown(&client, &upm("demo-yes", 100, code)).await;
+    unknown(&client, &upm("demo-no", 100, code)).await;
+    sandbox.confirm_as_customer("demo-yes").await.unwrap();
+    sandbox.decline_as_customer("demo-no").await.unwrap();
+    assert_eq!(
+        status_of(&client, "demo-yes").await.0,
+        PaymentStatus::Success
+    );
+    assert_eq!(
+        status_of(&client, "demo-no").await,
+        (PaymentStatus::Fail, sandbox::DECLINED_CODE.to_owned())
+    );
+    // Answered payments are no longer waiting: the customer cannot find them again.
+    for id in ["demo-yes", "demo-no", "never-sent"] {
+        let error = sandbox.decline_as_customer(id).await.unwrap_err();
+        assert!(
+            matches!(&error, SandboxError::WalletRefused { status: 404, error, .. } if error == embedded::NOT_WAITING),
+            "{id}: {error:?}"
+        );
+    }
+    sandbox.shutdown().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_sandbox_makes_its_keys_once_and_serves_the_app() {

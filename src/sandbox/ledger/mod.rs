@@ -28,7 +28,7 @@ pub use outbox::{
 };
 pub use payments::{
     CLOSED_CODE, LedgerPaymentState, PaymentRow, close_expired, insert_payment, payment_by_any_id,
-    payment_by_id, payment_by_request_id, payment_by_token, save_payment,
+    payment_by_id, payment_by_request_id, payment_by_token, save_payment, waiting_payments,
 };
 pub use refunds::{
     RefundRow, insert_refund, insert_rejection, refund_by_id, refund_by_request_id, refunded,

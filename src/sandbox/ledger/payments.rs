@@ -249,6 +249,31 @@ pub fn payment_by_any_id(
     Ok(Ok(payment_where(tx, "payment_request_id = ?1", &[&id])?))
 }
 
+/// The User-presented payments still waiting for the customer's confirmation (`PROCESSING`,
+/// scenario `PaymentCode`, not expired at `now_ms`, with a wallet token), newest first, at
+/// most `limit`: the demo customer's "Waiting for your confirmation" list.
+pub fn waiting_payments(
+    tx: &Transaction<'_>,
+    now_ms: i64,
+    limit: u32,
+) -> Result<Vec<PaymentRow>, LedgerError> {
+    let mut statement = tx.prepare(
+        "SELECT * FROM payments
+         WHERE status = 'PROCESSING' AND scenario = 'PaymentCode' AND expire_at > ?1
+           AND wallet_token IS NOT NULL
+         ORDER BY created_at DESC, rowid DESC
+         LIMIT ?2",
+    )?;
+    let rows = statement.query_map(params![now_ms, limit], PaymentRow::from_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        if let Some(p) = finish_payment(Some(row?))? {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
 /// Closes every unpaid payment whose expiry has passed. Returns how many closed.
 pub fn close_expired(tx: &Transaction<'_>, now_ms: i64) -> Result<usize, LedgerError> {
     Ok(tx.execute(
@@ -323,6 +348,37 @@ pub(super) mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn waiting_payments_are_open_user_presented_ones_newest_first() {
+        let ledger = Ledger::open_in_memory().unwrap();
+        let upm = |id: &str, created_at: i64, expire_at: i64| PaymentRow {
+            scenario: "PaymentCode".into(),
+            created_at,
+            ..payment(id, &format!("R-{id}"), expire_at)
+        };
+        ledger
+            .run(|tx| {
+                insert_payment(tx, &upm("OLD", 1_000, 9_000))?;
+                insert_payment(tx, &upm("NEW", 2_000, 9_000))?;
+                insert_payment(tx, &upm("GONE", 3_000, 4_000))?;
+                insert_payment(tx, &payment("OC", "R-OC", 9_000))?;
+                let mut paid = upm("PAID", 2_500, 9_000);
+                paid.status = LedgerPaymentState::Success;
+                insert_payment(tx, &paid)
+            })
+            .unwrap();
+        let ids = |limit| {
+            ledger
+                .run(|tx| waiting_payments(tx, 5_000, limit))
+                .unwrap()
+                .into_iter()
+                .map(|p| p.payment_id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(10), ["NEW", "OLD"]);
+        assert_eq!(ids(1), ["NEW"]);
     }
 
     #[test]

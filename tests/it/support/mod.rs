@@ -426,6 +426,38 @@ impl Control {
         (status, json_of(response).await)
     }
 
+    /// The customer declines a User-presented payment through the control endpoint (by
+    /// `paymentId` or `paymentRequestId`): HTTP status and JSON answer.
+    pub async fn customer_declines(&self, id: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!(
+                "{}/sandbox/control/payments/{id}/decline",
+                self.base
+            ))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, json_of(response).await)
+    }
+
+    /// The demo customer's payment-code page as JSON (`GET /wallet/payment-code`, no token
+    /// needed): `{"codes": {...}, "waiting": [...]}`.
+    pub async fn payment_code_page(&self) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/wallet/payment-code", self.base))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        json_of(response).await
+    }
+
     /// Moves the sandbox's clock (not the terminal's) by `ms`.
     pub async fn advance_clock_ms(&self, ms: i64) {
         let response = self
