@@ -410,3 +410,121 @@ fn pay_with_a_customer_code_exits_as_pay_does_and_never_keeps_the_code() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_who_declines_in_the_wallet_ends_failed_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let terminal = demo_terminal(dir.path(), Policy::fast(), |_| {}).await;
+    let (record, start) = start(&terminal, "8.85", scanned(14, "1111")).await;
+    assert_eq!(start, PayStart::AwaitingCustomer);
+    let id = record.payment_request_id;
+    let (status, answer) = Control::of(&terminal).customer_declines(&id).await;
+    assert_eq!(status, 200, "{answer}");
+    let record = wait_final(&terminal.checkout, &id, WAIT).await;
+    assert_eq!(record.state, PaymentState::Failed, "{record:?}");
+    assert_eq!(
+        record.result_code.as_deref(),
+        Some(ResultCode::UserPaymentVerificationFailed.as_str())
+    );
+    assert_consistent(&terminal, true).await;
+}
+
+/// `pay --customer-code` for the customer who confirms in the wallet: the command waits
+/// ("Waiting for the customer to confirm"), the customer confirms through the sandbox the
+/// command started, and it exits 0 with the `pay` JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pay_with_a_code_that_needs_confirmation_waits_for_the_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    seed_sandbox_keys(&data_dir);
+    // A fixed port, so the test can reach the sandbox inside the command.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let file = dir.path().join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[storage]\ndata_dir = \"{}\"\n\n[sandbox]\nlisten = \"127.0.0.1:{port}\"\n",
+            data_dir.display().to_string().replace('\\', "\\\\")
+        ),
+    )
+    .unwrap();
+    let customer = code(15, "1111");
+    let mut child = Command::new(binary())
+        .args([
+            "--config",
+            file.to_str().unwrap(),
+            "pay",
+            "6.60",
+            "--customer-code",
+            "-",
+            "--json",
+        ])
+        .env_remove("ALIPAY_POS_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("{customer}\n").as_bytes()).unwrap();
+    }
+    // Killed if the test fails before the command ends on its own.
+    let _kill = KillOnDrop(child.id());
+    let token_file = data_dir.join("sandbox").join("control.token");
+    wait_until("the command's sandbox to start", WAIT, || async {
+        token_file.exists()
+    })
+    .await;
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let control = Control::at(&format!("http://127.0.0.1:{port}"), token.trim());
+    wait_until("the payment to wait for the customer", WAIT, || async {
+        control
+            .ledger()
+            .await
+            .payments
+            .first()
+            .is_some_and(|p| p.status == "PROCESSING")
+    })
+    .await;
+    let id = control.ledger().await.payments[0]
+        .payment_request_id
+        .clone();
+    let (status, answer) = control.customer_pays(&id).await;
+    assert_eq!(status, 200, "{answer}");
+    let output = tokio::time::timeout(
+        WAIT,
+        tokio::task::spawn_blocking(move || child.wait_with_output()),
+    )
+    .await
+    .expect("the command ends once the customer confirmed")
+    .unwrap()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Waiting for the customer to confirm"),
+        "{stderr}"
+    );
+    let json = last_json(&output);
+    assert_eq!(json["status"], "SUCCESS", "{json}");
+    assert_eq!(json["paymentRequestId"], id.as_str());
+    assert_eq!(json["customerCodeLast4"], "1111");
+}
+
+/// Kills the command when the test panics before the command ended, so a failed test does
+/// not leave a terminal (and its sandbox) running.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = Command::new("kill").arg(self.0.to_string()).status();
+        }
+    }
+}
