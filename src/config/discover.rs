@@ -10,8 +10,9 @@ use directories::ProjectDirs;
 use super::{
     AdminConfig, AlipayConfig, CONFIG_FILE_NAME, Config, ConfigError, ConfigErrorKind,
     ConfigSource, DEFAULT_LOCKOUT_SECONDS, DEFAULT_MAX_PIN_ATTEMPTS, DEFAULT_NOTIFY_PORT,
-    FALLBACK_DATA_DIR, Gateway, MerchantConfig, PaymentConfig, SANDBOX_CLIENT_ID, SandboxConfig,
-    StorageConfig, StoreConfig,
+    DEFAULT_SCANNER_MAX_KEY_GAP_MS, DEFAULT_SCANNER_MIN_LENGTH, FALLBACK_DATA_DIR, Gateway,
+    MerchantConfig, PaymentConfig, SANDBOX_CLIENT_ID, SandboxConfig, ScannerConfig, StorageConfig,
+    StoreConfig,
 };
 use crate::money::Currency;
 
@@ -71,6 +72,13 @@ impl Config {
                 public_url: None,
             },
             catalog: Vec::new(),
+            scanner: ScannerConfig {
+                device: None,
+                max_key_gap: Duration::from_millis(DEFAULT_SCANNER_MAX_KEY_GAP_MS),
+                min_length: DEFAULT_SCANNER_MIN_LENGTH,
+                prefix: None,
+                suffix: None,
+            },
         }
     }
 

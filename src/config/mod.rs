@@ -52,6 +52,19 @@ pub const DEFAULT_MAX_PIN_ATTEMPTS: u32 = 5;
 /// How long the manager screen stays locked after too many wrong PINs.
 pub const DEFAULT_LOCKOUT_SECONDS: u64 = 300;
 
+/// `[scanner] max_key_gap_ms` by default: scanners send keys a few ms apart, people rarely
+/// type two keys within 100 ms.
+pub const DEFAULT_SCANNER_MAX_KEY_GAP_MS: u64 = 100;
+/// The range `[scanner] max_key_gap_ms` accepts: below 10 ms a USB scanner's own gaps count
+/// as typing; above a second every typist is a scanner.
+pub const SCANNER_MAX_KEY_GAP_MS_RANGE: std::ops::RangeInclusive<u64> = 10..=1000;
+/// `[scanner] min_length` by default: the shortest payment code has 16 digits.
+pub const DEFAULT_SCANNER_MIN_LENGTH: usize = 16;
+/// The range `[scanner] min_length` accepts.
+pub const SCANNER_MIN_LENGTH_RANGE: std::ops::RangeInclusive<usize> = 4..=128;
+/// Longest `[scanner] prefix` or `suffix`, in characters (scanners allow a few).
+pub const MAX_SCANNER_AFFIX_CHARS: usize = 8;
+
 /// Most quick items a catalog may hold: more do not fit the screens as touch targets.
 pub const MAX_CATALOG_ITEMS: usize = 48;
 
@@ -286,6 +299,25 @@ impl SandboxConfig {
     }
 }
 
+/// `[scanner]`: the barcode scanner for customers' payment codes. Plain values: the
+/// `scanner` module turns them into its detector settings (`WedgeSettings::from`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannerConfig {
+    /// The evdev device to grab exclusively (`/dev/input/by-id/...`); `None`: the scanner
+    /// is read as a keyboard wedge, by timing. Not checked at load: an unplugged scanner
+    /// must not stop the terminal (the screen warns instead).
+    pub device: Option<PathBuf>,
+    /// Keys further apart are typing, not a scan.
+    pub max_key_gap: Duration,
+    /// The fewest characters of a scan detected by timing.
+    pub min_length: usize,
+    /// What the scanner sends before every code (exact detection), 1 to 8 printable
+    /// characters without spaces.
+    pub prefix: Option<String>,
+    /// What the scanner sends after every code, like `prefix`.
+    pub suffix: Option<String>,
+}
+
 /// `[storage]`: where the terminal keeps its records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageConfig {
@@ -307,6 +339,8 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// `[[catalog]]`: quick items for the cashier screen and the kiosk, in file order.
     pub catalog: Vec<CatalogItem>,
+    /// `[scanner]`: how payment codes are scanned.
+    pub scanner: ScannerConfig,
 }
 
 /// One `[[catalog]]` entry: something the store sells at a fixed price.

@@ -28,6 +28,18 @@ pub(super) struct RawConfig {
     pub(super) sandbox: Option<RawSandbox>,
     #[serde(default)]
     pub(super) catalog: Vec<RawCatalogItem>,
+    #[serde(default)]
+    pub(super) scanner: RawScanner,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScanner {
+    pub(super) device: Option<PathBuf>,
+    pub(super) max_key_gap_ms: Option<u64>,
+    pub(super) min_length: Option<u64>,
+    pub(super) prefix: Option<String>,
+    pub(super) suffix: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

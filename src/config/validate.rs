@@ -9,11 +9,13 @@ use std::time::Duration;
 use url::Url;
 
 use super::discover::{DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS};
-use super::raw::{RawAlipay, RawCatalogItem, RawConfig, RawManager, RawSandbox};
+use super::raw::{RawAlipay, RawCatalogItem, RawConfig, RawManager, RawSandbox, RawScanner};
 use super::{
     AdminConfig, AlipayConfig, CatalogItem, Config, ConfigError, ConfigErrorKind, ConfigSource,
-    DEFAULT_MANAGER, Gateway, MAX_CATALOG_ITEMS, ManagerPin, MerchantConfig, PaymentConfig,
-    SandboxConfig, StorageConfig, StoreConfig, is_http, is_loopback_host, manager_name_problem,
+    DEFAULT_MANAGER, Gateway, MAX_CATALOG_ITEMS, MAX_SCANNER_AFFIX_CHARS, ManagerPin,
+    MerchantConfig, PaymentConfig, SCANNER_MAX_KEY_GAP_MS_RANGE, SCANNER_MIN_LENGTH_RANGE,
+    SandboxConfig, ScannerConfig, StorageConfig, StoreConfig, is_http, is_loopback_host,
+    manager_name_problem,
 };
 use crate::money::{Currency, Money};
 
@@ -187,6 +189,7 @@ impl Validator<'_> {
         };
         let sandbox = self.sandbox(raw.sandbox, &alipay.gateway, defaults.sandbox)?;
         let catalog = self.catalog(raw.catalog, payment.currency)?;
+        let scanner = self.scanner(raw.scanner, defaults.scanner)?;
         Ok(Config {
             source: self.origin.clone(),
             alipay,
@@ -197,7 +200,101 @@ impl Validator<'_> {
             admin,
             sandbox,
             catalog,
+            scanner,
         })
+    }
+
+    /// `[scanner]`: the device path is kept as written (resolved like every path) but not
+    /// opened here, so an unplugged scanner cannot stop the terminal from starting.
+    fn scanner(
+        &self,
+        raw: RawScanner,
+        defaults: ScannerConfig,
+    ) -> Result<ScannerConfig, ConfigError> {
+        let device = match raw.device {
+            None => None,
+            Some(path) if path.as_os_str().is_empty() => {
+                return Err(self.invalid(
+                    "scanner.device",
+                    "is empty; set it to the scanner's /dev/input/by-id/... path, or remove \
+                     the line to read the scanner as a keyboard",
+                ));
+            }
+            Some(path) => Some(self.resolve(&path)),
+        };
+        let max_key_gap = match raw.max_key_gap_ms {
+            None => defaults.max_key_gap,
+            Some(ms) if SCANNER_MAX_KEY_GAP_MS_RANGE.contains(&ms) => Duration::from_millis(ms),
+            Some(ms) => {
+                return Err(self.invalid(
+                    "scanner.max_key_gap_ms",
+                    format!(
+                        "is {ms}, but must be {} to {} milliseconds; remove the line to use \
+                         the default ({})",
+                        SCANNER_MAX_KEY_GAP_MS_RANGE.start(),
+                        SCANNER_MAX_KEY_GAP_MS_RANGE.end(),
+                        defaults.max_key_gap.as_millis()
+                    ),
+                ));
+            }
+        };
+        let min_length = match raw.min_length {
+            None => defaults.min_length,
+            Some(n) => match usize::try_from(n) {
+                Ok(n) if SCANNER_MIN_LENGTH_RANGE.contains(&n) => n,
+                _ => {
+                    return Err(self.invalid(
+                        "scanner.min_length",
+                        format!(
+                            "is {n}, but must be {} to {} characters; remove the line to use \
+                             the default ({})",
+                            SCANNER_MIN_LENGTH_RANGE.start(),
+                            SCANNER_MIN_LENGTH_RANGE.end(),
+                            defaults.min_length
+                        ),
+                    ));
+                }
+            },
+        };
+        Ok(ScannerConfig {
+            device,
+            max_key_gap,
+            min_length,
+            prefix: self.scanner_affix("scanner.prefix", raw.prefix)?,
+            suffix: self.scanner_affix("scanner.suffix", raw.suffix)?,
+        })
+    }
+
+    /// A scanner prefix or suffix: 1 to 8 printable characters, no spaces (a space or an
+    /// invisible character could not be told apart when the scanner is set up).
+    fn scanner_affix(
+        &self,
+        key: &str,
+        value: Option<String>,
+    ) -> Result<Option<String>, ConfigError> {
+        let Some(text) = value else {
+            return Ok(None);
+        };
+        let chars = text.chars().count();
+        if chars == 0 || chars > MAX_SCANNER_AFFIX_CHARS {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "is {chars} characters long but must be 1 to {MAX_SCANNER_AFFIX_CHARS}; use \
+                     what the scanner is set to send, such as \"~\", or remove the line"
+                ),
+            ));
+        }
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "{text:?} contains spaces or control characters; use printable characters \
+                     only, such as \"~\" (Enter and Tab already end a scan)"
+                ),
+            ));
+        }
+        Ok(Some(text))
     }
 
     fn sandbox(
@@ -1304,5 +1401,141 @@ price = 250
         // Without the table a real gateway keeps the (unused) defaults.
         let config = fixture.load(FULL).unwrap();
         assert_eq!(config.sandbox, Config::defaults().sandbox);
+    }
+    #[test]
+    fn scanner_defaults_without_the_table() {
+        let fixture = Fixture::new();
+        let config = fixture.load("[store]\nname = \"Pier 3\"\n").unwrap();
+        assert_eq!(config.scanner, Config::defaults().scanner);
+        let scanner = Config::defaults().scanner;
+        assert_eq!(scanner.device, None);
+        assert_eq!(scanner.max_key_gap, Duration::from_millis(100));
+        assert_eq!(scanner.min_length, 16);
+        assert_eq!(scanner.prefix, None);
+        assert_eq!(scanner.suffix, None);
+    }
+
+    #[test]
+    fn scanner_table_is_read() {
+        let fixture = Fixture::new();
+        let config = fixture
+            .load(
+                "[scanner]\ndevice = \"/dev/input/by-id/usb-Scanner-event-kbd\"\n\
+                 max_key_gap_ms = 40\nmin_length = 18\nprefix = \"~\"\nsuffix = \"#\"\n",
+            )
+            .unwrap();
+        assert_eq!(
+            config.scanner.device.as_deref(),
+            Some(std::path::Path::new(
+                "/dev/input/by-id/usb-Scanner-event-kbd"
+            ))
+        );
+        assert_eq!(config.scanner.max_key_gap, Duration::from_millis(40));
+        assert_eq!(config.scanner.min_length, 18);
+        assert_eq!(config.scanner.prefix.as_deref(), Some("~"));
+        assert_eq!(config.scanner.suffix.as_deref(), Some("#"));
+        // The device is not opened at load: an unplugged scanner must not stop the terminal.
+        let config = fixture
+            .load("[scanner]\ndevice = \"/dev/input/by-id/not-plugged-in\"\n")
+            .unwrap();
+        assert!(config.scanner.device.is_some());
+        // A relative path is resolved like every other path.
+        let config = fixture.load("[scanner]\ndevice = \"scanner\"\n").unwrap();
+        let dir = std::path::absolute(fixture.dir.path()).unwrap();
+        assert_eq!(config.scanner.device, Some(dir.join("scanner")));
+    }
+
+    #[test]
+    fn scanner_device_must_not_be_empty() {
+        let fixture = Fixture::new();
+        let err = fixture.error("[scanner]\ndevice = \"\"\n");
+        assert_names(&err, &fixture, "scanner.device", "is empty");
+        assert!(err.problem().contains("/dev/input/by-id/"), "{err}");
+    }
+
+    #[test]
+    fn scanner_max_key_gap_is_10_to_1000_ms() {
+        let fixture = Fixture::new();
+        for bad in [0, 9, 1001, 60_000] {
+            let err = fixture.error(&format!("[scanner]\nmax_key_gap_ms = {bad}\n"));
+            assert_eq!(err.kind(), ConfigErrorKind::Invalid);
+            assert_names(
+                &err,
+                &fixture,
+                "scanner.max_key_gap_ms",
+                &format!("is {bad}, but must be 10 to 1000 milliseconds"),
+            );
+            assert!(err.problem().contains("default (100)"), "{err}");
+        }
+        for good in [10, 1000] {
+            let config = fixture
+                .load(&format!("[scanner]\nmax_key_gap_ms = {good}\n"))
+                .unwrap();
+            assert_eq!(config.scanner.max_key_gap, Duration::from_millis(good));
+        }
+        let err = fixture.error("[scanner]\nmax_key_gap_ms = -5\n");
+        assert_eq!(err.kind(), ConfigErrorKind::Parse);
+        assert_eq!(err.key(), Some("scanner.max_key_gap_ms"));
+    }
+
+    #[test]
+    fn scanner_min_length_is_4_to_128() {
+        let fixture = Fixture::new();
+        for bad in [0, 3, 129, 10_000] {
+            let err = fixture.error(&format!("[scanner]\nmin_length = {bad}\n"));
+            assert_names(
+                &err,
+                &fixture,
+                "scanner.min_length",
+                &format!("is {bad}, but must be 4 to 128 characters"),
+            );
+            assert!(err.problem().contains("default (16)"), "{err}");
+        }
+        for good in [4, 128] {
+            let config = fixture
+                .load(&format!("[scanner]\nmin_length = {good}\n"))
+                .unwrap();
+            assert_eq!(config.scanner.min_length, good);
+        }
+    }
+
+    #[test]
+    fn scanner_prefix_and_suffix_are_1_to_8_printable_characters() {
+        let fixture = Fixture::new();
+        for key in ["prefix", "suffix"] {
+            let dotted = format!("scanner.{key}");
+            // `toml` is the value as written in the file (TOML escapes).
+            let load = |toml: &str| fixture.load(&format!("[scanner]\n{key} = \"{toml}\"\n"));
+            let err = load("").unwrap_err();
+            assert_names(
+                &err,
+                &fixture,
+                &dotted,
+                "is 0 characters long but must be 1 to 8",
+            );
+            let err = load("123456789").unwrap_err();
+            assert_names(&err, &fixture, &dotted, "is 9 characters long");
+            for bad in ["a b", " ~", "~\\t", "\\u0007", "~\\n"] {
+                let err = load(bad).unwrap_err();
+                assert_names(&err, &fixture, &dotted, "spaces or control characters");
+            }
+            for good in ["~", "12345678", "#A$", "码"] {
+                let config = load(good).unwrap();
+                let value = if key == "prefix" {
+                    config.scanner.prefix
+                } else {
+                    config.scanner.suffix
+                };
+                assert_eq!(value.as_deref(), Some(good));
+            }
+        }
+    }
+
+    #[test]
+    fn scanner_unknown_key_is_named() {
+        let fixture = Fixture::new();
+        let err = fixture.error("[scanner]\ndevise = \"/dev/input/event3\"\n");
+        assert_eq!(err.kind(), ConfigErrorKind::Parse);
+        assert_eq!(err.key(), Some("scanner.devise"));
     }
 }

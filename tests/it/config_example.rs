@@ -65,6 +65,10 @@ const ALL_KEYS: &[(&str, &[&str])] = &[
     ("admin.managers", &["name", "pin_hash"]),
     ("sandbox", &["listen", "public_url"]),
     ("catalog", &["name", "name_zh", "price"]),
+    (
+        "scanner",
+        &["device", "max_key_gap_ms", "min_length", "prefix", "suffix"],
+    ),
 ];
 
 /// `(table, key, commented_out)` for every setting line of the example.
@@ -175,4 +179,7 @@ fn example_config_commented_settings_are_valid() {
     assert_eq!(config.catalog[0].price.minor(), 450);
     assert!(config.sandbox.reachable_from_lan());
     assert!(config.sandbox.public_url.is_some());
+    assert!(config.scanner.device.is_some());
+    assert_eq!(config.scanner.prefix.as_deref(), Some("~"));
+    assert_eq!(config.scanner.suffix.as_deref(), Some("#"));
 }

@@ -31,6 +31,9 @@ mod properties;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_lan;
+// Opens real paths as scanner devices; evdev exists on Linux only.
+#[cfg(target_os = "linux")]
+mod scanner;
 mod soak;
 mod user_presented;
 mod wallet_browser;
