@@ -199,8 +199,10 @@ impl WedgeDetector {
     pub fn deadline(&self) -> Option<Duration> {
         let (_, last) = self.held.last()?;
         Some(match self.phase {
-            Phase::Burst => *last + self.settings.max_key_gap + TICK,
-            Phase::Prefixed { started } => started + PREFIXED_SCAN_TIMEOUT,
+            Phase::Burst => last
+                .saturating_add(self.settings.max_key_gap)
+                .saturating_add(TICK),
+            Phase::Prefixed { started } => started.saturating_add(PREFIXED_SCAN_TIMEOUT),
         })
     }
 
@@ -236,7 +238,7 @@ impl WedgeDetector {
         if let Some(code) = self.code_ending_in_suffix() {
             out.push(WedgeOutput::Scan(code));
             self.clear();
-            self.swallow_until = Some(at + self.settings.max_key_gap);
+            self.swallow_until = Some(at.saturating_add(self.settings.max_key_gap));
         } else if self.held_text.chars().count() > MAX_HELD_CHARS {
             self.release(out);
         }
@@ -655,6 +657,22 @@ mod tests {
         let shown = format!("{det:?}");
         assert!(!shown.contains("2811"), "{shown}");
         assert!(shown.contains("held_keys: 16"), "{shown}");
+    }
+
+    #[test]
+    fn times_near_the_end_of_duration_do_not_overflow() {
+        let mut det = WedgeDetector::new(settings(None, Some("#")));
+        let base = Duration::MAX - ms(50);
+        assert!(det.key(text("1"), base).is_empty());
+        assert_eq!(det.deadline(), Some(Duration::MAX), "saturates");
+        assert_eq!(
+            render(&det.key(text("#"), base + ms(5))),
+            strings(&["SCAN:1"])
+        );
+        assert!(
+            det.key(WedgeKey::Enter, base + ms(10)).is_empty(),
+            "the scanner's Enter"
+        );
     }
 
     #[test]
