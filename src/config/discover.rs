@@ -78,6 +78,7 @@ impl Config {
                 min_length: DEFAULT_SCANNER_MIN_LENGTH,
                 prefix: None,
                 suffix: None,
+                kiosk: false,
             },
         }
     }

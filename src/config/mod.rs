@@ -316,6 +316,10 @@ pub struct ScannerConfig {
     pub prefix: Option<String>,
     /// What the scanner sends after every code, like `prefix`.
     pub suffix: Option<String>,
+    /// A kiosk offers "Scan your payment code" beside the QR code: the customer can show
+    /// their own code to the scanner. Defaults to whether a `device` is set (a keyboard-wedge
+    /// scanner cannot be seen from here, so say `kiosk = true` for one).
+    pub kiosk: bool,
 }
 
 /// `[storage]`: where the terminal keeps its records.

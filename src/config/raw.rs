@@ -40,6 +40,7 @@ pub(super) struct RawScanner {
     pub(super) min_length: Option<u64>,
     pub(super) prefix: Option<String>,
     pub(super) suffix: Option<String>,
+    pub(super) kiosk: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

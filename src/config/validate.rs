@@ -257,11 +257,13 @@ impl Validator<'_> {
             },
         };
         Ok(ScannerConfig {
-            device,
             max_key_gap,
             min_length,
             prefix: self.scanner_affix("scanner.prefix", raw.prefix)?,
             suffix: self.scanner_affix("scanner.suffix", raw.suffix)?,
+            // A grabbed device is a scanner for certain; a keyboard wedge only when said.
+            kiosk: raw.kiosk.unwrap_or(device.is_some()),
+            device,
         })
     }
 

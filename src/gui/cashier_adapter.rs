@@ -12,6 +12,7 @@ use slint::{ComponentHandle, ModelRc, VecModel};
 use super::cart::Cart;
 use super::controllers::navigation::Screen;
 use super::controllers::sale::SaleNotice;
+use super::controllers::scan_input::{KeyTarget, ScanAction};
 use super::{Api, CartLine, CatalogEntry, Notice, Shared};
 
 pub(super) fn wire(shared: &Rc<Shared>, api: &Api<'_>) {
@@ -46,6 +47,45 @@ pub(super) fn wire(shared: &Rc<Shared>, api: &Api<'_>) {
         }
     });
     let weak = Rc::downgrade(shared);
+    api.on_scanner_key(move |key| {
+        weak.upgrade()
+            .is_some_and(|shared| scanner_key(&shared, key.as_str()))
+    });
+    let weak = Rc::downgrade(shared);
+    api.on_type_code(move || {
+        if let Some(shared) = weak.upgrade() {
+            shared.activity();
+            shared.sale.start_typing_code();
+        }
+    });
+    let weak = Rc::downgrade(shared);
+    api.on_forget_scanned_code(move || {
+        if let Some(shared) = weak.upgrade() {
+            shared.activity();
+            shared.sale.forget_scanned_code();
+        }
+    });
+    let weak = Rc::downgrade(shared);
+    api.on_scan_requested(move || {
+        if let Some(shared) = weak.upgrade() {
+            shared.activity();
+            if shared.sale.cart_total().is_some() && !shared.payment.in_progress() {
+                shared.sale.set_notice(SaleNotice::None, "");
+                shared.nav.go(Screen::KioskScan);
+            }
+        }
+    });
+    let weak = Rc::downgrade(shared);
+    api.on_scan_back(move || {
+        if let Some(shared) = weak.upgrade() {
+            shared.activity();
+            if !shared.payment.in_progress() {
+                shared.sale.set_notice(SaleNotice::None, "");
+                shared.nav.go_home();
+            }
+        }
+    });
+    let weak = Rc::downgrade(shared);
     api.on_description_edited(move |text| {
         if let Some(shared) = weak.upgrade() {
             shared.activity();
@@ -68,7 +108,11 @@ fn key_pressed(shared: &Rc<Shared>, key: &str) -> bool {
             shared.manager.key(key)
         }
         (Screen::Cashier, "enter") => {
-            shared.charge();
+            match shared.sale.finish_typing_code() {
+                // The code typed by hand goes the way of a scan.
+                Some(digits) => shared.scanned(&digits),
+                None => shared.charge(),
+            }
             true
         }
         (Screen::Result, "enter") => {
@@ -78,6 +122,75 @@ fn key_pressed(shared: &Rc<Shared>, key: &str) -> bool {
         (Screen::Cashier, key) => shared.sale.key(key),
         _ => false,
     }
+}
+
+/// Where the keyboard's keys go now.
+fn key_target(shared: &Shared) -> Option<KeyTarget> {
+    match shared.nav.page() {
+        Screen::Cashier => {
+            let focused = shared
+                .app()
+                .is_some_and(|app| app.global::<Api>().get_description_focused());
+            Some(if focused {
+                KeyTarget::Description
+            } else {
+                KeyTarget::Amount
+            })
+        }
+        Screen::Kiosk | Screen::KioskScan => Some(KeyTarget::Kiosk),
+        _ => None,
+    }
+}
+
+/// Every plain key on the cashier and kiosk pages, before the focused field: the scan
+/// detector decides whether it is typing (handled as `Api.key` would) or part of a scan.
+/// Returns whether the key is taken from the focused field.
+fn scanner_key(shared: &Rc<Shared>, key: &str) -> bool {
+    let Some(target) = key_target(shared) else {
+        return false;
+    };
+    let description = shared.sale.description();
+    let (taken, actions) =
+        shared
+            .scan_input
+            .key(key, shared.started.elapsed(), target, &description);
+    run_scan_actions(shared, actions);
+    schedule_scan_flush(shared);
+    taken
+}
+
+fn run_scan_actions(shared: &Rc<Shared>, actions: Vec<ScanAction>) {
+    for action in actions {
+        match action {
+            ScanAction::Type(key) => {
+                key_pressed(shared, &key);
+            }
+            ScanAction::Scan(code) => shared.scanned(&code),
+            ScanAction::RestoreDescription(text) => shared.sale.restore_description(&text),
+        }
+    }
+}
+
+/// Held keys are released as typing once the gap since the last one rules out a scan.
+fn schedule_scan_flush(shared: &Rc<Shared>) {
+    let Some(due) = shared.scan_input.deadline() else {
+        shared.scan_timer.stop();
+        return;
+    };
+    let wait = due.saturating_sub(shared.started.elapsed());
+    let weak = Rc::downgrade(shared);
+    shared
+        .scan_timer
+        .start(slint::TimerMode::SingleShot, wait, move || {
+            let Some(shared) = weak.upgrade() else { return };
+            let Some(target) = key_target(&shared) else {
+                return;
+            };
+            let now = shared.started.elapsed().max(due);
+            let actions = shared.scan_input.flush(now, target);
+            run_scan_actions(&shared, actions);
+            schedule_scan_flush(&shared);
+        });
 }
 
 /// The notice's Slint form.
@@ -90,6 +203,10 @@ fn notice_of(notice: SaleNotice) -> Notice {
         SaleNotice::NotReady => Notice::NotReady,
         SaleNotice::ItemRefused => Notice::ItemRefused,
         SaleNotice::StartupFailed => Notice::StartupFailed,
+        SaleNotice::BadCode => Notice::BadCode,
+        SaleNotice::CodeNeedsAmount => Notice::CodeNeedsAmount,
+        SaleNotice::CodeUsed => Notice::CodeUsed,
+        SaleNotice::ScannerProblem => Notice::ScannerProblem,
     }
 }
 
@@ -130,6 +247,9 @@ pub(super) fn push(shared: &Shared) {
             .unwrap_or_default()
             .into(),
     );
+    api.set_scanned_code(sale.scanned_code().unwrap_or_default().into());
+    api.set_typing_code(sale.typed_code().is_some());
+    api.set_typed_code(sale.typed_code().unwrap_or_default().into());
     let (notice, detail) = sale.notice();
     api.set_notice(notice_of(notice));
     api.set_notice_detail(detail.into());

@@ -19,6 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::admin::ManagerApproval;
 use crate::checkout::{CheckoutEvent, ManualOutcome, PaymentIntent};
+use crate::gui::controllers::sale::ChargeRequest;
 use crate::journal::{
     Actor, CurrencyTotals, EventRecord, JournalError, PaymentFilter, PaymentRecord, PaymentState,
     Reader, RefundRecord,
@@ -63,6 +64,24 @@ impl RefundRefused {
 /// What a request to the engine comes back with: the value, or the engine's words (in
 /// English, for the log and a notice's detail line).
 pub type Answer<T> = Result<T, String>;
+
+/// Why a payment did not start, as the sale screen words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartRefused {
+    /// The customer's code already paid an earlier payment (a double scan): nothing sent.
+    CodeUsed,
+    /// Anything else (the journal, the network setup): the engine's own words.
+    Other(String),
+}
+
+impl StartRefused {
+    fn of(error: crate::checkout::CheckoutError) -> StartRefused {
+        match error {
+            crate::checkout::CheckoutError::CustomerCodeUsed { .. } => StartRefused::CodeUsed,
+            other => StartRefused::Other(other.to_string()),
+        }
+    }
+}
 
 /// A payment and what was refunded of it (succeeded refunds only).
 #[derive(Debug, Clone, PartialEq)]
@@ -157,8 +176,13 @@ pub struct EngineFacts {
 
 /// Everything the screens ask of the engine. See the module docs for the threading rule.
 pub trait EngineHandle {
-    /// Journals a payment and asks Alipay for its order code; answers once `pay` is settled.
-    fn start_payment(&self, amount: Money, description: String, done: Reply<Answer<PaymentRecord>>);
+    /// Journals a payment and sends its `pay` (an order code to show, or the customer's
+    /// scanned code); answers once `pay` is settled.
+    fn start_payment(
+        &self,
+        request: ChargeRequest,
+        done: Reply<Result<PaymentRecord, StartRefused>>,
+    );
     /// The cashier's cancel; answers when the engine is done with it (however it ended).
     fn cancel_payment(&self, payment_request_id: String, done: Reply<()>);
     /// One payment's record as the journal holds it now.
@@ -201,6 +225,9 @@ pub trait EngineHandle {
     /// Demo only (embedded sandbox): pays `code` as the customer's wallet would. Answers
     /// when the wallet answered; the payment's result arrives as an [`EngineEvent`].
     fn pay_as_demo_customer(&self, code: String, done: Reply<()>);
+    /// Demo only: the sandbox's customer confirms (or declines) a User-presented payment
+    /// that waits for them, in the wallet.
+    fn confirm_as_demo_customer(&self, payment_request_id: String, confirm: bool, done: Reply<()>);
 }
 
 /// The real [`EngineHandle`]: the started terminal and the runtime it runs on.
@@ -283,22 +310,26 @@ impl TerminalHandle {
 impl EngineHandle for TerminalHandle {
     fn start_payment(
         &self,
-        amount: Money,
-        description: String,
-        done: Reply<Answer<PaymentRecord>>,
+        request: ChargeRequest,
+        done: Reply<Result<PaymentRecord, StartRefused>>,
     ) {
         let checkout = self.terminal.checkout.clone();
+        let ChargeRequest {
+            amount,
+            description,
+            customer_code,
+        } = request;
+        let intent = match customer_code {
+            Some(code) => PaymentIntent::user_presented(amount, description, Actor::Cashier, code),
+            None => PaymentIntent::order_code(amount, description, Actor::Cashier),
+        };
         self.run(
             async move {
                 checkout
-                    .start_payment(PaymentIntent::order_code(
-                        amount,
-                        description,
-                        Actor::Cashier,
-                    ))
+                    .start_payment(intent)
                     .await
                     .map(|(record, _start)| record)
-                    .map_err(|error| error.to_string())
+                    .map_err(StartRefused::of)
             },
             done,
         );
@@ -481,6 +512,31 @@ impl EngineHandle for TerminalHandle {
             alipay_key_fingerprint: prints.alipay.clone(),
             notify_url: self.terminal.notify_url().map(ToString::to_string),
         }
+    }
+
+    fn confirm_as_demo_customer(&self, payment_request_id: String, confirm: bool, done: Reply<()>) {
+        let Some(customer) = self
+            .terminal
+            .sandbox()
+            .map(|sandbox| sandbox.demo_customer())
+        else {
+            tracing::warn!("the demo customer exists only on the embedded sandbox");
+            done(());
+            return;
+        };
+        self.run(
+            async move {
+                let answered = if confirm {
+                    customer.confirm(&payment_request_id).await
+                } else {
+                    customer.decline(&payment_request_id).await
+                };
+                if let Err(error) = answered {
+                    tracing::warn!(%error, "the demo customer could not answer in the wallet");
+                }
+            },
+            done,
+        );
     }
 
     fn pay_as_demo_customer(&self, code: String, done: Reply<()>) {

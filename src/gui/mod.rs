@@ -66,6 +66,7 @@ use controllers::navigation::{Navigation, PageChange, Screen};
 use controllers::payment_screen::{PaymentNews, PaymentScreen};
 use controllers::pin::Pin;
 use controllers::sale::{Sale, SaleNotice};
+use controllers::scan_input::ScanInput;
 use engine_handle::{EngineEvent, EngineHandle, TerminalHandle};
 
 /// How long a kiosk may sit untouched with an order before it starts over.
@@ -158,6 +159,14 @@ pub(crate) struct Shared {
     manager_marks: RefCell<manager_adapter::ManagerMarks>,
     /// The order code whose QR image is on screen (drawn again only when it changes).
     qr_code: RefCell<Option<String>>,
+    /// The keyboard between the keys and the page: tells a scanner's burst from typing.
+    scan_input: ScanInput,
+    /// Releases held keys once they can no longer be a scan.
+    scan_timer: slint::Timer,
+    /// The clock the scan detector measures key gaps on.
+    started: Instant,
+    /// The evdev scanner grabbed for this GUI (`[scanner] device`), while it works.
+    grabbed_scanner: RefCell<Option<crate::scanner::GrabbedScanner>>,
     /// What "Leave kiosk mode" does; closes the window unless replaced (tests replace it).
     leave_kiosk: RefCell<Option<Rc<dyn Fn()>>>,
 }
@@ -222,6 +231,33 @@ impl Shared {
         if let Some(request) = self.sale.charge_request(self.locale.get()) {
             self.payment.charge(request);
         }
+    }
+
+    /// A customer's payment code from the scanner (keyboard wedge or evdev) or typed by hand:
+    /// a User-presented charge when a sale is open for it.
+    fn scanned(self: &Rc<Self>, code: &str) {
+        self.activity();
+        let page = self.nav.page();
+        let open_sale = matches!(page, Screen::Cashier | Screen::Kiosk | Screen::KioskScan)
+            && !self.payment.in_progress()
+            && !self.payment.has_payment();
+        if !open_sale {
+            tracing::info!(?page, "a scan was ignored: no sale is open for it");
+            return;
+        }
+        if let Some(request) = self.sale.scanned(code, self.locale.get()) {
+            self.payment.charge(request);
+        }
+    }
+
+    /// The scanner cannot be used: said on screen (in the cashier's language) and logged.
+    fn scanner_problem(&self, error: &crate::scanner::ScannerError) {
+        tracing::warn!(%error, "the barcode scanner cannot be used");
+        self.grabbed_scanner.borrow_mut().take();
+        self.sale.set_notice(
+            SaleNotice::ScannerProblem,
+            &error.message(self.locale.get()),
+        );
     }
 
     /// New sale: back to an empty keypad (or an empty kiosk order), when the payment on
@@ -291,6 +327,7 @@ impl Shared {
             PaymentNews::ChargeFailed(message) => {
                 self.sale.set_notice(SaleNotice::ChargeFailed, message)
             }
+            PaymentNews::CodeUsed => self.sale.set_notice(SaleNotice::CodeUsed, ""),
             PaymentNews::Finished => {
                 self.back_at.set(None);
                 self.sale.reset();
@@ -333,6 +370,8 @@ fn page_of(screen: Screen) -> Page {
         Screen::Cashier => Page::Cashier,
         Screen::Kiosk => Page::Kiosk,
         Screen::CustomerQr => Page::CustomerQr,
+        Screen::Confirming => Page::Confirming,
+        Screen::KioskScan => Page::KioskScan,
         Screen::Result => Page::Result,
         Screen::Pin => Page::Pin,
         Screen::Manager => Page::Manager,
@@ -390,12 +429,17 @@ impl Controller {
             manager_idle: slint::Timer::default(),
             manager_marks: RefCell::new(manager_adapter::ManagerMarks::default()),
             qr_code: RefCell::new(None),
+            scan_input: ScanInput::new(crate::scanner::WedgeSettings::from(&config.scanner)),
+            scan_timer: slint::Timer::default(),
+            started: Instant::now(),
+            grabbed_scanner: RefCell::new(None),
             leave_kiosk: RefCell::new(None),
             options,
         });
         LIVE.with(|live| live.borrow_mut().insert(shared.id, Rc::downgrade(&shared)));
         let api = app.global::<Api>();
         api.set_kiosk(shared.options.kiosk);
+        api.set_scan_offered(shared.options.kiosk && config.scanner.kiosk);
         api.set_merchant_name(config.merchant.name.as_str().into());
         api.set_store_name(config.store.name.as_str().into());
         api.set_sandbox(config.is_sandbox());
@@ -416,6 +460,7 @@ impl Controller {
     /// start flowing to the screens. Call on the UI thread.
     pub fn connect(&self, terminal: Arc<Terminal>, runtime: tokio::runtime::Handle) {
         connect(&self.shared, terminal, runtime);
+        grab_scanner(&self.shared);
     }
 
     /// Puts a payment that [`Terminal::start_background_work`] recovered back on the
@@ -434,6 +479,31 @@ impl Controller {
     /// What "Leave kiosk mode" on the manager screen does instead of closing the window.
     pub fn on_leave_kiosk(&self, handler: impl Fn() + 'static) {
         *self.shared.leave_kiosk.borrow_mut() = Some(Rc::new(handler));
+    }
+}
+
+/// `[scanner] device`: grabs the evdev scanner exclusively, so its keys never reach the
+/// screens as typing; each code it reads arrives as a scan. A scanner that is missing or
+/// cannot be read is a warning on screen and in the log (the cashier can still type the
+/// code), never a reason not to take payments.
+fn grab_scanner(shared: &Rc<Shared>) {
+    let Some(path) = shared.config.scanner.device.clone() else {
+        return;
+    };
+    let id = shared.id;
+    let settings = crate::scanner::WedgeSettings::from(&shared.config.scanner);
+    let grabbed = crate::scanner::grab(&path, &settings, move |event| {
+        post(id, move |shared| match event {
+            crate::scanner::ScannerEvent::Scanned(code) => shared.scanned(&code),
+            crate::scanner::ScannerEvent::Lost(error) => shared.scanner_problem(&error),
+        });
+    });
+    match grabbed {
+        Ok(scanner) => {
+            tracing::info!(device = %path.display(), "barcode scanner grabbed");
+            *shared.grabbed_scanner.borrow_mut() = Some(scanner);
+        }
+        Err(error) => shared.scanner_problem(&error),
     }
 }
 

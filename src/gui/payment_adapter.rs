@@ -31,6 +31,12 @@ pub(super) fn wire(shared: &Rc<Shared>, api: &Api<'_>) {
         }
     });
     let weak = Rc::downgrade(shared);
+    api.on_demo_confirm(move |confirm| {
+        if let Some(shared) = weak.upgrade() {
+            shared.payment.demo_confirm(confirm);
+        }
+    });
+    let weak = Rc::downgrade(shared);
     api.on_new_sale(move || {
         if let Some(shared) = weak.upgrade() {
             shared.new_sale();
@@ -75,6 +81,7 @@ pub(super) fn push(shared: &Shared) {
     let amount = shown.amount.format(locale);
     api.set_qr_amount(amount.as_str().into());
     api.set_result_amount(amount.into());
+    api.set_customer_code(shown.customer_code.clone().unwrap_or_default().into());
     api.set_cancelling(shown.cancelling);
     api.set_simulating(shown.simulating);
     api.set_seconds_left(code_seconds_left(shown.expires_at));
@@ -95,6 +102,12 @@ pub(super) fn push(shared: &Shared) {
             Reason::CustomerAccount => FailReason::CustomerAccount,
             Reason::Setup => FailReason::Setup,
             Reason::Request => FailReason::Request,
+            Reason::CodeExpired => FailReason::CodeExpired,
+            Reason::InvalidCode => FailReason::InvalidCode,
+            Reason::CustomerLimit => FailReason::CustomerLimit,
+            Reason::NotConfirmed => FailReason::NotConfirmed,
+            Reason::AccountRestricted => FailReason::AccountRestricted,
+            Reason::NotVerified => FailReason::NotVerified,
         });
         api.set_result_code(result.code.as_str().into());
         api.set_result_time(

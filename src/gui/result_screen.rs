@@ -45,6 +45,13 @@ pub enum Reason {
     CustomerAccount,
     Setup,
     Request,
+    /// User-presented (other-products.md's extra F codes), each with its own next step.
+    CodeExpired,
+    InvalidCode,
+    CustomerLimit,
+    NotConfirmed,
+    AccountRestricted,
+    NotVerified,
 }
 
 /// Groups an Alipay result code (from `pay`, `inquiryPayment` or a notification).
@@ -57,19 +64,17 @@ pub fn reason_for(code: Option<&str>) -> Reason {
     let code = ResultCode::from(code);
     match &code {
         ResultCode::UserBalanceNotEnough => Reason::Balance,
-        ResultCode::OrderIsClosed | ResultCode::ExpiredCode | ResultCode::OrderIsCanceled => {
-            Reason::Expired
-        }
+        ResultCode::OrderIsClosed | ResultCode::OrderIsCanceled => Reason::Expired,
+        ResultCode::ExpiredCode => Reason::CodeExpired,
+        ResultCode::InvalidPaymentCode => Reason::InvalidCode,
+        ResultCode::UserAmountExceedLimit => Reason::CustomerLimit,
+        ResultCode::UserPaymentVerificationFailed => Reason::NotConfirmed,
+        ResultCode::UserStatusAbnormal => Reason::AccountRestricted,
+        ResultCode::UserKycNotQualified => Reason::NotVerified,
         ResultCode::RiskReject => Reason::Risk,
-        ResultCode::UserAmountExceedLimit
-        | ResultCode::PaymentAmountExceedLimit
-        | ResultCode::PaymentCountExceedLimit => Reason::Limit,
+        ResultCode::PaymentAmountExceedLimit | ResultCode::PaymentCountExceedLimit => Reason::Limit,
         ResultCode::CurrencyNotSupport => Reason::Currency,
-        ResultCode::UserNotExist
-        | ResultCode::UserStatusAbnormal
-        | ResultCode::UserKycNotQualified
-        | ResultCode::UserPaymentVerificationFailed
-        | ResultCode::InvalidPaymentCode => Reason::CustomerAccount,
+        ResultCode::UserNotExist => Reason::CustomerAccount,
         ResultCode::InvalidSignature
         | ResultCode::InvalidClient
         | ResultCode::ClientInvalid
@@ -138,6 +143,21 @@ mod tests {
         assert_eq!(reason_for(Some("CURRENCY_NOT_SUPPORT")), Reason::Currency);
         assert_eq!(reason_for(Some("SOMETHING_NEW")), Reason::Other);
         assert_eq!(reason_for(None), Reason::Other);
+    }
+
+    #[test]
+    fn each_user_presented_refusal_has_its_own_words() {
+        for (code, reason) in [
+            ("EXPIRED_CODE", Reason::CodeExpired),
+            ("INVALID_PAYMENT_CODE", Reason::InvalidCode),
+            ("USER_BALANCE_NOT_ENOUGH", Reason::Balance),
+            ("USER_AMOUNT_EXCEED_LIMIT", Reason::CustomerLimit),
+            ("USER_PAYMENT_VERIFICATION_FAILED", Reason::NotConfirmed),
+            ("USER_STATUS_ABNORMAL", Reason::AccountRestricted),
+            ("USER_KYC_NOT_QUALIFIED", Reason::NotVerified),
+        ] {
+            assert_eq!(reason_for(Some(code)), reason, "{code}");
+        }
     }
 
     #[test]

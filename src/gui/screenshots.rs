@@ -77,8 +77,13 @@ pub fn demo_catalog(currency: Currency) -> Vec<CatalogItem> {
 fn demo_config() -> Config {
     let mut config = Config::defaults();
     config.catalog = demo_catalog(config.payment.currency);
+    // The kiosk pictures show "Scan your payment code", as a kiosk with a scanner does.
+    config.scanner.kiosk = true;
     config
 }
+
+/// The demo customer's code in the pictures (needs the wallet's confirmation).
+const DEMO_CUSTOMER_CODE: &str = "281006020000001111";
 
 /// Renders every screen in English and Chinese into `out` and returns the files written.
 /// Must run before anything else in the process opened a Slint window.
@@ -133,8 +138,13 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, GuiError> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Scene {
     Cashier,
+    CashierScanned,
+    CashierTypingCode,
     Kiosk,
+    KioskScan,
     Qr,
+    Confirming,
+    CodeExpired,
     Paid,
     Failed,
     Cancelled,
@@ -154,8 +164,13 @@ impl Scene {
     fn name(self) -> &'static str {
         match self {
             Scene::Cashier => "cashier",
+            Scene::CashierScanned => "cashier-code-scanned",
+            Scene::CashierTypingCode => "cashier-code-typed",
             Scene::Kiosk => "kiosk",
+            Scene::KioskScan => "kiosk-scan",
             Scene::Qr => "customer-qr",
+            Scene::Confirming => "customer-confirming",
+            Scene::CodeExpired => "result-code-expired",
             Scene::Paid => "result-paid",
             Scene::Failed => "result-failed",
             Scene::Cancelled => "result-cancelled",
@@ -175,13 +190,17 @@ impl Scene {
 
 fn scenes(kiosk: bool) -> Vec<Scene> {
     if kiosk {
-        vec![Scene::Kiosk]
+        vec![Scene::Kiosk, Scene::KioskScan]
     } else {
         vec![
             Scene::Cashier,
+            Scene::CashierScanned,
+            Scene::CashierTypingCode,
             Scene::Qr,
+            Scene::Confirming,
             Scene::Paid,
             Scene::Failed,
+            Scene::CodeExpired,
             Scene::Cancelled,
             Scene::Unresolved,
             Scene::Pin,
@@ -227,6 +246,8 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
     let shown = |result: Option<ResultView>| Shown {
         id: "T01-20261123-0001".into(),
         amount,
+        product: crate::journal::Product::OrderCode,
+        customer_code: None,
         code: None,
         expires_at: None,
         cancelling: false,
@@ -251,7 +272,36 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
         | Scene::ManagerTotals
         | Scene::ManagerSettings => (manager_scene(app, controller, currency, scene), None),
         Scene::Cashier => (Screen::Cashier, None),
+        Scene::CashierScanned => {
+            // Scanned before the amount: the code waits for it (the real path).
+            shared.sale.show_demo("", &[], "");
+            shared.sale.scanned(DEMO_CUSTOMER_CODE, locale);
+            (Screen::Cashier, None)
+        }
+        Scene::CashierTypingCode => {
+            shared.sale.start_typing_code();
+            for digit in DEMO_CUSTOMER_CODE[..12].chars() {
+                shared.sale.key(&digit.to_string());
+            }
+            (Screen::Cashier, None)
+        }
         Scene::Kiosk => (Screen::Kiosk, None),
+        Scene::KioskScan => (Screen::KioskScan, None),
+        Scene::Confirming => {
+            let mut payment = shown(None);
+            payment.product = crate::journal::Product::UserPresented;
+            payment.customer_code = Some(crate::checkout::payment_code::mask("1111"));
+            (Screen::Confirming, Some(payment))
+        }
+        Scene::CodeExpired => {
+            let mut payment = shown(Some(result(
+                ResultScreen::Failed,
+                Reason::CodeExpired,
+                "EXPIRED_CODE",
+            )));
+            payment.product = crate::journal::Product::UserPresented;
+            (Screen::Result, Some(payment))
+        }
         Scene::Qr => {
             let mut payment = shown(None);
             payment.code = Some("http://127.0.0.1:8090/wallet/order/OC20261123194000000001".into());

@@ -182,4 +182,5 @@ fn example_config_commented_settings_are_valid() {
     assert!(config.scanner.device.is_some());
     assert_eq!(config.scanner.prefix.as_deref(), Some("~"));
     assert_eq!(config.scanner.suffix.as_deref(), Some("#"));
+    assert!(config.scanner.kiosk);
 }

@@ -21,6 +21,7 @@ mod gui_kiosk;
 mod gui_kiosk_manager;
 mod gui_manager;
 mod gui_manual_outcome;
+mod gui_scan;
 mod gui_screens;
 mod gui_unresolved;
 mod journal;

@@ -6,7 +6,10 @@
 //! here drive them on a mock engine ([`testing::MockEngine`]).
 //!
 //! - [`navigation`]: the one owner of the page on screen;
-//! - [`sale`]: amount entry, quick items, the kiosk order, the description, the notice;
+//! - [`sale`]: amount entry, quick items, the kiosk order, the description, the notice,
+//!   the customer's scanned (or typed) payment code;
+//! - [`scan_input`]: the keyboard between the keys and the page, telling a barcode
+//!   scanner's burst from typing;
 //! - [`payment_screen`]: Charge, the QR screen, Cancel, the demo customer, the result;
 //! - [`pin`]: the manager PIN and its lockout;
 //! - [`manager`]: transactions, refunds, manual outcomes, "resolve now", totals.
@@ -19,6 +22,7 @@ pub mod navigation;
 pub mod payment_screen;
 pub mod pin;
 pub mod sale;
+pub mod scan_input;
 #[cfg(test)]
 pub(crate) mod testing;
 

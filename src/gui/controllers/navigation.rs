@@ -14,6 +14,10 @@ pub enum Screen {
     Cashier,
     Kiosk,
     CustomerQr,
+    /// User-presented: waiting for the customer to confirm their scanned code in the wallet.
+    Confirming,
+    /// Kiosk: "Scan your payment code" (the order's total, the scanner waiting).
+    KioskScan,
     Result,
     Pin,
     Manager,

@@ -14,9 +14,9 @@ use time::OffsetDateTime;
 use super::navigation::{Navigation, Screen};
 use super::sale::ChargeRequest;
 use super::{Changed, EngineSlot, Listeners};
-use crate::gui::engine_handle::EngineEvent;
+use crate::gui::engine_handle::{EngineEvent, StartRefused};
 use crate::gui::result_screen::{Reason, ResultScreen, reason_for};
-use crate::journal::{PaymentRecord, PaymentState};
+use crate::journal::{PaymentRecord, PaymentState, Product};
 use crate::money::Money;
 
 /// The payment the QR or result screen is about.
@@ -25,6 +25,11 @@ pub struct Shown {
     /// Our paymentRequestId.
     pub id: String,
     pub amount: Money,
+    /// Order Code (a QR on screen) or User-presented (the customer confirms their scanned
+    /// code in the wallet).
+    pub product: Product,
+    /// User-presented: the masked customer's code ("•••• 1234").
+    pub customer_code: Option<String>,
     /// The order code on screen, if any.
     pub code: Option<String>,
     pub expires_at: Option<OffsetDateTime>,
@@ -39,6 +44,8 @@ impl Shown {
         Shown {
             id,
             amount,
+            product: Product::OrderCode,
+            customer_code: None,
             code: None,
             expires_at: None,
             cancelling: false,
@@ -68,6 +75,8 @@ pub enum PaymentNews {
     NotReady,
     /// The engine refused to start the payment (its words).
     ChargeFailed(String),
+    /// The customer's code already paid an earlier payment: nothing was sent.
+    CodeUsed,
     /// "New sale": the payment is done with; the sale screens start over.
     Finished,
 }
@@ -146,8 +155,7 @@ impl PaymentScreen {
         let screen = self.clone();
         let amount = request.amount;
         engine.start_payment(
-            amount,
-            request.description,
+            request,
             Box::new(move |started| {
                 screen.update(|state| state.charging = false);
                 match started {
@@ -159,7 +167,13 @@ impl PaymentScreen {
                         // before the screen knew this payment: read it once more.
                         screen.refresh(id);
                     }
-                    Err(message) => {
+                    Err(StartRefused::CodeUsed) => {
+                        tracing::warn!(
+                            "a customer's code that already paid was scanned again; nothing sent"
+                        );
+                        screen.news.emit(&PaymentNews::CodeUsed);
+                    }
+                    Err(StartRefused::Other(message)) => {
                         tracing::error!(%message, "the payment could not be started");
                         screen.news.emit(&PaymentNews::ChargeFailed(message));
                     }
@@ -249,6 +263,11 @@ impl PaymentScreen {
             if stale {
                 return;
             }
+            shown.product = record.product;
+            shown.customer_code = record
+                .customer_code_last4
+                .as_deref()
+                .map(crate::checkout::payment_code::mask);
             match next {
                 Some(kind) => {
                     shown.result = Some(ResultView {
@@ -278,7 +297,13 @@ impl PaymentScreen {
                     if record.state == PaymentState::Cancelling {
                         shown.cancelling = true;
                     }
-                    Some(Screen::CustomerQr)
+                    // A product shows its code (Order Code), or the customer confirms the
+                    // code they showed, in their wallet (User-presented).
+                    Some(if record.product.shows_code() {
+                        Screen::CustomerQr
+                    } else {
+                        Screen::Confirming
+                    })
                 }
                 // Created: `pay` has not been answered yet; stay where we are.
                 None => None,
@@ -350,6 +375,41 @@ impl PaymentScreen {
         );
     }
 
+    /// Demo only: the sandbox's customer confirms (`true`) or declines the User-presented
+    /// payment on screen in their wallet; the result arrives as an engine event.
+    pub fn demo_confirm(&self, confirm: bool) {
+        let Some(engine) = self.engine.get() else {
+            return;
+        };
+        if !engine.facts().sandbox {
+            return;
+        }
+        let id = {
+            let mut state = self.state.borrow_mut();
+            let Some(shown) = state.shown.as_mut() else {
+                return;
+            };
+            if shown.simulating || shown.result.is_some() || shown.product.shows_code() {
+                return;
+            }
+            shown.simulating = true;
+            shown.id.clone()
+        };
+        self.changed.emit(&());
+        let screen = self.clone();
+        engine.confirm_as_demo_customer(
+            id,
+            confirm,
+            Box::new(move |()| {
+                screen.update(|state| {
+                    if let Some(shown) = state.shown.as_mut() {
+                        shown.simulating = false;
+                    }
+                })
+            }),
+        );
+    }
+
     /// New sale: the payment is done with. Refused while a payment is still on the
     /// customer's screen (Cancel ends it first). Returns whether the sale ended.
     pub fn new_sale(&self) -> bool {
@@ -396,6 +456,7 @@ mod tests {
         ChargeRequest {
             amount: usd("12.50"),
             description: "Coffee".into(),
+            customer_code: None,
         }
     }
 
@@ -421,7 +482,8 @@ mod tests {
             engine.calls(),
             vec![Call::StartPayment {
                 amount: usd("12.50"),
-                description: "Coffee".into()
+                description: "Coffee".into(),
+                customer_code: None,
             }]
         );
 
@@ -508,7 +570,7 @@ mod tests {
     #[test]
     fn a_refused_charge_is_news_and_frees_the_button() {
         let engine = MockEngine::new();
-        *engine.start.borrow_mut() = Some(Err("Alipay is unreachable".into()));
+        *engine.start.borrow_mut() = Some(Err(StartRefused::Other("Alipay is unreachable".into())));
         let (screen, nav) = screen(&engine);
         let news = Rc::new(RefCell::new(Vec::new()));
         let heard = news.clone();

@@ -1,11 +1,13 @@
 //! The sale being put together: the amount typed on the keypad (cashier) or the order from
-//! the catalog (kiosk), the description the customer's wallet shows, and the notice under
-//! the amount. Charge turns it into a [`ChargeRequest`] for the payment screen.
+//! the catalog (kiosk), the description the customer's wallet shows, the customer's payment
+//! code when the cashier scanned (or typed) one, and the notice under the amount. Charge, or a
+//! scan, turns it into a [`ChargeRequest`] for the payment screen.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::Changed;
+use crate::checkout::{PaymentCode, payment_code};
 use crate::config::CatalogItem;
 use crate::gui::cart::Cart;
 use crate::gui::entry::AmountEntry;
@@ -30,6 +32,14 @@ pub enum SaleNotice {
     ItemRefused,
     /// The detail says why, in the engine's words.
     StartupFailed,
+    /// What was scanned or typed is not a payment code: ask the customer to refresh it.
+    BadCode,
+    /// A code was scanned with no amount entered: enter it, then Charge.
+    CodeNeedsAmount,
+    /// The scanned code already paid an earlier payment (a double scan).
+    CodeUsed,
+    /// The barcode scanner cannot be used; the detail says why, in the scanner's words.
+    ScannerProblem,
 }
 
 /// What Charge asks the engine for.
@@ -37,6 +47,9 @@ pub enum SaleNotice {
 pub struct ChargeRequest {
     pub amount: Money,
     pub description: String,
+    /// User-presented: the customer's code (a bearer credential; `Debug` masks it). `None`
+    /// shows an order code instead.
+    pub customer_code: Option<PaymentCode>,
 }
 
 struct SaleState {
@@ -45,6 +58,10 @@ struct SaleState {
     description: String,
     notice: SaleNotice,
     notice_detail: String,
+    /// A customer's code scanned before the amount was entered; Charge uses it.
+    scanned: Option<PaymentCode>,
+    /// The code's digits while the cashier types them by hand (a scan that failed).
+    typed_code: Option<String>,
 }
 
 #[derive(Clone)]
@@ -66,6 +83,8 @@ impl Sale {
                 description: String::new(),
                 notice: SaleNotice::None,
                 notice_detail: String::new(),
+                scanned: None,
+                typed_code: None,
             })),
             changed: Changed::default(),
         }
@@ -121,12 +140,115 @@ impl Sale {
         (state.notice, state.notice_detail.clone())
     }
 
+    /// The masked form of a scanned code waiting for its amount ("•••• 1234"), if any.
+    pub fn scanned_code(&self) -> Option<String> {
+        self.state
+            .borrow()
+            .scanned
+            .as_ref()
+            .map(PaymentCode::masked)
+    }
+
+    /// The digits typed so far while the cashier enters a code by hand (`None`: not
+    /// entering one), grouped by four as wallets print them.
+    pub fn typed_code(&self) -> Option<String> {
+        self.state.borrow().typed_code.as_deref().map(group_digits)
+    }
+
+    // ---- The customer's payment code ----------------------------------------------------
+
+    /// A scanned (or typed) payment code. With an amount it becomes a User-presented charge
+    /// at once; without one the code waits for the amount (and says so); a text that is not
+    /// a payment code is refused here, before any request, with "ask the customer to refresh
+    /// their code".
+    pub fn scanned(&self, text: &str, locale: Locale) -> Option<ChargeRequest> {
+        let code = match PaymentCode::parse(text) {
+            Ok(code) => code,
+            Err(why) => {
+                // The length only: the text may be most of a real code.
+                tracing::info!(reason = %why, length = text.len(), "a scan that is not a payment code was refused");
+                self.set_notice(SaleNotice::BadCode, "");
+                return None;
+            }
+        };
+        self.update(|state| {
+            state.typed_code = None;
+            state.scanned = Some(code);
+        });
+        let has_amount = if self.kiosk {
+            self.cart_total().is_some()
+        } else {
+            self.state.borrow().entry.money().is_ok()
+        };
+        if !has_amount {
+            self.set_notice(SaleNotice::CodeNeedsAmount, "");
+            return None;
+        }
+        self.charge_request(locale)
+    }
+
+    /// Drops a scanned code that waits for its amount (the cashier's × on its chip).
+    pub fn forget_scanned_code(&self) {
+        self.update(|state| {
+            state.scanned = None;
+            if state.notice == SaleNotice::CodeNeedsAmount {
+                clear_notice(state);
+            }
+        });
+    }
+
+    /// "Type the code": the keypad types the customer's code instead of the amount, until
+    /// Enter (use it) or Escape (give up).
+    pub fn start_typing_code(&self) {
+        if self.kiosk {
+            return;
+        }
+        self.update(|state| {
+            state.typed_code = Some(String::new());
+            clear_notice(state);
+        });
+    }
+
+    /// Enter while typing a code: the digits typed, to be used as a scan (`None` when not
+    /// typing one).
+    pub fn finish_typing_code(&self) -> Option<String> {
+        let typed = self.state.borrow_mut().typed_code.take();
+        self.changed.emit(&());
+        typed
+    }
+
+    fn typed_code_key(&self, key: &str) -> bool {
+        self.update(|state| {
+            let Some(typed) = state.typed_code.as_mut() else {
+                return false;
+            };
+            match key {
+                "escape" => state.typed_code = None,
+                "clear" => typed.clear(),
+                "backspace" => {
+                    typed.pop();
+                }
+                digit if digit.len() == 1 && digit.bytes().all(|b| b.is_ascii_digit()) => {
+                    if typed.len() < payment_code::MAX_DIGITS {
+                        typed.push_str(digit);
+                    }
+                }
+                _ => return false,
+            }
+            clear_notice(state);
+            true
+        })
+    }
+
     // ---- What the cashier or customer does --------------------------------------------
 
     /// An editing key on the keypad or keyboard: a digit, "." or ",", "backspace", "clear"
     /// or "escape". Returns whether it is one (a refused digit, say a third decimal, still
     /// is: it must not reach anything else).
     pub fn key(&self, key: &str) -> bool {
+        if self.state.borrow().typed_code.is_some() {
+            return self.typed_code_key(key);
+        }
         match key {
             "clear" | "escape" => {
                 self.update(|state| {
@@ -208,6 +330,11 @@ impl Sale {
         });
     }
 
+    /// Puts the description back as it was before a scanner's burst reached its field.
+    pub fn restore_description(&self, text: &str) {
+        self.update(|state| state.description = text.to_string());
+    }
+
     /// The description as typed (the screen passes it with every edit).
     pub fn set_description(&self, text: &str) {
         self.state.borrow_mut().description = text.to_string();
@@ -258,6 +385,7 @@ impl Sale {
             } else {
                 description
             },
+            customer_code: self.state.borrow_mut().scanned.take(),
         })
     }
 
@@ -283,14 +411,18 @@ impl Sale {
             state.entry.clear();
             state.cart.clear();
             state.description.clear();
+            state.scanned = None;
+            state.typed_code = None;
             clear_notice(state);
         });
     }
 
-    /// The kiosk's idle reset: the next customer must not find someone else's items.
+    /// The kiosk's idle reset: the next customer must not find someone else's items (or
+    /// their code).
     pub fn clear_for_next_customer(&self) {
         self.update(|state| {
             state.cart.clear();
+            state.scanned = None;
             clear_notice(state);
         });
     }
@@ -301,6 +433,9 @@ impl Sale {
         self.update(|state| {
             state.entry.clear();
             state.cart.clear();
+            state.scanned = None;
+            state.typed_code = None;
+            clear_notice(state);
             for key in typed.chars() {
                 state.entry.push(key);
             }
@@ -310,6 +445,16 @@ impl Sale {
             state.description = description.to_string();
         });
     }
+}
+
+/// "2810 0602 0000 1111": digits in groups of four, as wallets print their codes.
+fn group_digits(digits: &str) -> String {
+    let chars: Vec<char> = digits.chars().collect();
+    chars
+        .chunks(4)
+        .map(|group| group.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn clear_notice(state: &mut SaleState) {
@@ -371,6 +516,79 @@ mod tests {
         sale.set_description("  Two coffees ");
         let request = sale.charge_request(Locale::English).unwrap();
         assert_eq!(request.description, "Two coffees");
+    }
+
+    const CODE: &str = "281006020000001111";
+
+    #[test]
+    fn a_scan_with_an_amount_charges_the_customers_code_at_once() {
+        let sale = Sale::new(false, Currency::USD, catalog());
+        typed(&sale, "8.8");
+        let request = sale.scanned(CODE, Locale::English).unwrap();
+        assert_eq!(request.amount, usd("8.80"));
+        assert_eq!(
+            request.customer_code,
+            Some(PaymentCode::parse(CODE).unwrap())
+        );
+        // Used once: the next Charge shows an order code.
+        assert_eq!(
+            sale.charge_request(Locale::English).unwrap().customer_code,
+            None
+        );
+    }
+
+    #[test]
+    fn a_scan_without_an_amount_waits_for_it() {
+        let sale = Sale::new(false, Currency::USD, catalog());
+        assert_eq!(sale.scanned(CODE, Locale::English), None);
+        assert_eq!(sale.notice().0, SaleNotice::CodeNeedsAmount);
+        assert_eq!(sale.scanned_code().as_deref(), Some("•••• 1111"));
+        assert_eq!(sale.entry_text(), "0", "the scan is not the amount");
+        typed(&sale, "5");
+        let request = sale.charge_request(Locale::English).unwrap();
+        assert_eq!(request.amount, usd("5.00"));
+        assert!(request.customer_code.is_some());
+        assert_eq!(sale.scanned_code(), None);
+
+        assert!(sale.key("clear"));
+        assert_eq!(sale.scanned(CODE, Locale::English), None);
+        sale.forget_scanned_code();
+        assert_eq!(sale.scanned_code(), None);
+        assert_eq!(sale.notice().0, SaleNotice::None);
+    }
+
+    #[test]
+    fn what_is_not_a_payment_code_is_refused_before_any_request() {
+        let sale = Sale::new(false, Currency::USD, catalog());
+        typed(&sale, "5");
+        for bad in ["4006000000000000", "1234", "28100602000000a1"] {
+            assert_eq!(sale.scanned(bad, Locale::English), None, "{bad}");
+            assert_eq!(sale.notice().0, SaleNotice::BadCode);
+        }
+        assert_eq!(sale.scanned_code(), None);
+        assert_eq!(sale.entry_text(), "5");
+    }
+
+    #[test]
+    fn a_code_typed_by_hand_goes_through_the_keypad_not_into_the_amount() {
+        let sale = Sale::new(false, Currency::USD, catalog());
+        typed(&sale, "7");
+        sale.start_typing_code();
+        typed(&sale, CODE);
+        assert_eq!(sale.typed_code().as_deref(), Some("2810 0602 0000 0011 11"));
+        assert!(sale.key("backspace"));
+        assert!(sale.key("1"));
+        assert_eq!(sale.entry_text(), "7", "the amount is untouched");
+        let digits = sale.finish_typing_code().unwrap();
+        let request = sale.scanned(&digits, Locale::English).unwrap();
+        assert_eq!(request.amount, usd("7.00"));
+        assert_eq!(sale.typed_code(), None);
+        // Escape gives up typing and leaves the amount alone.
+        sale.start_typing_code();
+        assert!(sale.key("2"));
+        assert!(sale.key("escape"));
+        assert_eq!(sale.typed_code(), None);
+        assert_eq!(sale.entry_text(), "7");
     }
 
     #[test]

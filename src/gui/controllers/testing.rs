@@ -12,9 +12,10 @@ use time::{Date, OffsetDateTime};
 
 use crate::admin::ManagerApproval;
 use crate::checkout::ManualOutcome;
+use crate::gui::controllers::sale::ChargeRequest;
 use crate::gui::engine_handle::{
     Answer, Detail, EngineEvent, EngineFacts, EngineHandle, Listed, RefundRefused, Reply,
-    ResolveSummary,
+    ResolveSummary, StartRefused,
 };
 use crate::journal::{
     CurrencyTotals, PaymentFilter, PaymentLocalId, PaymentRecord, PaymentState, Product,
@@ -28,6 +29,12 @@ pub enum Call {
     StartPayment {
         amount: Money,
         description: String,
+        /// The last four digits of the customer's code (User-presented).
+        customer_code: Option<String>,
+    },
+    DemoConfirm {
+        payment: String,
+        confirm: bool,
     },
     Cancel(String),
     Payment(String),
@@ -53,7 +60,7 @@ pub enum Call {
 #[derive(Default)]
 pub struct MockEngine {
     pub calls: RefCell<Vec<Call>>,
-    pub start: RefCell<Option<Answer<PaymentRecord>>>,
+    pub start: RefCell<Option<Result<PaymentRecord, StartRefused>>>,
     pub payment: RefCell<Option<Answer<PaymentRecord>>>,
     pub refund: RefCell<Option<Result<RefundRecord, RefundRefused>>>,
     pub settle: RefCell<Option<Answer<PaymentRecord>>>,
@@ -97,15 +104,20 @@ fn answer<T: Clone>(slot: &RefCell<Option<T>>, done: Reply<T>) {
 impl EngineHandle for MockEngine {
     fn start_payment(
         &self,
-        amount: Money,
-        description: String,
-        done: Reply<Answer<PaymentRecord>>,
+        request: ChargeRequest,
+        done: Reply<Result<PaymentRecord, StartRefused>>,
     ) {
         self.record(Call::StartPayment {
-            amount,
-            description,
+            amount: request.amount,
+            description: request.description,
+            customer_code: request.customer_code.map(|code| code.last4().to_owned()),
         });
         answer(&self.start, done);
+    }
+
+    fn confirm_as_demo_customer(&self, payment: String, confirm: bool, done: Reply<()>) {
+        self.record(Call::DemoConfirm { payment, confirm });
+        done(());
     }
 
     fn cancel_payment(&self, payment_request_id: String, done: Reply<()>) {
