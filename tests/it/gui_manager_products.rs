@@ -1,7 +1,7 @@
 //! Each payment's product on the manager screens, headless on the real engine: a
 //! User-presented payment (the customer's code scanned, ending 0000: the sandbox's customer
 //! who pays at once) and an Order Code payment still waiting for its customer. The list
-//! names both products, the detail and the refund panel show the scanned code masked to its
+//! names both products (and filters by product), the detail and the refund panel show the scanned code masked to its
 //! last 4 digits, and End of day splits the paid money per product. One test in this file:
 //! the testing backend's event loop exists once per process.
 
@@ -109,6 +109,38 @@ fn the_manager_screens_show_each_payments_product() {
             "{}",
             described(&shown.payment_request_id)
         );
+
+        // The product filter: a chip per product; tapped again, every product shows.
+        let chip = |label: &str| {
+            let found: Vec<_> = labelled(&app, label)
+                .into_iter()
+                .filter(|e| e.accessible_role() == Some(AccessibleRole::Checkbox))
+                .collect();
+            assert_eq!(found.len(), 1, "chips labelled {label:?}");
+            found[0].invoke_accessible_default_action();
+        };
+        chip("Only scanned codes");
+        wait_until("only the scanned payment", || {
+            value_of(&app, "Transaction count").as_deref() == Some("1 payment")
+                && manager.get_transactions().row_count() == 1
+        })
+        .await;
+        assert_eq!(
+            manager.get_transactions().row_data(0).unwrap().id,
+            scanned.payment_request_id.as_str()
+        );
+        chip("Only QR codes shown");
+        wait_until("only the shown code's payment", || {
+            manager.get_transactions().row_count() == 1
+                && manager.get_transactions().row_data(0).unwrap().id
+                    == shown.payment_request_id.as_str()
+        })
+        .await;
+        chip("Only QR codes shown");
+        wait_until("every product again", || {
+            value_of(&app, "Transaction count").as_deref() == Some("2 payments")
+        })
+        .await;
 
         // The detail and its refund panel: the product and the masked code.
         click(&app, &format!("Payment {}", scanned.payment_request_id));
