@@ -2605,7 +2605,7 @@ fn payments_can_be_listed_by_product() {
         ids(journal
             .list_payments(&only(vec![Product::OrderCode]))
             .unwrap()),
-        [shown.payment_request_id.clone()]
+        ["P-shown"]
     );
     assert_eq!(journal.list_payments(&only(Vec::new())).unwrap().len(), 3);
     assert!(
