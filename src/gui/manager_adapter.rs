@@ -15,12 +15,14 @@ use super::controllers::manager::refund::{RefundNotice as Said, RefundStage as S
 use super::controllers::manager::settle::{
     SettleForm, SettleNotice as Recorded, SettleStage as Step,
 };
-use super::controllers::manager::transactions::{Filters, ListNotice as Listing, StatusChoice};
+use super::controllers::manager::transactions::{
+    Filters, ListNotice as Listing, ProductChoice, StatusChoice,
+};
 use super::engine_handle::{EngineFacts, EngineHandle};
 use super::manager_rows;
 use super::{
-    ListNotice, Manager, ManagerTab, RefundNotice, RefundStage, SettingsView, SettleNotice,
-    SettleStage, Shared, StatusFilter,
+    ListNotice, Manager, ManagerTab, ProductFilter, RefundNotice, RefundStage, SettingsView,
+    SettleNotice, SettleStage, Shared, StatusFilter,
 };
 use crate::config::Config;
 
@@ -111,12 +113,18 @@ pub(super) fn wire(shared: &Rc<Shared>, manager: &Manager<'_>) {
         .show_tab(tab_of(tab)));
     on!(on_close, |shared| shared.manager.close());
     on!(on_leave_kiosk, |shared| leave_kiosk(&shared));
-    on!(on_filters_changed, |shared, today, status, amount, id| {
+    on!(on_filters_changed, |shared,
+                             today,
+                             status,
+                             amount,
+                             id,
+                             product| {
         shared.manager.transactions.set_filters(Filters {
             today,
             status: status_of(status),
             amount: amount.to_string(),
             id: id.to_string(),
+            product: product_of(product),
         })
     });
     on!(on_open_transaction, |shared, id| shared
@@ -213,6 +221,22 @@ fn status_of(status: StatusFilter) -> StatusChoice {
     }
 }
 
+fn product_of(product: ProductFilter) -> ProductChoice {
+    match product {
+        ProductFilter::All => ProductChoice::All,
+        ProductFilter::QrCode => ProductChoice::QrCode,
+        ProductFilter::Scanned => ProductChoice::Scanned,
+    }
+}
+
+fn product_filter(product: ProductChoice) -> ProductFilter {
+    match product {
+        ProductChoice::All => ProductFilter::All,
+        ProductChoice::QrCode => ProductFilter::QrCode,
+        ProductChoice::Scanned => ProductFilter::Scanned,
+    }
+}
+
 fn status_filter(status: StatusChoice) -> StatusFilter {
     match status {
         StatusChoice::All => StatusFilter::All,
@@ -280,6 +304,7 @@ pub(super) fn push(shared: &Shared) {
         manager.set_filter_status(status_filter(filters.status));
         manager.set_filter_amount(filters.amount.into());
         manager.set_filter_id(filters.id.into());
+        manager.set_filter_product(product_filter(filters.product));
     }
     let refund = &controller.refund;
     if marks.refund_cleared != Some(refund.cleared()) {

@@ -441,7 +441,17 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
     .into_iter()
     .rev()
     .filter_map(|(n, amount, state, description, minutes)| {
-        demo_payment(n, amount, currency, state, description, minutes)
+        let record = demo_payment(n, amount, currency, state, description, minutes)?;
+        // Two were paid by scanning the customer's code, so the pictures show both products.
+        Some(if matches!(n, 2 | 5) {
+            PaymentRecord {
+                product: crate::journal::Product::UserPresented,
+                customer_code_last4: Some(if n == 2 { "1111" } else { "4821" }.into()),
+                ..record
+            }
+        } else {
+            record
+        })
     })
     .collect();
     let refund_amount = Money::parse("5.00", currency)
@@ -646,6 +656,17 @@ fn demo_totals(payments: &[PaymentRecord], refunded: Option<Money>) -> Vec<Curre
             })
     };
     let (paid_count, paid) = sum(&|p| p.paid_at.is_some());
+    let by_product = crate::journal::Product::ALL
+        .into_iter()
+        .filter_map(|product| {
+            let (paid_count, paid) = sum(&|p| p.paid_at.is_some() && p.product == product);
+            (paid_count > 0).then_some(crate::journal::ProductTotals {
+                product,
+                paid_count,
+                paid,
+            })
+        })
+        .collect();
     let refunded_total = refunded.map_or(zero, |r| zero.checked_add(r).unwrap_or(zero));
     let net = i128::from(paid.minor()) - i128::from(refunded_total.minor());
     let Ok(net) = SignedTotal::from_minor(net, currency) else {
@@ -659,6 +680,7 @@ fn demo_totals(payments: &[PaymentRecord], refunded: Option<Money>) -> Vec<Curre
         refunded_count: u64::from(refunded.is_some()),
         refunded: refunded_total,
         net,
+        by_product,
     }]
 }
 

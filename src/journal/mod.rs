@@ -58,7 +58,7 @@ pub use payments::{
 };
 pub use reader::{PaymentDetail, Reader, RefundTotals, TransactionRow};
 pub use refunds::{NewRefund, RefundRecord, RefundRef, RefundUpdate};
-pub use report::{CurrencyTotals, SignedTotal};
+pub use report::{CurrencyTotals, ProductTotals, SignedTotal};
 pub use requests::{CallKind, RequestIntent, RequestOutcome, RequestRecord};
 pub use state::{
     Actor, EntityRef, PaymentLocalId, PaymentState, Product, RefundLocalId, RefundState,

@@ -140,6 +140,8 @@ pub struct PaymentFilter {
     pub until: Option<OffsetDateTime>,
     /// Only these states; empty means all.
     pub states: Vec<PaymentState>,
+    /// Only payments taken by these products; empty means all.
+    pub products: Vec<Product>,
     pub order_ref: Option<String>,
     pub currency: Option<Currency>,
     /// At least this amount (implies its currency).
@@ -328,6 +330,16 @@ pub(crate) fn filter_clause(filter: &PaymentFilter) -> Result<(String, Vec<Value
                 .states
                 .iter()
                 .map(|s| Value::Text(s.as_str().to_owned())),
+        );
+    }
+    if !filter.products.is_empty() {
+        let marks = vec!["?"; filter.products.len()].join(", ");
+        sql.push_str(&format!(" AND product IN ({marks})"));
+        args.extend(
+            filter
+                .products
+                .iter()
+                .map(|p| Value::Text(p.as_str().to_owned())),
         );
     }
     if let Some(order_ref) = &filter.order_ref {

@@ -26,6 +26,7 @@ use crate::money::{Currency, MinorTotal, Money, MoneyError};
 
 use super::Journal;
 use super::error::JournalError;
+use super::state::Product;
 use super::timestamp::{from_stored, to_stored};
 
 /// A total that may be negative (a day's net). [`MinorTotal`] cannot be, by design, so the
@@ -93,6 +94,52 @@ pub struct CurrencyTotals {
     pub refunded_count: u64,
     pub refunded: MinorTotal,
     pub net: SignedTotal,
+    /// The paid count and total split by the product that took each payment, so a manager
+    /// can tell money from scanned customer codes apart from money paid on a shown QR code.
+    /// Only products with a payment that day, in [`Product::ALL`] order; the parts add up
+    /// to `paid_count` and `paid`. Refunds are not split: they count on their own day, by
+    /// when Alipay returned the money, not by how it was taken.
+    pub by_product: Vec<ProductTotals>,
+}
+
+/// One product's share of a currency's paid total for a day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProductTotals {
+    pub product: Product,
+    pub paid_count: u64,
+    pub paid: MinorTotal,
+}
+
+impl CurrencyTotals {
+    /// Adds a paid payment to the totals and to its product's part.
+    fn add_paid(&mut self, product: Product, amount: Money) -> Result<(), MoneyError> {
+        self.paid_count += 1;
+        self.paid = self.paid.checked_add(amount)?;
+        let index = match self.by_product.iter().position(|p| p.product == product) {
+            Some(index) => index,
+            None => {
+                // Keep Product::ALL order whatever order the rows come in.
+                let rank = |p: Product| Product::ALL.iter().position(|q| *q == p);
+                let at = self
+                    .by_product
+                    .partition_point(|p| rank(p.product) < rank(product));
+                self.by_product.insert(
+                    at,
+                    ProductTotals {
+                        product,
+                        paid_count: 0,
+                        paid: MinorTotal::zero(self.currency),
+                    },
+                );
+                at
+            }
+        };
+        if let Some(part) = self.by_product.get_mut(index) {
+            part.paid_count += 1;
+            part.paid = part.paid.checked_add(amount)?;
+        }
+        Ok(())
+    }
 }
 
 impl CurrencyTotals {
@@ -108,6 +155,7 @@ impl CurrencyTotals {
                 negative: false,
                 magnitude: MinorTotal::zero(currency),
             },
+            by_product: Vec::new(),
         }
     }
 }
@@ -162,12 +210,12 @@ pub(crate) fn totals_by_day(
     let queries = [
         (
             Bucket::Paid,
-            "SELECT currency, amount_minor, paid_at FROM payments
+            "SELECT currency, amount_minor, paid_at, product FROM payments
              WHERE paid_at >= ?1 AND paid_at < ?2",
         ),
         (
             Bucket::Refunded,
-            "SELECT currency, amount_minor, refunded_at FROM refunds
+            "SELECT currency, amount_minor, refunded_at, NULL FROM refunds
              WHERE state = 'succeeded' AND refunded_at >= ?1 AND refunded_at < ?2",
         ),
     ];
@@ -183,10 +231,11 @@ pub(crate) fn totals_by_day(
                     row.get::<_, String>(0)?,
                     row.get::<_, i64>(1)?,
                     row.get::<_, String>(2)?,
+                    row.get::<_, Option<String>>(3)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        for (currency, minor, at) in rows {
+        for (currency, minor, at, product) in rows {
             let amount = super::money_from_sql(minor, &currency, "report row")?;
             let Some(date) = day_of(from_stored(&at)?) else {
                 continue;
@@ -197,8 +246,12 @@ pub(crate) fn totals_by_day(
                 .or_insert_with(|| CurrencyTotals::empty(date, currency));
             match bucket {
                 Bucket::Paid => {
-                    entry.paid_count += 1;
-                    entry.paid = entry.paid.checked_add(amount)?;
+                    let product = product.as_deref().and_then(Product::parse).ok_or_else(|| {
+                        JournalError::Unreadable {
+                            what: format!("report row: product {product:?}"),
+                        }
+                    })?;
+                    entry.add_paid(product, amount)?;
                 }
                 Bucket::Refunded => {
                     entry.refunded_count += 1;
@@ -355,5 +408,87 @@ mod tests {
             totals_by_day(&journal.conn, Date::MAX..=Date::MAX, bounds).is_err(),
             "the calendar's last day has no end"
         );
+    }
+
+    /// Paid totals split per product: the parts add up to the currency's paid total, each
+    /// currency keeps its own parts, and unpaid attempts count nowhere.
+    #[test]
+    fn paid_totals_are_split_per_product() {
+        use crate::journal::{
+            Actor, CustomerCode, NewPayment, PaymentState, PaymentUpdate, Product,
+        };
+        use time::macros::{date, datetime};
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open_in(dir.path()).unwrap();
+        let payments = [
+            (Product::UserPresented, 250, Currency::USD, true),
+            (Product::OrderCode, 1000, Currency::USD, true),
+            (Product::UserPresented, 125, Currency::USD, true),
+            (Product::UserPresented, 9999, Currency::USD, false),
+            (Product::UserPresented, 300, Currency::JPY, true),
+        ];
+        for (n, (product, minor, currency, paid)) in payments.into_iter().enumerate() {
+            let customer_code = (product == Product::UserPresented).then(|| CustomerCode {
+                last4: format!("{:04}", 1000 + n),
+                sha256: format!("{n:064x}"),
+            });
+            let record = journal
+                .create_payment(
+                    NewPayment {
+                        payment_request_id: format!("P{n}"),
+                        order_ref: format!("O{n}"),
+                        amount: Money::from_minor(minor, currency).unwrap(),
+                        description: String::new(),
+                        operator: "T".to_owned(),
+                        product,
+                        customer_code,
+                    },
+                    Actor::Cashier,
+                )
+                .unwrap();
+            if paid {
+                journal
+                    .transition_payment(
+                        record.id,
+                        PaymentState::Paid,
+                        Actor::System,
+                        "paid",
+                        PaymentUpdate {
+                            payment_id: Some(format!("A{n}")),
+                            paid_at: Some(datetime!(2026-03-07 12:00 UTC)),
+                            ..PaymentUpdate::default()
+                        },
+                    )
+                    .unwrap();
+            }
+        }
+        let totals = journal
+            .daily_totals(
+                date!(2026 - 03 - 07)..=date!(2026 - 03 - 07),
+                UtcOffset::UTC,
+            )
+            .unwrap();
+        let parts = |t: &CurrencyTotals| -> Vec<(Product, u64, u64)> {
+            t.by_product
+                .iter()
+                .map(|p| (p.product, p.paid_count, p.paid.minor()))
+                .collect()
+        };
+        let [jpy, usd] = totals.as_slice() else {
+            panic!("one row per currency: {totals:?}");
+        };
+        assert_eq!(usd.currency, Currency::USD);
+        assert_eq!((usd.paid_count, usd.paid.minor()), (3, 1375));
+        assert_eq!(
+            parts(usd),
+            [
+                (Product::OrderCode, 1, 1000),
+                (Product::UserPresented, 2, 375)
+            ],
+            "Product::ALL order, whatever order they were paid in"
+        );
+        assert_eq!(jpy.currency, Currency::JPY);
+        assert_eq!(parts(jpy), [(Product::UserPresented, 1, 300)]);
     }
 }

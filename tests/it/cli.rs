@@ -1043,3 +1043,143 @@ fn the_shipped_binary_has_no_failpoints() {
     assert!(!stderr(&paid).contains("failpoint"), "{}", stderr(&paid));
     assert_eq!(json_line(&paid)["status"], "SUCCESS");
 }
+
+/// `journal totals` splits a day's paid money per product (text and `--json`, amounts in
+/// integer minor units beside the major-unit strings), and `journal list` names each
+/// payment's product with only the last 4 digits of a scanned customer code.
+#[test]
+fn journal_totals_and_list_show_each_payments_product() {
+    use alipay_pos::journal::{
+        Actor, CustomerCode, Journal, NewPayment, PaymentState, PaymentUpdate, Product,
+    };
+    use alipay_pos::money::{Currency, Money};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, format!("[storage]\ndata_dir = \"{}\"\n", p(&data))).unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    let mut journal = Journal::open_in(&data).unwrap();
+    let paid_at = time::macros::datetime!(2026-03-07 12:00 UTC);
+    for (n, product, minor) in [
+        (1, Product::OrderCode, 1000),
+        (2, Product::UserPresented, 250),
+        (3, Product::UserPresented, 125),
+    ] {
+        let record = journal
+            .create_payment(
+                NewPayment {
+                    payment_request_id: format!("CLI-P{n}"),
+                    order_ref: format!("CLI-O{n}"),
+                    amount: Money::from_minor(minor, Currency::USD).unwrap(),
+                    description: String::new(),
+                    operator: "T01".into(),
+                    product,
+                    customer_code: (product == Product::UserPresented).then(|| CustomerCode {
+                        last4: format!("{n}{n}{n}{n}"),
+                        sha256: format!("{n:064x}"),
+                    }),
+                },
+                Actor::Cashier,
+            )
+            .unwrap();
+        journal
+            .transition_payment(
+                record.id,
+                PaymentState::Paid,
+                Actor::System,
+                "paid",
+                PaymentUpdate {
+                    payment_id: Some(format!("A{n}")),
+                    paid_at: Some(paid_at),
+                    ..PaymentUpdate::default()
+                },
+            )
+            .unwrap();
+    }
+    drop(journal);
+
+    let in_utc = |args: &[&str]| {
+        Command::new(binary())
+            .args(args)
+            .env_remove("ALIPAY_POS_CONFIG")
+            .env("TZ", "UTC")
+            .output()
+            .unwrap()
+    };
+    let json = in_utc(&[
+        "--config",
+        p(&file),
+        "journal",
+        "totals",
+        "--date",
+        "2026-03-07",
+        "--json",
+    ]);
+    assert!(json.status.success(), "{}", stderr(&json));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let usd = &rows[0];
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    assert_eq!(usd["currency"], "USD");
+    assert_eq!(usd["paidCount"], 3);
+    assert_eq!(usd["paidMinor"], 1375);
+    assert_eq!(usd["netMinor"], 1375);
+    assert_eq!(
+        usd["byProduct"],
+        serde_json::json!([
+            {"product": "order_code", "paidCount": 1, "paid": "10.00", "paidMinor": 1000},
+            {"product": "user_presented", "paidCount": 2, "paid": "3.75", "paidMinor": 375},
+        ])
+    );
+
+    let text = in_utc(&[
+        "--config",
+        p(&file),
+        "journal",
+        "totals",
+        "--date",
+        "2026-03-07",
+    ]);
+    assert!(text.status.success(), "{}", stderr(&text));
+    let text = stdout(&text);
+    assert!(text.contains("paid 13.75 (3)"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("user_presented") && l.contains("3.75 (2)")),
+        "{text}"
+    );
+    let other_day = in_utc(&[
+        "--config",
+        p(&file),
+        "journal",
+        "totals",
+        "--date",
+        "2026-03-08",
+    ]);
+    assert!(
+        stdout(&other_day).contains("no payments"),
+        "{}",
+        stdout(&other_day)
+    );
+    let bad = in_utc(&[
+        "--config",
+        p(&file),
+        "journal",
+        "totals",
+        "--date",
+        "7 March",
+    ]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+
+    let list = in_utc(&["--config", p(&file), "journal", "list"]);
+    let list = stdout(&list);
+    let line = |id: &str| {
+        list.lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(line("CLI-P2").contains("user_presented ****2222"), "{list}");
+    assert!(line("CLI-P1").contains("order_code"), "{list}");
+    assert!(!line("CLI-P1").contains("****"), "{list}");
+}

@@ -2555,3 +2555,73 @@ fn the_readers_daily_totals_count_local_days() {
         "a range reports each day on its own"
     );
 }
+
+/// The list's product filter is part of the query (so a list's limit never hides an older
+/// match), in both the writer's listing and the reader's list with refund totals.
+#[test]
+fn payments_can_be_listed_by_product() {
+    let Fixture {
+        dir, mut journal, ..
+    } = fixture();
+    let shown = pay_with(&mut journal, "P-shown", Product::OrderCode);
+    let mut scanned = Vec::new();
+    for n in 1..=2u8 {
+        scanned.push(
+            journal
+                .create_payment(
+                    NewPayment {
+                        payment_request_id: format!("P-scan-{n}"),
+                        order_ref: format!("order-scan-{n}"),
+                        amount: usd(300),
+                        description: String::new(),
+                        operator: "T01".to_owned(),
+                        product: Product::UserPresented,
+                        customer_code: Some(alipay_pos::journal::CustomerCode {
+                            last4: format!("000{n}"),
+                            sha256: sha(n),
+                        }),
+                    },
+                    Actor::Cashier,
+                )
+                .unwrap(),
+        );
+    }
+    let ids = |records: Vec<PaymentRecord>| -> Vec<String> {
+        let mut ids: Vec<String> = records.into_iter().map(|r| r.payment_request_id).collect();
+        ids.sort();
+        ids
+    };
+    let only = |products: Vec<Product>| PaymentFilter {
+        products,
+        ..PaymentFilter::default()
+    };
+    assert_eq!(
+        ids(journal
+            .list_payments(&only(vec![Product::UserPresented]))
+            .unwrap()),
+        ["P-scan-1", "P-scan-2"]
+    );
+    assert_eq!(
+        ids(journal
+            .list_payments(&only(vec![Product::OrderCode]))
+            .unwrap()),
+        ["P-shown"]
+    );
+    assert_eq!(journal.list_payments(&only(Vec::new())).unwrap().len(), 3);
+    assert!(
+        journal
+            .list_payments(&only(vec![Product::AutoDebit]))
+            .unwrap()
+            .is_empty()
+    );
+    let reader = Reader::open_in(dir.path()).unwrap();
+    let rows = reader
+        .transactions(&PaymentFilter {
+            limit: Some(1),
+            ..only(vec![Product::OrderCode])
+        })
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].payment.payment_request_id, shown.payment_request_id);
+    assert_eq!(scanned[1].customer_code_last4.as_deref(), Some("0002"));
+}

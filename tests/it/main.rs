@@ -20,6 +20,7 @@ mod gui_demo_mark;
 mod gui_kiosk;
 mod gui_kiosk_manager;
 mod gui_manager;
+mod gui_manager_products;
 mod gui_manual_outcome;
 mod gui_scan;
 mod gui_screens;

@@ -242,6 +242,26 @@ pub fn record(id: &str, amount: &str, state: PaymentState) -> PaymentRecord {
     }
 }
 
+/// A payment record taken by `product`; `last4` is what the journal keeps of a
+/// User-presented customer's code.
+pub fn record_with_product(
+    id: &str,
+    amount: &str,
+    state: PaymentState,
+    product: Product,
+    last4: Option<&str>,
+) -> PaymentRecord {
+    let base = record(id, amount, state);
+    let shows_code = product.shows_code();
+    PaymentRecord {
+        product,
+        code_value: base.code_value.filter(|_| shows_code),
+        code_expires_at: base.code_expires_at.filter(|_| shows_code),
+        customer_code_last4: last4.map(str::to_owned),
+        ..base
+    }
+}
+
 /// The detail of a paid payment of which `remaining` is left to refund.
 pub fn paid_detail(id: &str, amount: &str, remaining: &str) -> Detail {
     let record = record(id, amount, PaymentState::Paid);

@@ -177,4 +177,55 @@ mod tests {
         totals.reset();
         assert_eq!(totals.day(), date!(2026 - 03 - 01));
     }
+
+    /// The day's totals keep their per-product split, and another day's never show.
+    #[test]
+    fn a_days_totals_keep_the_paid_money_per_product() {
+        use crate::journal::{CurrencyTotals, Product, ProductTotals, SignedTotal};
+        use crate::money::{Currency, MinorTotal, Money};
+
+        let usd = |minor| MinorTotal::from(Money::from_minor(minor, Currency::USD).unwrap());
+        let day = |date, by_product: Vec<ProductTotals>| {
+            let paid = by_product
+                .iter()
+                .fold(MinorTotal::zero(Currency::USD), |sum, p| {
+                    sum.checked_add(p.paid).unwrap()
+                });
+            CurrencyTotals {
+                date,
+                currency: Currency::USD,
+                paid_count: by_product.iter().map(|p| p.paid_count).sum(),
+                paid,
+                refunded_count: 0,
+                refunded: MinorTotal::zero(Currency::USD),
+                net: SignedTotal::from_minor(i128::from(paid.minor()), Currency::USD).unwrap(),
+                by_product,
+            }
+        };
+        let split = vec![
+            ProductTotals {
+                product: Product::OrderCode,
+                paid_count: 1,
+                paid: usd(1000),
+            },
+            ProductTotals {
+                product: Product::UserPresented,
+                paid_count: 2,
+                paid: usd(375),
+            },
+        ];
+        let engine = MockEngine::new();
+        *engine.totals.borrow_mut() = Some(Ok(vec![
+            day(date!(2026 - 02 - 28), Vec::new()),
+            day(date!(2026 - 03 - 01), split.clone()),
+        ]));
+        let slot = EngineSlot::default();
+        slot.set(engine.clone());
+        let totals = Totals::new(slot, Rc::new(|| date!(2026 - 03 - 01)));
+        totals.load();
+        let shown = totals.totals();
+        assert_eq!(shown.len(), 1, "only the day shown");
+        assert_eq!(shown[0].by_product, split);
+        assert_eq!(shown[0].paid.minor(), 1375);
+    }
 }

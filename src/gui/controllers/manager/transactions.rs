@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::gui::controllers::navigation::{Navigation, Screen};
 use crate::gui::controllers::{Changed, EngineSlot};
 use crate::gui::engine_handle::{Detail, Listed};
-use crate::journal::{PaymentFilter, PaymentState};
+use crate::journal::{PaymentFilter, PaymentState, Product};
 use crate::money::{Currency, Money};
 
 /// Lists stop here; filters narrow anything older down.
@@ -32,6 +32,18 @@ pub enum StatusChoice {
     Open,
 }
 
+/// The product filter (mirrors `ProductFilter`): the products the faces take, named as a
+/// manager tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProductChoice {
+    #[default]
+    All,
+    /// Order Code: the customer scanned the terminal's QR code.
+    QrCode,
+    /// User-presented: the cashier scanned the customer's payment code.
+    Scanned,
+}
+
 /// The filters on screen, as the screen passes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filters {
@@ -41,6 +53,7 @@ pub struct Filters {
     pub amount: String,
     /// Part of an id or the order reference, as typed; empty for any.
     pub id: String,
+    pub product: ProductChoice,
 }
 
 impl Default for Filters {
@@ -50,6 +63,7 @@ impl Default for Filters {
             status: StatusChoice::All,
             amount: String::new(),
             id: String::new(),
+            product: ProductChoice::All,
         }
     }
 }
@@ -89,6 +103,12 @@ pub fn journal_filter(
             PaymentState::Cancelling,
             PaymentState::Unresolved,
         ],
+    };
+    // In the journal's query, not after it: the list's limit must not hide older matches.
+    filter.products = match filters.product {
+        ProductChoice::All => Vec::new(),
+        ProductChoice::QrCode => vec![Product::OrderCode],
+        ProductChoice::Scanned => vec![Product::UserPresented],
     };
     let amount = filters.amount.trim();
     if !amount.is_empty() {
@@ -344,7 +364,9 @@ impl Transactions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gui::controllers::testing::{Call, MockEngine, paid_detail, record, usd};
+    use crate::gui::controllers::testing::{
+        Call, MockEngine, paid_detail, record, record_with_product, usd,
+    };
     use crate::money::MinorTotal;
 
     fn day() -> Range<OffsetDateTime> {
@@ -368,6 +390,7 @@ mod tests {
             status: StatusChoice::Open,
             amount: " 12.50 ".into(),
             id: " 0001 ".into(),
+            product: ProductChoice::Scanned,
         };
         let filter = journal_filter(&filters, Currency::USD, day()).unwrap();
         assert_eq!(filter.since, Some(day().start));
@@ -377,6 +400,7 @@ mod tests {
         assert_eq!(filter.max_amount, Some(usd("12.50")));
         assert_eq!(filter.text.as_deref(), Some("0001"));
         assert_eq!(filter.limit, Some(LIST_LIMIT));
+        assert_eq!(filter.products, vec![Product::UserPresented]);
 
         let all = journal_filter(
             &Filters {
@@ -388,6 +412,60 @@ mod tests {
         )
         .unwrap();
         assert_eq!((all.since, all.until, all.states.len()), (None, None, 0));
+        assert!(all.products.is_empty(), "every product");
+    }
+
+    /// The product filter goes to the journal's query, and what comes back keeps each
+    /// payment's product and masked code for the rows.
+    #[test]
+    fn the_product_filter_asks_the_journal_and_the_list_keeps_each_product() {
+        let engine = MockEngine::new();
+        let (list, _) = controller(&engine);
+        let scanned = Listed {
+            record: record_with_product(
+                "P1",
+                "4.20",
+                PaymentState::Paid,
+                Product::UserPresented,
+                Some("1111"),
+            ),
+            refunded: MinorTotal::zero(Currency::USD),
+        };
+        *engine.transactions.borrow_mut() = Some(Ok(vec![scanned.clone()]));
+        list.set_filters(Filters {
+            product: ProductChoice::Scanned,
+            ..Filters::default()
+        });
+        let asked: Vec<Vec<Product>> = engine
+            .calls()
+            .into_iter()
+            .filter_map(|call| match call {
+                Call::Transactions(filter) => Some(filter.products),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(asked, vec![vec![Product::UserPresented]]);
+        let shown = list.list();
+        assert_eq!(shown, vec![scanned]);
+        assert_eq!(shown[0].record.product, Product::UserPresented);
+        assert_eq!(shown[0].record.customer_code_last4.as_deref(), Some("1111"));
+
+        engine.clear_calls();
+        list.set_filters(Filters {
+            product: ProductChoice::QrCode,
+            ..Filters::default()
+        });
+        assert!(matches!(
+            &engine.calls()[0],
+            Call::Transactions(f) if f.products == vec![Product::OrderCode]
+        ));
+        assert_eq!(list.filters().product, ProductChoice::QrCode);
+        list.reset();
+        assert_eq!(
+            list.filters().product,
+            ProductChoice::All,
+            "a new visit shows every product"
+        );
     }
 
     #[test]
