@@ -1,6 +1,11 @@
 //! The GUI's figures for the README (`cargo bench --features test-support --bench gui`):
 //! - Charge → QR on screen: from the Charge callback (amount typed) until the customer QR
 //!   page shows the new payment's code and a frame of it has been rendered;
+//! - scan → Paid on screen (User-presented): from the scanner's last key (Enter, delivered
+//!   to the window as a keyboard-wedge scanner types it) until the result page says Paid and
+//!   a frame of it has been rendered; beside it the engine's own `start_payment` for the
+//!   same kind of payment (the network round trip: sign, HTTP, sandbox, verify, journal),
+//!   and from the last key to the sandbox recording the `pay` request;
 //! - cold start: from spawning a fresh process until the cashier page is shown with the
 //!   engine connected and its first frame rendered;
 //! - resident memory of that process idle on the cashier page and while showing a QR code;
@@ -331,6 +336,172 @@ struct ChargeFigures {
     first: Duration,
     samples: Vec<Duration>,
     renders: Vec<Duration>,
+    scan: ScanFigures,
+}
+
+/// User-presented rounds: scan → Paid on screen, and the engine alone.
+struct ScanFigures {
+    to_paid: Vec<Duration>,
+    /// From the last key to the engine's client sending the `pay`.
+    to_wire: Vec<Duration>,
+    engine_alone: Vec<Duration>,
+}
+
+/// A payment code the sandbox's customer pays at once (ending 0000), new every round (the
+/// engine refuses a code that already paid).
+fn round_code(i: usize) -> String {
+    format!("28{:012}0000", 500_000 + i)
+}
+
+/// Dispatches `text` to the window key by key, as a keyboard-wedge scanner types it.
+fn scanner_types(app: &App, text: &str) {
+    use slint::platform::WindowEvent;
+    for key in text.chars() {
+        let text: slint::SharedString = key.to_string().into();
+        app.window()
+            .dispatch_event(WindowEvent::KeyPressed { text: text.clone() });
+        app.window()
+            .dispatch_event(WindowEvent::KeyReleased { text });
+    }
+}
+
+/// When the engine's client hands each `pay` request to HTTP: a tracing layer that notes
+/// the instant of every "AMS request sending" event for `pay` (the client logs it right
+/// before the send).
+mod wire {
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    static PAY_SENT: Mutex<Vec<Instant>> = Mutex::new(Vec::new());
+
+    struct PaySent;
+
+    struct IsPay(bool, bool);
+
+    impl Visit for IsPay {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            if field.name() == "api" && value == "pay" {
+                self.0 = true;
+            }
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" && format!("{value:?}") == "AMS request sending" {
+                self.1 = true;
+            }
+        }
+    }
+
+    impl<S: tracing::Subscriber> Layer<S> for PaySent {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            let at = Instant::now();
+            let mut seen = IsPay(false, false);
+            event.record(&mut seen);
+            if seen.0 && seen.1 {
+                PAY_SENT.lock().expect("pay times").push(at);
+            }
+        }
+    }
+
+    /// Installs the layer (only the client's events reach it).
+    pub fn init() {
+        let only_the_client = tracing_subscriber::filter::filter_fn(|meta| {
+            meta.target() == "alipay_pos::ams::client"
+        });
+        tracing_subscriber::registry()
+            .with(PaySent.with_filter(only_the_client))
+            .init();
+    }
+
+    /// The first `pay` sent at or after `since`.
+    pub fn pay_sent_after(since: Instant) -> Option<Instant> {
+        PAY_SENT
+            .lock()
+            .expect("pay times")
+            .iter()
+            .copied()
+            .find(|at| *at >= since)
+    }
+}
+
+/// Scan rounds on the cashier page: type the amount, the scanner's burst, Enter; wait for
+/// Paid on screen (and a frame of it), then New sale.
+async fn scan_rounds(
+    app: &App,
+    terminal: &Arc<Terminal>,
+    runtime: &tokio::runtime::Handle,
+) -> ScanFigures {
+    let mut to_paid = Vec::with_capacity(ROUNDS);
+    let mut to_wire = Vec::with_capacity(ROUNDS);
+    for i in 0..WARMUP_ROUNDS + ROUNDS {
+        let api = app.global::<Api>();
+        type_amount(&api, &round_amount(i));
+        let code = round_code(i);
+        scanner_types(app, &code);
+        let started = Instant::now();
+        scanner_types(app, "\n");
+        let ui = app.as_weak();
+        wait_for("Paid after the scan", move || {
+            let app = ui.unwrap();
+            let api = app.global::<Api>();
+            api.get_page() == Page::Result && api.get_result_kind() == ResultKind::Paid
+        })
+        .await;
+        headless::render_frame();
+        let took = started.elapsed();
+        if i >= WARMUP_ROUNDS {
+            to_paid.push(took);
+            let sent = wire::pay_sent_after(started).expect("the pay was sent");
+            to_wire.push(sent - started);
+        }
+        api.invoke_new_sale();
+        assert_eq!(api.get_page(), Page::Cashier);
+    }
+    to_paid.sort();
+    to_wire.sort();
+    // The engine alone, on the same sandbox: the round trip the screens add to.
+    let checkout = terminal.checkout.clone();
+    let engine_alone = runtime
+        .spawn(async move {
+            let mut samples = Vec::with_capacity(ROUNDS);
+            for i in 0..WARMUP_ROUNDS + ROUNDS {
+                let code = alipay_pos::checkout::PaymentCode::parse(&round_code(10_000 + i))
+                    .expect("a payment code");
+                let amount = alipay_pos::money::Money::parse(
+                    &round_amount(i),
+                    alipay_pos::money::Currency::USD,
+                )
+                .expect("amount");
+                let started = Instant::now();
+                let (record, _) = checkout
+                    .start_payment(alipay_pos::checkout::PaymentIntent::user_presented(
+                        amount,
+                        "bench",
+                        alipay_pos::journal::Actor::Cashier,
+                        code,
+                    ))
+                    .await
+                    .expect("start_payment");
+                let took = started.elapsed();
+                assert_eq!(record.state, alipay_pos::journal::PaymentState::Paid);
+                if i >= WARMUP_ROUNDS {
+                    samples.push(took);
+                }
+            }
+            samples.sort();
+            samples
+        })
+        .await
+        .expect("engine rounds");
+    ScanFigures {
+        to_paid,
+        to_wire,
+        engine_alone,
+    }
 }
 
 /// Figure 1, in this process: ≥100 rounds of type amount → Charge → QR on screen →
@@ -354,12 +525,15 @@ fn charge_to_qr() -> ChargeFigures {
     app.window()
         .set_size(slint::PhysicalSize::new(WIDTH, HEIGHT));
     let controller = Controller::attach(&app, GuiOptions::default(), &config);
-    controller.connect(terminal, runtime.handle().clone());
+    controller.connect(terminal.clone(), runtime.handle().clone());
     app.show().expect("show");
 
     let figures = Rc::new(RefCell::new(None));
     let out = figures.clone();
     let ui = app.clone_strong();
+    let engine = terminal.clone();
+    let handle = runtime.handle().clone();
+    wire::init();
     slint::spawn_local(async move {
         let app = ui;
         assert!(app.global::<Api>().get_ready(), "the engine is connected");
@@ -381,10 +555,12 @@ fn charge_to_qr() -> ChargeFigures {
         }
         samples.sort();
         renders.sort();
+        let scan = scan_rounds(&app, &engine, &handle).await;
         *out.borrow_mut() = Some(ChargeFigures {
             first,
             samples,
             renders,
+            scan,
         });
         slint::quit_event_loop().expect("quit");
     })
@@ -586,6 +762,33 @@ fn main() {
     println!(
         "| … the first Charge after start (not in the rounds) | {:.1} ms |",
         ms(charge.first)
+    );
+    let scan = &charge.scan;
+    let overhead = |p: u32| {
+        ms(alipay_pos::testing::percentile(&scan.to_paid, p))
+            - ms(alipay_pos::testing::percentile(&scan.engine_alone, p))
+    };
+    println!(
+        "| Scan (last key) → Paid on screen (frame rendered), code ending 0000, {} rounds | p50 {:.1} ms, p99 {:.1} ms |",
+        scan.to_paid.len(),
+        ms(alipay_pos::testing::percentile(&scan.to_paid, 50)),
+        ms(alipay_pos::testing::percentile(&scan.to_paid, 99))
+    );
+    println!(
+        "| … the engine alone (`start_payment`, the network round trip), {} rounds | p50 {:.1} ms, p99 {:.1} ms |",
+        scan.engine_alone.len(),
+        ms(alipay_pos::testing::percentile(&scan.engine_alone, 50)),
+        ms(alipay_pos::testing::percentile(&scan.engine_alone, 99))
+    );
+    println!(
+        "| … so the screens add | p50 {:.1} ms, p99 {:.1} ms |",
+        overhead(50),
+        overhead(99)
+    );
+    println!(
+        "| Scan (last key) → `pay` handed to HTTP (signed) | p50 {:.2} ms, p99 {:.2} ms |",
+        ms(alipay_pos::testing::percentile(&scan.to_wire, 50)),
+        ms(alipay_pos::testing::percentile(&scan.to_wire, 99))
     );
     println!(
         "| Cold start → cashier ready (engine connected, first frame), spawn to ready, {} runs | median {:.0} ms, max {:.0} ms |",

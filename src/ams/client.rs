@@ -311,6 +311,8 @@ impl AmsClient {
         url.set_path(&path);
         let headers = self.request_headers(&request_time, &signature)?;
         let started = Instant::now();
+        // The moment the request leaves (the GUI bench times a scan to it).
+        tracing::debug!(api = R::API.name(), "AMS request sending");
         let sent = self.http.post(url).headers(headers).body(body).send().await;
         let outcome = match sent {
             Ok(response) => self.classify(&path, response).await,

@@ -58,6 +58,9 @@ pub enum ViolationKind {
     /// A payment of a product that shows no code has one stored (for User-presented that
     /// could be the customer's own code, which the journal must never hold).
     CodeOnCodelessProduct,
+    /// A User-presented payment without what is kept of the customer's code (its last four
+    /// digits and digest), or another product's payment with them.
+    CustomerCodeByProduct,
     /// A check could not run (the file is too damaged to query); see the message.
     CheckFailed,
 }
@@ -83,6 +86,7 @@ impl ViolationKind {
             ViolationKind::ManualWithoutManagerEvent => "manual_without_manager_event",
             ViolationKind::AwaitingCustomerWithoutCode => "awaiting_customer_without_code",
             ViolationKind::CodeOnCodelessProduct => "code_on_codeless_product",
+            ViolationKind::CustomerCodeByProduct => "customer_code_by_product",
             ViolationKind::CheckFailed => "check_failed",
         }
     }
@@ -267,7 +271,7 @@ const RULES: &[(ViolationKind, &str)] = &[
 
 /// The invariants that depend on the product, with the product lists generated from
 /// [`super::Product::shows_code`] so they cannot drift from the writer's rule.
-fn product_rules() -> [(ViolationKind, String); 2] {
+fn product_rules() -> [(ViolationKind, String); 3] {
     let shows = code_products_sql();
     [
         (
@@ -289,6 +293,17 @@ fn product_rules() -> [(ViolationKind, String); 2] {
                  FROM payments
                  WHERE product NOT IN ({shows}) AND code_value IS NOT NULL"
             ),
+        ),
+        (
+            ViolationKind::CustomerCodeByProduct,
+            "SELECT 'payment', id, iif(product = 'user_presented',
+                        'a user-presented payment without the last 4 digits and digest of the customer''s code',
+                        product || ' payments take no customer code, but one is recorded')
+             FROM payments
+             WHERE (product = 'user_presented')
+                   <> (customer_code_last4 IS NOT NULL AND customer_code_sha256 IS NOT NULL)
+                OR (customer_code_last4 IS NULL) <> (customer_code_sha256 IS NULL)"
+                .to_owned(),
         ),
     ]
 }

@@ -219,7 +219,7 @@ fn open_applies_the_settings_and_the_schema() {
     assert!(settings.foreign_keys);
     assert_eq!(settings.user_version, schema_version());
     assert!(settings.busy_timeout_ms >= 1000);
-    assert_eq!(schema_version(), 2, "two migrations so far");
+    assert_eq!(schema_version(), 3, "three migrations so far");
 
     // WAL is a property of the file: another connection sees it too.
     let mode: String = raw(&data_dir)
@@ -1878,6 +1878,14 @@ fn check_reports_each_kind_of_violation() {
              WHERE payment_request_id = 'P-awaiting'"
                 .to_owned()
         }),
+        (ViolationKind::CustomerCodeByProduct, |_| {
+            format!(
+                "DROP TRIGGER payments_customer_code_fixed;
+                 UPDATE payments SET customer_code_last4 = '1234', customer_code_sha256 = '{}'
+                 WHERE payment_request_id = 'P-awaiting'",
+                "ab".repeat(32)
+            )
+        }),
         (ViolationKind::UnreadableRow, |_| {
             // A call kind this build does not know.
             "UPDATE requests SET api = 'inquiryPayment' WHERE request_id = 'P-paid'".to_owned()
@@ -2064,7 +2072,7 @@ fn a_version_1_journal_is_migrated_in_place() {
             error,
             JournalError::Outdated {
                 found: 1,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),
@@ -2077,8 +2085,8 @@ fn a_version_1_journal_is_migrated_in_place() {
     assert_eq!(version, 1, "the reader left the file alone");
 
     let mut journal = Journal::open_in(dir.path()).unwrap();
-    assert_eq!(journal.settings().unwrap().user_version, 2);
-    assert_eq!(schema_version(), 2);
+    assert_eq!(journal.settings().unwrap().user_version, 3);
+    assert_eq!(schema_version(), 3);
 
     let paid = journal.payment_by_request_id("P-paid").unwrap().unwrap();
     assert_eq!(paid.product, Product::OrderCode);
@@ -2087,6 +2095,8 @@ fn a_version_1_journal_is_migrated_in_place() {
     assert_eq!(paid.payment_id.as_deref(), Some("2024050100001"));
     assert_eq!(paid.resolution, Some(Resolution::Inquiry));
     assert_eq!(paid.paid_at, Some(datetime!(2024-05-01 08:01 UTC)));
+    // Version 3: no payment of version 1 has a customer's code (there were none).
+    assert_eq!(paid.customer_code_last4, None);
     let open = journal.payment_by_request_id("P-open").unwrap().unwrap();
     assert_eq!(open.product, Product::OrderCode);
     assert_eq!(open.code_value.as_deref(), Some("https://qr.example/2"));
@@ -2139,11 +2149,11 @@ fn a_version_1_journal_is_migrated_in_place() {
     assert!(journal.check().unwrap().is_clean());
     drop(journal);
 
-    // Opening a version-2 journal again changes nothing.
+    // Opening a version-3 journal again changes nothing.
     let before = schema_snapshot(dir.path());
     let journal = Journal::open_in(dir.path()).unwrap();
     assert_eq!(schema_snapshot(dir.path()), before);
-    assert_eq!(journal.settings().unwrap().user_version, 2);
+    assert_eq!(journal.settings().unwrap().user_version, 3);
     assert_eq!(
         journal.payment(paid.id).unwrap().unwrap(),
         paid,
