@@ -67,7 +67,14 @@ const ALL_KEYS: &[(&str, &[&str])] = &[
     ("catalog", &["name", "name_zh", "price"]),
     (
         "scanner",
-        &["device", "max_key_gap_ms", "min_length", "prefix", "suffix"],
+        &[
+            "device",
+            "max_key_gap_ms",
+            "min_length",
+            "prefix",
+            "suffix",
+            "kiosk",
+        ],
     ),
 ];
 
