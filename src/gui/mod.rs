@@ -224,8 +224,13 @@ impl Shared {
     }
 
     /// Charge: the sale becomes a payment.
-    fn charge(&self) {
+    fn charge(self: &Rc<Self>) {
         if self.payment.in_progress() || self.payment.has_payment() {
+            return;
+        }
+        // Charge while typing the customer's code uses the code, as Enter does.
+        if let Some(digits) = self.sale.finish_typing_code() {
+            self.scanned(&digits);
             return;
         }
         if let Some(request) = self.sale.charge_request(self.locale.get()) {

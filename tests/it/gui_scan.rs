@@ -57,6 +57,39 @@ async fn journal(terminal: &Arc<Terminal>, runtime: &tokio::runtime::Handle) -> 
         .unwrap()
 }
 
+/// The sandbox's control endpoint (its HTTP client belongs to the engine's runtime).
+fn control_of(
+    terminal: &Arc<Terminal>,
+    runtime: &tokio::runtime::Handle,
+) -> crate::support::Control {
+    let _entered = runtime.enter();
+    crate::support::Control::of(terminal)
+}
+
+/// Makes the sandbox refuse every `pay` with `code` (signed `F`, nothing processed), or
+/// stop refusing.
+async fn set_refusal(
+    control: &crate::support::Control,
+    runtime: &tokio::runtime::Handle,
+    code: Option<&str>,
+) {
+    let control = control.clone();
+    let code = code.map(str::to_owned);
+    runtime
+        .spawn(async move {
+            match code {
+                Some(code) => {
+                    control
+                        .set_faults(serde_json::json!({ "refuse_with": code, "apis": ["pay"] }))
+                        .await
+                }
+                None => control.clear_faults().await,
+            }
+        })
+        .await
+        .unwrap();
+}
+
 async fn new_sale(app: &App) {
     let api = app.global::<Api>();
     click(app, "New sale");
@@ -144,6 +177,24 @@ fn a_scanned_code_pays_and_each_customer_gets_its_words() {
         wait_until("Cancelled", || api.get_page() == Page::Result).await;
         assert_eq!(api.get_result_kind(), ResultKind::Cancelled);
         new_sale(&app).await;
+
+        // The refusals the sandbox's customers do not play, as Alipay would answer them.
+        let control = control_of(&terminal, &handle);
+        for (n, code_name, reason) in [
+            (7, "INVALID_PAYMENT_CODE", FailReason::InvalidCode),
+            (8, "USER_AMOUNT_EXCEED_LIMIT", FailReason::CustomerLimit),
+            (9, "USER_STATUS_ABNORMAL", FailReason::AccountRestricted),
+            (10, "USER_KYC_NOT_QUALIFIED", FailReason::NotVerified),
+        ] {
+            set_refusal(&control, &handle, Some(code_name)).await;
+            scanned_sale(&app, "2.30", &code(n, "0000")).await;
+            wait_until("the refusal", || api.get_page() == Page::Result).await;
+            assert_eq!(api.get_result_kind(), ResultKind::Failed, "{code_name}");
+            assert_eq!(api.get_fail_reason(), reason, "{code_name}");
+            assert_eq!(api.get_result_code(), code_name);
+            new_sale(&app).await;
+        }
+        set_refusal(&control, &handle, None).await;
 
         // Not a payment code: refused on screen before any request.
         let before = journal(&terminal, &handle).await.len();
@@ -254,6 +305,9 @@ fn a_kiosk_customer_scans_their_own_code() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = demo_config(dir.path());
     config.scanner.kiosk = true;
+    // A scanner that is not plugged in: a warning, and the kiosk still takes payments
+    // (here through the keyboard, as a wedge scanner types).
+    config.scanner.device = Some(dir.path().join("no-such-scanner"));
     let gui = RunningGui::start(
         &config,
         GuiOptions {
@@ -268,6 +322,15 @@ fn a_kiosk_customer_scans_their_own_code() {
         let app = ui;
         let api = app.global::<Api>();
         assert!(api.get_scan_offered());
+        wait_until("the scanner warning", || {
+            api.get_notice() == Notice::ScannerProblem
+        })
+        .await;
+        assert!(
+            api.get_notice_detail().contains("no-such-scanner"),
+            "{}",
+            api.get_notice_detail()
+        );
         let first = slint::Model::row_data(&api.get_catalog(), 0)
             .unwrap()
             .name
