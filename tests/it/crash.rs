@@ -317,6 +317,10 @@ struct Plan {
     /// an Order Code payment (and always for cancel and refund steps, which pay by order
     /// code).
     scanned: Option<&'static str>,
+    /// User-presented, a code that needs confirmation: at the customer's moment (before the
+    /// kill, after it, or at random) the customer declines in the wallet instead of
+    /// confirming, and the payment must end failed.
+    declines: bool,
 }
 
 impl Plan {
@@ -337,6 +341,7 @@ impl Plan {
             fault: Fault::None,
             crash_recovery: None,
             scanned: None,
+            declines: false,
         }
     }
 
@@ -439,6 +444,7 @@ impl Plan {
             fault,
             crash_recovery,
             scanned: None,
+            declines: false,
         }
     }
 
@@ -461,13 +467,15 @@ impl Plan {
             ending
         };
         plan.scanned = Some(ending);
+        plan.declines = ending == CODE_NEEDS_CONFIRMATION && rng.chance(0.2);
         if step == Step::RandomMoment {
-            // A healthy `pay` process has sent `pay` some 40 ms after it started and has its
-            // answer some 20 ms later.
-            let around_pay = 80 + 2 * plan.latency_ms.min(400);
+            // A healthy `pay` process has sent `pay` some 40 to 60 ms after it started (a
+            // kill before then finds no payment journaled yet) and has its answer some 20 ms
+            // later.
+            let around_pay = 120 + 2 * plan.latency_ms.min(400);
             plan.kill_after_ms = match (ending, rng.range(0, 2)) {
                 (CODE_PAID_AT_ONCE, _) if plan.troubled() && rng.chance(0.3) => rng.range(0, 8_000),
-                (CODE_PAID_AT_ONCE, _) | (_, 0) => rng.range(0, around_pay),
+                (CODE_PAID_AT_ONCE, _) | (_, 0) => rng.range(20, around_pay),
                 (_, 1) => rng.range(around_pay, 4_000),
                 _ => rng.range(4_000, 9_000),
             };
@@ -507,6 +515,8 @@ struct Outcome {
     killed: bool,
     /// The customer's wallet confirmed a payment.
     customer_paid: bool,
+    /// The customer declined a User-presented payment in the wallet (see [`Plan::declines`]).
+    customer_declined: bool,
     /// A cancel may have been sent (Ctrl-C, `cancel`).
     cancel_requested: bool,
     /// `pay` itself exited 0 (paid) before any kill.
@@ -1118,6 +1128,31 @@ pin_hash = "{pin_hash}"
         );
         self.note(format!("customer pays {payment_id}: {status} {answer}"));
         status == 200 && answer["status"] == "SUCCESS"
+    }
+
+    /// The customer declines a User-presented payment (by paymentId) in the wallet. Whether
+    /// it was declined.
+    fn customer_declines(&mut self, payment_id: &str) -> bool {
+        let (status, answer) = self.request(
+            reqwest::Method::POST,
+            &format!(
+                "{}/sandbox/control/payments/{payment_id}/decline",
+                self.base
+            ),
+            None,
+        );
+        self.note(format!("customer declines {payment_id}: {status} {answer}"));
+        status == 200 && answer["status"] == "FAIL"
+    }
+
+    /// The customer's answer in the wallet to the trial's payment: confirms (pays), or
+    /// declines when the plan says so.
+    fn customer_answers(&mut self, plan: &Plan, payment_id: &str, outcome: &mut Outcome) {
+        if plan.declines {
+            outcome.customer_declined = self.customer_declines(payment_id);
+        } else {
+            outcome.customer_paid = self.customer_pays(payment_id);
+        }
     }
 
     /// The customer scans the code shown and presses Pay on the wallet page.
@@ -1922,7 +1957,7 @@ fn run_trial(world: &mut World, number: usize, plan: &Plan) -> Outcome {
             if plan.customer == Customer::BeforeKill
                 && let Some(p) = new_ledger_payment(&world.ledger(), &ledger_before)
             {
-                outcome.customer_paid = world.customer_pays(&p.payment_id);
+                world.customer_answers(plan, &p.payment_id, &mut outcome);
             }
             world.sigkill(&mut pay, &mut outcome);
         }
@@ -1939,7 +1974,7 @@ fn run_trial(world: &mut World, number: usize, plan: &Plan) -> Outcome {
             if plan.customer == Customer::BeforeKill
                 && let Some(p) = created
             {
-                outcome.customer_paid = world.customer_pays(&p.payment_id);
+                world.customer_answers(plan, &p.payment_id, &mut outcome);
             }
             world.sigkill(&mut pay, &mut outcome);
         }
@@ -1951,7 +1986,7 @@ fn run_trial(world: &mut World, number: usize, plan: &Plan) -> Outcome {
                 && plan.customer == Customer::BeforeKill
                 && let Some(p) = new_ledger_payment(&world.ledger(), &ledger_before)
             {
-                outcome.customer_paid = world.customer_pays(&p.payment_id);
+                world.customer_answers(plan, &p.payment_id, &mut outcome);
             }
             outcome.reached = world.await_failpoint(
                 &mut pay,
@@ -2001,9 +2036,10 @@ fn run_trial(world: &mut World, number: usize, plan: &Plan) -> Outcome {
     }
     if plan.customer == Customer::AfterKill
         && !outcome.customer_paid
+        && !outcome.customer_declined
         && let Some(p) = new_ledger_payment(&world.ledger(), &ledger_before)
     {
-        outcome.customer_paid = world.customer_pays(&p.payment_id);
+        world.customer_answers(plan, &p.payment_id, &mut outcome);
     }
     // User-presented: the money is taken when Alipay says SUCCESS, whoever made it so (a
     // `0000` code is charged by `pay` itself, a `1111` one by the customer's confirmation).
@@ -2205,7 +2241,7 @@ fn random_trial(
         {
             // The customer can only pay a payment Alipay has created.
             if let Some(p) = new_ledger_payment(&world.ledger(), ledger_before) {
-                outcome.customer_paid = world.customer_pays(&p.payment_id);
+                world.customer_answers(plan, &p.payment_id, outcome);
                 customer_due = None;
             }
         }
@@ -2310,6 +2346,20 @@ fn check_expectations(
             world,
             row.state != "paid",
             "nobody paid, yet the payment is paid"
+        );
+    }
+    if outcome.customer_declined {
+        let allowed: &[&str] = if outcome.cancel_requested {
+            &["failed", "cancelled"]
+        } else {
+            &["failed"]
+        };
+        ensure!(
+            world,
+            allowed.contains(&row.state.as_str()),
+            "the customer declined (a cancel asked for: {}), yet the payment is {}",
+            outcome.cancel_requested,
+            row.state
         );
     }
     if let Some(requested) = outcome.refund_started {
@@ -2442,6 +2492,7 @@ struct Stats {
 struct ProductTrials {
     trials: usize,
     customer_paid: usize,
+    customer_declined: usize,
     rows: HashSet<String>,
     at_alipay: HashSet<String>,
 }
@@ -2520,6 +2571,7 @@ impl Stats {
         let product = self.per_product.entry(product_of(plan)).or_default();
         product.trials += 1;
         product.customer_paid += usize::from(outcome.customer_paid);
+        product.customer_declined += usize::from(outcome.customer_declined);
         if let Some((id, _)) = &outcome.row {
             product.rows.insert(id.clone());
         }
@@ -2573,12 +2625,13 @@ impl Stats {
             let none = MoneyFigures::default();
             let figures = money.get(product).unwrap_or(&none);
             text.push_str(&format!(
-                "  {product}: {} trials, {} lost, {} double, {} journal/ledger disagreements; {} customers paid; journal {:?}\n",
+                "  {product}: {} trials, {} lost, {} double, {} journal/ledger disagreements; {} customers paid, {} declined; journal {:?}\n",
                 trials.trials,
                 figures.lost,
                 figures.double,
                 figures.disagree,
                 trials.customer_paid,
+                trials.customer_declined,
                 figures.states
             ));
         }
@@ -2882,6 +2935,10 @@ fn crash_at_every_user_presented_step() {
         Plan::scanned(Step::PollAfterResponse, confirm, 2_040, AfterKill);
     poll_confirmed_after.suppress_notifications = true;
     poll_confirmed_after.crash_recovery = Some(RecoveryCrash::At(failpoint::POLL_AFTER_RESPONSE));
+    // The customer declines once the till is dead: recovery must find it failed, not
+    // cancel it.
+    let mut declined_after = Plan::scanned(Step::PayAfterResponse, confirm, 2_770, AfterKill);
+    declined_after.declines = true;
     let plans = [
         Plan::scanned(Step::PayBeforeSend, at_once, 1_010, Never),
         Plan::scanned(Step::PayInFlight, at_once, PAY_HANG_MINOR, Never),
@@ -2892,6 +2949,7 @@ fn crash_at_every_user_presented_step() {
         poll_confirmed,
         poll_confirmed_after,
         Plan::scanned(Step::PollAfterResponse, confirm, 4_560, Never),
+        declined_after,
     ];
     let started = Instant::now();
     let mut world = World::start("user-presented-steps");
@@ -2913,6 +2971,7 @@ fn crash_at_every_user_presented_step() {
         // What each customer's money must have come to (the ledger agrees: checked above).
         let expected = match (plan.step, plan.scanned, plan.customer) {
             (Step::PayBeforeSend, _, _) => "failed",
+            _ if plan.declines => "failed",
             (_, Some(CODE_PAID_AT_ONCE), _) | (_, _, BeforeKill | AfterKill) => "paid",
             _ => "cancelled",
         };
