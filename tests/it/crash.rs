@@ -16,11 +16,24 @@
 //! till lives: one journal, many payments), so every trial re-checks everything earlier trials
 //! left behind.
 //!
+//! Two products are tried. Order Code trials show a code for the customer to scan (every step
+//! above). User-presented trials ([`Plan::scanned`]) run `pay --customer-code -` with a fresh
+//! customer's code on standard input, ending in `0000` (the sandbox takes the money at once,
+//! `pay` answers `S`) or `1111` (`pay` answers `U PAYMENT_IN_PROCESS` and the customer confirms
+//! in the wallet, through the control endpoint, before the kill, after it or never); they are
+//! killed before `pay` is sent, while it is in flight, after its answer, after the first
+//! inquiry of the confirmation poll, and at random moments (with faults, and sometimes the
+//! cashier's Ctrl-C). A User-presented customer paid exactly when Alipay's ledger shows
+//! `SUCCESS` after the kill (a `0000` `pay` that Alipay processed, a `1111` the customer
+//! confirmed), or when they confirm after it; nobody having cancelled, recovery must then find
+//! the payment paid, never reverse it. No customer's code may reach the terminal's files.
+//!
 //! `cargo test --features failpoints,test-support --test it crash::` runs every step once plus a few random trials;
-//! `... --test it -- --ignored crash::crash_campaign_200` runs the 200-trial campaign
-//! (`CRASH_SEED=<n>` replays a seed, `CRASH_TRIALS=<n>` changes the count,
-//! `CRASH_VERBOSE=1` prints every trial's transcript). A failing trial prints its plan, its
-//! transcript, the journal and the ledger, and keeps its files.
+//! `... --test it -- --ignored crash::crash_campaign_200` runs the campaign: 200 Order Code
+//! trials, then 100 User-presented ones (`CRASH_SEED=<n>` replays a seed, `CRASH_TRIALS=<n>`
+//! and `CRASH_UP_TRIALS=<n>` change the counts, `CRASH_VERBOSE=1` prints every trial's
+//! transcript). A failing trial prints its plan, its transcript, the journal and the ledger,
+//! and keeps its files.
 //!
 //! An order code that was on screen when the terminal died is shown by nobody afterwards, so
 //! one `resolve` inquires and then cancels it (or finds it paid). Should a code still be
@@ -53,6 +66,11 @@ const EXPIRE_JUMP_SECS: i64 = 400;
 /// Gateway latency used to hold a cancel or refund answer while the test kills the sender;
 /// longer than the terminal's request timeout, so the kill always comes first.
 const HOLD_LATENCY_MS: u64 = 4000;
+/// The ending of a customer's code the sandbox pays at once (`pay` answers `S`).
+const CODE_PAID_AT_ONCE: &str = "0000";
+/// The ending of a customer's code that waits for the customer's confirmation in the wallet
+/// (`pay` answers `U PAYMENT_IN_PROCESS`; the control endpoint's `pay` confirms it).
+const CODE_NEEDS_CONFIRMATION: &str = "1111";
 /// The manager PIN every `refund` of the campaign gives on standard input (refunds need a
 /// manager's approval).
 const MANAGER_PIN: &str = "864209";
@@ -187,6 +205,13 @@ impl Step {
         }
     }
 
+    fn is_cancel(self) -> bool {
+        matches!(
+            self,
+            Step::CancelBeforeSend | Step::CancelInFlight | Step::CancelAfterResponse
+        )
+    }
+
     fn is_refund(self) -> bool {
         matches!(
             self,
@@ -286,6 +311,16 @@ struct Plan {
     fault: Fault,
     /// Kill the first `resolve` too.
     crash_recovery: Option<RecoveryCrash>,
+    /// User-presented: the last four digits of the customer's code the cashier scans
+    /// ([`CODE_PAID_AT_ONCE`] or [`CODE_NEEDS_CONFIRMATION`]); every `pay` of the trial runs
+    /// with `--customer-code -` and a fresh code with this ending on standard input. `None`:
+    /// an Order Code payment (and always for cancel and refund steps, which pay by order
+    /// code).
+    scanned: Option<&'static str>,
+    /// User-presented, a code that needs confirmation: at the customer's moment (before the
+    /// kill, after it, or at random) the customer declines in the wallet instead of
+    /// confirming, and the payment must end failed.
+    declines: bool,
 }
 
 impl Plan {
@@ -305,6 +340,16 @@ impl Plan {
             latency_ms: 0,
             fault: Fault::None,
             crash_recovery: None,
+            scanned: None,
+            declines: false,
+        }
+    }
+
+    /// A User-presented payment step with the customer's code ending in `ending`.
+    fn scanned(step: Step, ending: &'static str, amount: u64, customer: Customer) -> Plan {
+        Plan {
+            scanned: Some(ending),
+            ..Plan::basic(step, amount, customer)
         }
     }
 
@@ -398,7 +443,51 @@ impl Plan {
             latency_ms,
             fault,
             crash_recovery,
+            scanned: None,
+            declines: false,
         }
+    }
+
+    /// A random User-presented trial at `step` (a payment step or a random moment) with a
+    /// code ending in `ending`. Drawn like [`Plan::random`] (a refund flow is drawn again:
+    /// refunds are tried on Order Code payments); the confirmation poll exists only for a
+    /// customer who must confirm. A random moment's kill window is scaled to how long such
+    /// a `pay` runs: a `0000` one is over within about 60 ms unless answers are lost (then
+    /// it resends and inquires for seconds); a `1111` one waits for the customer, so its
+    /// kills are spread over `pay` itself, the wait, and the first two inquiries (5 s and
+    /// 8 s after `pay`).
+    fn random_scanned(rng: &mut Rng, step: Step, ending: &'static str) -> Plan {
+        let mut plan = Plan::random(rng, step);
+        while plan.random_flow == RandomFlow::Refund {
+            plan = Plan::random(rng, step);
+        }
+        let ending = if step == Step::PollAfterResponse {
+            CODE_NEEDS_CONFIRMATION
+        } else {
+            ending
+        };
+        plan.scanned = Some(ending);
+        plan.declines = ending == CODE_NEEDS_CONFIRMATION && rng.chance(0.2);
+        if step == Step::RandomMoment {
+            // A healthy `pay` process has sent `pay` some 40 to 60 ms after it started (a
+            // kill before then finds no payment journaled yet) and has its answer some 20 ms
+            // later.
+            let around_pay = 120 + 2 * plan.latency_ms.min(400);
+            plan.kill_after_ms = match (ending, rng.range(0, 2)) {
+                (CODE_PAID_AT_ONCE, _) if plan.troubled() && rng.chance(0.3) => rng.range(0, 8_000),
+                (CODE_PAID_AT_ONCE, _) | (_, 0) => rng.range(20, around_pay),
+                (_, 1) => rng.range(around_pay, 4_000),
+                _ => rng.range(4_000, 9_000),
+            };
+            plan.customer_after_ms = rng.range(0, plan.kill_after_ms + 300);
+            // The cashier's cancel comes once the process runs (a SIGINT during start-up
+            // only ends it, before its Ctrl-C handler is there); one due at the kill is
+            // never sent.
+            plan.ctrl_c_after_ms = rng
+                .chance(0.25)
+                .then(|| rng.range(plan.kill_after_ms.min(150), plan.kill_after_ms.max(1)));
+        }
+        plan
     }
 }
 
@@ -426,6 +515,8 @@ struct Outcome {
     killed: bool,
     /// The customer's wallet confirmed a payment.
     customer_paid: bool,
+    /// The customer declined a User-presented payment in the wallet (see [`Plan::declines`]).
+    customer_declined: bool,
     /// A cancel may have been sent (Ctrl-C, `cancel`).
     cancel_requested: bool,
     /// `pay` itself exited 0 (paid) before any kill.
@@ -440,6 +531,10 @@ struct Outcome {
     resolve_runs: u32,
     /// The sandbox clock was moved to let an order code expire.
     expired_codes: bool,
+    /// The trial's journal row after recovery: paymentRequestId and final state.
+    row: Option<(String, String)>,
+    /// The paymentRequestId of the payment the trial created at Alipay, if it reached it.
+    at_alipay: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -701,6 +796,10 @@ struct JournalRow {
     state: String,
     amount_minor: u64,
     currency: String,
+    /// `order_code` or `user_presented`.
+    product: String,
+    /// What the journal keeps of a User-presented customer's code.
+    customer_code_last4: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -748,6 +847,12 @@ struct World {
     context: String,
     started: Instant,
     keep: bool,
+    /// Draws the customers' codes of User-presented trials (each one fresh: the terminal
+    /// refuses a code an earlier payment used, unless that one failed or was cancelled).
+    codes: Rng,
+    /// Every customer's code handed to a `pay`, to prove none of them reached the terminal's
+    /// files (a code is a bearer credential: the journal keeps its last four digits only).
+    codes_used: Vec<String>,
 }
 
 /// Fails the test with the world's context and the current trial's transcript.
@@ -875,6 +980,14 @@ pin_hash = "{pin_hash}"
             context: String::new(),
             started: Instant::now(),
             keep: false,
+            codes: Rng::new(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0x5EED)
+                    ^ u64::from(std::process::id()),
+            ),
+            codes_used: Vec::new(),
         };
         let check = world.run(&["config", "check"], None, Duration::from_secs(30));
         ensure!(
@@ -1017,6 +1130,31 @@ pin_hash = "{pin_hash}"
         status == 200 && answer["status"] == "SUCCESS"
     }
 
+    /// The customer declines a User-presented payment (by paymentId) in the wallet. Whether
+    /// it was declined.
+    fn customer_declines(&mut self, payment_id: &str) -> bool {
+        let (status, answer) = self.request(
+            reqwest::Method::POST,
+            &format!(
+                "{}/sandbox/control/payments/{payment_id}/decline",
+                self.base
+            ),
+            None,
+        );
+        self.note(format!("customer declines {payment_id}: {status} {answer}"));
+        status == 200 && answer["status"] == "FAIL"
+    }
+
+    /// The customer's answer in the wallet to the trial's payment: confirms (pays), or
+    /// declines when the plan says so.
+    fn customer_answers(&mut self, plan: &Plan, payment_id: &str, outcome: &mut Outcome) {
+        if plan.declines {
+            outcome.customer_declined = self.customer_declines(payment_id);
+        } else {
+            outcome.customer_paid = self.customer_pays(payment_id);
+        }
+    }
+
     /// The customer scans the code shown and presses Pay on the wallet page.
     fn wallet_pays(&mut self, code_value: &str) -> bool {
         let url = format!("{}/pay", code_value.trim_end_matches('/'));
@@ -1074,6 +1212,19 @@ pin_hash = "{pin_hash}"
     }
 
     fn spawn(&mut self, args: &[&str], failpoint: Option<&str>) -> Proc {
+        let pin = format!("{MANAGER_PIN}\n");
+        let stdin = args.contains(&"--pin-stdin").then_some(pin.as_str());
+        self.spawn_with_input(args, failpoint, stdin)
+    }
+
+    /// [`World::spawn`] with `stdin` as the process's standard input (not in the transcript:
+    /// it carries a PIN or a customer's code).
+    fn spawn_with_input(
+        &mut self,
+        args: &[&str],
+        failpoint: Option<&str>,
+        stdin: Option<&str>,
+    ) -> Proc {
         let label = format!(
             "alipay-pos {}{}",
             args.join(" "),
@@ -1082,9 +1233,40 @@ pin_hash = "{pin_hash}"
                 .unwrap_or_default()
         );
         self.note(format!("start {label}"));
-        let pin = format!("{MANAGER_PIN}\n");
-        let stdin = args.contains(&"--pin-stdin").then_some(pin.as_str());
         Proc::spawn(label, self.command(args, failpoint), stdin)
+    }
+
+    /// A customer's code never used before in this world: "28", twelve random digits, then
+    /// `ending` (18 digits starting with 28, as the local check wants; the sandbox picks the
+    /// customer by the last four).
+    fn fresh_customer_code(&mut self, ending: &str) -> String {
+        loop {
+            let code = format!("28{:012}{ending}", self.codes.range(0, 999_999_999_999));
+            if !self.codes_used.contains(&code) {
+                self.codes_used.push(code.clone());
+                return code;
+            }
+        }
+    }
+
+    /// The plan's `pay`: an order code, or (User-presented) the customer's fresh code read
+    /// from standard input.
+    fn spawn_pay(&mut self, plan: &Plan, failpoint: Option<&str>) -> Proc {
+        let amount = cents(plan.amount);
+        match plan.scanned {
+            None => self.spawn(&["pay", &amount, "--json"], failpoint),
+            Some(ending) => {
+                let code = self.fresh_customer_code(ending);
+                self.note(format!(
+                    "the cashier scans the customer's code ending {ending}"
+                ));
+                self.spawn_with_input(
+                    &["pay", &amount, "--customer-code", "-", "--json"],
+                    failpoint,
+                    Some(&format!("{code}\n")),
+                )
+            }
+        }
     }
 
     /// Records how a process ended (and its output) in the transcript.
@@ -1145,8 +1327,8 @@ pin_hash = "{pin_hash}"
 
     /// `pay` with a failpoint armed; returns once the failpoint is reached (true), or the
     /// process ended or the timeout passed (false). The process is left for the caller to kill.
-    fn pay_until_failpoint(&mut self, amount: u64, name: &str) -> (Proc, bool) {
-        let mut pay = self.spawn(&["pay", &cents(amount), "--json"], Some(name));
+    fn pay_until_failpoint(&mut self, plan: &Plan, name: &str) -> (Proc, bool) {
+        let mut pay = self.spawn_pay(plan, Some(name));
         let reached = self.await_failpoint(&mut pay, name, Duration::from_secs(30));
         (pay, reached)
     }
@@ -1192,6 +1374,29 @@ pin_hash = "{pin_hash}"
                 None
             }
             Seen::TimedOut => None,
+        }
+    }
+
+    /// Waits for the line a User-presented `pay` prints once Alipay answered `U
+    /// PAYMENT_IN_PROCESS` and it waits for the customer's confirmation. Whether it came.
+    fn await_confirmation_wait(&mut self, pay: &mut Proc) -> bool {
+        let wanted = "Waiting for the customer to confirm";
+        match pay.wait_for(|line| line.contains(wanted), Duration::from_secs(30)) {
+            Seen::Line(_) => {
+                self.note("pay waits for the customer's confirmation");
+                true
+            }
+            Seen::Exited(status) => {
+                self.note(format!(
+                    "pay ended ({}) before waiting for the customer",
+                    describe(Some(status))
+                ));
+                false
+            }
+            Seen::TimedOut => {
+                self.note("pay did not wait for the customer in 30 s");
+                false
+            }
         }
     }
 
@@ -1244,6 +1449,8 @@ pin_hash = "{pin_hash}"
                 state: text(r, "state"),
                 amount_minor: r["amountMinor"].as_u64().unwrap_or(u64::MAX),
                 currency: text(r, "currency"),
+                product: text(r, "product"),
+                customer_code_last4: r["customerCodeLast4"].as_str().map(str::to_string),
             })
             .collect()
     }
@@ -1368,6 +1575,54 @@ pin_hash = "{pin_hash}"
     }
 
     // --- the invariants ---
+
+    /// No customer's code handed to a `pay` is in any file of the terminal's data folder
+    /// (journal, its WAL, logs): the engine keeps a code in memory for its one `pay` only.
+    /// (The sandbox's own folder is Alipay's side, which is told the code, and is not looked
+    /// at.)
+    fn assert_no_code_stored(&mut self) {
+        fn files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    files(&path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        files(&self.data_dir, &mut found);
+        ensure!(
+            self,
+            !found.is_empty(),
+            "the terminal's data folder {} is empty",
+            self.data_dir.display()
+        );
+        for file in found {
+            let Ok(bytes) = std::fs::read(&file) else {
+                continue;
+            };
+            if let Some(code) = self
+                .codes_used
+                .iter()
+                .find(|code| bytes.windows(code.len()).any(|w| w == code.as_bytes()))
+            {
+                let last4 = code[code.len() - 4..].to_string();
+                self.fail(&format!(
+                    "{} holds a whole customer's code (ending {last4})",
+                    file.display()
+                ));
+            }
+        }
+        let checked = self.codes_used.len();
+        self.note(format!(
+            "no file of the terminal holds any of {checked} customers' codes"
+        ));
+    }
 
     /// Everything the campaign promises, over the whole journal and the whole ledger.
     fn assert_consistent(
@@ -1675,11 +1930,15 @@ fn run_trial(world: &mut World, number: usize, plan: &Plan) -> Outcome {
         world.set_faults(json!({ "suppress_notifications": true }));
     }
     let mut outcome = Outcome::default();
+    ensure!(
+        world,
+        plan.scanned.is_none() || !(plan.step.is_refund() || plan.step.is_cancel()),
+        "cancel and refund steps are tried on Order Code payments only"
+    );
 
     match plan.step {
         Step::PayBeforeSend => {
-            let (mut pay, reached) =
-                world.pay_until_failpoint(plan.amount, failpoint::PAY_BEFORE_SEND);
+            let (mut pay, reached) = world.pay_until_failpoint(plan, failpoint::PAY_BEFORE_SEND);
             outcome.reached = reached;
             world.sigkill(&mut pay, &mut outcome);
             let ledger = world.ledger();
@@ -1690,7 +1949,7 @@ fn run_trial(world: &mut World, number: usize, plan: &Plan) -> Outcome {
             );
         }
         Step::PayInFlight => {
-            let mut pay = world.spawn(&["pay", &cents(plan.amount), "--json"], None);
+            let mut pay = world.spawn_pay(plan, None);
             let before = ledger_before.clone();
             outcome.reached = world.await_ledger(&mut pay, Duration::from_secs(30), |l| {
                 new_ledger_payment(l, &before).is_some()
@@ -1698,13 +1957,12 @@ fn run_trial(world: &mut World, number: usize, plan: &Plan) -> Outcome {
             if plan.customer == Customer::BeforeKill
                 && let Some(p) = new_ledger_payment(&world.ledger(), &ledger_before)
             {
-                outcome.customer_paid = world.customer_pays(&p.payment_id);
+                world.customer_answers(plan, &p.payment_id, &mut outcome);
             }
             world.sigkill(&mut pay, &mut outcome);
         }
         Step::PayAfterResponse => {
-            let (mut pay, reached) =
-                world.pay_until_failpoint(plan.amount, failpoint::PAY_AFTER_RESPONSE);
+            let (mut pay, reached) = world.pay_until_failpoint(plan, failpoint::PAY_AFTER_RESPONSE);
             outcome.reached = reached;
             let ledger = world.ledger();
             let created = new_ledger_payment(&ledger, &ledger_before);
@@ -1716,15 +1974,32 @@ fn run_trial(world: &mut World, number: usize, plan: &Plan) -> Outcome {
             if plan.customer == Customer::BeforeKill
                 && let Some(p) = created
             {
-                outcome.customer_paid = world.customer_pays(&p.payment_id);
+                world.customer_answers(plan, &p.payment_id, &mut outcome);
+            }
+            world.sigkill(&mut pay, &mut outcome);
+        }
+        Step::PollAfterResponse if plan.scanned.is_some() => {
+            // User-presented: `pay` answered U PAYMENT_IN_PROCESS; the customer may confirm
+            // before the first inquiry (5 s later), which is then answered SUCCESS.
+            let mut pay = world.spawn_pay(plan, Some(failpoint::POLL_AFTER_RESPONSE));
+            if world.await_confirmation_wait(&mut pay)
+                && plan.customer == Customer::BeforeKill
+                && let Some(p) = new_ledger_payment(&world.ledger(), &ledger_before)
+            {
+                world.customer_answers(plan, &p.payment_id, &mut outcome);
+            }
+            outcome.reached = world.await_failpoint(
+                &mut pay,
+                failpoint::POLL_AFTER_RESPONSE,
+                Duration::from_secs(20),
+            );
+            if !outcome.reached && pay.try_status().and_then(|s| s.code()) == Some(0) {
+                outcome.pay_exited_paid = true;
             }
             world.sigkill(&mut pay, &mut outcome);
         }
         Step::PollAfterResponse => {
-            let mut pay = world.spawn(
-                &["pay", &cents(plan.amount), "--json"],
-                Some(failpoint::POLL_AFTER_RESPONSE),
-            );
+            let mut pay = world.spawn_pay(plan, Some(failpoint::POLL_AFTER_RESPONSE));
             if let Some(code) = world.await_code(&mut pay)
                 && plan.customer == Customer::BeforeKill
             {
@@ -1761,9 +2036,25 @@ fn run_trial(world: &mut World, number: usize, plan: &Plan) -> Outcome {
     }
     if plan.customer == Customer::AfterKill
         && !outcome.customer_paid
+        && !outcome.customer_declined
         && let Some(p) = new_ledger_payment(&world.ledger(), &ledger_before)
     {
-        outcome.customer_paid = world.customer_pays(&p.payment_id);
+        world.customer_answers(plan, &p.payment_id, &mut outcome);
+    }
+    // User-presented: the money is taken when Alipay says SUCCESS, whoever made it so (a
+    // `0000` code is charged by `pay` itself, a `1111` one by the customer's confirmation).
+    // Recovery must then find the payment paid, unless a cancel was asked for.
+    if plan.scanned.is_some()
+        && let Some(p) = new_ledger_payment(&world.ledger(), &ledger_before)
+        && p.status == "SUCCESS"
+    {
+        if !outcome.customer_paid {
+            world.note(format!(
+                "Alipay took the customer's money for {} before the kill",
+                p.payment_request_id
+            ));
+        }
+        outcome.customer_paid = true;
     }
 
     // Recovery, sometimes crashing in the middle of it too.
@@ -1783,6 +2074,9 @@ fn run_trial(world: &mut World, number: usize, plan: &Plan) -> Outcome {
         &ledger,
         &refunds,
     );
+    outcome.row = new_row(world, &journal_before, &rows)
+        .map(|r| (r.payment_request_id.clone(), r.state.clone()));
+    outcome.at_alipay = new_ledger_payment(&ledger, &ledger_before).map(|p| p.payment_request_id);
     if plan.step.is_refund()
         || (plan.step == Step::RandomMoment && outcome.refund_started.is_some())
     {
@@ -1922,12 +2216,16 @@ fn random_trial(
     if let Some(faults) = faults {
         world.set_faults(faults);
     }
-    if plan.troubled() {
+    // An Order Code payment whose answers are lost is cancelled by the engine within
+    // seconds. A User-presented one is followed on the confirmation schedule (20 inquiries
+    // 3 s apart, the first after 5 s) before any cancel, longer than the longest kill delay
+    // (12 s): there only the cashier's Ctrl-C cancels.
+    if plan.troubled() && plan.scanned.is_none() {
         world.note("the engine may cancel on its own (lost answers)");
         outcome.cancel_requested = true;
     }
     let started = Instant::now();
-    let mut pay = world.spawn(&["pay", &cents(plan.amount), "--json"], None);
+    let mut pay = world.spawn_pay(plan, None);
     let at = |ms: u64| started + Duration::from_millis(ms);
     let kill_at = at(plan.kill_after_ms);
     let mut customer_due =
@@ -1943,7 +2241,7 @@ fn random_trial(
         {
             // The customer can only pay a payment Alipay has created.
             if let Some(p) = new_ledger_payment(&world.ledger(), ledger_before) {
-                outcome.customer_paid = world.customer_pays(&p.payment_id);
+                world.customer_answers(plan, &p.payment_id, outcome);
                 customer_due = None;
             }
         }
@@ -1998,6 +2296,17 @@ fn check_expectations(
         row.currency,
         plan.amount
     );
+    let (product, last4) = match plan.scanned {
+        Some(ending) => ("user_presented", Some(ending)),
+        None => ("order_code", None),
+    };
+    ensure!(
+        world,
+        row.product == product && row.customer_code_last4.as_deref() == last4,
+        "the journal keeps product {} and code ending {:?} for a {product} payment (code ending {last4:?})",
+        row.product,
+        row.customer_code_last4
+    );
     let entry = ledger.by_request_id(&row.payment_request_id);
     if plan.step == Step::PayBeforeSend && outcome.reached {
         ensure!(
@@ -2037,6 +2346,20 @@ fn check_expectations(
             world,
             row.state != "paid",
             "nobody paid, yet the payment is paid"
+        );
+    }
+    if outcome.customer_declined {
+        let allowed: &[&str] = if outcome.cancel_requested {
+            &["failed", "cancelled"]
+        } else {
+            &["failed"]
+        };
+        ensure!(
+            world,
+            allowed.contains(&row.state.as_str()),
+            "the customer declined (a cancel asked for: {}), yet the payment is {}",
+            outcome.cancel_requested,
+            row.state
         );
     }
     if let Some(requested) = outcome.refund_started {
@@ -2140,33 +2463,147 @@ fn probe_over_refund(world: &mut World, plan: &Plan, outcome: &Outcome) {
 // ---------------------------------------------------------------------------------------
 // The tests.
 
+/// The two kinds of trial, as the campaign's report names them.
+fn product_of(plan: &Plan) -> &'static str {
+    if plan.scanned.is_some() {
+        "user-presented"
+    } else {
+        "order code"
+    }
+}
+
 #[derive(Default)]
 struct Stats {
     trials: usize,
-    /// Per step: trials, kill point reached, a running process SIGKILLed.
-    per_step: BTreeMap<Step, (usize, usize, usize)>,
+    /// Per customer's code ending (`None`: Order Code) and step: trials, kill point reached,
+    /// a running process SIGKILLed.
+    per_step: BTreeMap<(Option<&'static str>, Step), (usize, usize, usize)>,
     recovery_killed: usize,
     customer_paid: usize,
     expired: usize,
+    /// Per product (see [`product_of`]): what its trials left in the journal and at Alipay.
+    per_product: BTreeMap<&'static str, ProductTrials>,
+}
+
+/// One product's trials: their journal rows and the payments they created at Alipay, so the
+/// report's money figures come from the final journal and ledger, not from the trials'
+/// own bookkeeping.
+#[derive(Default)]
+struct ProductTrials {
+    trials: usize,
+    customer_paid: usize,
+    customer_declined: usize,
+    rows: HashSet<String>,
+    at_alipay: HashSet<String>,
+}
+
+/// What the final journal and ledger say about one product's trials.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct MoneyFigures {
+    /// Journal rows per final state.
+    states: BTreeMap<String, usize>,
+    /// Payments Alipay created that the journal lacks, or that took the customer's money
+    /// (`SUCCESS`) while the journal does not say paid.
+    lost: usize,
+    /// Orders paid more than once, or a paymentRequestId Alipay holds twice.
+    double: usize,
+    /// Journal rows whose state the ledger contradicts (paid ↔ SUCCESS, cancelled ↔
+    /// CANCELLED, failed ↔ FAIL or unknown to Alipay).
+    disagree: usize,
+}
+
+impl MoneyFigures {
+    fn of(trials: &ProductTrials, rows: &[JournalRow], ledger: &Ledger) -> MoneyFigures {
+        let mut figures = MoneyFigures::default();
+        let by_id: HashMap<&str, &JournalRow> = rows
+            .iter()
+            .map(|r| (r.payment_request_id.as_str(), r))
+            .collect();
+        for id in &trials.at_alipay {
+            let at_alipay = ledger
+                .payments
+                .iter()
+                .filter(|p| p.payment_request_id == *id)
+                .collect::<Vec<_>>();
+            figures.double += usize::from(at_alipay.len() > 1);
+            match by_id.get(id.as_str()) {
+                None => figures.lost += 1,
+                Some(row) => {
+                    figures.lost += usize::from(
+                        at_alipay.iter().any(|p| p.status == "SUCCESS") && row.state != "paid",
+                    )
+                }
+            }
+        }
+        let mut paid_per_order: HashMap<&str, usize> = HashMap::new();
+        for id in &trials.rows {
+            let Some(row) = by_id.get(id.as_str()) else {
+                continue;
+            };
+            *figures.states.entry(row.state.clone()).or_default() += 1;
+            if row.state == "paid" {
+                *paid_per_order.entry(row.order_ref.as_str()).or_default() += 1;
+            }
+            let status = ledger.by_request_id(id).map(|p| p.status.as_str());
+            let agrees = matches!(
+                (row.state.as_str(), status),
+                ("paid", Some("SUCCESS"))
+                    | ("cancelled", Some("CANCELLED"))
+                    | ("failed", Some("FAIL") | None)
+            );
+            figures.disagree += usize::from(!agrees);
+        }
+        figures.double += paid_per_order.values().filter(|paid| **paid > 1).count();
+        figures
+    }
 }
 
 impl Stats {
     fn add(&mut self, plan: &Plan, outcome: &Outcome) {
         self.trials += 1;
-        let entry = self.per_step.entry(plan.step).or_default();
+        let entry = self.per_step.entry((plan.scanned, plan.step)).or_default();
         entry.0 += 1;
         entry.1 += usize::from(outcome.reached);
         entry.2 += usize::from(outcome.killed);
         self.recovery_killed += usize::from(outcome.recovery_killed);
         self.customer_paid += usize::from(outcome.customer_paid);
         self.expired += usize::from(outcome.expired_codes);
+        let product = self.per_product.entry(product_of(plan)).or_default();
+        product.trials += 1;
+        product.customer_paid += usize::from(outcome.customer_paid);
+        product.customer_declined += usize::from(outcome.customer_declined);
+        if let Some((id, _)) = &outcome.row {
+            product.rows.insert(id.clone());
+        }
+        if let Some(id) = &outcome.at_alipay {
+            product.at_alipay.insert(id.clone());
+        }
     }
 
+    /// An Order Code step's figures.
     fn step(&self, step: Step) -> (usize, usize, usize) {
-        self.per_step.get(&step).copied().unwrap_or_default()
+        self.scanned_step(None, step)
     }
 
-    fn report(&self, took: Duration) -> String {
+    /// A step's figures for a customer's code ending (`None`: Order Code).
+    fn scanned_step(&self, scanned: Option<&'static str>, step: Step) -> (usize, usize, usize) {
+        self.per_step
+            .get(&(scanned, step))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Every product's money figures over the final journal and ledger.
+    fn money(&self, world: &mut World) -> BTreeMap<&'static str, MoneyFigures> {
+        let rows = world.journal_rows();
+        let ledger = world.ledger();
+        self.per_product
+            .iter()
+            .map(|(product, trials)| (*product, MoneyFigures::of(trials, &rows, &ledger)))
+            .collect()
+    }
+
+    fn report(&self, took: Duration, money: &BTreeMap<&'static str, MoneyFigures>) -> String {
         let mut text = format!(
             "{} trials in {:.1} s; {} recoveries killed too, {} customers paid, {} codes expired\n",
             self.trials,
@@ -2175,10 +2612,27 @@ impl Stats {
             self.customer_paid,
             self.expired
         );
-        for (step, (count, reached, killed)) in &self.per_step {
-            let step = format!("{step:?}");
+        for ((scanned, step), (count, reached, killed)) in &self.per_step {
+            let step = match scanned {
+                None => format!("{step:?}"),
+                Some(ending) => format!("{step:?} UP {ending}"),
+            };
             text.push_str(&format!(
-                "  {step:<20} {count:>4} trials, kill point reached in {reached:>3}, running process SIGKILLed in {killed:>3}\n"
+                "  {step:<25} {count:>4} trials, kill point reached in {reached:>3}, running process SIGKILLed in {killed:>3}\n"
+            ));
+        }
+        for (product, trials) in &self.per_product {
+            let none = MoneyFigures::default();
+            let figures = money.get(product).unwrap_or(&none);
+            text.push_str(&format!(
+                "  {product}: {} trials, {} lost, {} double, {} journal/ledger disagreements; {} customers paid, {} declined; journal {:?}\n",
+                trials.trials,
+                figures.lost,
+                figures.double,
+                figures.disagree,
+                trials.customer_paid,
+                trials.customer_declined,
+                figures.states
             ));
         }
         text
@@ -2287,17 +2741,64 @@ fn crash_at_random_moments_quick() {
         let plan = Plan::random(&mut rng, Step::RandomMoment);
         run_trial(&mut world, n, &plan);
     }
+    // One User-presented random moment per customer's code ending.
+    for (n, ending) in [(4, CODE_PAID_AT_ONCE), (5, CODE_NEEDS_CONFIRMATION)] {
+        let plan = Plan::random_scanned(&mut rng, Step::RandomMoment, ending);
+        run_trial(&mut world, n, &plan);
+    }
+    world.assert_no_code_stored();
 }
 
+/// The User-presented kill points the campaign tries first, each with a customer's code
+/// ending: the payment steps for both customers (for the one who must confirm, the
+/// confirmation poll too), then random moments. Before `pay` is sent the ending does not
+/// matter yet, so that step is tried with one (its recovery is slow: the engine retries the
+/// cancel of a payment Alipay never saw for 14 s).
+const UP_STEPS: [(Step, &str); 8] = [
+    (Step::PayBeforeSend, CODE_PAID_AT_ONCE),
+    (Step::PayInFlight, CODE_PAID_AT_ONCE),
+    (Step::PayInFlight, CODE_NEEDS_CONFIRMATION),
+    (Step::PayAfterResponse, CODE_PAID_AT_ONCE),
+    (Step::PayAfterResponse, CODE_NEEDS_CONFIRMATION),
+    (Step::PollAfterResponse, CODE_NEEDS_CONFIRMATION),
+    (Step::RandomMoment, CODE_PAID_AT_ONCE),
+    (Step::RandomMoment, CODE_NEEDS_CONFIRMATION),
+];
+
+fn count_from_env(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={text:?} is not an unsigned integer")),
+        Err(_) => default,
+    }
+}
+
+/// Every 20 trials, how far the campaign is.
+fn progress(done: usize, started: Instant) {
+    if done.is_multiple_of(20) {
+        eprintln!(
+            "  … {done} trials, {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// The whole campaign, by name: 200 Order Code trials (`CRASH_TRIALS`), then 100
+/// User-presented ones (`CRASH_UP_TRIALS`), in one world. Each part tries every kill point
+/// first, then random ones; the report counts the two apart, with the money figures of each
+/// read from the final journal and ledger (0 lost, 0 double is the promise; every trial has
+/// checked it already).
 #[test]
-#[ignore = "the full campaign: 200 randomized SIGKILL trials, several minutes; run by name"]
+#[ignore = "the full campaign: 200 Order Code + 100 User-presented randomized SIGKILL trials, several minutes; run by name"]
 fn crash_campaign_200() {
     let seed = seed_from_env();
-    let trials: usize = std::env::var("CRASH_TRIALS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(200);
-    eprintln!("crash campaign: seed {seed} (CRASH_SEED={seed} replays it), {trials} trials");
+    let trials = count_from_env("CRASH_TRIALS", 200);
+    let up_trials = count_from_env("CRASH_UP_TRIALS", 100);
+    eprintln!(
+        "crash campaign: seed {seed} (CRASH_SEED={seed} replays it), {trials} Order Code + {up_trials} User-presented trials"
+    );
     let started = Instant::now();
     let mut rng = Rng::new(seed);
     let mut world = World::start("campaign");
@@ -2324,17 +2825,37 @@ fn crash_campaign_200() {
         }
         let outcome = run_trial(&mut world, n, &plan);
         stats.add(&plan, &outcome);
-        if (n + 1) % 20 == 0 {
-            eprintln!(
-                "  … {} trials, {:.0} s",
-                n + 1,
-                started.elapsed().as_secs_f64()
-            );
-        }
+        progress(n + 1, started);
     }
-    let report = stats.report(started.elapsed());
+    for i in 0..up_trials {
+        let n = trials + i;
+        // Every User-presented kill point first, then half random moments (faults, Ctrl-C,
+        // the customer at any time: what the named steps do not try).
+        let (step, ending) = match UP_STEPS.get(i) {
+            Some(&pair) => pair,
+            None if rng.chance(0.5) => (
+                Step::RandomMoment,
+                rng.pick(&[CODE_PAID_AT_ONCE, CODE_NEEDS_CONFIRMATION]),
+            ),
+            None => rng.pick(&UP_STEPS[..UP_STEPS.len() - 2]),
+        };
+        let plan = Plan::random_scanned(&mut rng, step, ending);
+        let outcome = run_trial(&mut world, n, &plan);
+        stats.add(&plan, &outcome);
+        progress(n + 1, started);
+    }
+    let money = stats.money(&mut world);
+    let report = stats.report(started.elapsed(), &money);
     let states = journal_state_counts(&mut world);
     eprintln!("crash campaign (seed {seed}):\n{report}  journal: {states:?}");
+    for (product, figures) in &money {
+        ensure!(
+            world,
+            figures.lost == 0 && figures.double == 0 && figures.disagree == 0,
+            "{product}: {figures:?}"
+        );
+    }
+    world.assert_no_code_stored();
     // Every kill point was really hit, not just planned. A named step can be missed
     // legitimately (the customer paid, so there was nothing to cancel), but rarely.
     let mut named = (0, 0);
@@ -2360,6 +2881,117 @@ fn crash_campaign_200() {
         random < 20 || random_killed * 10 >= random * 4,
         "random moments killed a running process in only {random_killed} of {random} trials"
     );
+    // The same for the User-presented trials.
+    let mut named = (0, 0);
+    for (step, ending) in &UP_STEPS[..UP_STEPS.len() - 2] {
+        let (count, reached, _) = stats.scanned_step(Some(ending), *step);
+        named = (named.0 + count, named.1 + reached);
+        ensure!(
+            world,
+            up_trials < UP_STEPS.len() || reached > 0,
+            "{step:?} with a code ending {ending} was never reached in {up_trials} trials"
+        );
+    }
+    ensure!(
+        world,
+        named.1 * 10 >= named.0 * 7,
+        "User-presented kill points reached in only {} of {} trials",
+        named.1,
+        named.0
+    );
+    let (mut random, mut random_killed) = (0, 0);
+    for ending in [CODE_PAID_AT_ONCE, CODE_NEEDS_CONFIRMATION] {
+        let (count, _, killed) = stats.scanned_step(Some(ending), Step::RandomMoment);
+        random += count;
+        random_killed += killed;
+    }
+    // A `0000` payment is over within some 60 ms, so fewer random kills
+    // find it running than for an order code that waits for the customer.
+    ensure!(
+        world,
+        random < 20 || random_killed * 10 >= random * 3,
+        "User-presented random moments killed a running process in only {random_killed} of {random} trials"
+    );
+}
+
+/// One fixed plan per User-presented kill point (random moments are the campaign's and the
+/// quick random test's), each recovery checked against the ledger: a `0000` customer is
+/// charged by `pay` itself, so a `pay` that Alipay processed must end paid; a `1111`
+/// customer is charged only by confirming, before the kill, after it or never. (Before
+/// `pay` is sent the code's ending does not matter yet: one plan; its recovery alone takes
+/// 14 s, the engine's retried cancel of a payment Alipay never saw.)
+#[test]
+fn crash_at_every_user_presented_step() {
+    use Customer::{AfterKill, BeforeKill, Never};
+    let (at_once, confirm) = (CODE_PAID_AT_ONCE, CODE_NEEDS_CONFIRMATION);
+    let mut answer_lost_cancel_killed =
+        Plan::scanned(Step::PayAfterResponse, confirm, 3_210, Never);
+    answer_lost_cancel_killed.crash_recovery =
+        Some(RecoveryCrash::At(failpoint::CANCEL_BEFORE_SEND));
+    // The inquiry, not a notification, must be the one to see the confirmation.
+    let mut poll_confirmed = Plan::scanned(Step::PollAfterResponse, confirm, 1_875, BeforeKill);
+    poll_confirmed.suppress_notifications = true;
+    let mut poll_confirmed_after =
+        Plan::scanned(Step::PollAfterResponse, confirm, 2_040, AfterKill);
+    poll_confirmed_after.suppress_notifications = true;
+    poll_confirmed_after.crash_recovery = Some(RecoveryCrash::At(failpoint::POLL_AFTER_RESPONSE));
+    // The customer declines once the till is dead: recovery must find it failed, not
+    // cancel it.
+    let mut declined_after = Plan::scanned(Step::PayAfterResponse, confirm, 2_770, AfterKill);
+    declined_after.declines = true;
+    let plans = [
+        Plan::scanned(Step::PayBeforeSend, at_once, 1_010, Never),
+        Plan::scanned(Step::PayInFlight, at_once, PAY_HANG_MINOR, Never),
+        Plan::scanned(Step::PayInFlight, confirm, PAY_HANG_MINOR, BeforeKill),
+        Plan::scanned(Step::PayAfterResponse, at_once, 2_500, Never),
+        Plan::scanned(Step::PayAfterResponse, confirm, 2_600, AfterKill),
+        answer_lost_cancel_killed,
+        poll_confirmed,
+        poll_confirmed_after,
+        Plan::scanned(Step::PollAfterResponse, confirm, 4_560, Never),
+        declined_after,
+    ];
+    let started = Instant::now();
+    let mut world = World::start("user-presented-steps");
+    let mut stats = Stats::default();
+    for (n, plan) in plans.iter().enumerate() {
+        let outcome = run_trial(&mut world, n, plan);
+        ensure!(
+            world,
+            outcome.reached && outcome.killed,
+            "trial {n} ({:?}) did not kill at its step: {outcome:?}",
+            plan.step
+        );
+        ensure!(
+            world,
+            plan.crash_recovery.is_none() || outcome.recovery_killed,
+            "trial {n}: the recovery was not killed at {:?}: {outcome:?}",
+            plan.crash_recovery
+        );
+        // What each customer's money must have come to (the ledger agrees: checked above).
+        let expected = match (plan.step, plan.scanned, plan.customer) {
+            (Step::PayBeforeSend, _, _) => "failed",
+            _ if plan.declines => "failed",
+            (_, Some(CODE_PAID_AT_ONCE), _) | (_, _, BeforeKill | AfterKill) => "paid",
+            _ => "cancelled",
+        };
+        let state = outcome.row.as_ref().map(|(_, state)| state.as_str());
+        ensure!(
+            world,
+            state == Some(expected),
+            "trial {n} ({:?}, code ending {:?}, customer {:?}) ended {state:?}, not {expected}",
+            plan.step,
+            plan.scanned,
+            plan.customer
+        );
+        stats.add(plan, &outcome);
+    }
+    let money = stats.money(&mut world);
+    eprintln!(
+        "[user-presented-steps] {}",
+        stats.report(started.elapsed(), &money)
+    );
+    world.assert_no_code_stored();
 }
 
 // ---------------------------------------------------------------------------------------
