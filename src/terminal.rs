@@ -18,6 +18,10 @@ use crate::journal::{Journal, JournalError, PaymentRecord, Reader};
 use crate::sandbox::SandboxOptions;
 use crate::sandbox::embedded::{self, EmbeddedSandbox};
 
+/// The embedded sandbox's simulated customer, for the faces' demo buttons (which may not
+/// name the sandbox themselves).
+pub use crate::sandbox::embedded::DemoCustomer;
+
 /// The path the notification receiver is told to expect (any path works; this one reads well).
 pub const NOTIFY_PATH: &str = "/alipay/notify";
 

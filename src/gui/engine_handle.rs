@@ -255,6 +255,27 @@ impl TerminalHandle {
     }
 
     /// Runs `work` on the runtime and hands its answer to `done` on the UI thread.
+    /// Demo only: runs `act` with the embedded sandbox's customer, answering `done` when it
+    /// is over (at once, with a warning, when there is no embedded sandbox).
+    fn as_demo_customer<F>(
+        &self,
+        done: Reply<()>,
+        act: impl FnOnce(crate::terminal::DemoCustomer) -> F,
+    ) where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let Some(customer) = self
+            .terminal
+            .sandbox()
+            .map(|sandbox| sandbox.demo_customer())
+        else {
+            tracing::warn!("the demo customer exists only on the embedded sandbox");
+            done(());
+            return;
+        };
+        self.run(act(customer), done);
+    }
+
     fn run<T: Send + 'static>(
         &self,
         work: impl Future<Output = T> + Send + 'static,
@@ -515,49 +536,25 @@ impl EngineHandle for TerminalHandle {
     }
 
     fn confirm_as_demo_customer(&self, payment_request_id: String, confirm: bool, done: Reply<()>) {
-        let Some(customer) = self
-            .terminal
-            .sandbox()
-            .map(|sandbox| sandbox.demo_customer())
-        else {
-            tracing::warn!("the demo customer exists only on the embedded sandbox");
-            done(());
-            return;
-        };
-        self.run(
-            async move {
-                let answered = if confirm {
-                    customer.confirm(&payment_request_id).await
-                } else {
-                    customer.decline(&payment_request_id).await
-                };
-                if let Err(error) = answered {
-                    tracing::warn!(%error, "the demo customer could not answer in the wallet");
-                }
-            },
-            done,
-        );
+        self.as_demo_customer(done, move |customer| async move {
+            let answered = if confirm {
+                customer.confirm(&payment_request_id).await
+            } else {
+                customer.decline(&payment_request_id).await
+            };
+            if let Err(error) = answered {
+                tracing::warn!(%error, "the demo customer could not answer in the wallet");
+            }
+        });
     }
 
     fn pay_as_demo_customer(&self, code: String, done: Reply<()>) {
-        let Some(customer) = self
-            .terminal
-            .sandbox()
-            .map(|sandbox| sandbox.demo_customer())
-        else {
-            tracing::warn!("the demo customer exists only on the embedded sandbox");
-            done(());
-            return;
-        };
-        self.run(
-            async move {
-                // The sandbox's own loopback client: no CA bundle is loaded for it.
-                if let Err(error) = customer.pay(&code).await {
-                    tracing::warn!(%error, "the demo customer could not pay");
-                }
-            },
-            done,
-        );
+        self.as_demo_customer(done, move |customer| async move {
+            // The sandbox's own loopback client: no CA bundle is loaded for it.
+            if let Err(error) = customer.pay(&code).await {
+                tracing::warn!(%error, "the demo customer could not pay");
+            }
+        });
     }
 }
 

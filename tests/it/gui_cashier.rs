@@ -5,12 +5,9 @@
 //! QR screen. One test in this file: the testing backend's event loop exists once per
 //! process.
 
-use std::sync::Arc;
-
-use crate::support::gui::{RunningGui, click, demo_config, value_of, wait_until};
+use crate::support::gui::{RunningGui, click, demo_config, journal_rows, value_of, wait_until};
 use alipay_pos::gui::{Api, App, GuiOptions, Page};
-use alipay_pos::journal::{PaymentRecord, PaymentState};
-use alipay_pos::terminal::Terminal;
+use alipay_pos::journal::PaymentState;
 use slint::ComponentHandle;
 use slint::platform::{Key, WindowEvent};
 
@@ -19,20 +16,6 @@ fn press(app: &App, text: slint::SharedString) {
         .dispatch_event(WindowEvent::KeyPressed { text: text.clone() });
     app.window()
         .dispatch_event(WindowEvent::KeyReleased { text });
-}
-
-/// Every payment in the journal, read on the engine's runtime.
-async fn journal(terminal: &Arc<Terminal>, runtime: &tokio::runtime::Handle) -> Vec<PaymentRecord> {
-    let checkout = terminal.checkout.clone();
-    runtime
-        .spawn(async move {
-            checkout
-                .journal_for_tests(|j| j.list_payments(&Default::default()))
-                .await
-                .unwrap()
-        })
-        .await
-        .unwrap()
 }
 
 #[test]
@@ -94,7 +77,7 @@ fn cashier_charges_the_typed_amount_and_cancels_from_the_qr_screen() {
             value_of(&app, "Payment result").as_deref() == Some("Paid")
         })
         .await;
-        let payments = journal(&terminal, &handle).await;
+        let payments = journal_rows(&terminal, &handle).await;
         assert_eq!(payments.len(), 1);
         assert_eq!(payments[0].state, PaymentState::Paid);
         assert_eq!(payments[0].amount.minor(), 1250);
@@ -117,7 +100,7 @@ fn cashier_charges_the_typed_amount_and_cancels_from_the_qr_screen() {
             value_of(&app, "Payment result").as_deref() == Some("Payment cancelled")
         })
         .await;
-        let payments = journal(&terminal, &handle).await;
+        let payments = journal_rows(&terminal, &handle).await;
         assert_eq!(payments.len(), 2);
         let second = payments.iter().find(|p| p.amount.minor() == 300).unwrap();
         assert_eq!(second.state, PaymentState::Cancelled);

@@ -8,9 +8,11 @@
 
 use std::sync::Arc;
 
-use crate::support::gui::{RunningGui, click, demo_config, pause, value_of, wait_until};
+use crate::support::gui::{
+    RunningGui, click, demo_config, journal_rows, pause, value_of, wait_until,
+};
 use alipay_pos::gui::{Api, App, FailReason, GuiOptions, Notice, Page, ResultKind};
-use alipay_pos::journal::{PaymentRecord, PaymentState, Product};
+use alipay_pos::journal::{PaymentState, Product};
 use alipay_pos::terminal::Terminal;
 use slint::ComponentHandle;
 use slint::platform::{Key, WindowEvent};
@@ -42,19 +44,6 @@ async fn type_slowly(app: &App, text: &str) {
 
 fn code(n: u32, ending: &str) -> String {
     format!("28{n:012}{ending}")
-}
-
-async fn journal(terminal: &Arc<Terminal>, runtime: &tokio::runtime::Handle) -> Vec<PaymentRecord> {
-    let checkout = terminal.checkout.clone();
-    runtime
-        .spawn(async move {
-            checkout
-                .journal_for_tests(|j| j.list_payments(&Default::default()))
-                .await
-                .unwrap()
-        })
-        .await
-        .unwrap()
 }
 
 /// The sandbox's control endpoint (its HTTP client belongs to the engine's runtime).
@@ -128,7 +117,7 @@ fn a_scanned_code_pays_and_each_customer_gets_its_words() {
         scanned_sale(&app, "8.80", &code(1, "0000")).await;
         wait_until("Paid", || api.get_page() == Page::Result).await;
         assert_eq!(api.get_result_kind(), ResultKind::Paid);
-        let rows = journal(&terminal, &handle).await;
+        let rows = journal_rows(&terminal, &handle).await;
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].product, Product::UserPresented);
         assert_eq!(rows[0].amount.minor(), 880);
@@ -197,15 +186,15 @@ fn a_scanned_code_pays_and_each_customer_gets_its_words() {
         set_refusal(&control, &handle, None).await;
 
         // Not a payment code: refused on screen before any request.
-        let before = journal(&terminal, &handle).await.len();
+        let before = journal_rows(&terminal, &handle).await.len();
         type_slowly(&app, "3").await;
         scan(&app, "4000123412341234");
         assert_eq!(api.get_notice(), Notice::BadCode);
         assert_eq!(api.get_page(), Page::Cashier);
         assert_eq!(value_of(&app, "Amount entered").as_deref(), Some("3"));
-        assert_eq!(journal(&terminal, &handle).await.len(), before);
+        assert_eq!(journal_rows(&terminal, &handle).await.len(), before);
 
-        let rows = journal(&terminal, &handle).await;
+        let rows = journal_rows(&terminal, &handle).await;
         let states: Vec<PaymentState> = rows.iter().map(|r| r.state).collect();
         assert_eq!(
             states.iter().filter(|s| **s == PaymentState::Paid).count(),
@@ -278,7 +267,7 @@ fn a_code_scanned_first_typed_by_hand_or_into_the_description_never_lands_in_a_f
         assert_eq!(api.get_description(), "Tea", "the scan was taken back out");
         wait_until("Paid", || api.get_page() == Page::Result).await;
 
-        let rows = journal(&terminal, &handle).await;
+        let rows = journal_rows(&terminal, &handle).await;
         assert_eq!(rows.len(), 3);
         assert!(
             rows.iter().all(|r| r.state == PaymentState::Paid),
@@ -343,7 +332,7 @@ fn a_kiosk_customer_scans_their_own_code() {
         click(&app, "Customer confirms (demo)");
         wait_until("Paid", || api.get_page() == Page::Result).await;
         assert_eq!(api.get_result_kind(), ResultKind::Paid);
-        let rows = journal(&terminal, &handle).await;
+        let rows = journal_rows(&terminal, &handle).await;
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].product, Product::UserPresented);
         assert_eq!(rows[0].state, PaymentState::Paid);

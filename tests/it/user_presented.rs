@@ -49,6 +49,23 @@ async fn start(
         .unwrap()
 }
 
+/// The `paymentRequestId` of the sandbox's first payment once it is PROCESSING (the
+/// customer has not confirmed it yet).
+async fn processing_payment(control: &Control) -> String {
+    wait_until("the sandbox to hold a processing payment", WAIT, || async {
+        control
+            .ledger()
+            .await
+            .payments
+            .first()
+            .is_some_and(|p| p.status == "PROCESSING")
+    })
+    .await;
+    control.ledger().await.payments[0]
+        .payment_request_id
+        .clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_that_pays_at_once_is_paid_by_the_pay_answer() {
     let dir = tempfile::tempdir().unwrap();
@@ -165,18 +182,7 @@ async fn a_notification_that_overtakes_the_pay_answer_ends_paid() {
             .await
     });
     // The sandbox has processed `pay` (PROCESSING) but not answered yet.
-    wait_until("the sandbox to hold the payment", WAIT, || async {
-        control
-            .ledger()
-            .await
-            .payments
-            .first()
-            .is_some_and(|p| p.status == "PROCESSING")
-    })
-    .await;
-    let id = control.ledger().await.payments[0]
-        .payment_request_id
-        .clone();
+    let id = processing_payment(&control).await;
     let (status, answer) = control.customer_pays(&id).await;
     assert_eq!(status, 200, "{answer}");
     let (_, start) = paying.await.unwrap().unwrap();
@@ -483,18 +489,7 @@ async fn pay_with_a_code_that_needs_confirmation_waits_for_the_customer() {
     .await;
     let token = std::fs::read_to_string(&token_file).unwrap();
     let control = Control::at(&format!("http://127.0.0.1:{port}"), token.trim());
-    wait_until("the payment to wait for the customer", WAIT, || async {
-        control
-            .ledger()
-            .await
-            .payments
-            .first()
-            .is_some_and(|p| p.status == "PROCESSING")
-    })
-    .await;
-    let id = control.ledger().await.payments[0]
-        .payment_request_id
-        .clone();
+    let id = processing_payment(&control).await;
     let (status, answer) = control.customer_pays(&id).await;
     assert_eq!(status, 200, "{answer}");
     let output = tokio::time::timeout(

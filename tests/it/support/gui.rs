@@ -170,3 +170,20 @@ impl RunningGui {
         runtime.shutdown_timeout(Duration::from_secs(2));
     }
 }
+
+/// Every payment in the journal, read on the engine's runtime.
+pub async fn journal_rows(
+    terminal: &std::sync::Arc<alipay_pos::terminal::Terminal>,
+    runtime: &tokio::runtime::Handle,
+) -> Vec<alipay_pos::journal::PaymentRecord> {
+    let checkout = terminal.checkout.clone();
+    runtime
+        .spawn(async move {
+            checkout
+                .journal_for_tests(|j| j.list_payments(&Default::default()))
+                .await
+                .unwrap()
+        })
+        .await
+        .unwrap()
+}
