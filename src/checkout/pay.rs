@@ -60,9 +60,6 @@ impl Checkout {
             actor,
             product,
         } = intent;
-        if let Some(code) = product.customer_code() {
-            self.refuse_used_code(&code.sha256).await?;
-        }
         let now = OffsetDateTime::now_utc();
         let terminal = self.inner.settings.terminal_id.clone();
         let new = NewPayment {
@@ -86,7 +83,26 @@ impl Checkout {
         // the late `S` would then be an illegal transition.
         let guard = self.payment_lock(&id);
         let held = guard.lock().await;
-        let record = self.db(move |j| j.create_payment(new, actor)).await?;
+        // The used-code check and the new row are one step on the engine's one connection,
+        // so two scans of the same code at the same moment cannot both pass it.
+        let record = self
+            .db(
+                move |j| match refuse_used_code(j, new.customer_code.as_ref())? {
+                    Some(used) => Ok(Err(used)),
+                    None => j.create_payment(new, actor).map(Ok),
+                },
+            )
+            .await?;
+        let record = match record {
+            Ok(record) => record,
+            Err(used) => {
+                drop(held);
+                return Err(CheckoutError::CustomerCodeUsed {
+                    payment_request_id: used.payment_request_id,
+                    state: used.state,
+                });
+            }
+        };
         self.publish(CheckoutEvent::PaymentStarted {
             payment_request_id: id.clone(),
         });
@@ -118,26 +134,6 @@ impl Checkout {
         }
         let record = self.payment(&id).await?;
         Ok((record, start))
-    }
-
-    /// A code pays once: refuses a customer's code that an earlier payment used, unless that
-    /// payment ended unpaid (a failed or cancelled attempt leaves the customer free to show
-    /// the code again, and Alipay decides whether it is still valid).
-    async fn refuse_used_code(&self, sha256: &str) -> Result<(), CheckoutError> {
-        let digest = sha256.to_owned();
-        let earlier = self
-            .db(move |j| j.payments_with_customer_code(&digest))
-            .await?;
-        match earlier
-            .into_iter()
-            .find(|p| !matches!(p.state, PaymentState::Failed | PaymentState::Cancelled))
-        {
-            Some(used) => Err(CheckoutError::CustomerCodeUsed {
-                payment_request_id: used.payment_request_id,
-                state: used.state,
-            }),
-            None => Ok(()),
-        }
     }
 
     /// Sends `pay`, resending it unchanged while the outcome is unknown (Alipay answers a
@@ -293,4 +289,20 @@ impl Checkout {
             PaySuccess::Unusable(why) => Ok(Err(why)),
         }
     }
+}
+
+/// A code pays once: the earlier payment with this customer's code that did not end unpaid,
+/// if any (a failed or cancelled attempt leaves the customer free to show the code again,
+/// and Alipay decides whether it is still valid).
+fn refuse_used_code(
+    journal: &crate::journal::Journal,
+    code: Option<&crate::journal::CustomerCode>,
+) -> Result<Option<PaymentRecord>, crate::journal::JournalError> {
+    let Some(code) = code else {
+        return Ok(None);
+    };
+    Ok(journal
+        .payments_with_customer_code(&code.sha256)?
+        .into_iter()
+        .find(|p| !matches!(p.state, PaymentState::Failed | PaymentState::Cancelled)))
 }
