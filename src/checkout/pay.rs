@@ -87,7 +87,7 @@ impl Checkout {
         // so two scans of the same code at the same moment cannot both pass it.
         let record = self
             .db(
-                move |j| match refuse_used_code(j, new.customer_code.as_ref())? {
+                move |j| match earlier_use_of(j, new.customer_code.as_ref())? {
                     Some(used) => Ok(Err(used)),
                     None => j.create_payment(new, actor).map(Ok),
                 },
@@ -294,7 +294,7 @@ impl Checkout {
 /// A code pays once: the earlier payment with this customer's code that did not end unpaid,
 /// if any (a failed or cancelled attempt leaves the customer free to show the code again,
 /// and Alipay decides whether it is still valid).
-fn refuse_used_code(
+fn earlier_use_of(
     journal: &crate::journal::Journal,
     code: Option<&crate::journal::CustomerCode>,
 ) -> Result<Option<PaymentRecord>, crate::journal::JournalError> {
