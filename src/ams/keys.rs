@@ -606,6 +606,23 @@ mod tests {
     }
 
     #[test]
+    fn a_short_key_is_reported_too_short_not_unreadable() {
+        // aws-lc-rs refuses keys under 2048 bits outright; reading with the `rsa` crate first
+        // is what lets the user hear the real reason.
+        let short = rsa::PrivateKey::new(&mut getrandom::SysRng, 1024).unwrap();
+        let private = BASE64.encode(short.to_pkcs8_der().unwrap().as_bytes());
+        assert_eq!(
+            parse_private_key(&private).unwrap_err(),
+            KeyError::TooShort { bits: 1024 }
+        );
+        let public_der = short.to_public_key().to_public_key_der().unwrap();
+        assert_eq!(
+            parse_public_key(&BASE64.encode(public_der.as_bytes())).unwrap_err(),
+            KeyError::TooShort { bits: 1024 }
+        );
+    }
+
+    #[test]
     fn key_file_errors_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.pem");
