@@ -10,7 +10,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn rsa2048(c: &mut Criterion) {
     let private_key = testing::merchant_private_key();
-    let public_key = private_key.to_public_key();
+    let public_key = private_key.public_key();
     let content = testing::vector_bytes("v1_content_to_sign.txt");
     let signature = signing::sign(&private_key, &content).expect("sign");
 

@@ -250,11 +250,11 @@ impl Terminal {
         settings.key_version = config.alipay.key_version.clone();
         settings.connect_timeout = config.alipay.connect_timeout();
         settings.request_timeout = config.alipay.request_timeout();
-        let fingerprint = |key: &rsa::PublicKey| {
+        let fingerprint = |key: &crate::ams::crypto::PublicKey| {
             crate::ams::keys::fingerprint(key).unwrap_or_else(|error| format!("({error})"))
         };
         let fingerprints = KeyFingerprints {
-            merchant: fingerprint(&merchant_key.to_public_key()),
+            merchant: fingerprint(&merchant_key.public_key()),
             alipay: fingerprint(&alipay_key),
         };
         let (client, journal) = blocking({

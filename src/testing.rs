@@ -57,32 +57,32 @@ pub fn private_key_copy(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// The merchant's fixture private key.
-pub fn merchant_private_key() -> rsa::PrivateKey {
+pub fn merchant_private_key() -> crate::ams::crypto::PrivateKey {
     parsed_private_key("merchant_private_key_pkcs8.pem")
 }
 
 /// The merchant's fixture public key.
-pub fn merchant_public_key() -> rsa::PublicKey {
+pub fn merchant_public_key() -> crate::ams::crypto::PublicKey {
     parsed_public_key("merchant_public_key.pem")
 }
 
 /// Stands in for Alipay's private key: the sandbox and fake gateways sign with it.
-pub fn alipay_private_key() -> rsa::PrivateKey {
+pub fn alipay_private_key() -> crate::ams::crypto::PrivateKey {
     parsed_private_key("alipay_private_key_pkcs8.pem")
 }
 
 /// Stands in for Alipay's public key.
-pub fn alipay_public_key() -> rsa::PublicKey {
+pub fn alipay_public_key() -> crate::ams::crypto::PublicKey {
     parsed_public_key("alipay_public_key.pem")
 }
 
-fn parsed_private_key(name: &str) -> rsa::PrivateKey {
+fn parsed_private_key(name: &str) -> crate::ams::crypto::PrivateKey {
     keys::parse_private_key(&vector_text(name))
         .unwrap_or_else(|e| panic!("fixture key {name}: {e}"))
         .key
 }
 
-fn parsed_public_key(name: &str) -> rsa::PublicKey {
+fn parsed_public_key(name: &str) -> crate::ams::crypto::PublicKey {
     keys::parse_public_key(&vector_text(name))
         .unwrap_or_else(|e| panic!("fixture key {name}: {e}"))
         .key

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
-use rsa::{PrivateKey, PublicKey};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::ams::crypto::{PrivateKey, PublicKey};
 use crate::ams::models::{AmsRequest, ResultCode, ResultInfo, ResultStatus, ValidationError};
 use crate::ams::signing::{self, SignatureError, SignatureHeader};
 use crate::ams::timefmt;

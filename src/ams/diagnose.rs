@@ -11,12 +11,17 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+// The `rsa` crate stays here on purpose: recovering the digest a signature carries needs the
+// raw public-key operation (s^e mod n), which aws-lc-rs does not expose. Verifying still
+// goes through `ams::crypto`; `rsa` only opens a signature that already failed.
+use rsa::BoxedUint;
+use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
-use rsa::{BoxedUint, PublicKey};
 use sha2::{Digest, Sha256};
 use time::{OffsetDateTime, UtcOffset};
 
 use crate::ams::client::{API_PREFIX, SANDBOX_API_PREFIX};
+use crate::ams::crypto::PublicKey;
 use crate::ams::keys::{self, KeyEncoding, KeyError};
 use crate::ams::models::Api;
 use crate::ams::signing::{self, SignatureHeader};
@@ -265,7 +270,7 @@ fn decode_signature(
 }
 
 fn check_signature(key: &PublicKey, signature: &[u8], request: &VerifyRequest<'_>) -> Verdict {
-    let key_bytes = key.size();
+    let key_bytes = key.signature_len();
     if signature.len() != key_bytes {
         return Verdict::WrongLength {
             signature_bytes: signature.len(),
@@ -298,6 +303,8 @@ fn check_signature(key: &PublicKey, signature: &[u8], request: &VerifyRequest<'_
 /// Opens the signature with the public key and strips PKCS#1 v1.5 type-1 padding
 /// (`00 01 FF… 00 DigestInfo`). `None` means the padding is not there: another key made it.
 fn recover_digest_info(key: &PublicKey, signature: &[u8]) -> Option<Vec<u8>> {
+    let key = rsa::PublicKey::from_public_key_der(key.spki_der()).ok()?;
+    let key = &key;
     let n = key.n();
     let s = BoxedUint::from_be_slice(signature, n.as_ref().bits_precision()).ok()?;
     if s >= *n.as_ref() {

@@ -13,12 +13,16 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+// The `rsa` crate only *reads* keys here: it parses every encoding merchants bring, including
+// keys aws-lc-rs refuses outright (under 2048 bits), so the user is told "too short" rather
+// than "not a key". The parsed key is handed to `ams::crypto` as DER right away and never
+// used for RSA work.
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
-use rsa::pkcs8::{
-    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
-};
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
-use rsa::{PrivateKey, PublicKey};
+
+use crate::ams::crypto::{self, CryptoError};
+pub use crate::ams::crypto::{PrivateKey, PublicKey};
 
 /// Alipay's dashboard and tools generate 2048-bit keys; shorter keys are refused because they
 /// are no longer safe, and nothing in the AMS documentation asks for them.
@@ -104,6 +108,8 @@ pub enum KeyError {
     },
     #[error("key generation failed: {0}")]
     Generation(String),
+    #[error("the RSA key cannot be used: {0}")]
+    Unusable(String),
     #[error("{path} already exists; refusing to overwrite a key (move it away first)")]
     WouldOverwrite { path: PathBuf },
 }
@@ -184,14 +190,14 @@ pub struct LoadedPublicKey {
 }
 
 enum ParsedKey {
-    Private(Box<PrivateKey>, KeyEncoding),
-    Public(PublicKey, KeyEncoding),
+    Private(Box<rsa::PrivateKey>, KeyEncoding),
+    Public(rsa::PublicKey, KeyEncoding),
 }
 
 fn parse_der(text: &KeyText) -> Result<ParsedKey, KeyError> {
     let pem = text.label.is_some();
     let der = text.der.as_slice();
-    if let Ok(key) = PrivateKey::from_pkcs8_der(der) {
+    if let Ok(key) = rsa::PrivateKey::from_pkcs8_der(der) {
         let enc = if pem {
             KeyEncoding::Pkcs8Pem
         } else {
@@ -199,7 +205,7 @@ fn parse_der(text: &KeyText) -> Result<ParsedKey, KeyError> {
         };
         return Ok(ParsedKey::Private(Box::new(key), enc));
     }
-    if let Ok(key) = PrivateKey::from_pkcs1_der(der) {
+    if let Ok(key) = rsa::PrivateKey::from_pkcs1_der(der) {
         let enc = if pem {
             KeyEncoding::Pkcs1Pem
         } else {
@@ -207,7 +213,7 @@ fn parse_der(text: &KeyText) -> Result<ParsedKey, KeyError> {
         };
         return Ok(ParsedKey::Private(Box::new(key), enc));
     }
-    if let Ok(key) = PublicKey::from_public_key_der(der) {
+    if let Ok(key) = rsa::PublicKey::from_public_key_der(der) {
         let enc = if pem {
             KeyEncoding::SpkiPem
         } else {
@@ -215,7 +221,7 @@ fn parse_der(text: &KeyText) -> Result<ParsedKey, KeyError> {
         };
         return Ok(ParsedKey::Public(key, enc));
     }
-    if let Ok(key) = PublicKey::from_pkcs1_der(der) {
+    if let Ok(key) = rsa::PublicKey::from_pkcs1_der(der) {
         let enc = if pem {
             KeyEncoding::Pkcs1PublicPem
         } else {
@@ -224,6 +230,26 @@ fn parse_der(text: &KeyText) -> Result<ParsedKey, KeyError> {
         return Ok(ParsedKey::Public(key, enc));
     }
     Err(KeyError::NotAnRsaKey)
+}
+
+fn unusable(error: CryptoError) -> KeyError {
+    KeyError::Unusable(error.to_string())
+}
+
+/// Hands a key the `rsa` crate read to `ams::crypto`, through a canonical PKCS#8 DER (so a
+/// PKCS#1 file or a mislabelled one arrives in one shape). The DER is wiped when dropped.
+fn to_crypto_private(key: &rsa::PrivateKey) -> Result<PrivateKey, KeyError> {
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| KeyError::Unusable(e.to_string()))?;
+    PrivateKey::from_pkcs8_der(der.as_bytes()).map_err(unusable)
+}
+
+fn to_crypto_public(key: &rsa::PublicKey) -> Result<PublicKey, KeyError> {
+    let der = key
+        .to_public_key_der()
+        .map_err(|e| KeyError::Unusable(e.to_string()))?;
+    PublicKey::from_der(der.as_bytes()).map_err(unusable)
 }
 
 /// The label a PEM file of this encoding should carry.
@@ -259,7 +285,7 @@ pub fn parse_private_key(text: &str) -> Result<LoadedPrivateKey, KeyError> {
             check_size(key.size() * 8)?;
             Ok(LoadedPrivateKey {
                 mislabelled_as: mislabel(&key_text, encoding),
-                key: *key,
+                key: to_crypto_private(&key)?,
                 encoding,
             })
         }
@@ -289,7 +315,7 @@ pub fn parse_public_key_lenient(text: &str) -> Result<LoadedPublicKey, KeyError>
     check_size(key.size() * 8)?;
     Ok(LoadedPublicKey {
         mislabelled_as: mislabel(&key_text, encoding),
-        key,
+        key: to_crypto_public(&key)?,
         encoding,
         derived_from_private,
     })
@@ -364,7 +390,7 @@ pub fn load_key_pair(
         load_private_key_file(merchant_private_key).map_err(KeyPairError::MerchantPrivateKey)?;
     let alipay = load_public_key_file(alipay_public_key).map_err(KeyPairError::AlipayPublicKey)?;
     Ok(LoadedKeys {
-        merchant_fingerprint: fingerprint(&merchant.key.to_public_key())
+        merchant_fingerprint: fingerprint(&merchant.key.public_key())
             .map_err(KeyPairError::MerchantPrivateKey)?,
         alipay_fingerprint: fingerprint(&alipay.key).map_err(KeyPairError::AlipayPublicKey)?,
         merchant_private_key: merchant.key,
@@ -372,38 +398,36 @@ pub fn load_key_pair(
     })
 }
 
+// `generate_2048` is the only size `ams::crypto` generates.
+const _: () = assert!(GENERATED_KEY_BITS == 2048);
+
 /// A fresh 2048-bit merchant (or simulator) key from the operating system's RNG.
 pub fn generate_private_key() -> Result<PrivateKey, KeyError> {
-    PrivateKey::new(&mut getrandom::SysRng, GENERATED_KEY_BITS)
-        .map_err(|e| KeyError::Generation(e.to_string()))
+    crypto::generate_2048().map_err(|e| KeyError::Generation(e.to_string()))
 }
 
 pub fn private_key_pkcs8_pem(key: &PrivateKey) -> Result<String, KeyError> {
-    key.to_pkcs8_pem(LineEnding::LF)
-        .map(|pem| pem.to_string())
+    key.to_pkcs8_pem()
         .map_err(|e| KeyError::Generation(e.to_string()))
 }
 
 pub fn public_key_spki_der(key: &PublicKey) -> Result<Vec<u8>, KeyError> {
-    key.to_public_key_der()
-        .map(|der| der.as_bytes().to_vec())
-        .map_err(|e| KeyError::Generation(e.to_string()))
+    Ok(key.spki_der().to_vec())
 }
 
 pub fn public_key_spki_pem(key: &PublicKey) -> Result<String, KeyError> {
-    key.to_public_key_pem(LineEnding::LF)
-        .map_err(|e| KeyError::Generation(e.to_string()))
+    Ok(key.to_spki_pem())
 }
 
 /// The one-line base64 form that Alipay's dashboard asks the merchant to paste.
 pub fn public_key_one_line(key: &PublicKey) -> Result<String, KeyError> {
-    Ok(BASE64.encode(public_key_spki_der(key)?))
+    Ok(key.to_one_line_base64())
 }
 
 /// SHA-256 over the SubjectPublicKeyInfo DER, as colon-free lowercase hex. Safe to show on
 /// screens and in logs: it identifies a key pair without revealing anything secret.
 pub fn fingerprint(key: &PublicKey) -> Result<String, KeyError> {
-    Ok(crate::ams::signing::sha256_hex(&public_key_spki_der(key)?))
+    Ok(crate::ams::signing::sha256_hex(key.spki_der()))
 }
 
 /// Writes a private key so that only the owner can read it, and never over an existing file.
@@ -463,7 +487,7 @@ mod tests {
         let keys = load_key_pair(&private, &public).unwrap();
         assert_eq!(
             keys.merchant_fingerprint,
-            fingerprint(&keys.merchant_private_key.to_public_key()).unwrap()
+            fingerprint(&keys.merchant_private_key.public_key()).unwrap()
         );
         assert_eq!(
             keys.alipay_fingerprint,
@@ -496,7 +520,11 @@ mod tests {
         assert_eq!(b64_8.encoding, KeyEncoding::Pkcs8Base64);
         assert_eq!(b64_1.encoding, KeyEncoding::Pkcs1Base64);
         for other in [&pkcs1, &b64_8, &b64_1] {
-            assert_eq!(other.key, pkcs8.key);
+            assert_eq!(other.key.public_key(), pkcs8.key.public_key());
+            assert_eq!(
+                other.key.to_pkcs8_der().unwrap(),
+                pkcs8.key.to_pkcs8_der().unwrap()
+            );
             assert_eq!(other.mislabelled_as, None);
         }
     }
@@ -509,7 +537,7 @@ mod tests {
         assert_eq!(b64.encoding, KeyEncoding::SpkiBase64);
         assert_eq!(pem.key, b64.key);
         let private = parse_private_key(&vector("alipay_private_key_pkcs8.pem")).unwrap();
-        assert_eq!(private.key.to_public_key(), pem.key);
+        assert_eq!(private.key.public_key(), pem.key);
         assert_eq!(
             public_key_one_line(&pem.key).unwrap(),
             vector("alipay_public_key.b64").trim()
@@ -574,6 +602,23 @@ mod tests {
         assert_eq!(
             parse_private_key("AAAAAAAA").unwrap_err(),
             KeyError::NotAnRsaKey
+        );
+    }
+
+    #[test]
+    fn a_short_key_is_reported_too_short_not_unreadable() {
+        // aws-lc-rs refuses keys under 2048 bits outright; reading with the `rsa` crate first
+        // is what lets the user hear the real reason.
+        let short = rsa::PrivateKey::new(&mut getrandom::SysRng, 1024).unwrap();
+        let private = BASE64.encode(short.to_pkcs8_der().unwrap().as_bytes());
+        assert_eq!(
+            parse_private_key(&private).unwrap_err(),
+            KeyError::TooShort { bits: 1024 }
+        );
+        let public_der = short.to_public_key().to_public_key_der().unwrap();
+        assert_eq!(
+            parse_public_key(&BASE64.encode(public_der.as_bytes())).unwrap_err(),
+            KeyError::TooShort { bits: 1024 }
         );
     }
 

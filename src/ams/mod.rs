@@ -4,6 +4,7 @@
 //! sandbox (Alipay's side) and the terminal (the merchant's side) can share it.
 
 pub mod client;
+pub mod crypto;
 pub mod diagnose;
 pub mod keys;
 pub mod models;

@@ -6,10 +6,10 @@
 //! Alipay keeps resending it; an unverifiable one gets a non-success answer so that a
 //! genuine notification mangled in transit is resent.
 
-use rsa::PublicKey;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
+use crate::ams::crypto::PublicKey;
 use crate::ams::models::{NotificationAck, Validate};
 use crate::ams::{signing, skew};
 

@@ -10,8 +10,9 @@ use std::fmt;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
-use rsa::{PrivateKey, PublicKey};
 use sha2::Sha256;
+
+use crate::ams::crypto::{self, PrivateKey, PublicKey};
 
 /// The only algorithm name AMS uses; it means RSASSA-PKCS1-v1_5 with SHA-256.
 pub const ALGORITHM: &str = "RSA256";
@@ -58,13 +59,12 @@ pub enum SignatureError {
     BadUrlEncoding,
 }
 
-/// Signs `content` with the private key. The signature is deterministic (PKCS#1 v1.5), but
-/// the private-key operation is blinded with fresh OS randomness so its timing does not leak
-/// the key.
+/// Signs `content` with the private key and returns the base64 signature. The signature is
+/// deterministic (PKCS#1 v1.5); [`crypto::sign_sha256`] blinds the private-key operation so
+/// its timing does not leak the key.
 pub fn sign(key: &PrivateKey, content: &[u8]) -> Result<String, SignatureError> {
-    let signature = key
-        .pkcs1v15_sign::<Sha256>(content)
-        .map_err(|e| SignatureError::Signing(e.to_string()))?;
+    let signature =
+        crypto::sign_sha256(key, content).map_err(|e| SignatureError::Signing(e.to_string()))?;
     Ok(BASE64.encode(signature))
 }
 
@@ -73,8 +73,7 @@ pub fn verify(key: &PublicKey, content: &[u8], signature_b64: &str) -> Result<()
     let signature = BASE64
         .decode(signature_b64.trim().as_bytes())
         .map_err(|e| SignatureError::NotBase64(e.to_string()))?;
-    key.pkcs1v15_verify::<Sha256>(content, &signature)
-        .map_err(|_| SignatureError::Mismatch)
+    crypto::verify_sha256(key, content, &signature).map_err(|_| SignatureError::Mismatch)
 }
 
 /// Lowercase hex of the SHA-256 of `bytes`: how key fingerprints and request-body hashes are
@@ -280,6 +279,11 @@ mod tests {
                 .key;
             verify(&public, &content, &expected_b64).unwrap();
             verify_header(&public, &content, &header).unwrap();
+            let one_line = parse_public_key(&text(&format!("{}_public_key.b64", v.verifier)))
+                .unwrap()
+                .key;
+            assert_eq!(one_line, public, "{} one-line public key", v.name);
+            verify_header(&one_line, &content, &header).unwrap();
         }
     }
 

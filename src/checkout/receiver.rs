@@ -13,9 +13,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use rsa::PublicKey;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::ams::crypto::PublicKey;
 use crate::ams::models::NotifyPaymentRequest;
 use crate::ams::notification::{self, IncomingNotification};
 

@@ -44,7 +44,7 @@ fn generate(out: PathBuf) -> CliResult {
     }
     eprintln!("generating a 2048-bit RSA key pair…");
     let private_key = keys::generate_private_key()?;
-    let public_key = private_key.to_public_key();
+    let public_key = private_key.public_key();
     keys::write_private_key_file(&private_path, &keys::private_key_pkcs8_pem(&private_key)?)?;
     keys::write_public_key_file(&public_path, &keys::public_key_spki_pem(&public_key)?)?;
     println!(

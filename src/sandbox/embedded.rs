@@ -13,13 +13,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rsa::{PrivateKey, PublicKey};
 use url::Url;
 
 use super::options::{ClientRegistration, SandboxOptions};
 use super::server::{RunningSandbox, load_or_create_key_pair};
 use super::{SandboxError, server};
 use crate::ams::client::{AmsClient, ClientSettings, RequestError};
+use crate::ams::crypto::{PrivateKey, PublicKey};
 
 /// The folder under the app's data directory.
 pub const SANDBOX_DIR: &str = "sandbox";
@@ -312,7 +312,7 @@ pub async fn start_with(
     options.clients.retain(|c| c.client_id != client_id);
     options.clients.push(ClientRegistration {
         client_id: client_id.to_owned(),
-        merchant_public_key: merchant_private_key.to_public_key(),
+        merchant_public_key: merchant_private_key.public_key(),
     });
     let running = server::start(options).await?;
     Ok(EmbeddedSandbox {

@@ -8,11 +8,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rsa::PublicKey;
 use url::Url;
 
 use super::SandboxError;
 use super::faults::FaultSettings;
+use crate::ams::crypto::PublicKey;
 use crate::ams::keys;
 
 /// Where the sandbox listens unless told otherwise: loopback only, so a developer machine

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use rsa::{PrivateKey, PublicKey};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -23,6 +22,7 @@ use super::{
     ALIPAY_PRIVATE_KEY_FILE, ALIPAY_PUBLIC_KEY_FILE, LEDGER_FILE, SandboxError, control, gateway,
     notifier, payment_code, wallet,
 };
+use crate::ams::crypto::{PrivateKey, PublicKey};
 use crate::ams::keys;
 
 /// The simulated gateway's state, shared by every request handler and background task. (Not
@@ -80,7 +80,7 @@ pub(crate) fn load_or_create_key_pair(
         let key = keys::load_private_key_file(&private_path)?.key;
         if public_path.exists() {
             let public = keys::load_public_key_file(&public_path)?.key;
-            if public != key.to_public_key() {
+            if public != key.public_key() {
                 return Err(SandboxError::KeyPairMismatch {
                     public: public_path,
                     private: private_path,
@@ -89,7 +89,7 @@ pub(crate) fn load_or_create_key_pair(
         } else {
             keys::write_public_key_file(
                 &public_path,
-                &keys::public_key_spki_pem(&key.to_public_key())?,
+                &keys::public_key_spki_pem(&key.public_key())?,
             )?;
         }
         return Ok(key);
@@ -102,10 +102,7 @@ pub(crate) fn load_or_create_key_pair(
     }
     let key = keys::generate_private_key()?;
     keys::write_private_key_file(&private_path, &keys::private_key_pkcs8_pem(&key)?)?;
-    keys::write_public_key_file(
-        &public_path,
-        &keys::public_key_spki_pem(&key.to_public_key())?,
-    )?;
+    keys::write_public_key_file(&public_path, &keys::public_key_spki_pem(&key.public_key())?)?;
     Ok(key)
 }
 
@@ -252,7 +249,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         .map_err(SandboxError::HttpClient)?;
 
     let (stop, stop_rx) = watch::channel(false);
-    let alipay_public_key = alipay_key.to_public_key();
+    let alipay_public_key = alipay_key.public_key();
     let app = Arc::new(GatewayState {
         rules: Rules::from(&options),
         clients: RwLock::new(HashMap::new()),
@@ -376,7 +373,7 @@ mod tests {
         let key = load_or_create_key_pair(dir.path(), "k.pem", "k.pub.pem").unwrap();
         assert_eq!(
             keys::load_public_key_file(&public).unwrap().key,
-            key.to_public_key()
+            key.public_key()
         );
     }
 }

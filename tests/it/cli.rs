@@ -68,7 +68,7 @@ fn keys_generate_writes_an_owner_only_pair_and_never_overwrites() {
         private_key.encoding,
         alipay_pos::ams::keys::KeyEncoding::Pkcs8Pem
     );
-    assert_eq!(private_key.key.to_public_key(), uploaded.key);
+    assert_eq!(private_key.key.public_key(), uploaded.key);
     assert_eq!(
         alipay_pos::ams::keys::load_public_key_file(&public)
             .unwrap()

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use crate::support::*;
 use alipay_pos::ams::client::{AmsClient, ClientSettings, Outcome, UnknownReason};
+use alipay_pos::ams::crypto::PrivateKey;
 use alipay_pos::ams::models::{InquiryPaymentRequest, PayRequest};
 use alipay_pos::ams::signing;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use rsa::PrivateKey;
 
 /// How the fake gateway answers the next calls.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,7 +45,7 @@ struct Gateway {
     behaviour: Mutex<Behaviour>,
     seen: Mutex<Vec<Seen>>,
     alipay_key: PrivateKey,
-    merchant_public: rsa::PublicKey,
+    merchant_public: alipay_pos::ams::crypto::PublicKey,
     wrong_key: PrivateKey,
 }
 

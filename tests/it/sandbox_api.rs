@@ -513,7 +513,7 @@ struct Delivery {
 struct Receiver {
     refuse_first: usize,
     /// The key notifications must verify with (the sandbox's "Alipay" key).
-    key: Mutex<rsa::PublicKey>,
+    key: Mutex<alipay_pos::ams::crypto::PublicKey>,
     deliveries: Mutex<Vec<Delivery>>,
 }
 
@@ -2657,7 +2657,16 @@ async fn embedded_sandbox_makes_its_keys_once_and_serves_the_app() {
         .await
         .unwrap();
     assert_eq!(second.alipay_public_key(), &alipay_key);
-    assert_eq!(second.merchant_private_key(), &merchant_key);
+    // Private keys have no `==` (nothing should compare secrets); the pair is the same when
+    // the public halves and the PKCS#8 forms are.
+    assert_eq!(
+        second.merchant_private_key().public_key(),
+        merchant_key.public_key()
+    );
+    assert_eq!(
+        second.merchant_private_key().to_pkcs8_der().unwrap(),
+        merchant_key.to_pkcs8_der().unwrap()
+    );
     let r = success(&second.client().unwrap(), &inquiry("emb-1")).await;
     assert_eq!(r.payment_id, pay.payment_id);
     second.shutdown().await;
