@@ -153,9 +153,6 @@ impl ScanInput {
                 }
             }
         }
-        if self.detector.borrow().deadline().is_none() && target != KeyTarget::Description {
-            self.before_burst.borrow_mut().take();
-        }
         actions
     }
 }
