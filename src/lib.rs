@@ -16,6 +16,7 @@ pub mod locale;
 pub mod logging;
 pub mod money;
 pub mod private_fs;
+pub mod reconcile;
 pub mod sandbox;
 pub mod scanner;
 pub mod terminal;
