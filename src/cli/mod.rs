@@ -24,6 +24,7 @@ mod gui_cmd;
 mod journal_cmd;
 mod keys_cmd;
 mod payment_cmd;
+mod reconcile_cmd;
 mod sandbox_cmd;
 mod settle_cmd;
 mod signature_cmd;
@@ -147,6 +148,9 @@ enum Command {
     /// Manager settings: the managers' PINs.
     #[command(subcommand)]
     Admin(admin_cmd::AdminCommand),
+    /// Reconcile the journal against Alipay's transaction and settlement reports.
+    #[command(subcommand)]
+    Reconcile(reconcile_cmd::ReconcileCommand),
     /// Run the resolver once over every open payment and refund, and report what it settled.
     ///
     /// An order code left on screen by a terminal that stopped is inquired, then cancelled
@@ -178,6 +182,7 @@ impl Command {
             | Command::Status { .. }
             | Command::Journal(_)
             | Command::Admin(_)
+            | Command::Reconcile(_)
             | Command::Screenshots(_) => false,
         }
     }
@@ -419,6 +424,7 @@ pub fn run() -> ExitCode {
         Command::Settle(args) => settle_cmd::run(args, cli.config.as_deref()),
         Command::Journal(command) => journal_cmd::run(command, cli.config.as_deref()),
         Command::Admin(command) => admin_cmd::run(command, cli.config.as_deref()),
+        Command::Reconcile(command) => reconcile_cmd::run(command, cli.config.as_deref()),
         Command::Resolve { json } => payment_cmd::resolve(json, cli.config.as_deref()),
         Command::Screenshots(args) => gui_cmd::screenshots(args),
     };

@@ -36,6 +36,7 @@ mod events;
 mod meta;
 mod payments;
 mod reader;
+mod reconciliation;
 mod refunds;
 mod report;
 mod requests;
@@ -57,6 +58,11 @@ pub use payments::{
     CustomerCode, NewPayment, PaymentFilter, PaymentRecord, PaymentRef, PaymentUpdate,
 };
 pub use reader::{PaymentDetail, Reader, RefundTotals, TransactionRow};
+pub use reconciliation::{
+    DiscrepancyFilter, DiscrepancyKind, DiscrepancyRecord, DiscrepancyResolution, ImportCounts,
+    ImportedFile, JournalView, ListedType, NewDiscrepancy, NewReportFile, ReportImport, ReportKind,
+    SettlementBatch,
+};
 pub use refunds::{NewRefund, RefundRecord, RefundRef, RefundUpdate};
 pub use report::{CurrencyTotals, ProductTotals, SignedTotal};
 pub use requests::{CallKind, RequestIntent, RequestOutcome, RequestRecord};
