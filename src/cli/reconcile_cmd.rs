@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::{CliError, CliResult, EXIT_CHECK_FAILED};
 use crate::config::Config;
-use crate::journal::Journal;
+use crate::journal::{Journal, ReconciliationReads};
 use crate::locale::Locale;
 use crate::reconcile::amount::major_from_minor;
 use crate::reconcile::day_report::DayReport;

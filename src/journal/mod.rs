@@ -60,8 +60,8 @@ pub use payments::{
 pub use reader::{PaymentDetail, Reader, RefundTotals, TransactionRow};
 pub use reconciliation::{
     DiscrepancyFilter, DiscrepancyKind, DiscrepancyRecord, DiscrepancyResolution, ImportCounts,
-    ImportedFile, JournalView, ListedType, NewDiscrepancy, NewReportFile, ReportImport, ReportKind,
-    SettlementBatch,
+    ImportedFile, JournalView, ListedType, NewDiscrepancy, NewReportFile, ReconciliationReads,
+    ReportImport, ReportKind, SettlementBatch,
 };
 pub use refunds::{NewRefund, RefundRecord, RefundRef, RefundUpdate};
 pub use report::{CurrencyTotals, ProductTotals, SignedTotal};
@@ -175,6 +175,11 @@ impl Journal {
     /// The file this journal writes to.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The connection, for the journal's own modules' shared read functions.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     /// The current time as it will be stored (microsecond precision), so that values handed

@@ -142,6 +142,11 @@ impl Reader {
     }
 
     /// The file this reader reads.
+    /// The connection, for the journal's own modules' shared read functions.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use time::OffsetDateTime;
 
 use super::error::JournalError;
@@ -686,32 +686,6 @@ pub struct DiscrepancyFilter<'a> {
 }
 
 impl Journal {
-    /// The imported file of this name, if any (names are unique: Alipay never reissues one).
-    pub fn imported_file(&self, name: &str) -> Result<Option<ImportedFile>, JournalError> {
-        self.conn
-            .query_row(
-                &format!("SELECT {FILE_COLUMNS} FROM report_files WHERE name = ?1"),
-                [name],
-                read_file,
-            )
-            .optional()?
-            .map(RawFile::into_file)
-            .transpose()
-    }
-
-    /// Every file imported for `report_date` (`yyyyMMdd`), or all of them, in import order.
-    pub fn imported_files(
-        &self,
-        report_date: Option<&str>,
-    ) -> Result<Vec<ImportedFile>, JournalError> {
-        let mut statement = self.conn.prepare(&format!(
-            "SELECT {FILE_COLUMNS} FROM report_files
-             WHERE ?1 IS NULL OR report_date = ?1 ORDER BY id"
-        ))?;
-        let raws = statement.query_map([report_date], read_file)?;
-        raws.map(|raw| raw?.into_file()).collect()
-    }
-
     /// Imports one file in one IMMEDIATE transaction: `rows` is given the open import, reads
     /// the file, and reports what it counted; any error it returns rolls the whole file
     /// back, so a bad row never leaves half a file behind. Afterwards, `missing_at_alipay`
@@ -801,44 +775,6 @@ impl Journal {
         Ok(())
     }
 
-    /// Discrepancies, oldest first.
-    pub fn discrepancies(
-        &self,
-        filter: &DiscrepancyFilter<'_>,
-    ) -> Result<Vec<DiscrepancyRecord>, JournalError> {
-        let files_json = filter
-            .files
-            .map(|ids| serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_string()));
-        let mut statement = self.conn.prepare(&format!(
-            "SELECT {DISCREPANCY_COLUMNS} FROM discrepancies d JOIN report_files f ON f.id = d.file
-             WHERE (?1 IS NULL OR d.report_date = ?1)
-               AND (?2 = 0 OR d.resolution IS NULL)
-               AND (?3 IS NULL OR d.file IN (SELECT value FROM json_each(?3)))
-             ORDER BY d.id"
-        ))?;
-        let raws = statement.query_map(
-            params![filter.report_date, filter.open_only, files_json],
-            read_discrepancy,
-        )?;
-        raws.map(|raw| raw?.into_record()).collect()
-    }
-
-    /// One discrepancy by its number.
-    pub fn discrepancy(&self, id: i64) -> Result<Option<DiscrepancyRecord>, JournalError> {
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT {DISCREPANCY_COLUMNS} FROM discrepancies d
-                     JOIN report_files f ON f.id = d.file WHERE d.id = ?1"
-                ),
-                [id],
-                read_discrepancy,
-            )
-            .optional()?
-            .map(RawDiscrepancy::into_record)
-            .transpose()
-    }
-
     /// Marks a discrepancy accepted by `manager` with `reason`. Refused when it is already
     /// resolved (a trigger makes that final too).
     pub fn accept_discrepancy(
@@ -882,47 +818,164 @@ impl Journal {
             what: format!("discrepancy {id}"),
         })
     }
+}
 
+/// The imported file of this name, if any (names are unique: Alipay never reissues one).
+fn imported_file(conn: &Connection, name: &str) -> Result<Option<ImportedFile>, JournalError> {
+    conn.query_row(
+        &format!("SELECT {FILE_COLUMNS} FROM report_files WHERE name = ?1"),
+        [name],
+        read_file,
+    )
+    .optional()?
+    .map(RawFile::into_file)
+    .transpose()
+}
+
+/// Every file imported for `report_date` (`yyyyMMdd`), or all of them, in import order.
+fn imported_files(
+    conn: &Connection,
+    report_date: Option<&str>,
+) -> Result<Vec<ImportedFile>, JournalError> {
+    let mut statement = conn.prepare(&format!(
+        "SELECT {FILE_COLUMNS} FROM report_files
+         WHERE ?1 IS NULL OR report_date = ?1 ORDER BY id"
+    ))?;
+    let raws = statement.query_map([report_date], read_file)?;
+    raws.map(|raw| raw?.into_file()).collect()
+}
+
+/// Discrepancies, oldest first.
+fn discrepancies(
+    conn: &Connection,
+    filter: &DiscrepancyFilter<'_>,
+) -> Result<Vec<DiscrepancyRecord>, JournalError> {
+    let files_json = filter
+        .files
+        .map(|ids| serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_string()));
+    let mut statement = conn.prepare(&format!(
+        "SELECT {DISCREPANCY_COLUMNS} FROM discrepancies d JOIN report_files f ON f.id = d.file
+         WHERE (?1 IS NULL OR d.report_date = ?1)
+           AND (?2 = 0 OR d.resolution IS NULL)
+           AND (?3 IS NULL OR d.file IN (SELECT value FROM json_each(?3)))
+         ORDER BY d.id"
+    ))?;
+    let raws = statement.query_map(
+        params![filter.report_date, filter.open_only, files_json],
+        read_discrepancy,
+    )?;
+    raws.map(|raw| raw?.into_record()).collect()
+}
+
+/// One discrepancy by its number.
+fn discrepancy(conn: &Connection, id: i64) -> Result<Option<DiscrepancyRecord>, JournalError> {
+    conn.query_row(
+        &format!(
+            "SELECT {DISCREPANCY_COLUMNS} FROM discrepancies d
+                 JOIN report_files f ON f.id = d.file WHERE d.id = ?1"
+        ),
+        [id],
+        read_discrepancy,
+    )
+    .optional()?
+    .map(RawDiscrepancy::into_record)
+    .transpose()
+}
+
+/// The settlement batches whose summary was imported for `settlement_date` (or all).
+fn settlement_batches(
+    conn: &Connection,
+    settlement_date: Option<&str>,
+) -> Result<Vec<SettlementBatch>, JournalError> {
+    let mut statement = conn.prepare(
+        "SELECT b.settlement_batch_id, b.settlement_date, f.name, b.count, b.net_minor,
+                b.fee_minor, b.currency, b.settled_at
+         FROM settlement_batches b JOIN report_files f ON f.id = b.file
+         WHERE ?1 IS NULL OR b.settlement_date = ?1 ORDER BY b.file",
+    )?;
+    let raws = statement.query_map([settlement_date], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, i64>(5)?,
+            r.get::<_, String>(6)?,
+            r.get::<_, Option<String>>(7)?,
+        ))
+    })?;
+    raws.map(|raw| {
+        let (batch, date, file, count, net, fee, currency, settled_at) = raw?;
+        Ok(SettlementBatch {
+            settlement_batch_id: batch,
+            settlement_date: date,
+            file,
+            count: count_from_sql(count),
+            net_minor: net,
+            fee_minor: fee,
+            currency: crate::money::Currency::from_code(&currency).map_err(|_| {
+                JournalError::Unreadable {
+                    what: format!("currency `{currency}`"),
+                }
+            })?,
+            settled_at: from_stored_opt(settled_at)?,
+        })
+    })
+    .collect()
+}
+
+/// The reads of Alipay's reports, for the writer and for the read-only [`Reader`] alike (the
+/// manager screen reads through the reader; imports write through the journal).
+///
+/// [`Reader`]: super::Reader
+pub trait ReconciliationReads {
+    /// The imported file of this name, if any (names are unique: Alipay never reissues one).
+    fn imported_file(&self, name: &str) -> Result<Option<ImportedFile>, JournalError>;
+    /// Every file imported for `report_date` (`yyyyMMdd`), or all of them, in import order.
+    fn imported_files(&self, report_date: Option<&str>) -> Result<Vec<ImportedFile>, JournalError>;
+    /// Discrepancies, oldest first.
+    fn discrepancies(
+        &self,
+        filter: &DiscrepancyFilter<'_>,
+    ) -> Result<Vec<DiscrepancyRecord>, JournalError>;
+    /// One discrepancy by its number.
+    fn discrepancy(&self, id: i64) -> Result<Option<DiscrepancyRecord>, JournalError>;
     /// The settlement batches whose summary was imported for `settlement_date` (or all).
-    pub fn settlement_batches(
+    fn settlement_batches(
         &self,
         settlement_date: Option<&str>,
-    ) -> Result<Vec<SettlementBatch>, JournalError> {
-        let mut statement = self.conn.prepare(
-            "SELECT b.settlement_batch_id, b.settlement_date, f.name, b.count, b.net_minor,
-                    b.fee_minor, b.currency, b.settled_at
-             FROM settlement_batches b JOIN report_files f ON f.id = b.file
-             WHERE ?1 IS NULL OR b.settlement_date = ?1 ORDER BY b.file",
-        )?;
-        let raws = statement.query_map([settlement_date], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, Option<String>>(7)?,
-            ))
-        })?;
-        raws.map(|raw| {
-            let (batch, date, file, count, net, fee, currency, settled_at) = raw?;
-            Ok(SettlementBatch {
-                settlement_batch_id: batch,
-                settlement_date: date,
-                file,
-                count: count_from_sql(count),
-                net_minor: net,
-                fee_minor: fee,
-                currency: crate::money::Currency::from_code(&currency).map_err(|_| {
-                    JournalError::Unreadable {
-                        what: format!("currency `{currency}`"),
-                    }
-                })?,
-                settled_at: from_stored_opt(settled_at)?,
-            })
-        })
-        .collect()
-    }
+    ) -> Result<Vec<SettlementBatch>, JournalError>;
 }
+
+macro_rules! reconciliation_reads {
+    ($($ty:ty),*) => {$(
+        impl ReconciliationReads for $ty {
+            fn imported_file(&self, name: &str) -> Result<Option<ImportedFile>, JournalError> {
+                imported_file(self.connection(), name)
+            }
+            fn imported_files(
+                &self,
+                report_date: Option<&str>,
+            ) -> Result<Vec<ImportedFile>, JournalError> {
+                imported_files(self.connection(), report_date)
+            }
+            fn discrepancies(
+                &self,
+                filter: &DiscrepancyFilter<'_>,
+            ) -> Result<Vec<DiscrepancyRecord>, JournalError> {
+                discrepancies(self.connection(), filter)
+            }
+            fn discrepancy(&self, id: i64) -> Result<Option<DiscrepancyRecord>, JournalError> {
+                discrepancy(self.connection(), id)
+            }
+            fn settlement_batches(
+                &self,
+                settlement_date: Option<&str>,
+            ) -> Result<Vec<SettlementBatch>, JournalError> {
+                settlement_batches(self.connection(), settlement_date)
+            }
+        }
+    )*};
+}
+reconciliation_reads!(Journal, super::Reader);

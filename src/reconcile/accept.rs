@@ -21,7 +21,7 @@ use super::error::ReconcileError;
 use crate::admin::ManagerApproval;
 use crate::journal::{
     Actor, DiscrepancyKind, DiscrepancyRecord, EntityRef, Journal, ListedType, PaymentState,
-    PaymentUpdate, RefundState, RefundUpdate, Resolution,
+    PaymentUpdate, ReconciliationReads, RefundState, RefundUpdate, Resolution,
 };
 
 /// What accepting did.

@@ -7,7 +7,7 @@ use super::amount::major_from_minor;
 use super::error::ReconcileError;
 use super::import::discrepancy_json;
 use crate::journal::{
-    DiscrepancyFilter, DiscrepancyRecord, ImportedFile, Journal, SettlementBatch,
+    DiscrepancyFilter, DiscrepancyRecord, ImportedFile, ReconciliationReads, SettlementBatch,
 };
 
 /// A settlement batch's figures. Alipay's summary gives the net it remits and the fees it
@@ -35,7 +35,10 @@ pub struct DayReport {
 }
 
 impl DayReport {
-    pub fn for_day(journal: &Journal, date: &str) -> Result<DayReport, ReconcileError> {
+    pub fn for_day(
+        journal: &impl ReconciliationReads,
+        date: &str,
+    ) -> Result<DayReport, ReconcileError> {
         let files = journal.imported_files(Some(date))?;
         let all = journal.discrepancies(&DiscrepancyFilter {
             report_date: Some(date),

@@ -29,7 +29,8 @@ use super::reader::{ReportReader, Row};
 use super::report_name::{ReportName, is_report_date};
 use crate::journal::{
     DiscrepancyFilter, DiscrepancyKind, DiscrepancyRecord, ImportCounts, ImportedFile, Journal,
-    ListedType, NewDiscrepancy, NewReportFile, ReportImport, ReportKind, SettlementBatch,
+    ListedType, NewDiscrepancy, NewReportFile, ReconciliationReads, ReportImport, ReportKind,
+    SettlementBatch,
 };
 
 /// Alipay's business day ends at 23:59:59 GMT+8 (flows.md §8).

@@ -4,7 +4,7 @@
 //! The reader:
 //! - finds columns by header name, in whatever order, and ignores columns it does not know
 //!   (Alipay adds optional ones: dispute, card and fee columns);
-//! - tolerates a UTF-8 byte order mark and CRLF line endings (the csv crate handles both);
+//! - tolerates a UTF-8 byte order mark and CRLF line endings;
 //! - refuses a file without a required column (named), a row with the wrong number of
 //!   fields, a malformed value (with the line), and a file without `<END>` (incomplete,
 //!   e.g. a download cut short) or with data after it.
@@ -46,9 +46,13 @@ pub struct Row<'r> {
 impl<R: Read> ReportReader<R> {
     /// Reads the header. `file` names the file in every error.
     pub fn new(file: &str, input: R) -> Result<ReportReader<R>, ReconcileError> {
+        // Records end at `\n` only: with the csv crate's default CRLF handling the reported
+        // line of a row after a `\r\n` is one short, and errors must name the right line. A
+        // `\r` before the `\n` is then the end of the last field, which is trimmed anyway.
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
+            .terminator(csv::Terminator::Any(b'\n'))
             .from_reader(input);
         let mut header = csv::StringRecord::new();
         let got = csv
@@ -262,8 +266,19 @@ mod tests {
 
     #[test]
     fn columns_by_name_with_a_bom_and_crlf() {
+        let expected = vec![(2, "two".to_string()), (3, "five".to_string())];
+        assert_eq!(
+            rows("x,b,a\r\n1,two,3\r\n4,five,6\r\n<END>\r\n").unwrap(),
+            expected,
+            "crlf"
+        );
+        assert_eq!(
+            rows("\u{feff}x,b,a\n1,two,3\n4,five,6\n<END>\n").unwrap(),
+            expected,
+            "bom"
+        );
         let got = rows("\u{feff}x,b,a\r\n1,two,3\r\n4,five,6\r\n<END>\r\n").unwrap();
-        assert_eq!(got, vec![(2, "two".to_string()), (3, "five".to_string())]);
+        assert_eq!(got, expected);
         assert_eq!(rows("b\n<END>").unwrap(), vec![]);
         assert_eq!(
             rows("a,b\n\"x,y\",\"q\"\"uote\"\n<END>\n").unwrap()[0].1,

@@ -13,6 +13,27 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_alipay-pos"))
 }
 
+/// Runs the real binary with `args` (and no `ALIPAY_POS_CONFIG` from the environment),
+/// feeding `input` on standard input.
+pub fn run_with_stdin(args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(binary())
+        .args(args)
+        .env_remove("ALIPAY_POS_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 // ---------------------------------------------------------------------------------------
 // Payment engine fixtures: a terminal on the embedded sandbox (real loopback HTTP, real
 // SQLite files), the sandbox's control endpoint, the engine's event channel, and the
