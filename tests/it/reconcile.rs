@@ -498,7 +498,7 @@ fn columns_are_found_by_name_with_a_bom_crlf_and_unknown_columns() {
     let p1 = ours("P", 1);
     b.paid(&p1, usd(1450));
     let text = format!(
-        "\u{feff}transactionCurrency,someNewColumn,transactionAmountValue,transactionType,transactionRequestId,transactionId,paymentTime,customerId\r\nUSD,x,1450.00,PAYMENT,{p1},A{p1},2026-11-30T12:00:00+08:00,1022188000000000001\r\n<END>\r\n"
+        "\u{feff}transactionCurrency,someNewColumn,transactionAmountValue,transactionType,transactionRequestId,transactionId,paymentTime,customerId\r\nUSD,x,14.50,PAYMENT,{p1},A{p1},2026-11-30T12:00:00+08:00,1022188000000000001\r\n<END>\r\n"
     );
     let file = write(&b.reports, "transactionItems_20261130_000.csv", &text);
     let summary = b.import(&[file]).unwrap();
@@ -774,7 +774,7 @@ fn the_cli_prints_the_contract_and_exits_0_2_or_1() {
     let bad = write(
         &b.reports,
         "transactionItems_20261202_000.csv",
-        "customerId\n",
+        &format!("{TRANSACTION_HEADER}\n"),
     );
     let output = run_with_stdin(
         &[
