@@ -272,7 +272,8 @@ pub struct SettlementBatch {
     pub count: u64,
     /// Signed minor units of the settlement currency: what Alipay remits (after fees).
     pub net_minor: i64,
-    /// Signed minor units: the fees Alipay kept.
+    /// Signed minor units: the fees Alipay kept (positive when charged, negative when it
+    /// returned more fees than it charged).
     pub fee_minor: i64,
     pub currency: crate::money::Currency,
     pub settled_at: Option<OffsetDateTime>,

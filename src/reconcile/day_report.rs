@@ -10,8 +10,8 @@ use crate::journal::{
     DiscrepancyFilter, DiscrepancyRecord, ImportedFile, ReconciliationReads, SettlementBatch,
 };
 
-/// A settlement batch's figures. Alipay's summary gives the net it remits and the fees it
-/// kept; the gross is their sum.
+/// A settlement batch's figures: the gross settled, the fees Alipay kept, and the net it
+/// remits (gross - fees).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchFigures {
     pub batch: SettlementBatch,

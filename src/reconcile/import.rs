@@ -418,12 +418,15 @@ fn summary<R: Read>(
     while let Some(row) = reader.next_row()? {
         counts.rows += 1;
         let currency = row.currency("settlementCurrency")?;
-        let net_minor = row.amount("settlementAmountValue", currency)?;
+        // `settlementAmountValue` is the gross signed amount and `feeAmountValue` the signed
+        // fee, negative when Alipay charges it (a refund's returned fee is positive): what
+        // Alipay remits is their sum. The sandbox writes them so; the reference is silent.
+        let gross_minor = row.amount("settlementAmountValue", currency)?;
         let fee_currency = match row.text("feeCurrency") {
             "" => currency,
             _ => row.currency("feeCurrency")?,
         };
-        let fee_minor = row.amount_or_zero("feeAmountValue", fee_currency)?;
+        let signed_fee = row.amount_or_zero("feeAmountValue", fee_currency)?;
         let count: u64 = row
             .required("count")?
             .parse()
@@ -459,8 +462,8 @@ fn summary<R: Read>(
             settlement_date: settlement_date.to_string(),
             file: name.to_string(),
             count,
-            net_minor,
-            fee_minor,
+            net_minor: gross_minor.saturating_add(signed_fee),
+            fee_minor: signed_fee.saturating_neg(),
             currency,
             settled_at,
         });

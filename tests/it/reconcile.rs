@@ -598,7 +598,7 @@ fn a_settlement_summary_gives_the_batch_its_gross_fees_and_net() {
     let folder = b.reports.join("20261201");
     std::fs::create_dir_all(&folder).unwrap();
     let text = format!(
-        "{SUMMARY_HEADER}\nB20261201USD,1022188000000000001,Alipay,PAYMENT,2026-12-01T10:00:00+08:00,2,14.50,USD,0.50,USD\nB20261201USD,1022188000000000001,Alipay,REFUND,2026-12-01T10:00:00+08:00,1,-7.25,USD,-0.25,USD\nB20261201USD,1022188000000000001,Alipay,TOTAL,2026-12-01T10:00:00+08:00,3,7.25,USD,0.25,USD\n<END>\n"
+        "{SUMMARY_HEADER}\nB20261201USD,1022188000000000001,Alipay,PAYMENT,2026-12-01T10:00:00+08:00,2,14.50,USD,-0.50,USD\nB20261201USD,1022188000000000001,Alipay,REFUND,2026-12-01T10:00:00+08:00,1,-7.25,USD,0.25,USD\nB20261201USD,1022188000000000001,Alipay,TOTAL,2026-12-01T10:00:00+08:00,3,7.25,USD,-0.25,USD\n<END>\n"
     );
     let file = write(&folder, "settlementSummary_USD_B20261201USD_000.csv", &text);
     let summary = b.import(&[file]).unwrap();
@@ -606,11 +606,12 @@ fn a_settlement_summary_gives_the_batch_its_gross_fees_and_net() {
     let report = DayReport::for_day(&b.journal, "20261201").unwrap();
     assert_eq!(report.batches.len(), 1);
     let batch = &report.batches[0];
-    assert_eq!(batch.batch.net_minor, 725);
+    assert_eq!(batch.gross_minor, 725);
     assert_eq!(batch.batch.fee_minor, 25);
-    assert_eq!(batch.gross_minor, 750);
+    assert_eq!(batch.batch.net_minor, 700);
     assert_eq!(batch.batch.count, 3);
-    assert_eq!(report.to_json()["settlementBatches"][0]["gross"], "7.50");
+    assert_eq!(report.to_json()["settlementBatches"][0]["gross"], "7.25");
+    assert_eq!(report.to_json()["settlementBatches"][0]["net"], "7.00");
 
     let no_total = write(
         &folder,
