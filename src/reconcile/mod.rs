@@ -7,3 +7,5 @@
 //! the journal is rewritten silently.
 //!
 //! It uses `journal` and `money`, never the GUI (notes/architecture.md).
+
+pub mod sftp;
