@@ -45,10 +45,10 @@ fn publish_day(sshd: &Sshd) -> PathBuf {
     folder
 }
 
-/// About 700 KB of rows: more than ten 64 KiB chunks.
+/// About 2 MB of rows: dozens of 64 KiB chunks, and several of the server's reads.
 fn large_report() -> String {
     let mut text = String::from("transactionRequestId,transactionAmountValue\n");
-    for row in 0..20_000 {
+    for row in 0..100_000 {
         text.push_str(&format!("PAY-{row:08},{}.{:02}\n", row % 500, row % 100));
     }
     text.push_str("<END>\n");
@@ -355,11 +355,11 @@ async fn a_second_fetch_replaces_the_first_atomically_even_when_cut_off() {
     );
     assert_eq!(files.len(), 3);
 
-    // Once more, through a relay that cuts the connection after 200 KB from the server:
+    // Once more, through a relay that cuts the connection after 1 MB from the server:
     // the fetch fails in the middle of the large file, whose previous copy stays whole,
     // and no temp file is left behind.
     fs::write(folder.join(name), &first).unwrap();
-    let relay = CuttingRelay::start(sshd.port(), 200 * 1024).await;
+    let relay = CuttingRelay::start(sshd.port(), 1024 * 1024).await;
     let known_hosts = client.known_hosts(&sshd::known_hosts_line(
         "127.0.0.1",
         relay.port,
@@ -375,6 +375,13 @@ async fn a_second_fetch_replaces_the_first_atomically_even_when_cut_off() {
         "the cut came during the large file: {events:?}"
     );
     assert!(!events.contains(&FetchProgress::Done), "{err}");
+    assert!(
+        matches!(
+            err,
+            SftpError::Remote { .. } | SftpError::SizeMismatch { .. } | SftpError::Ssh { .. }
+        ),
+        "a broken connection, reported as such: {err}"
+    );
     assert_eq!(
         fs::read_to_string(client.reports_dir().join(name)).unwrap(),
         republished,
