@@ -553,6 +553,7 @@ async fn download(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::locale::Locale;
 
     #[test]
     fn report_names_are_alipays_and_nothing_else() {
@@ -682,6 +683,66 @@ mod tests {
             read_identity_file(&path),
             Err(CredentialProblem::NotAKey)
         ));
+    }
+
+    /// A configuration for a server on 127.0.0.1:`port` with its files in `dir`.
+    fn config_in(dir: &tempfile::TempDir, port: u16) -> ReconciliationConfig {
+        ReconciliationConfig {
+            sftp_host: "127.0.0.1".to_owned(),
+            sftp_port: port,
+            username: "merchant".to_owned(),
+            credential: crate::config::SftpCredential::PasswordFile(dir.path().join("password")),
+            known_hosts: dir.path().join("known_hosts"),
+            customer_id: "C1".to_owned(),
+            remote_root: "/".to_owned(),
+        }
+    }
+
+    async fn fetch_error(config: &ReconciliationConfig, date: &str) -> SftpError {
+        let into = tempfile::tempdir().unwrap();
+        let mut events = Vec::new();
+        let result = fetch_day(config, date, into.path(), &mut |e| events.push(e)).await;
+        assert!(events.is_empty(), "{events:?}");
+        assert!(std::fs::read_dir(into.path()).unwrap().next().is_none());
+        result.unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn local_problems_are_found_before_connecting_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        // Nothing listens there: any attempt to connect would be a Connect error.
+        let closed_port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let config = config_in(&dir, closed_port);
+        let err = fetch_error(&config, "2026-11-30").await;
+        assert!(matches!(err, SftpError::BadDate { .. }), "{err}");
+        let err = fetch_error(&config, "20261130").await;
+        assert!(matches!(err, SftpError::KnownHosts { .. }), "{err}");
+        std::fs::write(&config.known_hosts, "").unwrap();
+        let err = fetch_error(&config, "20261130").await;
+        assert!(
+            matches!(
+                &err,
+                SftpError::Credential {
+                    key: "reconciliation.password_file",
+                    problem: CredentialProblem::Missing,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        secret_file(&dir, b"s3cret\n", 0o600);
+        std::fs::rename(dir.path().join("secret"), dir.path().join("password")).unwrap();
+        let err = fetch_error(&config, "20261130").await;
+        assert!(matches!(err, SftpError::Connect { .. }), "{err}");
+        let message = err.message(Locale::English);
+        assert!(
+            message.contains(&format!("127.0.0.1:{closed_port}")),
+            "{message}"
+        );
+        assert!(!message.contains("s3cret") && !format!("{err:?}").contains("s3cret"));
     }
 
     #[test]

@@ -441,3 +441,43 @@ impl CuttingRelay {
         CuttingRelay { port }
     }
 }
+
+#[tokio::test]
+async fn rsa_and_passphrase_identities_are_refused_with_the_fix() {
+    let sshd = Sshd::start();
+    publish_day(&sshd);
+    let client = Client::new();
+    let rsa = client.dir.path().join("id_rsa");
+    let locked = client.dir.path().join("id_locked");
+    for (path, args) in [
+        (&rsa, &["-t", "rsa", "-b", "2048", "-N", ""][..]),
+        (&locked, &["-t", "ed25519", "-N", "a passphrase"][..]),
+    ] {
+        let status = Command::new("ssh-keygen")
+            .arg("-q")
+            .args(args)
+            .arg("-f")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    for (identity, needle) in [(&rsa, "ssh-keygen -t ed25519"), (&locked, "ssh-keygen -p")] {
+        let config = client.config(&sshd, sshd.port(), &sshd.known_hosts(), identity);
+        let (result, events) = fetch(&config, &client.reports_dir()).await;
+        let err = result.unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                SftpError::Credential {
+                    key: "reconciliation.identity_file",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let message = err.message(Locale::English);
+        assert!(message.contains(needle), "{message}");
+        assert!(events.is_empty(), "{events:?}");
+    }
+}
