@@ -16,6 +16,7 @@ pub mod import;
 pub mod matching;
 pub mod reader;
 pub mod report_name;
+pub mod sftp;
 
 pub use error::ReconcileError;
 pub use import::{FileOutcome, FileStatus, ImportSummary, import_file, import_files};

@@ -37,6 +37,7 @@ mod sandbox_lan;
 // Opens real paths as scanner devices; evdev exists on Linux only.
 #[cfg(target_os = "linux")]
 mod scanner;
+mod sftp;
 mod soak;
 mod user_presented;
 mod wallet_browser;
