@@ -1,7 +1,7 @@
 //! Alipay's report file names (flows.md §8), which say what a file is before it is opened.
 //!
 //! - `transactionItems_<yyyyMMdd>_<seq>.csv`
-//! - `settlementItems_[<pspName>_]<currency>_<batchId>_<seq>.csv`
+//! - `settlementItems_[<pspName>_]<currency>_<batchId>_<seq>.csv` (a `pspName` may hold `_`)
 //! - `settlementSummary_[<pspName>_]<currency>_<batchId>_<seq>.csv`
 //!
 //! `<seq>` is three digits. A file of another name is refused rather than guessed at: a
@@ -42,8 +42,11 @@ fn seq(text: &str) -> Option<u16> {
         .flatten()
 }
 
+/// A wallet name or batch id: letters, digits and `-` (never a path separator or `..`).
 fn id_like(text: &str) -> bool {
-    !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_alphanumeric())
+    !text.is_empty()
+        && text.len() <= 64
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 impl ReportName {
@@ -67,10 +70,12 @@ impl ReportName {
                     "settlementSummary" => ReportKind::SettlementSummary,
                     _ => return None,
                 };
+                // The wallet's name may itself hold `_` (`ALIPAY_CN`): it is everything
+                // between the prefix and the last three parts.
                 let (psp, currency, batch, n) = match rest {
                     [currency, batch, n] => (None, currency, batch, n),
-                    [psp, currency, batch, n] if id_like(psp) => {
-                        (Some((*psp).to_string()), currency, batch, n)
+                    [psp @ .., currency, batch, n] if psp.iter().all(|p| id_like(p)) => {
+                        (Some(psp.join("_")), currency, batch, n)
                     }
                     _ => return None,
                 };
@@ -112,6 +117,9 @@ mod tests {
             .unwrap();
         assert_eq!(w.kind, ReportKind::SettlementSummary);
         assert_eq!(w.psp_name.as_deref(), Some("KaKaoPay"));
+        let cn = ReportName::parse("settlementItems_ALIPAY_CN_USD_2026113000001_001.csv").unwrap();
+        assert_eq!(cn.psp_name.as_deref(), Some("ALIPAY_CN"));
+        assert_eq!(cn.currency.map(|c| c.code()), Some("USD"));
     }
 
     #[test]

@@ -15,6 +15,7 @@
 mod error;
 mod known_hosts;
 
+use super::report_name::{ReportName, is_report_date};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,46 +124,20 @@ async fn fetch_with(
 
 /// `yyyyMMdd`, a real calendar day: it becomes a folder name on the server.
 fn check_date(date: &str) -> Result<(), SftpError> {
-    let bad = || SftpError::BadDate {
-        date: date.to_owned(),
-    };
-    if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
+    if is_report_date(date) {
+        Ok(())
+    } else {
+        Err(SftpError::BadDate {
+            date: date.to_owned(),
+        })
     }
-    let number = |range: std::ops::Range<usize>| date[range].parse::<i16>().map_err(|_| bad());
-    let (year, month, day) = (number(0..4)?, number(4..6)?, number(6..8)?);
-    let month = i8::try_from(month).map_err(|_| bad())?;
-    let day = i8::try_from(day).map_err(|_| bad())?;
-    jiff::civil::Date::new(year, month, day).map_err(|_| bad())?;
-    Ok(())
 }
 
-/// Whether a server file name is one of Alipay's report names (flows.md §8):
-/// `transactionItems_<yyyyMMdd>_<seq>.csv`, `settlementItems_<…>_<seq>.csv` or
-/// `settlementSummary_<…>_<seq>.csv`, with a three-digit `<seq>`. The name becomes a local
-/// file name, so only letters, digits, `_` and `-` may stand between the parts: nothing
-/// can climb out of the target folder.
+/// Whether a server file name is one of Alipay's report names ([`ReportName`]). The name
+/// becomes a local file name, and a report name has only letters, digits, `_` and `-`:
+/// nothing can climb out of the target folder.
 pub fn is_report_name(name: &str) -> bool {
-    let Some(stem) = name.strip_suffix(".csv") else {
-        return false;
-    };
-    let Some((head, seq)) = stem.rsplit_once('_') else {
-        return false;
-    };
-    if seq.len() != 3 || !seq.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
-    }
-    let Some((kind, middle)) = head.split_once('_') else {
-        return false;
-    };
-    let plain = |part: &str| {
-        !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    match kind {
-        "transactionItems" => middle.len() == 8 && middle.bytes().all(|b| b.is_ascii_digit()),
-        "settlementItems" | "settlementSummary" => middle.split('_').all(plain),
-        _ => false,
-    }
+    ReportName::parse(name).is_some()
 }
 
 /// The secret the account logs in with, read from its file at use.
