@@ -33,6 +33,7 @@ mod properties;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_lan;
+mod sandbox_reports;
 // Opens real paths as scanner devices; evdev exists on Linux only.
 #[cfg(target_os = "linux")]
 mod scanner;
