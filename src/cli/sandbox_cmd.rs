@@ -56,8 +56,9 @@ the control endpoint or `alipay-pos sandbox reports --date YYYYMMDD --dir DIR`."
     subcommand_negates_reqs = true
 )]
 pub struct SandboxArgs {
+    /// Boxed: the server's flags already make `SandboxArgs` the largest command.
     #[command(subcommand)]
-    command: Option<SandboxCommand>,
+    command: Option<Box<SandboxCommand>>,
 
     /// Address to listen on (port 0 picks a free one). A non-loopback address needs --allow-lan.
     #[arg(long, value_name = "ADDR", default_value = options::DEFAULT_LISTEN)]
@@ -266,7 +267,8 @@ impl SandboxArgs {
 }
 
 pub fn run(args: SandboxArgs, config: Option<&std::path::Path>) -> CliResult {
-    if let Some(SandboxCommand::Reports(reports)) = &args.command {
+    if let Some(command) = &args.command {
+        let SandboxCommand::Reports(reports) = command.as_ref();
         return publish_reports(reports, config);
     }
     let options = args.options()?;

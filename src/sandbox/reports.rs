@@ -756,7 +756,7 @@ pub fn publish_from_dir(
         )));
     }
     let ledger = Ledger::open(&ledger_path)?;
-    let mut settings = ledger.run(|tx| stored_settings(tx))?;
+    let mut settings = ledger.run(stored_settings)?;
     if let Some(rate) = fee_rate_bps {
         if rate > MAX_FEE_RATE_BPS {
             return Err(SandboxError::Options(format!(
@@ -1468,7 +1468,7 @@ mod tests {
             prepare(&ledger, &settings, &[], now).unwrap(),
             day("20261203")
         );
-        let stored = ledger.run(|tx| stored_settings(tx)).unwrap();
+        let stored = ledger.run(stored_settings).unwrap();
         assert_eq!(stored, settings);
     }
 }
