@@ -186,8 +186,9 @@ enum SandboxCommand {
     /// not) and print the files written.
     ///
     /// Writes DIR/sftp/v1/settlements/<customerId>/<date>/transactionItems_<date>_000.csv
-    /// and, in the folder of the next day (settlement T+1), settlementItems_<currency>_
-    /// <batchId>_000.csv and settlementSummary_<currency>_<batchId>_000.csv per currency.
+    /// and, in the folder of the next day (settlement T+1), per currency
+    /// settlementItems_<currency>_<batchId>_000.csv and
+    /// settlementSummary_<currency>_<batchId>_000.csv.
     /// The day must have passed its cut-off (23:59:59 GMT+8) on this computer's clock.
     /// Exit status 0 written, 1 a bad date, a day not over or no ledger in DIR, 4 the files
     /// cannot be written.
