@@ -54,6 +54,9 @@ pub(crate) struct GatewayState {
     pub reports_root: PathBuf,
     /// The last Alipay day the automatic publication has published (also in the ledger).
     pub published_through: Mutex<AlipayDay>,
+    /// After a failed automatic publication (a full disk, a corrupt ledger row), when to try
+    /// again: the sweep runs every few hundred milliseconds and must not fill the log.
+    pub reports_retry_at: Mutex<Option<std::time::Instant>>,
 }
 
 impl GatewayState {
@@ -305,6 +308,7 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         reports: options.report_settings(),
         reports_root: options.data_dir.join(reports::SFTP_DIR),
         published_through: Mutex::new(published_through),
+        reports_retry_at: Mutex::new(None),
     });
     for client in options.clients.iter().cloned() {
         app.add_client(client);
@@ -381,6 +385,13 @@ async fn publish_due_reports(app: &Arc<GatewayState>) {
     if AlipayDay::of_ms(now).previous() <= through {
         return;
     }
+    let retry_at = *app
+        .reports_retry_at
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if retry_at.is_some_and(|at| std::time::Instant::now() < at) {
+        return;
+    }
     let worker = app.clone();
     let published = tokio::task::spawn_blocking(move || {
         reports::publish_due(
@@ -399,10 +410,19 @@ async fn publish_due_reports(app: &Arc<GatewayState>) {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = through;
         }
-        Ok(Err(e)) => tracing::error!(error = %e, "sandbox could not publish its reports"),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, retry_in_secs = REPORTS_RETRY.as_secs(), "sandbox could not publish its reports");
+            *app.reports_retry_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(std::time::Instant::now() + REPORTS_RETRY);
+        }
         Err(e) => tracing::error!(error = %e, "sandbox report task failed"),
     }
 }
+
+/// How long the automatic publication waits after a failure before trying again.
+const REPORTS_RETRY: Duration = Duration::from_secs(30);
 
 /// Applies due transitions in the background, so codes close and registrations complete (and
 /// notify) even when nobody asks, and publishes the reports of each day once its cut-off has
