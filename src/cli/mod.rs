@@ -115,7 +115,8 @@ enum Command {
     /// Check the configuration and show what the terminal will use.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
-    /// Run the Alipay sandbox (a simulator of Alipay's side) as a server.
+    /// Run the Alipay sandbox (a simulator of Alipay's side) as a server, or publish its
+    /// reconciliation reports (`sandbox reports`).
     Sandbox(sandbox_cmd::SandboxArgs),
     /// Take one Order Code payment: show the QR code, wait for the final state.
     ///
@@ -416,7 +417,7 @@ pub fn run() -> ExitCode {
         Command::Keys(command) => keys_cmd::run(command),
         Command::Signature(command) => signature_cmd::run(command),
         Command::Config(command) => config_cmd::run(command, cli.config.as_deref()),
-        Command::Sandbox(args) => sandbox_cmd::run(args),
+        Command::Sandbox(args) => sandbox_cmd::run(args, cli.config.as_deref()),
         Command::Pay(args) => payment_cmd::pay(args, cli.config.as_deref()),
         Command::Status { id, json } => payment_cmd::status(&id, json, cli.config.as_deref()),
         Command::Cancel { id, json } => payment_cmd::cancel(&id, json, cli.config.as_deref()),

@@ -34,6 +34,7 @@ mod reconcile;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_lan;
+mod sandbox_reports;
 // Opens real paths as scanner devices; evdev exists on Linux only.
 #[cfg(target_os = "linux")]
 mod scanner;

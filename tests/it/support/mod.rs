@@ -493,6 +493,35 @@ impl Control {
         assert_eq!(response.status(), 200);
     }
 
+    /// The sandbox clock in epoch milliseconds (`GET /sandbox/control/clock`).
+    pub async fn clock_now_ms(&self) -> i64 {
+        let response = self
+            .http
+            .get(format!("{}/sandbox/control/clock", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        json_of(response).await["now_ms"].as_i64().unwrap()
+    }
+
+    /// `POST /sandbox/control/reports?date=DATE`: publishes that Alipay day's reconciliation
+    /// reports. HTTP status and JSON answer (`{"date", "root", "files": [...]}` on 200).
+    pub async fn publish_reports(&self, date: &str) -> (u16, Value) {
+        let mut url = url::Url::parse(&format!("{}/sandbox/control/reports", self.base)).unwrap();
+        url.query_pairs_mut().append_pair("date", date);
+        let response = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, json_of(response).await)
+    }
+
     /// The customer scans the order code and presses Pay: `POST <codeValue>/pay` asking for
     /// JSON. HTTP status and JSON answer.
     pub async fn wallet_pay(&self, code_value: &str) -> (u16, Value) {
