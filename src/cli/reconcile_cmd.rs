@@ -23,6 +23,23 @@ use crate::reconcile::{ImportSummary, ReconcileError, Scope, accept, import_file
 
 #[derive(Debug, Subcommand)]
 pub enum ReconcileCommand {
+    /// Download one Alipay day's reports and import them (like `import`).
+    ///
+    /// Over SFTP with `[reconciliation]` (the server's host key must be in its
+    /// `known_hosts`); with the embedded sandbox and no `[reconciliation]`, from the
+    /// sandbox's own published reports. The day's folder holds its transactions file and the
+    /// settlement files of the batches settled that day. Exit status as `import`.
+    Fetch {
+        /// Alipay's day (YYYYMMDD, GMT+8); yesterday's when left out (Alipay publishes day
+        /// D on D+1).
+        #[arg(long, value_name = "YYYYMMDD")]
+        date: Option<String>,
+        /// Where the files go; `data_dir/reports/<date>/` when left out.
+        #[arg(long, value_name = "DIR")]
+        into: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Import report files downloaded by hand (Alipay's merchant portal, Billing), match
     /// them against the journal, and list the discrepancies.
     ///
@@ -65,6 +82,16 @@ pub enum ReconcileCommand {
 pub fn run(command: ReconcileCommand, config_path: Option<&Path>) -> CliResult {
     let config = Config::discover(config_path)?;
     match command {
+        ReconcileCommand::Fetch { date, into, json } => {
+            let date = report_date(date)?;
+            let into = into.unwrap_or_else(|| config.storage.data_dir.join("reports").join(&date));
+            let files = fetch(&config, &date, &into)?;
+            let mut journal = open_journal(&config)?;
+            let summary =
+                import_files(&mut journal, &files, &scope(&config)).map_err(from_reconcile)?;
+            print_summary(&summary, json);
+            Ok(exit_for(&summary))
+        }
         ReconcileCommand::Import { files, json } => {
             let mut journal = open_journal(&config)?;
             let summary =
@@ -124,17 +151,140 @@ pub fn run(command: ReconcileCommand, config_path: Option<&Path>) -> CliResult {
     }
 }
 
+/// Downloads the day's files into `into`: over SFTP, or from the embedded sandbox. Returns
+/// them transactions first (the day's own file decides what is missing).
+fn fetch(config: &Config, date: &str, into: &Path) -> Result<Vec<PathBuf>, CliError> {
+    let mut files: Vec<PathBuf> = match &config.reconciliation {
+        Some(settings) => {
+            let mut progress = Progress::default();
+            let fetched = super::payment_cmd::runtime()?
+                .block_on(crate::reconcile::sftp::fetch_day(
+                    settings,
+                    date,
+                    into,
+                    &mut |event| progress.show(event),
+                ))
+                .map_err(|e| CliError::cannot_work(e.message(Locale::English)))?;
+            fetched.into_iter().map(|f| f.path).collect()
+        }
+        None if config.alipay.gateway == crate::config::Gateway::Sandbox => {
+            from_embedded_sandbox(config, date, into)?
+        }
+        None => {
+            return Err(CliError::usage(
+                "there is no [reconciliation] table with the SFTP account Alipay gave you; add one (README, Configuration), or download the files from Alipay's merchant portal (Billing) and run `alipay-pos reconcile import FILE...`",
+            ));
+        }
+    };
+    files.sort_by_key(|path| {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        (!name.starts_with("transactionItems_"), name.to_string())
+    });
+    Ok(files)
+}
+
+/// The embedded sandbox plays Alipay's SFTP server: its ledger (in `data_dir/sandbox`, the
+/// terminal running or not) publishes the day, and the day's folder is copied.
+fn from_embedded_sandbox(
+    config: &Config,
+    date: &str,
+    into: &Path,
+) -> Result<Vec<PathBuf>, CliError> {
+    let sandbox_dir = config
+        .storage
+        .data_dir
+        .join(crate::sandbox::embedded::SANDBOX_DIR);
+    crate::sandbox::reports::publish_from_dir(&sandbox_dir, date, None, None)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    std::fs::create_dir_all(into)
+        .map_err(|e| CliError::cannot_work(format!("cannot create {}: {e}", into.display())))?;
+    let customer_id = crate::sandbox::reports::customer_id(&config.alipay.client_id);
+    let folder = sandbox_dir
+        .join(crate::sandbox::reports::SFTP_DIR)
+        .join("v1/settlements")
+        .join(&customer_id)
+        .join(date);
+    let mut copied = Vec::new();
+    let entries = match std::fs::read_dir(&folder) {
+        Ok(entries) => entries
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| CliError::cannot_work(format!("cannot read {}: {e}", folder.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            return Err(CliError::cannot_work(format!(
+                "cannot read {}: {e}",
+                folder.display()
+            )));
+        }
+    };
+    for entry in entries {
+        let name = entry.file_name();
+        let Some(name) = name
+            .to_str()
+            .filter(|n| crate::reconcile::sftp::is_report_name(n))
+        else {
+            continue;
+        };
+        let target = into.join(name);
+        std::fs::read(entry.path())
+            .and_then(|bytes| crate::private_fs::write_private(&target, &bytes))
+            .map_err(|e| {
+                CliError::cannot_work(format!("cannot copy {name} to {}: {e}", into.display()))
+            })?;
+        eprintln!("fetched {name} from the sandbox");
+        copied.push(target);
+    }
+    Ok(copied)
+}
+
+/// Draws a fetch's progress on stderr: a line when connected and listed, and each file's
+/// share every 10 %, so a long download shows it is moving.
+#[derive(Default)]
+struct Progress {
+    last_tenth: Option<(String, u64)>,
+}
+
+impl Progress {
+    fn show(&mut self, event: crate::reconcile::sftp::FetchProgress) {
+        use crate::reconcile::sftp::FetchProgress;
+        match event {
+            FetchProgress::Connected => {
+                eprintln!("connected; the server's host key is the known one")
+            }
+            FetchProgress::Listed { files, bytes } => {
+                eprintln!("{files} report files, {bytes} bytes")
+            }
+            FetchProgress::File { name, done, total } => {
+                let tenth = if total == 0 { 10 } else { done * 10 / total };
+                if self.last_tenth.as_ref() != Some(&(name.clone(), tenth)) {
+                    eprintln!("  {name}: {}% ({done} of {total} bytes)", tenth * 10);
+                    self.last_tenth = Some((name, tenth));
+                }
+            }
+            FetchProgress::Done => eprintln!("downloaded"),
+        }
+    }
+}
+
 /// The journal, opened for writing (imports and acceptances are journal entries).
 fn open_journal(config: &Config) -> Result<Journal, CliError> {
     Journal::open_in(&config.storage.data_dir).map_err(CliError::from_journal)
 }
 
-/// Whose rows are ours: this terminal in this store.
+/// Whose rows are ours: this terminal in this store, of the merchant whose reports these
+/// are (`[reconciliation] customer_id`, or the embedded sandbox's merchant).
 pub(super) fn scope(config: &Config) -> Scope {
+    let customer_id = match (&config.reconciliation, &config.alipay.gateway) {
+        (Some(settings), _) => Some(settings.customer_id.clone()),
+        (None, crate::config::Gateway::Sandbox) => Some(crate::sandbox::reports::customer_id(
+            &config.alipay.client_id,
+        )),
+        (None, _) => None,
+    };
     Scope {
         terminal_id: config.store.terminal_id.clone(),
         store_id: config.store.reference_store_id.clone(),
-        customer_id: None,
+        customer_id,
     }
 }
 

@@ -784,3 +784,44 @@ pub fn approval(manager: &str) -> alipay_pos::admin::ManagerApproval {
 
 /// The PIN [`approval`] uses.
 pub const TEST_PIN: &str = "246810";
+
+// ---------------------------------------------------------------------------------------
+// Order Code payments through the engine, paid through the sandbox's wallet.
+
+/// The order code and its expiry of a payment that started with one.
+pub fn code_of(start: &alipay_pos::checkout::PayStart) -> (String, time::OffsetDateTime) {
+    match start {
+        alipay_pos::checkout::PayStart::CodeReady {
+            code_value,
+            expires_at,
+        } => (code_value.clone(), *expires_at),
+        other => panic!("expected an order code, got {other:?}"),
+    }
+}
+
+/// A USD payment with its order code on screen: its request id and code.
+pub async fn awaiting(terminal: &Terminal, amount: &str) -> (String, String) {
+    let amount = alipay_pos::money::Money::parse(amount, alipay_pos::money::Currency::USD).unwrap();
+    let (record, start) = terminal
+        .checkout
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            amount,
+            "Flat white",
+            alipay_pos::journal::Actor::Cashier,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(record.state, PaymentState::AwaitingCustomer);
+    let (code, _) = code_of(&start);
+    (record.payment_request_id, code)
+}
+
+/// Starts a USD payment, has the customer pay, and waits until the engine says paid.
+pub async fn paid(terminal: &Terminal, amount: &str) -> String {
+    let (id, code) = awaiting(terminal, amount).await;
+    let (status, answer) = Control::of(terminal).wallet_pay(&code).await;
+    assert_eq!(status, 200, "{answer}");
+    let record = wait_final(&terminal.checkout, &id, Duration::from_secs(30)).await;
+    assert_eq!(record.state, PaymentState::Paid);
+    id
+}
