@@ -78,7 +78,9 @@ struct Books {
 /// Yesterday's payments in the journal and Alipay's file for the day, imported.
 fn prepare_books(data_dir: &Path, reports: &Path, config: &alipay_pos::config::Config) -> Books {
     let day = alipay_yesterday();
-    let noon = day.with_time(Time::from_hms(12, 0, 0).unwrap()).assume_offset(alipay_offset());
+    let noon = day
+        .with_time(Time::from_hms(12, 0, 0).unwrap())
+        .assume_offset(alipay_offset());
     let mut journal = Journal::open_in(data_dir).unwrap().with_clock(move || noon);
     let tag = alipay_pos::request_ids::terminal_tag(&config.store.terminal_id);
     let id = |n: u32| format!("P-{}-{tag}-{n:012}", noon.unix_timestamp());
