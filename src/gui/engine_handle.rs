@@ -654,6 +654,35 @@ mod tests {
     use crate::journal::RefundState;
 
     #[test]
+    fn an_acceptance_refused_is_worded_by_what_the_manager_can_do() {
+        assert_eq!(
+            AcceptRefused::of(ReconcileError::NoReason),
+            AcceptRefused::NoReason
+        );
+        assert_eq!(
+            AcceptRefused::of(ReconcileError::AlreadyResolved { id: 3 }),
+            AcceptRefused::AlreadyResolved
+        );
+        assert_eq!(
+            AcceptRefused::of(ReconcileError::NoSuchDiscrepancy { id: 3 }),
+            AcceptRefused::NotFound
+        );
+        // Two acceptances raced: the journal's own refusal is the same news.
+        assert_eq!(
+            AcceptRefused::of(ReconcileError::Journal(JournalError::InvalidInput {
+                field: "discrepancy",
+                reason: "discrepancy 3 is already resolved".into(),
+            })),
+            AcceptRefused::AlreadyResolved
+        );
+        let other = AcceptRefused::of(ReconcileError::Journal(JournalError::InvalidInput {
+            field: "reason",
+            reason: "too long".into(),
+        }));
+        assert!(matches!(other, AcceptRefused::Other(words) if words.contains("too long")));
+    }
+
+    #[test]
     fn the_screens_hear_changes_not_the_engines_detail() {
         let id = || "P1".to_string();
         assert_eq!(
