@@ -194,16 +194,23 @@ fn from_embedded_sandbox(
         .storage
         .data_dir
         .join(crate::sandbox::embedded::SANDBOX_DIR);
-    crate::sandbox::reports::publish_from_dir(&sandbox_dir, date, None, None)
-        .map_err(|e| CliError::usage(e.to_string()))?;
-    std::fs::create_dir_all(into)
-        .map_err(|e| CliError::cannot_work(format!("cannot create {}: {e}", into.display())))?;
     let customer_id = crate::sandbox::reports::customer_id(&config.alipay.client_id);
     let folder = sandbox_dir
         .join(crate::sandbox::reports::SFTP_DIR)
         .join("v1/settlements")
         .join(&customer_id)
         .join(date);
+    // A running sandbox publishes each day by itself once its cut-off passes (on its own
+    // clock); a day it has not published is published here, from its ledger.
+    let published = folder
+        .join(format!("transactionItems_{date}_000.csv"))
+        .is_file();
+    if !published {
+        crate::sandbox::reports::publish_from_dir(&sandbox_dir, date, None, None)
+            .map_err(|e| CliError::usage(e.to_string()))?;
+    }
+    std::fs::create_dir_all(into)
+        .map_err(|e| CliError::cannot_work(format!("cannot create {}: {e}", into.display())))?;
     let mut copied = Vec::new();
     let entries = match std::fs::read_dir(&folder) {
         Ok(entries) => entries

@@ -262,7 +262,7 @@ pub fn import_file(
         }
         ReportKind::SettlementSummary => {
             reader.require(SUMMARY_COLUMNS)?;
-            summary(&mut reader, import, &name, &report_date, &report)
+            summary(&mut reader, import, scope, &name, &report_date, &report)
         }
     })?;
     Ok(FileOutcome {
@@ -409,6 +409,7 @@ fn flag_unlisted(import: &ReportImport<'_>, date: &str, name: &str) -> Result<()
 fn summary<R: Read>(
     reader: &mut ReportReader<R>,
     import: &ReportImport<'_>,
+    scope: &Scope,
     name: &str,
     settlement_date: &str,
     report: &ReportName,
@@ -417,6 +418,7 @@ fn summary<R: Read>(
     let mut total: Option<SettlementBatch> = None;
     while let Some(row) = reader.next_row()? {
         counts.rows += 1;
+        check_customer(&row, scope, name)?;
         let currency = row.currency("settlementCurrency")?;
         // `settlementAmountValue` is the gross signed amount and `feeAmountValue` the signed
         // fee, negative when Alipay charges it (a refund's returned fee is positive): what

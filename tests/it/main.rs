@@ -32,6 +32,7 @@ mod layers;
 mod logging;
 mod properties;
 mod reconcile;
+mod reconcile_e2e;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_lan;

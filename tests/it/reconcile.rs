@@ -180,9 +180,17 @@ fn tx<'a>(kind: &'a str, request_id: &'a str, amount: &'a str) -> Tx<'a> {
     }
 }
 
+/// The embedded sandbox's merchant, whose reports these are (the CLI checks it).
+fn customer() -> String {
+    alipay_pos::sandbox::reports::customer_id(
+        &alipay_pos::config::Config::defaults().alipay.client_id,
+    )
+}
+
 fn tx_line(t: &Tx<'_>) -> String {
     format!(
-        "1022188000000000001,Alipay,,M0001,{store},A{id},,{id},,Coffee,CONNECT_WALLET,ALIPAY_CN,{kind},2026-11-30T12:00:00+08:00,IN_STORE_PAYMENT,{amount},{currency},{original},,,",
+        "{customer},Alipay,,M0001,{store},A{id},,{id},,Coffee,CONNECT_WALLET,ALIPAY_CN,{kind},2026-11-30T12:00:00+08:00,IN_STORE_PAYMENT,{amount},{currency},{original},,,",
+        customer = customer(),
         store = t.store,
         id = t.request_id,
         kind = t.kind,
@@ -588,6 +596,24 @@ fn defective_files_are_refused_whole() {
         b.import(&[file]),
         Err(ReconcileError::ChangedFile { .. })
     ));
+}
+
+#[test]
+fn another_merchants_file_is_refused() {
+    let mut b = books();
+    let p1 = ours("P", 1);
+    b.paid(&p1, usd(100));
+    let file = transactions(&b.reports, DAY, &[tx("PAYMENT", &p1, "1.00")]);
+    let scope = Scope {
+        customer_id: Some("1022180000000000002".into()),
+        ..scope()
+    };
+    let error = import_files(&mut b.journal, &[file], &scope).unwrap_err();
+    assert!(
+        matches!(error, ReconcileError::OtherCustomer { .. }),
+        "{error}"
+    );
+    assert!(b.journal.imported_files(None).unwrap().is_empty());
 }
 
 const SUMMARY_HEADER: &str = "settlementBatchId,customerId,acquirer,summaryType,settlementTime,count,settlementAmountValue,settlementCurrency,feeAmountValue,feeCurrency";
