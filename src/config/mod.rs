@@ -22,9 +22,11 @@
 //! * `validate`: the `Validator`, raw values to a checked [`Config`];
 //! * `discover`: the defaults, and where the file is looked for.
 
+mod demo;
 mod discover;
 mod parse;
 mod raw;
+mod registration;
 mod validate;
 
 #[cfg(test)]
@@ -37,6 +39,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use url::Url;
+
+pub use demo::demo_catalog;
+pub use registration::{Contact, ContactKind, PostalAddress, RegistrationConfig};
 
 use crate::locale::Locale;
 use crate::money::{Currency, Money};
@@ -345,6 +350,9 @@ pub struct Config {
     pub catalog: Vec<CatalogItem>,
     /// `[scanner]`: how payment codes are scanned.
     pub scanner: ScannerConfig,
+    /// `[registration]`: what Alipay's merchant registration needs; `None` when the file
+    /// has none (the defaults carry the demo café's).
+    pub registration: Option<RegistrationConfig>,
 }
 
 /// One `[[catalog]]` entry: something the store sells at a fixed price.

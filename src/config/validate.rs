@@ -39,7 +39,7 @@ pub(super) struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn invalid(&self, key: &str, problem: impl Into<String>) -> ConfigError {
+    pub(super) fn invalid(&self, key: &str, problem: impl Into<String>) -> ConfigError {
         ConfigError::new(
             self.origin,
             Some(key.to_owned()),
@@ -190,6 +190,7 @@ impl Validator<'_> {
         let sandbox = self.sandbox(raw.sandbox, &alipay.gateway, defaults.sandbox)?;
         let catalog = self.catalog(raw.catalog, payment.currency)?;
         let scanner = self.scanner(raw.scanner, defaults.scanner)?;
+        let registration = self.registration(raw.registration, &merchant.name)?;
         Ok(Config {
             source: self.origin.clone(),
             alipay,
@@ -201,6 +202,7 @@ impl Validator<'_> {
             sandbox,
             catalog,
             scanner,
+            registration,
         })
     }
 

@@ -48,30 +48,10 @@ impl Platform for Offscreen {
     }
 }
 
-/// The catalog of the pictures (and of a config without `[[catalog]]`).
+/// The catalog of the pictures: the demo café's, which a terminal without a config file
+/// offers too.
 pub fn demo_catalog(currency: Currency) -> Vec<CatalogItem> {
-    [
-        ("Flat white", "澳白咖啡", "4.50"),
-        ("Green tea", "绿茶", "3.20"),
-        ("Croissant", "牛角包", "3.80"),
-        ("Cheesecake", "芝士蛋糕", "5.60"),
-        ("Orange juice", "橙汁", "4.00"),
-        ("Sandwich", "三明治", "7.90"),
-    ]
-    .into_iter()
-    .filter_map(|(name, name_zh, price)| {
-        let price = if currency.exponent() == 0 {
-            price.split('.').next().unwrap_or(price).to_string()
-        } else {
-            price.to_string()
-        };
-        Some(CatalogItem {
-            name: name.to_string(),
-            name_zh: Some(name_zh.to_string()),
-            price: Money::parse(&price, currency).ok()?,
-        })
-    })
-    .collect()
+    crate::config::demo_catalog(currency)
 }
 
 fn demo_config() -> Config {

@@ -37,6 +37,7 @@ mod meta;
 mod payments;
 mod reader;
 mod refunds;
+mod registrations;
 mod report;
 mod requests;
 mod schema;
@@ -58,6 +59,10 @@ pub use payments::{
 };
 pub use reader::{PaymentDetail, Reader, RefundTotals, TransactionRow};
 pub use refunds::{NewRefund, RefundRecord, RefundRef, RefundUpdate};
+pub use registrations::{
+    NewRegistration, NotificationReceipt, RegistrationOutcome, RegistrationRecord, ReviewStatus,
+    ReviewUpdate, WalletRecord, WalletUpdate, WalletVerdict,
+};
 pub use report::{CurrencyTotals, ProductTotals, SignedTotal};
 pub use requests::{CallKind, RequestIntent, RequestOutcome, RequestRecord};
 pub use state::{
