@@ -23,6 +23,7 @@ mod config_cmd;
 mod gui_cmd;
 mod journal_cmd;
 mod keys_cmd;
+mod merchant_cmd;
 mod payment_cmd;
 mod sandbox_cmd;
 mod settle_cmd;
@@ -147,6 +148,9 @@ enum Command {
     /// Manager settings: the managers' PINs.
     #[command(subcommand)]
     Admin(admin_cmd::AdminCommand),
+    /// Register the merchant and store with Alipay, and follow the wallets' review.
+    #[command(subcommand)]
+    Merchant(merchant_cmd::MerchantCommand),
     /// Run the resolver once over every open payment and refund, and report what it settled.
     ///
     /// An order code left on screen by a terminal that stopped is inquired, then cancelled
@@ -170,7 +174,8 @@ impl Command {
             | Command::Cancel { .. }
             | Command::Refund(_)
             | Command::Settle(_)
-            | Command::Resolve { .. } => true,
+            | Command::Resolve { .. }
+            | Command::Merchant(_) => true,
             Command::Keys(_)
             | Command::Signature(_)
             | Command::Config(_)
@@ -220,7 +225,13 @@ impl CliError {
             | CheckoutError::NotPaid { .. }
             | CheckoutError::NothingLeftToRefund { .. }
             | CheckoutError::NoAlipayPaymentId { .. }
-            | CheckoutError::CustomerCodeUsed { .. } => Self::usage(error.to_string()),
+            | CheckoutError::CustomerCodeUsed { .. }
+            | CheckoutError::NoRegistrationDetails => Self::usage(error.to_string()),
+            // Alipay could not be asked: like an unreachable gateway, try again later.
+            CheckoutError::PreviousRegistrationUnknown { .. } => CliError {
+                message: error.to_string(),
+                exit: payment_cmd::EXIT_UNRESOLVED,
+            },
         }
     }
 
@@ -419,6 +430,7 @@ pub fn run() -> ExitCode {
         Command::Settle(args) => settle_cmd::run(args, cli.config.as_deref()),
         Command::Journal(command) => journal_cmd::run(command, cli.config.as_deref()),
         Command::Admin(command) => admin_cmd::run(command, cli.config.as_deref()),
+        Command::Merchant(command) => merchant_cmd::run(command, cli.config.as_deref()),
         Command::Resolve { json } => payment_cmd::resolve(json, cli.config.as_deref()),
         Command::Screenshots(args) => gui_cmd::screenshots(args),
     };

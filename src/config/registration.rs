@@ -107,7 +107,10 @@ impl RegistrationConfig {
         RegistrationConfig {
             display_name: "Demo Cafe".into(),
             logo_url: Url::parse("https://demo-cafe.example/logo.png").ok(),
-            websites: Url::parse("https://demo-cafe.example/").ok().into_iter().collect(),
+            websites: Url::parse("https://demo-cafe.example/")
+                .ok()
+                .into_iter()
+                .collect(),
             legal_name: "Demo Cafe LLC".into(),
             registration_type: "ENTERPRISE_REGISTRATION_NO".into(),
             registration_no: "DEMO-123456789".into(),
@@ -167,7 +170,10 @@ impl Validator<'_> {
         if sites.len() > MAX_WEBSITES {
             return Err(self.invalid(
                 "registration.websites",
-                format!("lists {} websites; give at most {MAX_WEBSITES}", sites.len()),
+                format!(
+                    "lists {} websites; give at most {MAX_WEBSITES}",
+                    sites.len()
+                ),
             ));
         }
         let websites = sites
@@ -197,8 +203,11 @@ impl Validator<'_> {
             raw.registration_type,
             "ENTERPRISE_REGISTRATION_NO",
         )?;
-        let business_type =
-            self.enum_text("registration.business_type", raw.business_type, "ENTERPRISE")?;
+        let business_type = self.enum_text(
+            "registration.business_type",
+            raw.business_type,
+            "ENTERPRISE",
+        )?;
         let mut contacts = Vec::new();
         if let Some(email) = raw.contact_email {
             let email = email.trim().to_owned();
@@ -293,7 +302,9 @@ impl Validator<'_> {
         match value {
             None => Err(self.invalid(
                 key,
-                format!("is missing; set it to Alipay's value for the merchant, such as \"{example}\""),
+                format!(
+                    "is missing; set it to Alipay's value for the merchant, such as \"{example}\""
+                ),
             )),
             Some(text) if looks_like_enum(text.trim()) => Ok(text.trim().to_owned()),
             Some(text) => Err(self.invalid(
@@ -335,9 +346,7 @@ impl Validator<'_> {
             ));
         };
         let region = match raw.region {
-            Some(region)
-                if region.len() == 2 && region.bytes().all(|b| b.is_ascii_uppercase()) =>
-            {
+            Some(region) if region.len() == 2 && region.bytes().all(|b| b.is_ascii_uppercase()) => {
                 region
             }
             Some(region) => {

@@ -128,6 +128,9 @@ pub enum EngineEvent {
     PaymentChanged { payment_request_id: String },
     /// A refund changed state.
     RefundChanged,
+    /// A merchant registration's outcome or review changed (the manager's Registration
+    /// panel re-reads it).
+    RegistrationChanged,
     /// Events were missed (the screens fell behind): read the state afresh.
     Resync,
 }
@@ -144,6 +147,7 @@ impl EngineEvent {
             } => EngineEvent::PaymentChanged { payment_request_id },
             CheckoutEvent::RefundState { .. } => EngineEvent::RefundChanged,
             CheckoutEvent::PaymentStarted { .. } => return None,
+            CheckoutEvent::RegistrationUpdated { .. } => EngineEvent::RegistrationChanged,
         })
     }
 }

@@ -355,7 +355,9 @@ impl Shared {
             EngineEvent::PaymentChanged { .. } | EngineEvent::Resync => {
                 status_adapter::refresh_unresolved(self)
             }
-            EngineEvent::CodeReady { .. } | EngineEvent::RefundChanged => {}
+            EngineEvent::CodeReady { .. }
+            | EngineEvent::RefundChanged
+            | EngineEvent::RegistrationChanged => {}
         }
         self.payment.on_event(event);
         self.manager.on_event(event);

@@ -171,6 +171,16 @@ impl Reader {
         super::registrations::latest_accepted_for(&self.conn, merchant, store)
     }
 
+    /// The registration whose review is the store's status: the newest accepted one, or
+    /// else the newest of any outcome. What the Registration panel shows.
+    pub fn current_registration(
+        &self,
+        merchant: &str,
+        store: &str,
+    ) -> Result<Option<super::RegistrationRecord>, JournalError> {
+        super::registrations::current_for(&self.conn, merchant, store)
+    }
+
     /// Verified registration notifications: how many distinct ones, and how many arrivals
     /// (a resend or a replay is counted, never applied twice).
     pub fn registration_notification_counts(&self) -> Result<(u64, u64), JournalError> {

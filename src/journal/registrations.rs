@@ -369,6 +369,19 @@ pub(crate) fn latest_accepted_for(
     raw.map(|raw| complete(conn, raw)).transpose()
 }
 
+/// The registration whose review is the store's status: the newest accepted one, or else
+/// the newest of any outcome (refused, unanswered).
+pub(crate) fn current_for(
+    conn: &Connection,
+    merchant: &str,
+    store: &str,
+) -> Result<Option<RegistrationRecord>, JournalError> {
+    match latest_accepted_for(conn, merchant, store)? {
+        Some(accepted) => Ok(Some(accepted)),
+        None => latest_for(conn, merchant, store),
+    }
+}
+
 /// How many verified registration notifications were recorded, and how many arrivals
 /// (resends and replays included) they account for.
 pub(crate) fn notification_counts(conn: &Connection) -> Result<(u64, u64), JournalError> {
@@ -396,7 +409,12 @@ impl Journal {
         new: NewRegistration,
     ) -> Result<RegistrationRecord, JournalError> {
         check_request_id("registration_request_id", &new.registration_request_id)?;
-        check_text("reference_merchant_id", &new.reference_merchant_id, 64, true)?;
+        check_text(
+            "reference_merchant_id",
+            &new.reference_merchant_id,
+            64,
+            true,
+        )?;
         check_text("reference_store_id", &new.reference_store_id, 32, true)?;
         let now = to_stored(self.now(), "created_at")?;
         let tx = self.begin_write()?;
@@ -456,7 +474,10 @@ impl Journal {
         let tx = self.begin_write()?;
         let current = by_request_id(&tx, registration_request_id)?
             .ok_or_else(|| not_found(registration_request_id))?;
-        if !current.outcome.is_some_and(RegistrationOutcome::is_definite) {
+        if !current
+            .outcome
+            .is_some_and(RegistrationOutcome::is_definite)
+        {
             tx.prepare_cached(
                 "UPDATE registrations SET outcome = ?2, result_code = ?3, result_message = ?4,
                     answered_at = ?5, updated_at = ?5
@@ -501,7 +522,10 @@ impl Journal {
                 ),
             });
         }
-        if !current.outcome.is_some_and(RegistrationOutcome::is_definite) {
+        if !current
+            .outcome
+            .is_some_and(RegistrationOutcome::is_definite)
+        {
             tx.prepare_cached(
                 "UPDATE registrations SET outcome = 'accepted', answered_at = ?2,
                     result_code = coalesce(result_code, 'SUCCESS'), updated_at = ?2
@@ -620,6 +644,15 @@ impl Journal {
         store: &str,
     ) -> Result<Option<RegistrationRecord>, JournalError> {
         latest_for(&self.conn, merchant, store)
+    }
+
+    /// The registration whose review is the store's status (see [`current_for`]).
+    pub fn current_registration(
+        &self,
+        merchant: &str,
+        store: &str,
+    ) -> Result<Option<RegistrationRecord>, JournalError> {
+        current_for(&self.conn, merchant, store)
     }
 
     /// The newest accepted registration of this merchant and store.
