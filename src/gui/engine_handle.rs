@@ -18,11 +18,11 @@ use time::Date;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::admin::ManagerApproval;
-use crate::checkout::{CheckoutEvent, ManualOutcome, PaymentIntent};
+use crate::checkout::{CheckoutEvent, ManualOutcome, PaymentIntent, StatusAnswer};
 use crate::gui::controllers::sale::ChargeRequest;
 use crate::journal::{
     Actor, CurrencyTotals, EventRecord, JournalError, PaymentFilter, PaymentRecord, PaymentState,
-    Reader, RefundRecord,
+    Reader, RefundRecord, RegistrationRecord,
 };
 use crate::money::{MinorTotal, Money};
 use crate::terminal::Terminal;
@@ -222,6 +222,12 @@ pub trait EngineHandle {
     fn count_unresolved(&self, done: Reply<Answer<usize>>);
     /// The totals of one local day, per currency.
     fn day_totals(&self, day: Date, done: Reply<Answer<Vec<CurrencyTotals>>>);
+    /// The journal's registration of this merchant and store: the newest accepted one, or
+    /// else the newest (the manager's Registration panel); `None` before any.
+    fn registration(&self, done: Reply<Answer<Option<RegistrationRecord>>>);
+    /// "Check now": asks Alipay how the review stands (`inquiryRegistrationStatus`),
+    /// journals it, and answers with the journal's record; `Err` when Alipay could not say.
+    fn check_registration(&self, done: Reply<Answer<Option<RegistrationRecord>>>);
     /// Whether a task of the engine works on this payment right now.
     fn is_driven(&self, payment_request_id: &str) -> bool;
     /// See [`EngineFacts`].
@@ -518,6 +524,34 @@ impl EngineHandle for TerminalHandle {
         // The day runs from local midnight to local midnight (`local_time::day_bounds`),
         // right across a daylight-saving change, like the transaction list's "today".
         self.read(move |reader| reader.daily_totals(day..=day), done);
+    }
+
+    fn registration(&self, done: Reply<Answer<Option<RegistrationRecord>>>) {
+        let merchant = self.terminal.config.merchant.reference_merchant_id.clone();
+        let store = self.terminal.config.store.reference_store_id.clone();
+        self.read(
+            move |reader| reader.current_registration(&merchant, &store),
+            done,
+        );
+    }
+
+    fn check_registration(&self, done: Reply<Answer<Option<RegistrationRecord>>>) {
+        let checkout = self.terminal.checkout.clone();
+        self.run(
+            async move {
+                let report = checkout
+                    .check_registration()
+                    .await
+                    .map_err(|error| error.to_string())?;
+                match report.answer {
+                    StatusAnswer::Review(_) => Ok(report.record),
+                    StatusAnswer::NotRegistered => Ok(None),
+                    StatusAnswer::Refused { code, message } => Err(format!("{code}: {message}")),
+                    StatusAnswer::Unknown { reason } => Err(reason),
+                }
+            },
+            done,
+        );
     }
 
     fn is_driven(&self, payment_request_id: &str) -> bool {

@@ -25,7 +25,8 @@ use super::{Api, App, Controller, GuiError, GuiOptions, Manager, manager_adapter
 use crate::config::{CatalogItem, Config};
 use crate::journal::{
     Actor, CurrencyTotals, EntityRef, EventKind, EventRecord, PaymentLocalId, PaymentRecord,
-    PaymentState, RefundLocalId, RefundRecord, RefundState, SignedTotal,
+    PaymentState, RefundLocalId, RefundRecord, RefundState, RegistrationOutcome,
+    RegistrationRecord, ReviewStatus, SignedTotal, WalletRecord, WalletVerdict,
 };
 use crate::locale::Locale;
 use crate::money::MinorTotal;
@@ -138,6 +139,8 @@ enum Scene {
     ManagerRecordOutcome,
     ManagerTotals,
     ManagerSettings,
+    /// Settings with a store one wallet approved and another rejected.
+    ManagerRegistration,
 }
 
 impl Scene {
@@ -164,6 +167,7 @@ impl Scene {
             Scene::ManagerRecordOutcome => "manager-record-outcome",
             Scene::ManagerTotals => "manager-end-of-day",
             Scene::ManagerSettings => "manager-settings",
+            Scene::ManagerRegistration => "manager-registration",
         }
     }
 }
@@ -192,6 +196,7 @@ fn scenes(kiosk: bool) -> Vec<Scene> {
             Scene::ManagerRecordOutcome,
             Scene::ManagerTotals,
             Scene::ManagerSettings,
+            Scene::ManagerRegistration,
         ]
     }
 }
@@ -250,7 +255,8 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
         | Scene::ManagerUnresolved
         | Scene::ManagerRecordOutcome
         | Scene::ManagerTotals
-        | Scene::ManagerSettings => (manager_scene(app, controller, currency, scene), None),
+        | Scene::ManagerSettings
+        | Scene::ManagerRegistration => (manager_scene(app, controller, currency, scene), None),
         Scene::Cashier => (Screen::Cashier, None),
         Scene::CashierScanned => {
             // Scanned before the amount: the code waits for it (the real path).
@@ -567,9 +573,12 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
     screen.show_demo(match scene {
         Scene::ManagerUnresolved => Tab::Unresolved,
         Scene::ManagerTotals => Tab::Totals,
-        Scene::ManagerSettings => Tab::Settings,
+        Scene::ManagerSettings | Scene::ManagerRegistration => Tab::Settings,
         _ => Tab::Transactions,
     });
+    screen
+        .registration
+        .show(Some(demo_registration(scene == Scene::ManagerRegistration)));
     shared.pin.show_demo(
         if scene == Scene::Pin { 3 } else { 0 },
         if scene == Scene::PinLocked {
@@ -618,6 +627,46 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
     match scene {
         Scene::Pin | Scene::PinLocked => Screen::Pin,
         _ => Screen::Manager,
+    }
+}
+
+/// The demo café's registration: approved by AlipayCN; with `rejected`, a second wallet
+/// rejected it with a reason.
+fn demo_registration(rejected: bool) -> RegistrationRecord {
+    let at = demo_time() - time::Duration::days(2);
+    let wallet = |name: &str, verdict, reasons: Option<&str>| WalletRecord {
+        wallet: name.into(),
+        verdict,
+        verdict_text: None,
+        reject_reasons: reasons.map(str::to_owned),
+        updated_at: at,
+    };
+    let mut wallets = vec![wallet("AlipayCN", WalletVerdict::Approved, None)];
+    if rejected {
+        wallets.push(wallet(
+            "AlipayHK",
+            WalletVerdict::Rejected,
+            Some("The store address could not be verified; give the full street address."),
+        ));
+    }
+    RegistrationRecord {
+        id: 1,
+        registration_request_id: "G-1795269909-T01-8K2M4Q7RTV3X".into(),
+        reference_merchant_id: "M0001".into(),
+        reference_store_id: "S0001".into(),
+        body_sha256: "0".repeat(64),
+        created_at: at,
+        sends: 1,
+        outcome: Some(RegistrationOutcome::Accepted),
+        result_code: Some("SUCCESS".into()),
+        result_message: None,
+        answered_at: Some(at),
+        status: Some(ReviewStatus::Completed),
+        status_text: None,
+        status_reasons: None,
+        checked_at: Some(demo_time() - time::Duration::minutes(12)),
+        wallets,
+        updated_at: at,
     }
 }
 

@@ -30,6 +30,7 @@ mod layers;
 
 mod logging;
 mod properties;
+mod registration;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_lan;

@@ -19,7 +19,7 @@ use crate::gui::engine_handle::{
 };
 use crate::journal::{
     CurrencyTotals, PaymentFilter, PaymentLocalId, PaymentRecord, PaymentState, Product,
-    RefundRecord,
+    RefundRecord, RegistrationRecord,
 };
 use crate::money::{Currency, MinorTotal, Money};
 
@@ -55,6 +55,8 @@ pub enum Call {
     CountUnresolved,
     DayTotals(Date),
     DemoCustomer(String),
+    Registration,
+    CheckRegistration,
 }
 
 #[derive(Default)]
@@ -69,6 +71,8 @@ pub struct MockEngine {
     pub detail: RefCell<Option<Answer<Option<Detail>>>>,
     pub unresolved: RefCell<Option<Answer<usize>>>,
     pub totals: RefCell<Option<Answer<Vec<CurrencyTotals>>>>,
+    pub registration: RefCell<Option<Answer<Option<RegistrationRecord>>>>,
+    pub check_registration: RefCell<Option<Answer<Option<RegistrationRecord>>>>,
     pub facts: RefCell<EngineFacts>,
     /// Whether the engine's tasks follow a payment (`is_driven`).
     pub driven: RefCell<bool>,
@@ -189,6 +193,16 @@ impl EngineHandle for MockEngine {
     fn day_totals(&self, day: Date, done: Reply<Answer<Vec<CurrencyTotals>>>) {
         self.record(Call::DayTotals(day));
         answer(&self.totals, done);
+    }
+
+    fn registration(&self, done: Reply<Answer<Option<RegistrationRecord>>>) {
+        self.record(Call::Registration);
+        answer(&self.registration, done);
+    }
+
+    fn check_registration(&self, done: Reply<Answer<Option<RegistrationRecord>>>) {
+        self.record(Call::CheckRegistration);
+        answer(&self.check_registration, done);
     }
 
     fn is_driven(&self, _payment_request_id: &str) -> bool {

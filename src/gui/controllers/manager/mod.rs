@@ -5,6 +5,7 @@
 //! navigation says when), so the next visit needs the PIN again.
 
 pub mod refund;
+pub mod registration;
 pub mod settle;
 pub mod totals;
 pub mod transactions;
@@ -23,6 +24,7 @@ use crate::gui::engine_handle::{EngineEvent, ResolveSummary};
 use crate::money::Currency;
 
 use refund::Refund;
+use registration::Registration;
 use settle::{Settle, SettleForm};
 use totals::Totals;
 use transactions::Transactions;
@@ -69,6 +71,8 @@ pub struct Manager {
     pub refund: Refund,
     pub settle: Settle,
     pub totals: Totals,
+    /// The Settings tab's Registration panel.
+    pub registration: Registration,
     changed: Changed,
     news: Listeners<ManagerNews>,
 }
@@ -92,6 +96,7 @@ impl Manager {
             refund: Refund::new(engine.clone()),
             settle: Settle::new(engine.clone()),
             totals: Totals::new(engine.clone(), today),
+            registration: Registration::new(engine.clone()),
             engine,
             nav,
             session: Rc::new(RefCell::new(Session::default())),
@@ -151,6 +156,7 @@ impl Manager {
         self.refund.reset();
         self.settle.reset();
         self.totals.reset();
+        self.registration.reset();
         self.update(|session| {
             *session = Session {
                 approval: Some(approval),
@@ -181,7 +187,7 @@ impl Manager {
             Tab::Transactions => self.transactions.load(),
             Tab::Unresolved => self.transactions.load_unresolved(),
             Tab::Totals => self.totals.load(),
-            Tab::Settings => {}
+            Tab::Settings => self.registration.load(),
         }
     }
 
@@ -197,6 +203,13 @@ impl Manager {
 
     /// The engine reported a change: what the manager looks at is read again.
     pub fn on_event(&self, event: &EngineEvent) {
+        if *event == EngineEvent::RegistrationChanged
+            && self.nav.page() == Screen::Manager
+            && self.tab() == Tab::Settings
+        {
+            self.registration.load();
+            return;
+        }
         if !matches!(
             event,
             EngineEvent::PaymentChanged { .. } | EngineEvent::RefundChanged
