@@ -66,6 +66,32 @@ const ALL_KEYS: &[(&str, &[&str])] = &[
     ("sandbox", &["listen", "public_url"]),
     ("catalog", &["name", "name_zh", "price"]),
     (
+        "registration",
+        &[
+            "display_name",
+            "logo_url",
+            "websites",
+            "legal_name",
+            "registration_type",
+            "registration_no",
+            "business_type",
+            "contact_email",
+            "contact_phone",
+        ],
+    ),
+    (
+        "registration.merchant_address",
+        &[
+            "region", "state", "city", "address1", "address2", "zip_code",
+        ],
+    ),
+    (
+        "registration.store_address",
+        &[
+            "region", "state", "city", "address1", "address2", "zip_code",
+        ],
+    ),
+    (
         "scanner",
         &[
             "device",
@@ -133,12 +159,19 @@ fn example_config_shows_every_key() {
 fn example_config_as_shipped_equals_the_defaults() {
     let config = Config::load(&example_path()).unwrap();
     assert_eq!(config.source, ConfigSource::File(example_path()));
+    // A file has its own catalog and registration (none, as shipped), never the demo
+    // cafe's.
+    assert!(config.catalog.is_empty());
+    assert_eq!(config.registration, None);
+    let defaults = Config::defaults();
     assert_eq!(
         Config {
             source: ConfigSource::Defaults,
+            catalog: defaults.catalog.clone(),
+            registration: defaults.registration.clone(),
             ..config
         },
-        Config::defaults()
+        defaults
     );
 }
 
@@ -190,4 +223,8 @@ fn example_config_commented_settings_are_valid() {
     assert_eq!(config.scanner.prefix.as_deref(), Some("~"));
     assert_eq!(config.scanner.suffix.as_deref(), Some("#"));
     assert!(config.scanner.kiosk);
+    let registration = config.registration.unwrap();
+    assert_eq!(registration.contacts.len(), 2);
+    assert_eq!(registration.store_address.region, "US");
+    assert_eq!(registration.websites.len(), 1);
 }

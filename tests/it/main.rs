@@ -22,6 +22,7 @@ mod gui_kiosk_manager;
 mod gui_manager;
 mod gui_manager_products;
 mod gui_manual_outcome;
+mod gui_registration;
 mod gui_scan;
 mod gui_screens;
 mod gui_unresolved;
