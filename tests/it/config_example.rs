@@ -124,8 +124,10 @@ fn example_settings(text: &str) -> Vec<(String, String, bool)> {
                 None => (false, line),
             };
             if let Some((key, _)) = body.split_once(" = ")
-                && !key.is_empty()
-                && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                && key.starts_with(|c: char| c.is_ascii_lowercase())
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             {
                 settings.push((table.clone(), key.to_owned(), commented));
             }
@@ -183,7 +185,11 @@ fn example_config_commented_settings_are_valid() {
         .map(|line| {
             let is_setting = line.strip_prefix("# ").is_some_and(|body| {
                 body.split_once(" = ").is_some_and(|(key, _)| {
-                    !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                    // A key starts with a letter (`address1`, never `5812 = ...`).
+                    key.starts_with(|c: char| c.is_ascii_lowercase())
+                        && key
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                 })
             });
             let is_header = line.starts_with("# [") && line.ends_with(']');

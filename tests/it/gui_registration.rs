@@ -2,7 +2,9 @@
 //! real engine with the embedded sandbox: nothing registered; registered (by the engine,
 //! as `alipay-pos merchant register` does) and shown under review without anyone asking;
 //! approved by the sandbox's delayed review and its signed notification; "Check now"; the
-//! verdict in Chinese. And a store the sandbox rejects, with the wallet's reason.
+//! verdict in Chinese. A store the sandbox rejects, with the wallet's reason. And the mode
+//! check: on a real gateway (a separately run sandbox, reached like Alipay) a store no
+//! wallet has approved is said once on the cashier's screen at start.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use alipay_pos::config::Config;
 use alipay_pos::gui::{App, GuiOptions, Manager};
 use alipay_pos::terminal::Terminal;
 use i_slint_backend_testing::AccessibleRole;
-use slint::ComponentHandle;
+use slint::{ComponentHandle, Model};
 
 const PIN: &str = "2468";
 
@@ -46,12 +48,17 @@ fn start(config: &Config, review: Duration) -> RunningGui {
     }
 }
 
-fn open_settings(app: &App) {
+async fn open_settings(app: &App) {
     ctrl_alt_m(app);
     for digit in PIN.chars() {
         click(app, &digit.to_string());
     }
     click(app, "Open manager screen");
+    let api = app.global::<alipay_pos::gui::Api>();
+    wait_until("the manager screen", || {
+        api.get_page() == alipay_pos::gui::Page::Manager
+    })
+    .await;
     let tab: Vec<_> = labelled(app, "Settings")
         .into_iter()
         .filter(|e| e.accessible_role() == Some(AccessibleRole::Tab))
@@ -91,7 +98,7 @@ fn the_registration_panel_follows_the_review_and_checks_on_demand() {
     let app = gui.app.clone_strong();
     let script = async move {
         let manager = app.global::<Manager>();
-        open_settings(&app);
+        open_settings(&app).await;
         wait_until("the panel to read the journal", || {
             manager.get_registration_loaded()
         })
@@ -105,7 +112,11 @@ fn the_registration_panel_follows_the_review_and_checks_on_demand() {
         // Registered elsewhere (the CLI's way): the engine's event updates the open panel.
         register(&handle, &terminal).await;
         wait_until("under review", || status(&app).starts_with("Under review")).await;
-        assert_eq!(value_of(&app, "AlipayCN").as_deref(), Some("Pending"));
+        assert_eq!(
+            manager.get_registration_wallets().row_count(),
+            0,
+            "no wallet has said anything yet"
+        );
         assert!(
             manager.get_registration_id().starts_with("G-"),
             "the request id is shown"
@@ -131,7 +142,8 @@ fn the_registration_panel_follows_the_review_and_checks_on_demand() {
             value_of(&app, "AlipayCN").as_deref() == Some("已通过")
         })
         .await;
-        assert_eq!(status(&app), "审核已完成。");
+        // Labels speak the screen's language too.
+        assert_eq!(value_of(&app, "登记状态").as_deref(), Some("审核已完成。"));
     };
     gui.run(script);
 }
@@ -156,7 +168,7 @@ fn a_rejected_store_shows_the_wallets_reason_on_the_panel() {
     let app = gui.app.clone_strong();
     let script = async move {
         let manager = app.global::<Manager>();
-        open_settings(&app);
+        open_settings(&app).await;
         register(&handle, &terminal).await;
         wait_until("the rejection", || {
             value_of(&app, "AlipayCN").as_deref() == Some("Rejected")
@@ -176,4 +188,91 @@ fn a_rejected_store_shows_the_wallets_reason_on_the_panel() {
         assert_eq!(texts, ["Review completed."]);
     };
     gui.run(script);
+}
+
+#[test]
+fn a_real_gateway_warns_the_cashier_once_when_no_wallet_approved_the_store() {
+    if crate::support::own_process::delegate(
+        module_path!(),
+        "a_real_gateway_warns_the_cashier_once_when_no_wallet_approved_the_store",
+    ) {
+        return;
+    }
+    use crate::support::{merchant_public_key, private_key_copy, vector_path};
+    use alipay_pos::gui::{Api, Notice};
+    use alipay_pos::sandbox::{self, ClientRegistration, SandboxOptions};
+    const CLIENT: &str = "LIVE_LIKE_CLIENT_1";
+    i_slint_backend_testing::init_integration_test_with_system_time();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Alipay's side: a sandbox of its own, which the terminal reaches like a real gateway.
+    let sandbox_dir = dir.path().join("alipay");
+    std::fs::create_dir_all(&sandbox_dir).unwrap();
+    for (fixture, name) in [
+        (
+            "alipay_private_key_pkcs8.pem",
+            sandbox::ALIPAY_PRIVATE_KEY_FILE,
+        ),
+        ("alipay_public_key.pem", sandbox::ALIPAY_PUBLIC_KEY_FILE),
+    ] {
+        std::fs::copy(vector_path(fixture), sandbox_dir.join(name)).unwrap();
+    }
+    let mut options = SandboxOptions::new(&sandbox_dir);
+    options.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    options.clients.push(ClientRegistration {
+        client_id: CLIENT.into(),
+        merchant_public_key: merchant_public_key(),
+    });
+    let gateway = runtime.block_on(sandbox::start(options)).unwrap();
+    let config_path = dir.path().join("config.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[alipay]\ngateway = \"{gateway}\"\nclient_id = \"{CLIENT}\"\n\
+             merchant_private_key = \"{merchant}\"\nalipay_public_key = \"{alipay}\"\n\n\
+             [payment]\nnotify_listen = \"127.0.0.1:0\"\n\n[storage]\ndata_dir = \"{data}\"\n",
+            gateway = gateway.base_url(),
+            merchant = private_key_copy(dir.path(), "merchant_private_key_pkcs8.pem").display(),
+            alipay = gateway.alipay_public_key_path().display(),
+            data = dir.path().join("terminal").display(),
+        ),
+    )
+    .unwrap();
+    let config = Config::load(&config_path).unwrap();
+    assert!(!config.is_sandbox());
+    let terminal = Arc::new(
+        runtime
+            .block_on(Terminal::start(config.clone(), Policy::fast()))
+            .unwrap(),
+    );
+    let app = App::new().unwrap();
+    let controller = alipay_pos::gui::Controller::attach(&app, GuiOptions::default(), &config);
+    controller.connect(terminal.clone(), runtime.handle().clone());
+    app.show().unwrap();
+    let gui = RunningGui {
+        runtime,
+        terminal,
+        app,
+        controller,
+    };
+    let ui = gui.app.clone_strong();
+    let script = async move {
+        let api = ui.global::<Api>();
+        wait_until("the start-up warning", || {
+            api.get_notice() == Notice::NotRegistered
+        })
+        .await;
+        // Once: the cashier's next key replaces it.
+        click(&ui, "1");
+        wait_until("the warning to give way", || {
+            api.get_notice() != Notice::NotRegistered
+        })
+        .await;
+    };
+    gui.run(script);
+    drop(gateway);
 }
