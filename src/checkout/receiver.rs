@@ -34,7 +34,8 @@ pub struct ReceivedNotification {
 /// What a verified notification is about.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notification {
-    Payment(NotifyPaymentRequest),
+    /// Boxed: a payment notification is several times the size of the other variant.
+    Payment(Box<NotifyPaymentRequest>),
     /// With the SHA-256 of the exact body, the key that recognises a resend or a replay.
     Registration {
         body_sha256: String,
@@ -120,7 +121,7 @@ async fn receive(
         &state.client_id,
         incoming,
     ) {
-        Ok(payment) => Ok(Notification::Payment(payment)),
+        Ok(payment) => Ok(Notification::Payment(Box::new(payment))),
         Err(NotificationError::InvalidBody(as_payment)) => {
             notification::parse_verified_body::<NotifyRegistrationStatusRequest>(&body)
                 .map(|registration| Notification::Registration {

@@ -359,9 +359,7 @@ impl Checkout {
                     .await?;
                 self.publish_registration(&record);
             }
-            (StatusAnswer::NotRegistered, Some(id))
-                if known.as_ref().is_some_and(|r| unanswered(r)) =>
-            {
+            (StatusAnswer::NotRegistered, Some(id)) if known.as_ref().is_some_and(unanswered) => {
                 self.db(move |j| {
                     j.record_registration_answer(
                         &id,

@@ -1199,7 +1199,9 @@ price = 250
             .load("[[catalog]]\nname = \"Coffee\"\nprice = \"3.5\"\n")
             .unwrap();
         assert_eq!(usd.catalog[0].price.minor(), 350);
-        assert!(Config::defaults().catalog.is_empty());
+        // Without a file the demo cafe sells its demo items; a file has its own (or none).
+        assert!(!Config::defaults().catalog.is_empty());
+        assert!(fixture.load("").unwrap().catalog.is_empty());
     }
 
     #[test]
