@@ -10,10 +10,13 @@ use url::Url;
 
 use crate::ams::client::{AmsClient, ClientSettings};
 use crate::ams::keys::{self, KeyPairError, LoadedKeys};
-use crate::ams::models::{Merchant, Store};
-use crate::checkout::receiver::{self, ReceivedNotification, RunningReceiver};
-use crate::checkout::{Checkout, CheckoutSettings, Policy, Recovery};
-use crate::config::{Config, ConfigError};
+use crate::ams::models::{
+    Address, ContactInfo, Logo, Merchant, MerchantRegistrationInfo, RegistrationDetail, Store,
+    StoreRegistrationInfo, WebSite,
+};
+use crate::checkout::receiver::{self, Notification, ReceivedNotification, RunningReceiver};
+use crate::checkout::{Checkout, CheckoutSettings, Policy, Recovery, RegistrationDetails};
+use crate::config::{Config, ConfigError, ContactKind, PostalAddress, RegistrationConfig};
 use crate::journal::{Journal, JournalError, PaymentRecord, Reader};
 use crate::sandbox::SandboxOptions;
 use crate::sandbox::embedded::{self, EmbeddedSandbox};
@@ -278,6 +281,10 @@ impl Terminal {
                 merchant: merchant_of(&config),
                 terminal_id: config.store.terminal_id.clone(),
                 notify_url: notify_url.clone(),
+                registration: config
+                    .registration
+                    .as_ref()
+                    .map(|details| registration_of(&config, details)),
             },
             policy,
         );
@@ -395,13 +402,90 @@ fn merchant_of(config: &Config) -> Merchant {
     }
 }
 
+/// The configuration's registration details as Alipay's `registration` carries them: the
+/// merchant and store ids, names and MCCs of `[merchant]` and `[store]`, the rest from
+/// `[registration]`.
+pub fn registration_of(config: &Config, details: &RegistrationConfig) -> RegistrationDetails {
+    let address = |a: &PostalAddress| Address {
+        region: a.region.clone(),
+        state: a.state.clone(),
+        city: a.city.clone(),
+        address1: a.address1.clone(),
+        address2: a.address2.clone(),
+        zip_code: a.zip_code.clone(),
+        label: None,
+    };
+    let contacts = details
+        .contacts
+        .iter()
+        .map(|c| ContactInfo {
+            contact_no: Some(c.value.clone()),
+            contact_type: Some(
+                match c.kind {
+                    ContactKind::Email => "EMAIL",
+                    ContactKind::MobilePhone => "MOBILE_PHONE",
+                }
+                .to_owned(),
+            ),
+        })
+        .collect();
+    RegistrationDetails {
+        merchant_info: MerchantRegistrationInfo {
+            reference_merchant_id: config.merchant.reference_merchant_id.clone(),
+            merchant_display_name: Some(details.display_name.clone()),
+            merchant_mcc: Some(config.merchant.mcc.clone()),
+            logo: details.logo_url.as_ref().map(|url| Logo {
+                logo_name: Some(details.display_name.clone()),
+                logo_url: Some(url.to_string()),
+            }),
+            websites: (!details.websites.is_empty()).then(|| {
+                details
+                    .websites
+                    .iter()
+                    .map(|url| WebSite {
+                        url: Some(url.to_string()),
+                        ..WebSite::default()
+                    })
+                    .collect()
+            }),
+            merchant_address: Some(address(&details.merchant_address)),
+            registration_detail: Some(RegistrationDetail {
+                legal_name: Some(details.legal_name.clone()),
+                contact_info: Some(contacts),
+                registration_type: Some(details.registration_type.clone()),
+                registration_no: Some(details.registration_no.clone()),
+                registration_address: Some(address(&details.merchant_address)),
+                business_type: Some(details.business_type.clone()),
+                ..RegistrationDetail::default()
+            }),
+        },
+        store_info: StoreRegistrationInfo {
+            reference_store_id: config.store.reference_store_id.clone(),
+            store_name: config.store.name.clone(),
+            store_mcc: config.store.mcc.clone(),
+            store_address: Some(address(&details.store_address)),
+        },
+    }
+}
+
 fn spawn_notification_consumer(
     checkout: Checkout,
     mut from_receiver: mpsc::Receiver<ReceivedNotification>,
 ) {
     tokio::spawn(async move {
         while let Some(received) = from_receiver.recv().await {
-            let recorded = match checkout.handle_notification(&received.notification).await {
+            let handled = match &received.notification {
+                Notification::Payment(payment) => checkout.handle_notification(payment).await,
+                Notification::Registration {
+                    body_sha256,
+                    notification,
+                } => {
+                    checkout
+                        .handle_registration_notification(body_sha256, notification)
+                        .await
+                }
+            };
+            let recorded = match handled {
                 Ok(()) => true,
                 Err(error) => {
                     tracing::error!(%error, "could not record a notification; Alipay will resend it");

@@ -38,6 +38,9 @@ pub(super) struct Inner {
     pub(super) driven: Mutex<HashSet<String>>,
     pub(super) resolver_wake: Notify,
     pub(super) online: Mutex<Option<bool>>,
+    /// One `register` at a time: two at once would each see no journaled registration and
+    /// send two different request ids.
+    pub(super) registration_lock: tokio::sync::Mutex<()>,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -68,6 +71,7 @@ impl Checkout {
                 driven: Mutex::new(HashSet::new()),
                 resolver_wake: Notify::new(),
                 online: Mutex::new(None),
+                registration_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }

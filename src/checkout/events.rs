@@ -22,6 +22,9 @@ pub enum CheckoutEvent {
         state: RefundState,
         detail: String,
     },
+    /// A registration's request outcome or review changed (an answer, an inquiry or a
+    /// verified notification); faces re-read the journal.
+    RegistrationUpdated { registration_request_id: String },
     /// The gateway could not be reached (`online == false`) or answered again.
     Connectivity { online: bool },
 }

@@ -40,6 +40,11 @@ pub fn refund_request_id(terminal_id: &str, unix_seconds: i64) -> Result<String,
     new_id("R", terminal_id, unix_seconds)
 }
 
+/// A merchant and store registration's `registrationRequestId`.
+pub fn registration_request_id(terminal_id: &str, unix_seconds: i64) -> Result<String, IdError> {
+    new_id("G", terminal_id, unix_seconds)
+}
+
 /// The business order a payment belongs to; several attempts may share one.
 pub fn order_ref(terminal_id: &str, unix_seconds: i64) -> Result<String, IdError> {
     new_id("O", terminal_id, unix_seconds)

@@ -27,6 +27,7 @@ mod poll;
 pub mod product;
 pub mod receiver;
 mod refunds;
+pub mod registration;
 pub mod resend;
 mod resolve;
 
@@ -46,6 +47,9 @@ pub use manual::{ManualOutcome, ManualSettleError};
 pub use payment_code::{PaymentCode, PaymentCodeError};
 pub use policy::Policy;
 pub use product::{PaymentIntent, Product, ProductIntent, ProductRules};
+pub use registration::{
+    RegisterAnswer, RegisterReport, RegistrationDetails, StatusAnswer, StatusReport,
+};
 pub use resend::Resend;
 pub use resolve::{Recovery, ResolveReport};
 
@@ -57,6 +61,9 @@ pub struct CheckoutSettings {
     /// Where Alipay posts `notifyPayment`; `None` leaves `paymentNotifyUrl` out of `pay`
     /// (no public URL: the result is learned by polling).
     pub notify_url: Option<url::Url>,
+    /// What `registration` sends about the merchant and store; `None` when the
+    /// configuration has no registration details.
+    pub registration: Option<registration::RegistrationDetails>,
 }
 
 /// Why the engine did not do what it was asked.
@@ -109,6 +116,21 @@ pub enum CheckoutError {
     CustomerCodeUsed {
         payment_request_id: String,
         state: PaymentState,
+    },
+    /// `register` without registration details in the configuration. Nothing was sent.
+    #[error(
+        "no registration details are configured; add a [registration] table to the config file (see the example config), then run `alipay-pos merchant register --dry-run` to check them"
+    )]
+    NoRegistrationDetails,
+    /// The last registration went unanswered, its details have changed since, and Alipay
+    /// could not say whether it holds it: a new request could register twice. Nothing new
+    /// was sent.
+    #[error(
+        "the previous registration {registration_request_id} was never answered and Alipay could not say whether it has it ({reason}); try `alipay-pos merchant register` again later, or `alipay-pos merchant status`"
+    )]
+    PreviousRegistrationUnknown {
+        registration_request_id: String,
+        reason: String,
     },
     /// The blocking journal task panicked or was cancelled; the journal itself is
     /// transactional, so nothing half-written remains.

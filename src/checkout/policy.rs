@@ -28,6 +28,9 @@ pub struct Policy {
     pub cancel: Resend,
     /// Sends of `refund` with the same `refundRequestId` before an inquiry decides.
     pub refund: Resend,
+    /// Sends of `registration` with the same `registrationRequestId` while its outcome is
+    /// unknown (like `pay`'s: a person is waiting at the command line or the screen).
+    pub registration: Resend,
     /// The resolver's first and longest wait between rounds; it doubles in between.
     pub resolver_backoff_min: Duration,
     pub resolver_backoff_max: Duration,
@@ -54,6 +57,7 @@ impl Default for Policy {
             confirm_polls: 20,
             cancel: Resend::new(8, Duration::from_secs(7)),
             refund: Resend::new(8, Duration::from_secs(7)),
+            registration: Resend::new(3, Duration::from_secs(2)),
             resolver_backoff_min: Duration::from_secs(5),
             resolver_backoff_max: Duration::from_secs(300),
             max_code_lifetime: Duration::from_secs(300),
@@ -76,6 +80,7 @@ impl Policy {
             confirm_polls: 60,
             cancel: Resend::new(8, Duration::from_millis(30)),
             refund: Resend::new(8, Duration::from_millis(30)),
+            registration: Resend::new(3, Duration::from_millis(20)),
             resolver_backoff_min: Duration::from_millis(50),
             resolver_backoff_max: Duration::from_millis(500),
             max_code_lifetime: Duration::from_secs(300),

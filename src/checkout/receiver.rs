@@ -1,4 +1,5 @@
-//! The HTTP endpoint Alipay posts `notifyPayment` to.
+//! The HTTP endpoint Alipay posts `notifyPayment` and `notifyRegistrationStatus` to (one URL
+//! for both: the body says which it is).
 //!
 //! The receiver only checks the signature and the shape; what a notification *means* is the
 //! engine's decision. It answers with the fixed acknowledgement only after the engine says
@@ -16,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ams::crypto::PublicKey;
-use crate::ams::models::NotifyPaymentRequest;
-use crate::ams::notification::{self, IncomingNotification};
+use crate::ams::models::{NotifyPaymentRequest, NotifyRegistrationStatusRequest};
+use crate::ams::notification::{self, IncomingNotification, NotificationError};
 
 /// How long the receiver waits for the engine to record a notification before it asks Alipay
 /// to resend instead.
@@ -26,8 +27,20 @@ const RECORD_TIMEOUT: Duration = Duration::from_secs(5);
 /// A verified notification on its way to the engine, with the channel for "recorded".
 #[derive(Debug)]
 pub struct ReceivedNotification {
-    pub notification: NotifyPaymentRequest,
+    pub notification: Notification,
     pub recorded: oneshot::Sender<bool>,
+}
+
+/// What a verified notification is about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notification {
+    /// Boxed: a payment notification is several times the size of the other variant.
+    Payment(Box<NotifyPaymentRequest>),
+    /// With the SHA-256 of the exact body, the key that recognises a resend or a replay.
+    Registration {
+        body_sha256: String,
+        notification: NotifyRegistrationStatusRequest,
+    },
 }
 
 struct ReceiverState {
@@ -93,17 +106,32 @@ async fn receive(
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or_else(|| uri.path());
-    let verified = notification::verify_notification::<NotifyPaymentRequest>(
+    let incoming = IncomingNotification {
+        path,
+        client_id: header("client-id"),
+        request_time: header("request-time"),
+        signature: header("signature"),
+        body: &body,
+    };
+    // A payment's body first (the common case); a body that verifies but is no payment
+    // notification may be a registration's. Either way the signature is checked before the
+    // body is read.
+    let verified = match notification::verify_notification::<NotifyPaymentRequest>(
         &state.alipay_key,
         &state.client_id,
-        IncomingNotification {
-            path,
-            client_id: header("client-id"),
-            request_time: header("request-time"),
-            signature: header("signature"),
-            body: &body,
-        },
-    );
+        incoming,
+    ) {
+        Ok(payment) => Ok(Notification::Payment(Box::new(payment))),
+        Err(NotificationError::InvalidBody(as_payment)) => {
+            notification::parse_verified_body::<NotifyRegistrationStatusRequest>(&body)
+                .map(|registration| Notification::Registration {
+                    body_sha256: crate::ams::signing::sha256_hex(&body),
+                    notification: registration,
+                })
+                .map_err(|_| NotificationError::InvalidBody(as_payment))
+        }
+        Err(other) => Err(other),
+    };
     // The time is looked at only once the signature has vouched for it.
     let verified = verified.and_then(|parsed| {
         notification::check_time(

@@ -23,6 +23,7 @@ mod config_cmd;
 mod gui_cmd;
 mod journal_cmd;
 mod keys_cmd;
+mod merchant_cmd;
 mod payment_cmd;
 mod reconcile_cmd;
 mod sandbox_cmd;
@@ -152,6 +153,9 @@ enum Command {
     /// Reconcile the journal against Alipay's transaction and settlement reports.
     #[command(subcommand)]
     Reconcile(reconcile_cmd::ReconcileCommand),
+    /// Register the merchant and store with Alipay, and follow the wallets' review.
+    #[command(subcommand)]
+    Merchant(merchant_cmd::MerchantCommand),
     /// Run the resolver once over every open payment and refund, and report what it settled.
     ///
     /// An order code left on screen by a terminal that stopped is inquired, then cancelled
@@ -175,7 +179,8 @@ impl Command {
             | Command::Cancel { .. }
             | Command::Refund(_)
             | Command::Settle(_)
-            | Command::Resolve { .. } => true,
+            | Command::Resolve { .. }
+            | Command::Merchant(_) => true,
             Command::Keys(_)
             | Command::Signature(_)
             | Command::Config(_)
@@ -226,7 +231,13 @@ impl CliError {
             | CheckoutError::NotPaid { .. }
             | CheckoutError::NothingLeftToRefund { .. }
             | CheckoutError::NoAlipayPaymentId { .. }
-            | CheckoutError::CustomerCodeUsed { .. } => Self::usage(error.to_string()),
+            | CheckoutError::CustomerCodeUsed { .. }
+            | CheckoutError::NoRegistrationDetails => Self::usage(error.to_string()),
+            // Alipay could not be asked: like an unreachable gateway, try again later.
+            CheckoutError::PreviousRegistrationUnknown { .. } => CliError {
+                message: error.to_string(),
+                exit: payment_cmd::EXIT_UNRESOLVED,
+            },
         }
     }
 
@@ -426,6 +437,7 @@ pub fn run() -> ExitCode {
         Command::Journal(command) => journal_cmd::run(command, cli.config.as_deref()),
         Command::Admin(command) => admin_cmd::run(command, cli.config.as_deref()),
         Command::Reconcile(command) => reconcile_cmd::run(command, cli.config.as_deref()),
+        Command::Merchant(command) => merchant_cmd::run(command, cli.config.as_deref()),
         Command::Resolve { json } => payment_cmd::resolve(json, cli.config.as_deref()),
         Command::Screenshots(args) => gui_cmd::screenshots(args),
     };

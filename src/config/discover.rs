@@ -71,7 +71,7 @@ impl Config {
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 public_url: None,
             },
-            catalog: Vec::new(),
+            catalog: super::demo_catalog(Currency::USD),
             scanner: ScannerConfig {
                 device: None,
                 max_key_gap: Duration::from_millis(DEFAULT_SCANNER_MAX_KEY_GAP_MS),
@@ -81,6 +81,7 @@ impl Config {
                 kiosk: false,
             },
             reconciliation: None,
+            registration: Some(super::RegistrationConfig::demo()),
         }
     }
 

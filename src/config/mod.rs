@@ -22,9 +22,11 @@
 //! * `validate`: the `Validator`, raw values to a checked [`Config`];
 //! * `discover`: the defaults, and where the file is looked for.
 
+mod demo;
 mod discover;
 mod parse;
 mod raw;
+mod registration;
 mod validate;
 
 #[cfg(test)]
@@ -37,6 +39,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use url::Url;
+
+pub use demo::demo_catalog;
+pub use registration::{Contact, ContactKind, PostalAddress, RegistrationConfig};
 
 use crate::locale::Locale;
 use crate::money::{Currency, Money};
@@ -433,6 +438,9 @@ pub struct Config {
     /// `[reconciliation]`: where Alipay's daily reports are fetched from; `None` without
     /// the table (nothing is fetched over SFTP).
     pub reconciliation: Option<ReconciliationConfig>,
+    /// `[registration]`: what Alipay's merchant registration needs; `None` when the file
+    /// has none (the defaults carry the demo café's).
+    pub registration: Option<RegistrationConfig>,
 }
 
 /// One `[[catalog]]` entry: something the store sells at a fixed price.

@@ -130,12 +130,20 @@ mod tests {
         let fixture = Fixture::new();
         let config = fixture.load("# nothing set\n").unwrap();
         assert_eq!(config.source, ConfigSource::File(fixture.config_path()));
+        // A file's own catalog and registration replace the demo café's, even when it
+        // has none.
+        assert!(config.catalog.is_empty());
+        assert_eq!(config.registration, None);
+        let defaults = Config::defaults();
+        assert!(!defaults.catalog.is_empty() && defaults.registration.is_some());
         assert_eq!(
             Config {
                 source: ConfigSource::Defaults,
+                catalog: defaults.catalog.clone(),
+                registration: defaults.registration.clone(),
                 ..config
             },
-            Config::defaults()
+            defaults
         );
     }
 

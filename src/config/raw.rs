@@ -30,6 +30,8 @@ pub(super) struct RawConfig {
     pub(super) catalog: Vec<RawCatalogItem>,
     #[serde(default)]
     pub(super) scanner: RawScanner,
+    /// `None` when the file has no `[registration]` table.
+    pub(super) registration: Option<super::registration::RawRegistration>,
     /// `None` when the file has no `[reconciliation]` table: the terminal then fetches no
     /// reports over SFTP.
     pub(super) reconciliation: Option<RawReconciliation>,

@@ -42,7 +42,7 @@ pub(super) struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn invalid(&self, key: &str, problem: impl Into<String>) -> ConfigError {
+    pub(super) fn invalid(&self, key: &str, problem: impl Into<String>) -> ConfigError {
         ConfigError::new(
             self.origin,
             Some(key.to_owned()),
@@ -197,6 +197,7 @@ impl Validator<'_> {
             .reconciliation
             .map(|raw| self.reconciliation(raw))
             .transpose()?;
+        let registration = self.registration(raw.registration, &merchant.name)?;
         Ok(Config {
             source: self.origin.clone(),
             alipay,
@@ -209,6 +210,7 @@ impl Validator<'_> {
             catalog,
             scanner,
             reconciliation,
+            registration,
         })
     }
 
@@ -1423,7 +1425,9 @@ price = 250
             .load("[[catalog]]\nname = \"Coffee\"\nprice = \"3.5\"\n")
             .unwrap();
         assert_eq!(usd.catalog[0].price.minor(), 350);
-        assert!(Config::defaults().catalog.is_empty());
+        // Without a file the demo cafe sells its demo items; a file has its own (or none).
+        assert!(!Config::defaults().catalog.is_empty());
+        assert!(fixture.load("").unwrap().catalog.is_empty());
     }
 
     #[test]

@@ -207,6 +207,7 @@ fn notice_of(notice: SaleNotice) -> Notice {
         SaleNotice::CodeNeedsAmount => Notice::CodeNeedsAmount,
         SaleNotice::CodeUsed => Notice::CodeUsed,
         SaleNotice::ScannerProblem => Notice::ScannerProblem,
+        SaleNotice::NotRegistered => Notice::NotRegistered,
     }
 }
 

@@ -18,11 +18,11 @@ use time::Date;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::admin::ManagerApproval;
-use crate::checkout::{CheckoutEvent, ManualOutcome, PaymentIntent};
+use crate::checkout::{CheckoutEvent, ManualOutcome, PaymentIntent, StatusAnswer};
 use crate::gui::controllers::sale::ChargeRequest;
 use crate::journal::{
     Actor, CurrencyTotals, EventRecord, JournalError, PaymentFilter, PaymentRecord, PaymentState,
-    Reader, RefundRecord,
+    Reader, RefundRecord, RegistrationRecord,
 };
 use crate::money::{MinorTotal, Money};
 use crate::reconcile::ReconcileError;
@@ -161,6 +161,9 @@ pub enum EngineEvent {
     PaymentChanged { payment_request_id: String },
     /// A refund changed state.
     RefundChanged,
+    /// A merchant registration's outcome or review changed (the manager's Registration
+    /// panel re-reads it).
+    RegistrationChanged,
     /// Events were missed (the screens fell behind): read the state afresh.
     Resync,
 }
@@ -177,6 +180,7 @@ impl EngineEvent {
             } => EngineEvent::PaymentChanged { payment_request_id },
             CheckoutEvent::RefundState { .. } => EngineEvent::RefundChanged,
             CheckoutEvent::PaymentStarted { .. } => return None,
+            CheckoutEvent::RegistrationUpdated { .. } => EngineEvent::RegistrationChanged,
         })
     }
 }
@@ -264,6 +268,12 @@ pub trait EngineHandle {
         approval: Arc<ManagerApproval>,
         done: Reply<Result<Accepted, AcceptRefused>>,
     );
+    /// The journal's registration of this merchant and store: the newest accepted one, or
+    /// else the newest (the manager's Registration panel); `None` before any.
+    fn registration(&self, done: Reply<Answer<Option<RegistrationRecord>>>);
+    /// "Check now": asks Alipay how the review stands (`inquiryRegistrationStatus`),
+    /// journals it, and answers with the journal's record; `Err` when Alipay could not say.
+    fn check_registration(&self, done: Reply<Answer<Option<RegistrationRecord>>>);
     /// Whether a task of the engine works on this payment right now.
     fn is_driven(&self, payment_request_id: &str) -> bool;
     /// See [`EngineFacts`].
@@ -576,6 +586,15 @@ impl EngineHandle for TerminalHandle {
         );
     }
 
+    fn registration(&self, done: Reply<Answer<Option<RegistrationRecord>>>) {
+        let merchant = self.terminal.config.merchant.reference_merchant_id.clone();
+        let store = self.terminal.config.store.reference_store_id.clone();
+        self.read(
+            move |reader| reader.current_registration(&merchant, &store),
+            done,
+        );
+    }
+
     fn accept_discrepancy(
         &self,
         id: i64,
@@ -600,6 +619,25 @@ impl EngineHandle for TerminalHandle {
                     Err(error) => Err(AcceptRefused::Other(format!(
                         "the acceptance stopped: {error}"
                     ))),
+                }
+            },
+            done,
+        );
+    }
+
+    fn check_registration(&self, done: Reply<Answer<Option<RegistrationRecord>>>) {
+        let checkout = self.terminal.checkout.clone();
+        self.run(
+            async move {
+                let report = checkout
+                    .check_registration()
+                    .await
+                    .map_err(|error| error.to_string())?;
+                match report.answer {
+                    StatusAnswer::Review(_) => Ok(report.record),
+                    StatusAnswer::NotRegistered => Ok(None),
+                    StatusAnswer::Refused { code, message } => Err(format!("{code}: {message}")),
+                    StatusAnswer::Unknown { reason } => Err(reason),
                 }
             },
             done,

@@ -169,6 +169,10 @@ pub(super) fn wire(shared: &Rc<Shared>, manager: &Manager<'_>) {
     on!(on_settle_confirm, |shared| shared.manager.settle_confirm());
     on!(on_settle_back, |shared| shared.manager.settle.back());
     on!(on_resolve_now, |shared| shared.manager.resolve_now());
+    on!(on_check_registration, |shared| shared
+        .manager
+        .registration
+        .check_now());
     on!(on_totals_day, |shared, delta| shared
         .manager
         .totals
@@ -424,6 +428,7 @@ pub(super) fn push(shared: &Shared) {
     if let Some(settings) = marks.settings.clone() {
         manager.set_settings(settings);
     }
+    super::registration_adapter::push(&manager, &controller.registration);
 }
 
 /// The Reconciliation tab: the day's books as rows, the acceptance under way, the notice.

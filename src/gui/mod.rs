@@ -39,6 +39,7 @@ pub mod manager_rows;
 mod payment_adapter;
 mod pin_adapter;
 pub mod qr;
+mod registration_adapter;
 pub mod result_screen;
 pub mod screenshots;
 mod status_adapter;
@@ -355,7 +356,9 @@ impl Shared {
             EngineEvent::PaymentChanged { .. } | EngineEvent::Resync => {
                 status_adapter::refresh_unresolved(self)
             }
-            EngineEvent::CodeReady { .. } | EngineEvent::RefundChanged => {}
+            EngineEvent::CodeReady { .. }
+            | EngineEvent::RefundChanged
+            | EngineEvent::RegistrationChanged => {}
         }
         self.payment.on_event(event);
         self.manager.on_event(event);
@@ -628,6 +631,7 @@ fn listen(shared: &Rc<Shared>) {
     push_on_change!(shared.manager.settle, manager_adapter::push);
     push_on_change!(shared.manager.totals, manager_adapter::push);
     push_on_change!(shared.manager.reconciliation, manager_adapter::push);
+    push_on_change!(shared.manager.registration, manager_adapter::push);
     let weak = Rc::downgrade(shared);
     shared.payment.on_news(move |news| {
         if let Some(shared) = weak.upgrade() {
@@ -661,4 +665,31 @@ fn connect(shared: &Rc<Shared>, terminal: Arc<Terminal>, runtime: tokio::runtime
     }));
     status_adapter::connected(shared, handle.as_ref());
     manager_adapter::connected(shared, handle.as_ref());
+    warn_if_not_registered(shared, handle.as_ref());
+}
+
+/// The mode check: with a real gateway, a store no wallet has approved may have its
+/// payments refused, so the cashier is told once, at start (the sandbox takes payments
+/// whatever the registration says, so it says nothing there).
+fn warn_if_not_registered(shared: &Rc<Shared>, engine: &dyn EngineHandle) {
+    if engine.facts().sandbox {
+        return;
+    }
+    let weak = Rc::downgrade(shared);
+    engine.registration(Box::new(move |answer| {
+        let Some(shared) = weak.upgrade() else { return };
+        let approved = match answer {
+            Ok(record) => record.is_some_and(|r| r.any_wallet_approved()),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the registration for the start-up check");
+                return;
+            }
+        };
+        if !approved {
+            tracing::warn!(
+                "no wallet has approved this store's registration; run `alipay-pos merchant status` (or `merchant register`)"
+            );
+            shared.sale.set_notice(SaleNotice::NotRegistered, "");
+        }
+    }));
 }

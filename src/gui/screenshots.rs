@@ -26,7 +26,8 @@ use crate::config::{CatalogItem, Config};
 use crate::journal::{
     Actor, CurrencyTotals, DiscrepancyKind, DiscrepancyRecord, DiscrepancyResolution, EntityRef,
     EventKind, EventRecord, ImportedFile, ListedType, PaymentLocalId, PaymentRecord, PaymentState,
-    RefundLocalId, RefundRecord, RefundState, ReportKind, SettlementBatch, SignedTotal,
+    RefundLocalId, RefundRecord, RefundState, RegistrationOutcome, RegistrationRecord, ReportKind,
+    ReviewStatus, SettlementBatch, SignedTotal, WalletRecord, WalletVerdict,
 };
 use crate::locale::Locale;
 use crate::money::MinorTotal;
@@ -50,30 +51,10 @@ impl Platform for Offscreen {
     }
 }
 
-/// The catalog of the pictures (and of a config without `[[catalog]]`).
+/// The catalog of the pictures: the demo café's, which a terminal without a config file
+/// offers too.
 pub fn demo_catalog(currency: Currency) -> Vec<CatalogItem> {
-    [
-        ("Flat white", "澳白咖啡", "4.50"),
-        ("Green tea", "绿茶", "3.20"),
-        ("Croissant", "牛角包", "3.80"),
-        ("Cheesecake", "芝士蛋糕", "5.60"),
-        ("Orange juice", "橙汁", "4.00"),
-        ("Sandwich", "三明治", "7.90"),
-    ]
-    .into_iter()
-    .filter_map(|(name, name_zh, price)| {
-        let price = if currency.exponent() == 0 {
-            price.split('.').next().unwrap_or(price).to_string()
-        } else {
-            price.to_string()
-        };
-        Some(CatalogItem {
-            name: name.to_string(),
-            name_zh: Some(name_zh.to_string()),
-            price: Money::parse(&price, currency).ok()?,
-        })
-    })
-    .collect()
+    crate::config::demo_catalog(currency)
 }
 
 fn demo_config() -> Config {
@@ -162,6 +143,8 @@ enum Scene {
     ManagerReconciliation,
     ManagerReconciliationAccept,
     ManagerSettings,
+    /// Settings with a store one wallet approved and another rejected.
+    ManagerRegistration,
 }
 
 impl Scene {
@@ -190,6 +173,7 @@ impl Scene {
             Scene::ManagerReconciliation => "manager-reconciliation",
             Scene::ManagerReconciliationAccept => "manager-reconciliation-accept",
             Scene::ManagerSettings => "manager-settings",
+            Scene::ManagerRegistration => "manager-registration",
         }
     }
 }
@@ -220,6 +204,7 @@ fn scenes(kiosk: bool) -> Vec<Scene> {
             Scene::ManagerReconciliation,
             Scene::ManagerReconciliationAccept,
             Scene::ManagerSettings,
+            Scene::ManagerRegistration,
         ]
     }
 }
@@ -280,7 +265,8 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
         | Scene::ManagerTotals
         | Scene::ManagerReconciliation
         | Scene::ManagerReconciliationAccept
-        | Scene::ManagerSettings => (manager_scene(app, controller, currency, scene), None),
+        | Scene::ManagerSettings
+        | Scene::ManagerRegistration => (manager_scene(app, controller, currency, scene), None),
         Scene::Cashier => (Screen::Cashier, None),
         Scene::CashierScanned => {
             // Scanned before the amount: the code waits for it (the real path).
@@ -598,7 +584,7 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
         Scene::ManagerUnresolved => Tab::Unresolved,
         Scene::ManagerTotals => Tab::Totals,
         Scene::ManagerReconciliation | Scene::ManagerReconciliationAccept => Tab::Reconciliation,
-        Scene::ManagerSettings => Tab::Settings,
+        Scene::ManagerSettings | Scene::ManagerRegistration => Tab::Settings,
         _ => Tab::Transactions,
     });
     let accepting = scene == Scene::ManagerReconciliationAccept;
@@ -607,6 +593,9 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
         Some(demo_day_report(currency)),
         accepting.then_some(1),
     );
+    screen
+        .registration
+        .show(Some(demo_registration(scene == Scene::ManagerRegistration)));
     shared.pin.show_demo(
         if scene == Scene::Pin { 3 } else { 0 },
         if scene == Scene::PinLocked {
@@ -768,6 +757,46 @@ fn demo_day_report(currency: Currency) -> DayReport {
             },
             gross_minor: net.saturating_add(fee),
         }],
+    }
+}
+
+/// The demo café's registration: approved by AlipayCN; with `rejected`, a second wallet
+/// rejected it with a reason.
+fn demo_registration(rejected: bool) -> RegistrationRecord {
+    let at = demo_time() - time::Duration::days(2);
+    let wallet = |name: &str, verdict, reasons: Option<&str>| WalletRecord {
+        wallet: name.into(),
+        verdict,
+        verdict_text: None,
+        reject_reasons: reasons.map(str::to_owned),
+        updated_at: at,
+    };
+    let mut wallets = vec![wallet("AlipayCN", WalletVerdict::Approved, None)];
+    if rejected {
+        wallets.push(wallet(
+            "AlipayHK",
+            WalletVerdict::Rejected,
+            Some("The store address could not be verified; give the full street address."),
+        ));
+    }
+    RegistrationRecord {
+        id: 1,
+        registration_request_id: "G-1795269909-T01-8K2M4Q7RTV3X".into(),
+        reference_merchant_id: "M0001".into(),
+        reference_store_id: "S0001".into(),
+        body_sha256: "0".repeat(64),
+        created_at: at,
+        sends: 1,
+        outcome: Some(RegistrationOutcome::Accepted),
+        result_code: Some("SUCCESS".into()),
+        result_message: None,
+        answered_at: Some(at),
+        status: Some(ReviewStatus::Completed),
+        status_text: None,
+        status_reasons: None,
+        checked_at: Some(demo_time() - time::Duration::minutes(12)),
+        wallets,
+        updated_at: at,
     }
 }
 

@@ -38,6 +38,7 @@ mod payments;
 mod reader;
 mod reconciliation;
 mod refunds;
+mod registrations;
 mod report;
 mod requests;
 mod schema;
@@ -64,6 +65,10 @@ pub use reconciliation::{
     ReportImport, ReportKind, SettlementBatch,
 };
 pub use refunds::{NewRefund, RefundRecord, RefundRef, RefundUpdate};
+pub use registrations::{
+    NewRegistration, NotificationReceipt, RegistrationOutcome, RegistrationRecord, ReviewStatus,
+    ReviewUpdate, WalletRecord, WalletUpdate, WalletVerdict,
+};
 pub use report::{CurrencyTotals, ProductTotals, SignedTotal};
 pub use requests::{CallKind, RequestIntent, RequestOutcome, RequestRecord};
 pub use state::{

@@ -156,6 +156,42 @@ impl Reader {
         read_identity(&self.conn)
     }
 
+    /// The newest registration of this merchant and store, whatever its outcome (the
+    /// manager's Registration panel and `merchant status` show it).
+    pub fn latest_registration(
+        &self,
+        merchant: &str,
+        store: &str,
+    ) -> Result<Option<super::RegistrationRecord>, JournalError> {
+        super::registrations::latest_for(&self.conn, merchant, store)
+    }
+
+    /// The newest registration of this merchant and store that Alipay accepted: the one
+    /// whose review is the store's status.
+    pub fn latest_accepted_registration(
+        &self,
+        merchant: &str,
+        store: &str,
+    ) -> Result<Option<super::RegistrationRecord>, JournalError> {
+        super::registrations::latest_accepted_for(&self.conn, merchant, store)
+    }
+
+    /// The registration whose review is the store's status: the newest accepted one, or
+    /// else the newest of any outcome. What the Registration panel shows.
+    pub fn current_registration(
+        &self,
+        merchant: &str,
+        store: &str,
+    ) -> Result<Option<super::RegistrationRecord>, JournalError> {
+        super::registrations::current_for(&self.conn, merchant, store)
+    }
+
+    /// Verified registration notifications: how many distinct ones, and how many arrivals
+    /// (a resend or a replay is counted, never applied twice).
+    pub fn registration_notification_counts(&self) -> Result<(u64, u64), JournalError> {
+        super::registrations::notification_counts(&self.conn)
+    }
+
     /// One payment by either id a person may have: our `paymentRequestId` or Alipay's
     /// `paymentId`.
     pub fn find_payment(&self, id: &str) -> Result<Option<PaymentRecord>, JournalError> {

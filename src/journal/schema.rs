@@ -29,7 +29,13 @@ pub(crate) const APPLICATION_ID: i64 = 0x4150_4F53;
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The ordered schema migrations; the schema version is the number applied.
-pub(crate) const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    MIGRATION_1,
+    MIGRATION_2,
+    MIGRATION_3,
+    MIGRATION_4,
+    MIGRATION_REGISTRATIONS,
+];
 
 /// The version a fully migrated file has.
 pub(crate) fn latest_version() -> i64 {
@@ -376,6 +382,91 @@ BEGIN
 END;
 "#;
 
+/// Version 5: merchant and store registration (`registration`, its inquiries and
+/// notifications).
+///
+/// - `registrations`: one row per `registrationRequestId`, written (and committed) before
+///   the request leaves, with the SHA-256 of the exact body, so a resend after an unknown
+///   outcome can prove it is the identical request. `outcome` is what the answer to the
+///   request itself said (accepted, refused with its code, or unknown); `status` is the last
+///   known review state (pending, completed), `checked_at` when it was last learned (an
+///   inquiry or a notification). A refused or unanswered registration keeps no status.
+/// - `registration_wallets`: the last known verdict per wallet of one registration
+///   (approved, rejected with the reasons, pending while the wallet has not decided).
+/// - `registration_notifications`: every verified `notifyRegistrationStatus`, once: the
+///   digest of the body is the key, so a resent (or replayed) notification only counts up
+///   `times_received`.
+/// - Rows are never deleted: they are the merchant's record of what was sent to Alipay.
+const MIGRATION_REGISTRATIONS: &str = r#"
+CREATE TABLE registrations (
+    id                      INTEGER PRIMARY KEY,
+    registration_request_id TEXT    NOT NULL UNIQUE
+        CHECK (length(registration_request_id) BETWEEN 1 AND 64
+               AND registration_request_id NOT GLOB '*[^A-Za-z0-9_-]*'),
+    reference_merchant_id   TEXT    NOT NULL
+        CHECK (length(reference_merchant_id) BETWEEN 1 AND 64),
+    reference_store_id      TEXT    NOT NULL
+        CHECK (length(reference_store_id) BETWEEN 1 AND 32),
+    body_sha256             TEXT    NOT NULL
+        CHECK (length(body_sha256) = 64 AND body_sha256 NOT GLOB '*[^0-9a-f]*'),
+    created_at              TEXT    NOT NULL,
+    sends                   INTEGER NOT NULL DEFAULT 0 CHECK (sends >= 0),
+    outcome                 TEXT    CHECK (outcome IN ('accepted', 'refused', 'unknown', 'lost')),
+    result_code             TEXT,
+    result_message          TEXT,
+    answered_at             TEXT,
+    status                  TEXT    CHECK (status IN ('pending', 'completed', 'other')),
+    status_text             TEXT,
+    status_reasons          TEXT,
+    checked_at              TEXT,
+    updated_at              TEXT    NOT NULL,
+    CHECK ((outcome IS NULL) = (answered_at IS NULL)),
+    CHECK (status IS NULL OR outcome = 'accepted'),
+    CHECK ((status IS NULL) = (checked_at IS NULL))
+);
+CREATE INDEX registrations_by_merchant ON registrations (reference_merchant_id, id);
+
+CREATE TABLE registration_wallets (
+    registration   INTEGER NOT NULL REFERENCES registrations (id) ON DELETE RESTRICT,
+    wallet         TEXT    NOT NULL CHECK (length(wallet) BETWEEN 1 AND 64),
+    verdict        TEXT    NOT NULL CHECK (verdict IN ('approved', 'rejected', 'pending', 'other')),
+    verdict_text   TEXT,
+    reject_reasons TEXT,
+    updated_at     TEXT    NOT NULL,
+    PRIMARY KEY (registration, wallet)
+);
+
+CREATE TABLE registration_notifications (
+    id                      INTEGER PRIMARY KEY,
+    body_sha256             TEXT    NOT NULL UNIQUE
+        CHECK (length(body_sha256) = 64 AND body_sha256 NOT GLOB '*[^0-9a-f]*'),
+    registration_request_id TEXT    NOT NULL CHECK (length(registration_request_id) BETWEEN 1 AND 64),
+    registration            INTEGER REFERENCES registrations (id) ON DELETE RESTRICT,
+    received_at             TEXT    NOT NULL,
+    last_received_at        TEXT    NOT NULL,
+    times_received          INTEGER NOT NULL DEFAULT 1 CHECK (times_received >= 1),
+    summary                 TEXT    NOT NULL
+);
+
+CREATE TRIGGER registrations_no_delete BEFORE DELETE ON registrations
+BEGIN
+    SELECT RAISE(ABORT, 'journal registrations are never deleted');
+END;
+CREATE TRIGGER registrations_body_fixed BEFORE UPDATE OF registration_request_id, body_sha256,
+    reference_merchant_id, reference_store_id ON registrations
+WHEN NEW.registration_request_id IS NOT OLD.registration_request_id
+  OR NEW.body_sha256 IS NOT OLD.body_sha256
+  OR NEW.reference_merchant_id IS NOT OLD.reference_merchant_id
+  OR NEW.reference_store_id IS NOT OLD.reference_store_id
+BEGIN
+    SELECT RAISE(ABORT, 'a journaled registration request never changes; a different request needs a new registrationRequestId');
+END;
+CREATE TRIGGER registration_notifications_no_delete BEFORE DELETE ON registration_notifications
+BEGIN
+    SELECT RAISE(ABORT, 'journal notifications are never deleted');
+END;
+"#;
+
 /// The triggers [`super::Journal::check`] expects; a missing one means the file's protections
 /// were removed.
 pub(crate) const PROTECTIVE_TRIGGERS: &[&str] = &[
@@ -398,6 +489,9 @@ pub(crate) const PROTECTIVE_TRIGGERS: &[&str] = &[
     "report_matches_no_delete",
     "discrepancies_no_delete",
     "discrepancies_resolved_once",
+    "registrations_no_delete",
+    "registrations_body_fixed",
+    "registration_notifications_no_delete",
 ];
 
 /// Opens `path` with the journal's settings and brings its schema up to date.

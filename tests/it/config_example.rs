@@ -66,6 +66,32 @@ const ALL_KEYS: &[(&str, &[&str])] = &[
     ("sandbox", &["listen", "public_url"]),
     ("catalog", &["name", "name_zh", "price"]),
     (
+        "registration",
+        &[
+            "display_name",
+            "logo_url",
+            "websites",
+            "legal_name",
+            "registration_type",
+            "registration_no",
+            "business_type",
+            "contact_email",
+            "contact_phone",
+        ],
+    ),
+    (
+        "registration.merchant_address",
+        &[
+            "region", "state", "city", "address1", "address2", "zip_code",
+        ],
+    ),
+    (
+        "registration.store_address",
+        &[
+            "region", "state", "city", "address1", "address2", "zip_code",
+        ],
+    ),
+    (
         "scanner",
         &[
             "device",
@@ -112,8 +138,10 @@ fn example_settings(text: &str) -> Vec<(String, String, bool)> {
                 None => (false, line),
             };
             if let Some((key, _)) = body.split_once(" = ")
-                && !key.is_empty()
-                && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                && key.starts_with(|c: char| c.is_ascii_lowercase())
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             {
                 settings.push((table.clone(), key.to_owned(), commented));
             }
@@ -147,12 +175,19 @@ fn example_config_shows_every_key() {
 fn example_config_as_shipped_equals_the_defaults() {
     let config = Config::load(&example_path()).unwrap();
     assert_eq!(config.source, ConfigSource::File(example_path()));
+    // A file has its own catalog and registration (none, as shipped), never the demo
+    // cafe's.
+    assert!(config.catalog.is_empty());
+    assert_eq!(config.registration, None);
+    let defaults = Config::defaults();
     assert_eq!(
         Config {
             source: ConfigSource::Defaults,
+            catalog: defaults.catalog.clone(),
+            registration: defaults.registration.clone(),
             ..config
         },
-        Config::defaults()
+        defaults
     );
 }
 
@@ -164,7 +199,11 @@ fn example_config_commented_settings_are_valid() {
         .map(|line| {
             let is_setting = line.strip_prefix("# ").is_some_and(|body| {
                 body.split_once(" = ").is_some_and(|(key, _)| {
-                    !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                    // A key starts with a letter (`address1`, never `5812 = ...`).
+                    key.starts_with(|c: char| c.is_ascii_lowercase())
+                        && key
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                 })
             });
             let is_header = line.starts_with("# [") && line.ends_with(']');
@@ -210,4 +249,8 @@ fn example_config_commented_settings_are_valid() {
         sftp.password_file(),
         Some(dir.join("sftp-password").as_path())
     );
+    let registration = config.registration.unwrap();
+    assert_eq!(registration.contacts.len(), 2);
+    assert_eq!(registration.store_address.region, "US");
+    assert_eq!(registration.websites.len(), 1);
 }

@@ -219,6 +219,10 @@ fn open_applies_the_settings_and_the_schema() {
     assert!(settings.foreign_keys);
     assert_eq!(settings.user_version, schema_version());
     assert!(settings.busy_timeout_ms >= 1000);
+    assert!(
+        schema_version() >= 4,
+        "the registrations migration, at least"
+    );
 
     // WAL is a property of the file: another connection sees it too.
     let mode: String = raw(&data_dir)
@@ -2147,7 +2151,7 @@ fn a_version_1_journal_is_migrated_in_place() {
     assert!(journal.check().unwrap().is_clean());
     drop(journal);
 
-    // Opening a version-3 journal again changes nothing.
+    // Opening a migrated journal again changes nothing.
     let before = schema_snapshot(dir.path());
     let journal = Journal::open_in(dir.path()).unwrap();
     assert_eq!(schema_snapshot(dir.path()), before);

@@ -211,7 +211,9 @@ impl PaymentScreen {
                 Some(shown) => shown.id.clone(),
                 None => return,
             },
-            EngineEvent::Connectivity { .. } | EngineEvent::RefundChanged => return,
+            EngineEvent::Connectivity { .. }
+            | EngineEvent::RefundChanged
+            | EngineEvent::RegistrationChanged => return,
         };
         self.refresh(id);
     }

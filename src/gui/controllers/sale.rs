@@ -40,6 +40,9 @@ pub enum SaleNotice {
     CodeUsed,
     /// The barcode scanner cannot be used; the detail says why, in the scanner's words.
     ScannerProblem,
+    /// A real gateway, and no wallet has approved this store's registration: payments may
+    /// be refused. Said once, at start.
+    NotRegistered,
 }
 
 /// What Charge asks the engine for.

@@ -19,7 +19,7 @@ use crate::gui::engine_handle::{
 };
 use crate::journal::{
     CurrencyTotals, PaymentFilter, PaymentLocalId, PaymentRecord, PaymentState, Product,
-    RefundRecord,
+    RefundRecord, RegistrationRecord,
 };
 use crate::money::{Currency, MinorTotal, Money};
 use crate::reconcile::accept::Accepted;
@@ -64,6 +64,8 @@ pub enum Call {
         reason: String,
         manager: String,
     },
+    Registration,
+    CheckRegistration,
 }
 
 #[derive(Default)]
@@ -80,6 +82,8 @@ pub struct MockEngine {
     pub totals: RefCell<Option<Answer<Vec<CurrencyTotals>>>>,
     pub reconciliation: RefCell<Option<Answer<DayReport>>>,
     pub accept: RefCell<Option<Result<Accepted, AcceptRefused>>>,
+    pub registration: RefCell<Option<Answer<Option<RegistrationRecord>>>>,
+    pub check_registration: RefCell<Option<Answer<Option<RegistrationRecord>>>>,
     pub facts: RefCell<EngineFacts>,
     /// Whether the engine's tasks follow a payment (`is_driven`).
     pub driven: RefCell<bool>,
@@ -220,6 +224,16 @@ impl EngineHandle for MockEngine {
             manager: approval.manager().to_string(),
         });
         answer(&self.accept, done);
+    }
+
+    fn registration(&self, done: Reply<Answer<Option<RegistrationRecord>>>) {
+        self.record(Call::Registration);
+        answer(&self.registration, done);
+    }
+
+    fn check_registration(&self, done: Reply<Answer<Option<RegistrationRecord>>>) {
+        self.record(Call::CheckRegistration);
+        answer(&self.check_registration, done);
     }
 
     fn is_driven(&self, _payment_request_id: &str) -> bool {

@@ -6,6 +6,7 @@
 
 pub mod reconciliation;
 pub mod refund;
+pub mod registration;
 pub mod settle;
 pub mod totals;
 pub mod transactions;
@@ -25,6 +26,7 @@ use crate::money::Currency;
 
 use reconciliation::Reconciliation;
 use refund::Refund;
+use registration::Registration;
 use settle::{Settle, SettleForm};
 use totals::Totals;
 use transactions::Transactions;
@@ -73,6 +75,8 @@ pub struct Manager {
     pub settle: Settle,
     pub totals: Totals,
     pub reconciliation: Reconciliation,
+    /// The Settings tab's Registration panel.
+    pub registration: Registration,
     changed: Changed,
     news: Listeners<ManagerNews>,
 }
@@ -100,6 +104,7 @@ impl Manager {
                 engine.clone(),
                 Rc::new(reconciliation::alipay_today),
             ),
+            registration: Registration::new(engine.clone()),
             engine,
             nav,
             session: Rc::new(RefCell::new(Session::default())),
@@ -160,6 +165,7 @@ impl Manager {
         self.settle.reset();
         self.totals.reset();
         self.reconciliation.reset();
+        self.registration.reset();
         self.update(|session| {
             *session = Session {
                 approval: Some(approval),
@@ -192,7 +198,7 @@ impl Manager {
             Tab::Unresolved => self.transactions.load_unresolved(),
             Tab::Totals => self.totals.load(),
             Tab::Reconciliation => self.reconciliation.load(),
-            Tab::Settings => {}
+            Tab::Settings => self.registration.load(),
         }
     }
 
@@ -208,6 +214,13 @@ impl Manager {
 
     /// The engine reported a change: what the manager looks at is read again.
     pub fn on_event(&self, event: &EngineEvent) {
+        if *event == EngineEvent::RegistrationChanged
+            && self.nav.page() == Screen::Manager
+            && self.tab() == Tab::Settings
+        {
+            self.registration.load();
+            return;
+        }
         if !matches!(
             event,
             EngineEvent::PaymentChanged { .. } | EngineEvent::RefundChanged
