@@ -221,10 +221,16 @@ pub(crate) fn totals_by_day(
     ];
 
     let mut totals: BTreeMap<(Date, &'static str), CurrencyTotals> = BTreeMap::new();
-    // One read transaction, so the queries see the same moment.
-    let snapshot = conn.unchecked_transaction()?;
+    // One read transaction, so the queries see the same moment; inside the caller's
+    // transaction (a day close adds up the day while it holds the write lock) that one
+    // already does.
+    let snapshot = if conn.is_autocommit() {
+        Some(conn.unchecked_transaction()?)
+    } else {
+        None
+    };
     for (bucket, sql) in queries {
-        let mut statement = snapshot.prepare_cached(sql)?;
+        let mut statement = conn.prepare_cached(sql)?;
         let rows = statement
             .query_map(params![start, end], |row| {
                 Ok((
