@@ -66,9 +66,7 @@ pub fn run(command: DayCommand, config_path: Option<&Path>) -> CliResult {
             pin_stdin,
             json,
         } => close(date.as_deref(), pin_stdin, json, config_path),
-        DayCommand::Show { date, number, json } => {
-            show(date.as_deref(), number, json, config_path)
-        }
+        DayCommand::Show { date, number, json } => show(date.as_deref(), number, json, config_path),
         DayCommand::List { json } => list(json, config_path),
     }
 }

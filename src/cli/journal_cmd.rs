@@ -322,7 +322,9 @@ fn export_row(row: &ExportRow, zone: &str) -> [String; 20] {
         export_text(&row.description),
         export_text(&opt(&row.reason)),
         opt(&row.result_code),
-        row.resolution.map(|r| r.as_str().to_owned()).unwrap_or_default(),
+        row.resolution
+            .map(|r| r.as_str().to_owned())
+            .unwrap_or_default(),
     ]
 }
 
@@ -362,7 +364,9 @@ fn export_csv(
     let zone = crate::local_time::zone_name();
     let mut progress = 0_u64;
     let written = reader.export(from, to, |row| -> Result<(), CliError> {
-        writer.write_record(export_row(row, &zone)).map_err(csv_error)?;
+        writer
+            .write_record(export_row(row, &zone))
+            .map_err(csv_error)?;
         progress += 1;
         if progress.is_multiple_of(EXPORT_PROGRESS_EVERY) {
             eprintln!("{progress} rows written… / 已导出 {progress} 行…");
@@ -371,6 +375,8 @@ fn export_csv(
     })?;
     writer.flush()?;
     let target = output.map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
-    eprintln!("{written} rows written to {target} ({from} to {to}, times in {zone}) / 已导出 {written} 行");
+    eprintln!(
+        "{written} rows written to {target} ({from} to {to}, times in {zone}) / 已导出 {written} 行"
+    );
     Ok(ExitCode::SUCCESS)
 }

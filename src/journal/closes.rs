@@ -185,7 +185,11 @@ fn total_from(minor: u64, currency: Currency, what: &str) -> Result<MinorTotal, 
         })
 }
 
-fn read_totals(date: Date, stored: StoredTotals, what: &str) -> Result<CurrencyTotals, JournalError> {
+fn read_totals(
+    date: Date,
+    stored: StoredTotals,
+    what: &str,
+) -> Result<CurrencyTotals, JournalError> {
     let currency = Currency::from_code(&stored.currency).map_err(|_| JournalError::Unreadable {
         what: format!("{what}: currency `{}`", stored.currency),
     })?;
@@ -196,10 +200,8 @@ fn read_totals(date: Date, stored: StoredTotals, what: &str) -> Result<CurrencyT
         .into_iter()
         .map(|part| {
             Ok(ProductTotals {
-                product: Product::parse(&part.product).ok_or_else(|| {
-                    JournalError::Unreadable {
-                        what: format!("{what}: product `{}`", part.product),
-                    }
+                product: Product::parse(&part.product).ok_or_else(|| JournalError::Unreadable {
+                    what: format!("{what}: product `{}`", part.product),
                 })?,
                 paid_count: part.paid_count,
                 paid: total_from(part.paid_minor, currency, what)?,
@@ -273,9 +275,8 @@ impl RawClose {
         let unreadable = |detail: String| JournalError::Unreadable {
             what: format!("{what}: {detail}"),
         };
-        let count = |name: &str, n: i64| {
-            u64::try_from(n).map_err(|_| unreadable(format!("{name} {n}")))
-        };
+        let count =
+            |name: &str, n: i64| u64::try_from(n).map_err(|_| unreadable(format!("{name} {n}")));
         let date = Date::parse(&self.local_date, DATE_FORMAT)
             .map_err(|_| unreadable(format!("date `{}`", self.local_date)))?;
         let figures: Figures = serde_json::from_str(&self.figures)
@@ -335,8 +336,9 @@ impl RawClose {
 
 /// Every close, by number.
 pub(crate) fn list_closes(conn: &Connection) -> Result<Vec<DayClose>, JournalError> {
-    let mut statement =
-        conn.prepare_cached(&format!("SELECT {CLOSE_COLUMNS} FROM day_closes ORDER BY number"))?;
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {CLOSE_COLUMNS} FROM day_closes ORDER BY number"
+    ))?;
     let raws = statement
         .query_map([], read_raw)?
         .collect::<Result<Vec<_>, _>>()?;
@@ -345,8 +347,9 @@ pub(crate) fn list_closes(conn: &Connection) -> Result<Vec<DayClose>, JournalErr
 
 /// One message per close record that cannot be read back, for `journal check`.
 pub(crate) fn unreadable_closes(conn: &Connection) -> Result<Vec<String>, JournalError> {
-    let mut statement =
-        conn.prepare(&format!("SELECT {CLOSE_COLUMNS} FROM day_closes ORDER BY number"))?;
+    let mut statement = conn.prepare(&format!(
+        "SELECT {CLOSE_COLUMNS} FROM day_closes ORDER BY number"
+    ))?;
     let raws = statement
         .query_map([], read_raw)?
         .collect::<Result<Vec<_>, _>>()?;
@@ -357,7 +360,10 @@ pub(crate) fn unreadable_closes(conn: &Connection) -> Result<Vec<String>, Journa
 }
 
 /// The close of `date`, if it was closed.
-pub(crate) fn close_of_day(conn: &Connection, date: Date) -> Result<Option<DayClose>, JournalError> {
+pub(crate) fn close_of_day(
+    conn: &Connection,
+    date: Date,
+) -> Result<Option<DayClose>, JournalError> {
     let raw = conn
         .prepare_cached(&format!(
             "SELECT {CLOSE_COLUMNS} FROM day_closes WHERE local_date = ?1"
@@ -368,7 +374,10 @@ pub(crate) fn close_of_day(conn: &Connection, date: Date) -> Result<Option<DayCl
 }
 
 /// Close number `number`, if there is one.
-pub(crate) fn close_number(conn: &Connection, number: u64) -> Result<Option<DayClose>, JournalError> {
+pub(crate) fn close_number(
+    conn: &Connection,
+    number: u64,
+) -> Result<Option<DayClose>, JournalError> {
     let Ok(number) = i64::try_from(number) else {
         return Ok(None);
     };
@@ -518,7 +527,8 @@ impl Journal {
         };
         let open_payments: Vec<&'static str> =
             PaymentState::OPEN.iter().map(|s| s.as_str()).collect();
-        let open_refunds: Vec<&'static str> = RefundState::OPEN.iter().map(|s| s.as_str()).collect();
+        let open_refunds: Vec<&'static str> =
+            RefundState::OPEN.iter().map(|s| s.as_str()).collect();
         let unresolved_payments = open_sum(&payment_counts, &open_payments);
         let unresolved_refunds = open_sum(&refund_counts, &open_refunds);
         let figures = Figures {

@@ -137,8 +137,7 @@ impl Reader {
         to: Date,
         each: impl FnMut(&ExportRow) -> Result<(), E>,
     ) -> Result<u64, E> {
-        let span =
-            crate::local_time::day_bounds(from).start..crate::local_time::day_bounds(to).end;
+        let span = crate::local_time::day_bounds(from).start..crate::local_time::day_bounds(to).end;
         self.export_span(span, each)
     }
 

@@ -29,12 +29,8 @@ pub(crate) const APPLICATION_ID: i64 = 0x4150_4F53;
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The ordered schema migrations; the schema version is the number applied.
-pub(crate) const MIGRATIONS: &[&str] = &[
-    MIGRATION_1,
-    MIGRATION_2,
-    MIGRATION_3,
-    MIGRATION_DAY_CLOSES,
-];
+pub(crate) const MIGRATIONS: &[&str] =
+    &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_DAY_CLOSES];
 
 /// The version a fully migrated file has.
 pub(crate) fn latest_version() -> i64 {

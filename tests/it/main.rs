@@ -10,6 +10,7 @@ mod support;
 mod cli;
 mod client;
 mod config_example;
+mod day_close;
 // SIGKILLs the real binary at failpoints, so it needs a build that has them.
 #[cfg(feature = "failpoints")]
 mod crash;
