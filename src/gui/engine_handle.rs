@@ -21,8 +21,8 @@ use crate::admin::ManagerApproval;
 use crate::checkout::{CheckoutEvent, ManualOutcome, PaymentIntent};
 use crate::gui::controllers::sale::ChargeRequest;
 use crate::journal::{
-    Actor, CurrencyTotals, EventRecord, JournalError, PaymentFilter, PaymentRecord, PaymentState,
-    Reader, RefundRecord,
+    Actor, CurrencyTotals, DayClose, DayReport, EventRecord, JournalError, PaymentFilter,
+    PaymentRecord, PaymentState, Reader, RefundRecord,
 };
 use crate::money::{MinorTotal, Money};
 use crate::terminal::Terminal;
@@ -218,6 +218,11 @@ pub trait EngineHandle {
     fn count_unresolved(&self, done: Reply<Answer<usize>>);
     /// The totals of one local day, per currency.
     fn day_totals(&self, day: Date, done: Reply<Answer<Vec<CurrencyTotals>>>);
+    /// The close of one local day with what happened to it since; `None` while the day is
+    /// open.
+    fn day_report(&self, day: Date, done: Reply<Answer<Option<DayReport>>>);
+    /// Closes one local day (the Z report) in the approving manager's name.
+    fn close_day(&self, day: Date, approval: Arc<ManagerApproval>, done: Reply<Answer<DayClose>>);
     /// Whether a task of the engine works on this payment right now.
     fn is_driven(&self, payment_request_id: &str) -> bool;
     /// See [`EngineFacts`].
@@ -514,6 +519,29 @@ impl EngineHandle for TerminalHandle {
         // The day runs from local midnight to local midnight (`local_time::day_bounds`),
         // right across a daylight-saving change, like the transaction list's "today".
         self.read(move |reader| reader.daily_totals(day..=day), done);
+    }
+
+    fn day_report(&self, day: Date, done: Reply<Answer<Option<DayReport>>>) {
+        self.read(
+            move |reader| match reader.day_close_of(day)? {
+                Some(close) => reader.day_report(close).map(Some),
+                None => Ok(None),
+            },
+            done,
+        );
+    }
+
+    fn close_day(&self, day: Date, approval: Arc<ManagerApproval>, done: Reply<Answer<DayClose>>) {
+        let checkout = self.terminal.checkout.clone();
+        self.run(
+            async move {
+                checkout
+                    .close_day(day, &approval)
+                    .await
+                    .map_err(|error| error.to_string())
+            },
+            done,
+        );
     }
 
     fn is_driven(&self, payment_request_id: &str) -> bool {

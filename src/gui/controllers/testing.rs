@@ -18,8 +18,8 @@ use crate::gui::engine_handle::{
     ResolveSummary, StartRefused,
 };
 use crate::journal::{
-    CurrencyTotals, PaymentFilter, PaymentLocalId, PaymentRecord, PaymentState, Product,
-    RefundRecord,
+    CurrencyTotals, DayClose, DayReport, PaymentFilter, PaymentLocalId, PaymentRecord,
+    PaymentState, Product, RefundRecord,
 };
 use crate::money::{Currency, MinorTotal, Money};
 
@@ -54,6 +54,11 @@ pub enum Call {
     Detail(String),
     CountUnresolved,
     DayTotals(Date),
+    DayReport(Date),
+    CloseDay {
+        day: Date,
+        manager: String,
+    },
     DemoCustomer(String),
 }
 
@@ -69,6 +74,8 @@ pub struct MockEngine {
     pub detail: RefCell<Option<Answer<Option<Detail>>>>,
     pub unresolved: RefCell<Option<Answer<usize>>>,
     pub totals: RefCell<Option<Answer<Vec<CurrencyTotals>>>>,
+    pub day_report: RefCell<Option<Answer<Option<DayReport>>>>,
+    pub close_day: RefCell<Option<Answer<DayClose>>>,
     pub facts: RefCell<EngineFacts>,
     /// Whether the engine's tasks follow a payment (`is_driven`).
     pub driven: RefCell<bool>,
@@ -189,6 +196,19 @@ impl EngineHandle for MockEngine {
     fn day_totals(&self, day: Date, done: Reply<Answer<Vec<CurrencyTotals>>>) {
         self.record(Call::DayTotals(day));
         answer(&self.totals, done);
+    }
+
+    fn day_report(&self, day: Date, done: Reply<Answer<Option<DayReport>>>) {
+        self.record(Call::DayReport(day));
+        answer(&self.day_report, done);
+    }
+
+    fn close_day(&self, day: Date, approval: Arc<ManagerApproval>, done: Reply<Answer<DayClose>>) {
+        self.record(Call::CloseDay {
+            day,
+            manager: approval.manager().to_string(),
+        });
+        answer(&self.close_day, done);
     }
 
     fn is_driven(&self, _payment_request_id: &str) -> bool {
