@@ -219,7 +219,7 @@ fn open_applies_the_settings_and_the_schema() {
     assert!(settings.foreign_keys);
     assert_eq!(settings.user_version, schema_version());
     assert!(settings.busy_timeout_ms >= 1000);
-    assert_eq!(schema_version(), 3, "three migrations so far");
+    assert!(schema_version() >= 3, "at least the first three migrations");
 
     // WAL is a property of the file: another connection sees it too.
     let mode: String = raw(&data_dir)
@@ -2072,9 +2072,9 @@ fn a_version_1_journal_is_migrated_in_place() {
             error,
             JournalError::Outdated {
                 found: 1,
-                supported: 3,
+                supported,
                 ..
-            }
+            } if supported == schema_version()
         ),
         "{error:?}"
     );
@@ -2085,8 +2085,7 @@ fn a_version_1_journal_is_migrated_in_place() {
     assert_eq!(version, 1, "the reader left the file alone");
 
     let mut journal = Journal::open_in(dir.path()).unwrap();
-    assert_eq!(journal.settings().unwrap().user_version, 3);
-    assert_eq!(schema_version(), 3);
+    assert_eq!(journal.settings().unwrap().user_version, schema_version());
 
     let paid = journal.payment_by_request_id("P-paid").unwrap().unwrap();
     assert_eq!(paid.product, Product::OrderCode);
@@ -2153,7 +2152,7 @@ fn a_version_1_journal_is_migrated_in_place() {
     let before = schema_snapshot(dir.path());
     let journal = Journal::open_in(dir.path()).unwrap();
     assert_eq!(schema_snapshot(dir.path()), before);
-    assert_eq!(journal.settings().unwrap().user_version, 3);
+    assert_eq!(journal.settings().unwrap().user_version, schema_version());
     assert_eq!(
         journal.payment(paid.id).unwrap().unwrap(),
         paid,

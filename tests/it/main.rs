@@ -17,6 +17,7 @@ mod crash;
 mod engine;
 mod gui_cashier;
 mod gui_cli;
+mod gui_day_close;
 mod gui_demo_mark;
 mod gui_kiosk;
 mod gui_kiosk_manager;
