@@ -17,6 +17,7 @@ pub mod logging;
 pub mod money;
 pub mod private_fs;
 pub mod reconcile;
+pub mod request_ids;
 pub mod sandbox;
 pub mod scanner;
 pub mod terminal;

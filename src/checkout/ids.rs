@@ -22,26 +22,12 @@ fn random_suffix(len: usize) -> Result<String, IdError> {
         .collect())
 }
 
-/// Keeps the terminal id to the characters AMS ids allow, and short enough that the whole id
-/// stays within 64 characters.
-fn clean_terminal(terminal_id: &str) -> String {
-    let cleaned: String = terminal_id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .take(16)
-        .collect();
-    if cleaned.is_empty() {
-        "T".to_string()
-    } else {
-        cleaned
-    }
-}
-
-/// `<prefix>-<unix seconds>-<terminal>-<random>`, at most 64 characters.
+/// `<prefix>-<unix seconds>-<terminal tag>-<random>` ([`crate::request_ids`]), at most 64
+/// characters.
 fn new_id(prefix: &str, terminal_id: &str, unix_seconds: i64) -> Result<String, IdError> {
     Ok(format!(
         "{prefix}-{unix_seconds}-{}-{}",
-        clean_terminal(terminal_id),
+        crate::request_ids::terminal_tag(terminal_id),
         random_suffix(12)?
     ))
 }

@@ -18,7 +18,7 @@ use super::journal_cmd::{open_reader, parse_day, totals_json};
 use super::payment_cmd::{runtime, start_terminal};
 use super::{CliError, CliResult};
 use crate::config::Config;
-use crate::journal::{DayClose, DayReport, LaterEvent};
+use crate::journal::{DayClose, DayCloseReport, LaterEvent};
 use crate::local_time::format_local;
 
 #[derive(Debug, Subcommand)]
@@ -260,7 +260,7 @@ fn later_event_json(later: &LaterEvent) -> Value {
     })
 }
 
-fn report_json(report: &DayReport) -> Value {
+fn report_json(report: &DayCloseReport) -> Value {
     json!({
         "close": close_json(&report.close),
         "totalsNow": report.totals_now.iter().map(totals_json).collect::<Vec<_>>(),
@@ -348,7 +348,7 @@ fn close_text(close: &DayClose) -> String {
     out
 }
 
-fn report_text(report: &DayReport) -> String {
+fn report_text(report: &DayCloseReport) -> String {
     let mut out = close_text(&report.close);
     if report.later_events.is_empty() {
         out.push_str("nothing happened to this day after the close / 日结后无变动\n");

@@ -25,6 +25,7 @@ mod gui_cmd;
 mod journal_cmd;
 mod keys_cmd;
 mod payment_cmd;
+mod reconcile_cmd;
 mod sandbox_cmd;
 mod settle_cmd;
 mod signature_cmd;
@@ -115,7 +116,8 @@ enum Command {
     /// Check the configuration and show what the terminal will use.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
-    /// Run the Alipay sandbox (a simulator of Alipay's side) as a server.
+    /// Run the Alipay sandbox (a simulator of Alipay's side) as a server, or publish its
+    /// reconciliation reports (`sandbox reports`).
     Sandbox(sandbox_cmd::SandboxArgs),
     /// Take one Order Code payment: show the QR code, wait for the final state.
     ///
@@ -151,6 +153,9 @@ enum Command {
     /// Manager settings: the managers' PINs.
     #[command(subcommand)]
     Admin(admin_cmd::AdminCommand),
+    /// Reconcile the journal against Alipay's transaction and settlement reports.
+    #[command(subcommand)]
+    Reconcile(reconcile_cmd::ReconcileCommand),
     /// Run the resolver once over every open payment and refund, and report what it settled.
     ///
     /// An order code left on screen by a terminal that stopped is inquired, then cancelled
@@ -184,6 +189,7 @@ impl Command {
             | Command::Journal(_)
             | Command::Day(_)
             | Command::Admin(_)
+            | Command::Reconcile(_)
             | Command::Screenshots(_) => false,
         }
     }
@@ -418,7 +424,7 @@ pub fn run() -> ExitCode {
         Command::Keys(command) => keys_cmd::run(command),
         Command::Signature(command) => signature_cmd::run(command),
         Command::Config(command) => config_cmd::run(command, cli.config.as_deref()),
-        Command::Sandbox(args) => sandbox_cmd::run(args),
+        Command::Sandbox(args) => sandbox_cmd::run(args, cli.config.as_deref()),
         Command::Pay(args) => payment_cmd::pay(args, cli.config.as_deref()),
         Command::Status { id, json } => payment_cmd::status(&id, json, cli.config.as_deref()),
         Command::Cancel { id, json } => payment_cmd::cancel(&id, json, cli.config.as_deref()),
@@ -427,6 +433,7 @@ pub fn run() -> ExitCode {
         Command::Journal(command) => journal_cmd::run(command, cli.config.as_deref()),
         Command::Day(command) => day_cmd::run(command, cli.config.as_deref()),
         Command::Admin(command) => admin_cmd::run(command, cli.config.as_deref()),
+        Command::Reconcile(command) => reconcile_cmd::run(command, cli.config.as_deref()),
         Command::Resolve { json } => payment_cmd::resolve(json, cli.config.as_deref()),
         Command::Screenshots(args) => gui_cmd::screenshots(args),
     };

@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, Subcommand, ValueEnum};
 use url::Url;
 
 use super::{CliError, CliResult};
 use crate::sandbox::faults::FaultSettings;
 use crate::sandbox::options::{self, ClientRegistration, SandboxOptions};
+use crate::sandbox::reports::{self, DEFAULT_FEE_RATE_BPS, EmptyDay};
 
 const AFTER_LONG_HELP: &str = "\
 Runs the Alipay sandbox: a simulator of Alipay's side of the in-store AMS API (pay, \
@@ -40,18 +41,32 @@ Control endpoint (loopback peers only, with `Authorization: Bearer TOKEN` where 
 the contents of DIR/control.token, 0600, new at every start, also with --ephemeral; PUT \
 and POST need `Content-Type: application/json`): GET/PUT/DELETE /sandbox/control/faults, \
 POST /sandbox/control/payments/{paymentId}/pay, GET /sandbox/control/ledger, \
-GET/POST /sandbox/control/clock ({\"advance_secs\": N}).";
+GET/POST /sandbox/control/clock ({\"advance_secs\": N}), \
+POST /sandbox/control/reports?date=YYYYMMDD.
+
+Reconciliation reports (Alipay's SFTP files: transactionItems, settlementItems, \
+settlementSummary) are written under DIR/sftp/v1/settlements/<customerId>/<date>/ once each \
+Alipay day (GMT+8) has passed its 23:59:59 cut-off on the sandbox clock, and on demand with \
+the control endpoint or `alipay-pos sandbox reports --date YYYYMMDD --dir DIR`.";
 
 #[derive(Debug, Args)]
-#[command(after_long_help = AFTER_LONG_HELP)]
+#[command(
+    after_long_help = AFTER_LONG_HELP,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct SandboxArgs {
+    /// Boxed: the server's flags already make `SandboxArgs` the largest command.
+    #[command(subcommand)]
+    command: Option<Box<SandboxCommand>>,
+
     /// Address to listen on (port 0 picks a free one). A non-loopback address needs --allow-lan.
     #[arg(long, value_name = "ADDR", default_value = options::DEFAULT_LISTEN)]
     listen: SocketAddr,
 
     /// Folder for the simulator's key pair and ledger (created if missing).
-    #[arg(long, value_name = "DIR")]
-    data_dir: PathBuf,
+    #[arg(long, value_name = "DIR", required = true)]
+    data_dir: Option<PathBuf>,
 
     /// A merchant allowed to call: CLIENT_ID=PATH of its public key (PEM or one-line base64).
     /// If no file exists at PATH, the text after `=` is read as the one-line base64 key itself.
@@ -137,6 +152,68 @@ pub struct SandboxArgs {
     /// Apply the fault flags to this client id only (default: to every client).
     #[arg(long, value_name = "CLIENT_ID")]
     fault_client: Option<String>,
+
+    /// Alipay's fee on every settled transaction, in basis points (60 = 0.60 %), rounded
+    /// half away from zero per row in minor units; shown in the settlement reports.
+    #[arg(long, value_name = "BPS", default_value_t = DEFAULT_FEE_RATE_BPS)]
+    fee_rate_bps: u32,
+
+    /// What a day without transactions publishes: `file` (a transactionItems file with the
+    /// header and <END> only) or `none` (no file).
+    #[arg(long, value_name = "WHAT", value_enum, default_value_t = EmptyDays::File)]
+    empty_days: EmptyDays,
+}
+
+/// `--empty-days`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EmptyDays {
+    File,
+    None,
+}
+
+impl From<EmptyDays> for EmptyDay {
+    fn from(value: EmptyDays) -> Self {
+        match value {
+            EmptyDays::File => EmptyDay::EmptyFile,
+            EmptyDays::None => EmptyDay::NoFile,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum SandboxCommand {
+    /// Publish one Alipay day's reconciliation reports from a sandbox's ledger (running or
+    /// not) and print the files written.
+    ///
+    /// Writes DIR/sftp/v1/settlements/<customerId>/<date>/transactionItems_<date>_000.csv
+    /// and, in the folder of the next day (settlement T+1), per currency
+    /// settlementItems_<currency>_<batchId>_000.csv and
+    /// settlementSummary_<currency>_<batchId>_000.csv.
+    /// The day must have passed its cut-off (23:59:59 GMT+8) on this computer's clock.
+    /// Exit status 0 written, 1 a bad date, a day not over or no ledger in DIR, 4 the files
+    /// cannot be written.
+    Reports(ReportsArgs),
+}
+
+#[derive(Debug, Args)]
+struct ReportsArgs {
+    /// The Alipay day (GMT+8), written YYYYMMDD.
+    #[arg(long, value_name = "YYYYMMDD")]
+    date: String,
+
+    /// The sandbox's data folder (the one holding sandbox.sqlite) [default: the configured
+    /// terminal's DATA_DIR/sandbox, its embedded sandbox].
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    /// The fee rate in basis points [default: the one the sandbox last started with].
+    #[arg(long, value_name = "BPS")]
+    fee_rate_bps: Option<u32>,
+
+    /// `file` or `none` for a day without transactions [default: what the sandbox last
+    /// started with].
+    #[arg(long, value_name = "WHAT", value_enum)]
+    empty_days: Option<EmptyDays>,
 }
 
 impl SandboxArgs {
@@ -160,7 +237,12 @@ impl SandboxArgs {
     }
 
     fn options(&self) -> Result<SandboxOptions, CliError> {
-        let mut o = SandboxOptions::new(&self.data_dir);
+        let Some(data_dir) = &self.data_dir else {
+            return Err(CliError::usage(
+                "alipay-pos sandbox needs --data-dir DIR (and --client ID=KEY)",
+            ));
+        };
+        let mut o = SandboxOptions::new(data_dir);
         o.listen = self.listen;
         o.allow_lan = self.allow_lan;
         o.public_url = self.public_url.clone();
@@ -178,12 +260,18 @@ impl SandboxArgs {
         o.single_refund = self.single_refund;
         o.hang_time = Duration::from_secs(self.hang_time);
         o.faults = self.faults();
+        o.fee_rate_bps = self.fee_rate_bps;
+        o.empty_day = self.empty_days.into();
         o.check()?;
         Ok(o)
     }
 }
 
-pub fn run(args: SandboxArgs) -> CliResult {
+pub fn run(args: SandboxArgs, config: Option<&std::path::Path>) -> CliResult {
+    if let Some(command) = &args.command {
+        let SandboxCommand::Reports(reports) = command.as_ref();
+        return publish_reports(reports, config);
+    }
     let options = args.options()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -226,6 +314,35 @@ async fn serve(options: SandboxOptions) -> CliResult {
     stop_requested().await;
     eprintln!("stopping the sandbox…");
     running.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `alipay-pos sandbox reports`: one day's files, one path a line on stdout.
+fn publish_reports(args: &ReportsArgs, config: Option<&std::path::Path>) -> CliResult {
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => crate::config::Config::discover(config)?
+            .storage
+            .data_dir
+            .join(crate::sandbox::embedded::SANDBOX_DIR),
+    };
+    let files = reports::publish_from_dir(
+        &dir,
+        &args.date,
+        args.fee_rate_bps,
+        args.empty_days.map(EmptyDay::from),
+    )?;
+    let mut out = std::io::stdout().lock();
+    for file in &files {
+        writeln!(out, "{}", file.display())?;
+    }
+    if files.is_empty() {
+        eprintln!(
+            "no report files for {} (a day without transactions, with --empty-days none) · {} 没有报告文件",
+            args.date, args.date
+        );
+    }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

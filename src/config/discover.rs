@@ -80,6 +80,7 @@ impl Config {
                 suffix: None,
                 kiosk: false,
             },
+            reconciliation: None,
         }
     }
 

@@ -322,6 +322,91 @@ pub struct ScannerConfig {
     pub kiosk: bool,
 }
 
+/// `[reconciliation] sftp_port` by default: SSH's port, the one Alipay's servers use.
+pub const DEFAULT_SFTP_PORT: u16 = 22;
+/// `[reconciliation] remote_root` by default: Alipay's server roots the account at `/`.
+pub const DEFAULT_SFTP_REMOTE_ROOT: &str = "/";
+/// Longest `[reconciliation] customer_id`, a folder name on Alipay's server; Alipay's ids
+/// are far shorter.
+pub const MAX_CUSTOMER_ID_CHARS: usize = 64;
+
+/// `[reconciliation]`: the SFTP account Alipay publishes the merchant's daily reports on
+/// (flows.md §8), read by `reconcile::sftp`. The only `config` type the reconcile layer may
+/// use (docs/architecture.md).
+///
+/// The secret files are named, never read here: the password and the identity are read
+/// when a fetch uses them, so they are never held in a loaded configuration (which is
+/// cloned and printed with `{:?}`) and a changed password needs no restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconciliationConfig {
+    /// Alipay's SFTP server, e.g. `isftp.alipay.com`; a name or an IP address.
+    pub sftp_host: String,
+    pub sftp_port: u16,
+    /// The SFTP account name Alipay support gave the merchant.
+    pub username: String,
+    /// How the account proves itself: exactly one of `password_file` and `identity_file`.
+    pub credential: SftpCredential,
+    /// OpenSSH `known_hosts` file that must hold the server's host key. Required: a key is
+    /// never trusted on first use, because the first connection is the one an attacker
+    /// would intercept.
+    pub known_hosts: PathBuf,
+    /// The id Alipay assigned to the merchant (`customerId`), the folder the reports are in.
+    pub customer_id: String,
+    /// The folder `v1/settlements/` is under on the server, absolute, without a trailing
+    /// `/` except for the root itself. Alipay roots the account at `/` (the default); a test
+    /// server that serves a temp folder without a chroot names that folder.
+    pub remote_root: String,
+}
+
+impl ReconciliationConfig {
+    /// The server folder of one day's reports: `<remote_root>/v1/settlements/<customerId>/<yyyyMMdd>`.
+    pub fn day_folder(&self, date: &str) -> String {
+        let root = self.remote_root.trim_end_matches('/');
+        format!("{root}/v1/settlements/{}/{date}", self.customer_id)
+    }
+
+    /// `password_file`, when the account logs in with a password.
+    pub fn password_file(&self) -> Option<&std::path::Path> {
+        match &self.credential {
+            SftpCredential::PasswordFile(path) => Some(path),
+            SftpCredential::IdentityFile(_) => None,
+        }
+    }
+
+    /// `identity_file`, when the account logs in with a key.
+    pub fn identity_file(&self) -> Option<&std::path::Path> {
+        match &self.credential {
+            SftpCredential::IdentityFile(path) => Some(path),
+            SftpCredential::PasswordFile(_) => None,
+        }
+    }
+}
+
+/// The secret an SFTP account logs in with; paths only (see [`ReconciliationConfig`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SftpCredential {
+    /// `password_file`: a file holding the password (one trailing newline is ignored).
+    PasswordFile(PathBuf),
+    /// `identity_file`: an OpenSSH private key (Ed25519 or ECDSA, without a passphrase).
+    IdentityFile(PathBuf),
+}
+
+impl SftpCredential {
+    /// The config key that names this credential, for messages about it.
+    pub fn key(&self) -> &'static str {
+        match self {
+            SftpCredential::PasswordFile(_) => "reconciliation.password_file",
+            SftpCredential::IdentityFile(_) => "reconciliation.identity_file",
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            SftpCredential::PasswordFile(path) | SftpCredential::IdentityFile(path) => path,
+        }
+    }
+}
+
 /// `[storage]`: where the terminal keeps its records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageConfig {
@@ -345,6 +430,9 @@ pub struct Config {
     pub catalog: Vec<CatalogItem>,
     /// `[scanner]`: how payment codes are scanned.
     pub scanner: ScannerConfig,
+    /// `[reconciliation]`: where Alipay's daily reports are fetched from; `None` without
+    /// the table (nothing is fetched over SFTP).
+    pub reconciliation: Option<ReconciliationConfig>,
 }
 
 /// One `[[catalog]]` entry: something the store sells at a fixed price.

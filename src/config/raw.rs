@@ -30,6 +30,22 @@ pub(super) struct RawConfig {
     pub(super) catalog: Vec<RawCatalogItem>,
     #[serde(default)]
     pub(super) scanner: RawScanner,
+    /// `None` when the file has no `[reconciliation]` table: the terminal then fetches no
+    /// reports over SFTP.
+    pub(super) reconciliation: Option<RawReconciliation>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawReconciliation {
+    pub(super) sftp_host: Option<String>,
+    pub(super) sftp_port: Option<u64>,
+    pub(super) username: Option<String>,
+    pub(super) password_file: Option<PathBuf>,
+    pub(super) identity_file: Option<PathBuf>,
+    pub(super) known_hosts: Option<PathBuf>,
+    pub(super) customer_id: Option<String>,
+    pub(super) remote_root: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,12 +9,15 @@ use std::time::Duration;
 use url::Url;
 
 use super::discover::{DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS};
-use super::raw::{RawAlipay, RawCatalogItem, RawConfig, RawManager, RawSandbox, RawScanner};
+use super::raw::{
+    RawAlipay, RawCatalogItem, RawConfig, RawManager, RawReconciliation, RawSandbox, RawScanner,
+};
 use super::{
     AdminConfig, AlipayConfig, CatalogItem, Config, ConfigError, ConfigErrorKind, ConfigSource,
-    DEFAULT_MANAGER, Gateway, MAX_CATALOG_ITEMS, MAX_SCANNER_AFFIX_CHARS, ManagerPin,
-    MerchantConfig, PaymentConfig, SCANNER_MAX_KEY_GAP_MS_RANGE, SCANNER_MIN_LENGTH_RANGE,
-    SandboxConfig, ScannerConfig, StorageConfig, StoreConfig, is_http, is_loopback_host,
+    DEFAULT_MANAGER, DEFAULT_SFTP_PORT, DEFAULT_SFTP_REMOTE_ROOT, Gateway, MAX_CATALOG_ITEMS,
+    MAX_CUSTOMER_ID_CHARS, MAX_SCANNER_AFFIX_CHARS, ManagerPin, MerchantConfig, PaymentConfig,
+    ReconciliationConfig, SCANNER_MAX_KEY_GAP_MS_RANGE, SCANNER_MIN_LENGTH_RANGE, SandboxConfig,
+    ScannerConfig, SftpCredential, StorageConfig, StoreConfig, is_http, is_loopback_host,
     manager_name_problem,
 };
 use crate::money::{Currency, Money};
@@ -190,6 +193,10 @@ impl Validator<'_> {
         let sandbox = self.sandbox(raw.sandbox, &alipay.gateway, defaults.sandbox)?;
         let catalog = self.catalog(raw.catalog, payment.currency)?;
         let scanner = self.scanner(raw.scanner, defaults.scanner)?;
+        let reconciliation = raw
+            .reconciliation
+            .map(|raw| self.reconciliation(raw))
+            .transpose()?;
         Ok(Config {
             source: self.origin.clone(),
             alipay,
@@ -201,7 +208,226 @@ impl Validator<'_> {
             sandbox,
             catalog,
             scanner,
+            reconciliation,
         })
+    }
+
+    /// `[reconciliation]`: the SFTP account of Alipay's reports. The files it names are not
+    /// opened here: the password and the key are read when a fetch uses them (a missing one
+    /// must not stop the terminal from taking payments), so only their spelling is checked.
+    fn reconciliation(&self, raw: RawReconciliation) -> Result<ReconciliationConfig, ConfigError> {
+        let required = |key: &str, what: &str| {
+            self.invalid(
+                key,
+                format!("is missing; [reconciliation] needs it: {what}"),
+            )
+        };
+        let sftp_host = match raw.sftp_host {
+            None => {
+                return Err(required(
+                    "reconciliation.sftp_host",
+                    "the SFTP server Alipay support named, such as \"isftp.alipay.com\"",
+                ));
+            }
+            Some(host) => self.sftp_host(host)?,
+        };
+        let sftp_port = match raw.sftp_port {
+            None => DEFAULT_SFTP_PORT,
+            Some(port) => match u16::try_from(port) {
+                Ok(port) if port != 0 => port,
+                _ => {
+                    return Err(self.invalid(
+                        "reconciliation.sftp_port",
+                        format!(
+                            "is {port}, but a port is 1 to 65535; remove the line to use \
+                             {DEFAULT_SFTP_PORT}"
+                        ),
+                    ));
+                }
+            },
+        };
+        let username = match raw.username {
+            None => {
+                return Err(required(
+                    "reconciliation.username",
+                    "the SFTP user name Alipay support gave you",
+                ));
+            }
+            Some(name) => self.plain_word("reconciliation.username", name, 256)?,
+        };
+        let credential = match (raw.password_file, raw.identity_file) {
+            (Some(_), Some(_)) => {
+                return Err(self.invalid(
+                    "reconciliation.identity_file",
+                    "is set together with `reconciliation.password_file`; keep only the one \
+                     your SFTP account uses",
+                ));
+            }
+            (None, None) => {
+                return Err(required(
+                    "reconciliation.password_file",
+                    "the path of a file holding the SFTP password (or set \
+                     `reconciliation.identity_file` to an SSH private key instead)",
+                ));
+            }
+            (Some(path), None) => SftpCredential::PasswordFile(
+                self.named_path("reconciliation.password_file", &path)?,
+            ),
+            (None, Some(path)) => SftpCredential::IdentityFile(
+                self.named_path("reconciliation.identity_file", &path)?,
+            ),
+        };
+        let known_hosts = match raw.known_hosts {
+            None => {
+                return Err(required(
+                    "reconciliation.known_hosts",
+                    "an OpenSSH known_hosts file with the server's host key (check the key \
+                     with Alipay, then add it with `ssh-keyscan`); a key is never trusted on \
+                     first use",
+                ));
+            }
+            Some(path) => self.named_path("reconciliation.known_hosts", &path)?,
+        };
+        let customer_id = match raw.customer_id {
+            None => {
+                return Err(required(
+                    "reconciliation.customer_id",
+                    "the customerId Alipay assigned you (the folder under /v1/settlements/)",
+                ));
+            }
+            Some(id) => {
+                let id =
+                    self.plain_word("reconciliation.customer_id", id, MAX_CUSTOMER_ID_CHARS)?;
+                if !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
+                    return Err(self.invalid(
+                        "reconciliation.customer_id",
+                        format!(
+                            "{id:?} is not a customer id: it names a folder on the server, so \
+                             only letters, digits, `_` and `-`; copy it from Alipay's \
+                             onboarding mail"
+                        ),
+                    ));
+                }
+                id
+            }
+        };
+        let remote_root = match raw.remote_root {
+            None => DEFAULT_SFTP_REMOTE_ROOT.to_owned(),
+            Some(root) => self.remote_root(root)?,
+        };
+        Ok(ReconciliationConfig {
+            sftp_host,
+            sftp_port,
+            username,
+            credential,
+            known_hosts,
+            customer_id,
+            remote_root,
+        })
+    }
+
+    /// A host name or IP address as `ssh` takes it: no scheme, port, user or spaces (each
+    /// has its own key), and a `:` only inside an IPv6 address.
+    fn sftp_host(&self, host: String) -> Result<String, ConfigError> {
+        let key = "reconciliation.sftp_host";
+        let host = self.plain_word(key, host, 253)?;
+        if host.contains("://") {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "{host:?} is a URL; write the host name alone, such as \
+                     \"isftp.alipay.com\" (the port goes in `reconciliation.sftp_port`)"
+                ),
+            ));
+        }
+        let ipv6 = host.parse::<std::net::Ipv6Addr>().is_ok();
+        let bad = host.starts_with('-')
+            || host.contains(['/', '@', '[', ']', '\\', ',', '*', '?', '!'])
+            || (host.contains(':') && !ipv6);
+        if bad {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "{host:?} is not a host name or IP address; write it alone, such as \
+                     \"isftp.alipay.com\" (the port goes in `reconciliation.sftp_port`, the \
+                     user in `reconciliation.username`)"
+                ),
+            ));
+        }
+        Ok(host)
+    }
+
+    /// A server folder: absolute, `/`-separated, without `.` or `..` steps; kept without a
+    /// trailing `/` (except `/` itself) so the day's folder is joined the same way every time.
+    fn remote_root(&self, root: String) -> Result<String, ConfigError> {
+        let key = "reconciliation.remote_root";
+        if !root.starts_with('/') {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "{root:?} is not an absolute server path; it must start with `/` \
+                     (remove the line for Alipay's server, whose reports are under \
+                     /v1/settlements/)"
+                ),
+            ));
+        }
+        if root.chars().any(char::is_control)
+            || root.split('/').any(|step| step == "." || step == "..")
+        {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "{root:?} has `.` or `..` steps or control characters; write the folder \
+                     plainly, such as \"/srv/alipay\""
+                ),
+            ));
+        }
+        let trimmed = root.trim_end_matches('/');
+        Ok(if trimmed.is_empty() {
+            "/".to_owned()
+        } else {
+            trimmed.to_owned()
+        })
+    }
+
+    /// A value that goes on the wire or into a path as one word: not empty, at most
+    /// `max_chars`, no spaces or control characters.
+    fn plain_word(
+        &self,
+        key: &str,
+        value: String,
+        max_chars: usize,
+    ) -> Result<String, ConfigError> {
+        if value.is_empty() {
+            return Err(self.invalid(
+                key,
+                "is empty; set it, or remove the [reconciliation] table",
+            ));
+        }
+        if value.chars().count() > max_chars {
+            return Err(self.invalid(
+                key,
+                format!("is longer than {max_chars} characters; check it"),
+            ));
+        }
+        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(self.invalid(
+                key,
+                format!("{value:?} contains spaces or control characters; remove them"),
+            ));
+        }
+        Ok(value)
+    }
+
+    /// A path to a file that is read later: not empty, resolved like every path in the file.
+    fn named_path(&self, key: &str, path: &Path) -> Result<PathBuf, ConfigError> {
+        if path.as_os_str().is_empty() {
+            return Err(self.invalid(key, "is empty; set it to the file's path"));
+        }
+        Ok(self.resolve(path))
     }
 
     /// `[scanner]`: the device path is kept as written (resolved like every path) but not
@@ -1539,5 +1765,194 @@ price = 250
         let err = fixture.error("[scanner]\ndevise = \"/dev/input/event3\"\n");
         assert_eq!(err.kind(), ConfigErrorKind::Parse);
         assert_eq!(err.key(), Some("scanner.devise"));
+    }
+
+    const RECONCILIATION: &str = "[reconciliation]\n\
+        sftp_host = \"isftp.alipay.com\"\n\
+        username = \"merchant42\"\n\
+        password_file = \"secrets/sftp-password\"\n\
+        known_hosts = \"secrets/known_hosts\"\n\
+        customer_id = \"2188120000000001\"\n";
+
+    /// `RECONCILIATION` with the line of `key` replaced by `line` (removed when empty).
+    fn reconciliation_with(key: &str, line: &str) -> String {
+        let prefix = format!("{key} = ");
+        let mut found = false;
+        let text: Vec<&str> = RECONCILIATION
+            .lines()
+            .map(|l| {
+                if l.starts_with(&prefix) {
+                    found = true;
+                    line
+                } else {
+                    l
+                }
+            })
+            .collect();
+        assert!(found, "no key {key}");
+        text.join("\n") + "\n"
+    }
+
+    #[test]
+    fn reconciliation_is_optional() {
+        let fixture = Fixture::new();
+        assert_eq!(fixture.load("").unwrap().reconciliation, None);
+        assert_eq!(Config::defaults().reconciliation, None);
+    }
+
+    #[test]
+    fn reconciliation_table_is_read_with_defaults() {
+        let fixture = Fixture::new();
+        let dir = std::path::absolute(fixture.dir.path()).unwrap();
+        let config = fixture.load(RECONCILIATION).unwrap();
+        let sftp = config.reconciliation.unwrap();
+        assert_eq!(sftp.sftp_host, "isftp.alipay.com");
+        assert_eq!(sftp.sftp_port, 22);
+        assert_eq!(sftp.username, "merchant42");
+        // Resolved against the config's folder, and not opened at load.
+        assert_eq!(
+            sftp.password_file(),
+            Some(dir.join("secrets/sftp-password").as_path())
+        );
+        assert_eq!(sftp.identity_file(), None);
+        assert_eq!(sftp.credential.key(), "reconciliation.password_file");
+        assert_eq!(sftp.known_hosts, dir.join("secrets/known_hosts"));
+        assert_eq!(sftp.customer_id, "2188120000000001");
+        assert_eq!(sftp.remote_root, "/");
+        assert_eq!(
+            sftp.day_folder("20261130"),
+            "/v1/settlements/2188120000000001/20261130"
+        );
+    }
+
+    #[test]
+    fn reconciliation_identity_port_and_root() {
+        let fixture = Fixture::new();
+        let toml = reconciliation_with(
+            "password_file",
+            "identity_file = \"/etc/alipay-pos/id_ed25519\"\nsftp_port = 2222\nremote_root = \"/srv/alipay/\"",
+        );
+        let sftp = fixture.load(&toml).unwrap().reconciliation.unwrap();
+        assert_eq!(
+            sftp.identity_file(),
+            Some(std::path::Path::new("/etc/alipay-pos/id_ed25519"))
+        );
+        assert_eq!(sftp.password_file(), None);
+        assert_eq!(sftp.sftp_port, 2222);
+        assert_eq!(sftp.remote_root, "/srv/alipay");
+        assert_eq!(
+            sftp.day_folder("20261130"),
+            "/srv/alipay/v1/settlements/2188120000000001/20261130"
+        );
+    }
+
+    #[test]
+    fn reconciliation_required_keys_are_named() {
+        let fixture = Fixture::new();
+        for key in ["sftp_host", "username", "known_hosts", "customer_id"] {
+            let err = fixture.error(&reconciliation_with(key, ""));
+            assert_names(
+                &err,
+                &fixture,
+                &format!("reconciliation.{key}"),
+                "is missing",
+            );
+        }
+        let err = fixture.error(&reconciliation_with("password_file", ""));
+        assert_names(
+            &err,
+            &fixture,
+            "reconciliation.password_file",
+            "reconciliation.identity_file",
+        );
+    }
+
+    #[test]
+    fn reconciliation_takes_exactly_one_secret() {
+        let fixture = Fixture::new();
+        let toml = reconciliation_with(
+            "password_file",
+            "password_file = \"p\"\nidentity_file = \"k\"",
+        );
+        let err = fixture.error(&toml);
+        assert_names(
+            &err,
+            &fixture,
+            "reconciliation.identity_file",
+            "keep only the one",
+        );
+    }
+
+    #[test]
+    fn reconciliation_values_are_checked_by_name() {
+        let fixture = Fixture::new();
+        let cases = [
+            (
+                "sftp_host",
+                "sftp_host = \"sftp://isftp.alipay.com\"",
+                "is a URL",
+            ),
+            (
+                "sftp_host",
+                "sftp_host = \"isftp.alipay.com:22\"",
+                "not a host name",
+            ),
+            (
+                "sftp_host",
+                "sftp_host = \"me@isftp.alipay.com\"",
+                "not a host name",
+            ),
+            (
+                "sftp_host",
+                "sftp_host = \"-oProxyCommand=x\"",
+                "not a host name",
+            ),
+            ("sftp_host", "sftp_host = \"isftp alipay\"", "spaces"),
+            ("sftp_host", "sftp_host = \"\"", "is empty"),
+            ("username", "username = \"a b\"", "spaces"),
+            ("username", "username = \"\"", "is empty"),
+            (
+                "customer_id",
+                "customer_id = \"../other\"",
+                "not a customer id",
+            ),
+            (
+                "customer_id",
+                "customer_id = \"2188/1\"",
+                "not a customer id",
+            ),
+            ("known_hosts", "known_hosts = \"\"", "is empty"),
+            ("password_file", "password_file = \"\"", "is empty"),
+        ];
+        for (key, line, needle) in cases {
+            let err = fixture.error(&reconciliation_with(key, line));
+            assert_names(&err, &fixture, &format!("reconciliation.{key}"), needle);
+        }
+        for (line, needle) in [
+            ("sftp_port = 0", "1 to 65535"),
+            ("sftp_port = 65536", "1 to 65535"),
+            ("remote_root = \"srv/alipay\"", "must start with `/`"),
+            ("remote_root = \"/srv/../etc\"", "`..`"),
+        ] {
+            let key = line.split(' ').next().unwrap();
+            let err = fixture.error(&format!("{RECONCILIATION}{line}\n"));
+            assert_names(&err, &fixture, &format!("reconciliation.{key}"), needle);
+        }
+        // IPv6 addresses and IPs are hosts too.
+        for host in ["::1", "127.0.0.1", "sftp-2.example.com"] {
+            let toml = reconciliation_with("sftp_host", &format!("sftp_host = {host:?}"));
+            assert_eq!(
+                fixture
+                    .load(&toml)
+                    .unwrap()
+                    .reconciliation
+                    .unwrap()
+                    .sftp_host,
+                host
+            );
+        }
+        let err = fixture.error(&format!("{RECONCILIATION}sftp_prot = 22\n"));
+        assert_eq!(err.kind(), ConfigErrorKind::Parse);
+        assert_eq!(err.key(), Some("reconciliation.sftp_prot"));
     }
 }

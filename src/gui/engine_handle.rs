@@ -21,10 +21,13 @@ use crate::admin::ManagerApproval;
 use crate::checkout::{CheckoutEvent, ManualOutcome, PaymentIntent};
 use crate::gui::controllers::sale::ChargeRequest;
 use crate::journal::{
-    Actor, CurrencyTotals, DayClose, DayReport, EventRecord, JournalError, PaymentFilter,
+    Actor, CurrencyTotals, DayClose, DayCloseReport, EventRecord, JournalError, PaymentFilter,
     PaymentRecord, PaymentState, Reader, RefundRecord,
 };
 use crate::money::{MinorTotal, Money};
+use crate::reconcile::ReconcileError;
+use crate::reconcile::accept::Accepted;
+use crate::reconcile::day_report::DayReport;
 use crate::terminal::Terminal;
 
 /// An answer delivered on the UI thread.
@@ -79,6 +82,36 @@ impl StartRefused {
         match error {
             crate::checkout::CheckoutError::CustomerCodeUsed { .. } => StartRefused::CodeUsed,
             other => StartRefused::Other(other.to_string()),
+        }
+    }
+}
+
+/// Why a discrepancy was not accepted, as the Reconciliation tab words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptRefused {
+    /// The reason was empty.
+    NoReason,
+    /// Someone (another screen, `reconcile accept`) resolved it meanwhile, or a later file
+    /// listed it.
+    AlreadyResolved,
+    /// The journal has no such discrepancy.
+    NotFound,
+    /// Anything else (the journal): the engine's own words.
+    Other(String),
+}
+
+impl AcceptRefused {
+    fn of(error: ReconcileError) -> AcceptRefused {
+        match error {
+            ReconcileError::NoReason => AcceptRefused::NoReason,
+            ReconcileError::AlreadyResolved { .. } => AcceptRefused::AlreadyResolved,
+            ReconcileError::NoSuchDiscrepancy { .. } => AcceptRefused::NotFound,
+            // The journal's own check, when two acceptances raced.
+            ReconcileError::Journal(JournalError::InvalidInput {
+                field: "discrepancy",
+                ..
+            }) => AcceptRefused::AlreadyResolved,
+            other => AcceptRefused::Other(other.to_string()),
         }
     }
 }
@@ -220,9 +253,22 @@ pub trait EngineHandle {
     fn day_totals(&self, day: Date, done: Reply<Answer<Vec<CurrencyTotals>>>);
     /// The close of one local day with what happened to it since; `None` while the day is
     /// open.
-    fn day_report(&self, day: Date, done: Reply<Answer<Option<DayReport>>>);
+    fn day_report(&self, day: Date, done: Reply<Answer<Option<DayCloseReport>>>);
     /// Closes one local day (the Z report) in the approving manager's name.
     fn close_day(&self, day: Date, approval: Arc<ManagerApproval>, done: Reply<Answer<DayClose>>);
+    /// One Alipay day's books (`yyyyMMdd`, GMT+8), as `reconcile report` shows them: files,
+    /// counts, settlement batches and discrepancies. Read through the read model.
+    fn reconciliation_day(&self, date: String, done: Reply<Answer<DayReport>>);
+    /// Accepts discrepancy `id` (Alipay's report prevails) under `approval`, with `reason`:
+    /// appended to the payment's history, and an unresolved payment Alipay settled becomes
+    /// paid by reconciliation.
+    fn accept_discrepancy(
+        &self,
+        id: i64,
+        reason: String,
+        approval: Arc<ManagerApproval>,
+        done: Reply<Result<Accepted, AcceptRefused>>,
+    );
     /// Whether a task of the engine works on this payment right now.
     fn is_driven(&self, payment_request_id: &str) -> bool;
     /// See [`EngineFacts`].
@@ -521,11 +567,25 @@ impl EngineHandle for TerminalHandle {
         self.read(move |reader| reader.daily_totals(day..=day), done);
     }
 
-    fn day_report(&self, day: Date, done: Reply<Answer<Option<DayReport>>>) {
+    fn day_report(&self, day: Date, done: Reply<Answer<Option<DayCloseReport>>>) {
         self.read(
             move |reader| match reader.day_close_of(day)? {
                 Some(close) => reader.day_report(close).map(Some),
                 None => Ok(None),
+            },
+            done,
+        );
+    }
+
+    fn reconciliation_day(&self, date: String, done: Reply<Answer<DayReport>>) {
+        self.read(
+            move |reader| {
+                DayReport::for_day(reader, &date).map_err(|error| match error {
+                    ReconcileError::Journal(error) => error,
+                    other => JournalError::Unreadable {
+                        what: other.to_string(),
+                    },
+                })
             },
             done,
         );
@@ -539,6 +599,36 @@ impl EngineHandle for TerminalHandle {
                     .close_day(day, &approval)
                     .await
                     .map_err(|error| error.to_string())
+            },
+            done,
+        );
+    }
+
+    fn accept_discrepancy(
+        &self,
+        id: i64,
+        reason: String,
+        approval: Arc<ManagerApproval>,
+        done: Reply<Result<Accepted, AcceptRefused>>,
+    ) {
+        // A writer connection of its own, opened for this one acceptance: SQLite serialises
+        // it with the engine's writes (an IMMEDIATE transaction waits for the busy timeout),
+        // and the engine's connection stays the engine's.
+        let data_dir = self.terminal.config.storage.data_dir.clone();
+        let work = self.runtime.spawn_blocking(move || {
+            let mut journal = crate::journal::Journal::open_in(&data_dir)
+                .map_err(|error| AcceptRefused::Other(error.to_string()))?;
+            crate::reconcile::accept::accept(&mut journal, id, &approval, &reason)
+                .map_err(AcceptRefused::of)
+        });
+        self.run(
+            async move {
+                match work.await {
+                    Ok(result) => result,
+                    Err(error) => Err(AcceptRefused::Other(format!(
+                        "the acceptance stopped: {error}"
+                    ))),
+                }
             },
             done,
         );
@@ -590,6 +680,35 @@ impl EngineHandle for TerminalHandle {
 mod tests {
     use super::*;
     use crate::journal::RefundState;
+
+    #[test]
+    fn an_acceptance_refused_is_worded_by_what_the_manager_can_do() {
+        assert_eq!(
+            AcceptRefused::of(ReconcileError::NoReason),
+            AcceptRefused::NoReason
+        );
+        assert_eq!(
+            AcceptRefused::of(ReconcileError::AlreadyResolved { id: 3 }),
+            AcceptRefused::AlreadyResolved
+        );
+        assert_eq!(
+            AcceptRefused::of(ReconcileError::NoSuchDiscrepancy { id: 3 }),
+            AcceptRefused::NotFound
+        );
+        // Two acceptances raced: the journal's own refusal is the same news.
+        assert_eq!(
+            AcceptRefused::of(ReconcileError::Journal(JournalError::InvalidInput {
+                field: "discrepancy",
+                reason: "discrepancy 3 is already resolved".into(),
+            })),
+            AcceptRefused::AlreadyResolved
+        );
+        let other = AcceptRefused::of(ReconcileError::Journal(JournalError::InvalidInput {
+            field: "reason",
+            reason: "too long".into(),
+        }));
+        assert!(matches!(other, AcceptRefused::Other(words) if words.contains("too long")));
+    }
 
     #[test]
     fn the_screens_hear_changes_not_the_engines_detail() {

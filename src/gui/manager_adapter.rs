@@ -1,6 +1,7 @@
 //! The manager screen behind the PIN: wires the `Manager` global's callbacks to the
 //! [`Manager`](super::controllers::manager::Manager) controller (transactions and their
-//! filters, a payment's detail, refunds, manual outcomes, "resolve now", totals) and maps
+//! filters, a payment's detail, refunds, manual outcomes, "resolve now", totals,
+//! reconciliation) and maps
 //! its state onto the global. Records become rows in [`manager_rows`] (pure functions), on
 //! the UI thread, so a language switch redraws them without reading the journal again.
 
@@ -12,6 +13,9 @@ use time::Date;
 
 use super::controllers::manager::Tab;
 use super::controllers::manager::day_close::CloseStage as CloseStep;
+use super::controllers::manager::reconciliation::{
+    AcceptStage as Accepting, ReconNotice as Reconciled,
+};
 use super::controllers::manager::refund::{RefundNotice as Said, RefundStage as Stage};
 use super::controllers::manager::settle::{
     SettleForm, SettleNotice as Recorded, SettleStage as Step,
@@ -22,8 +26,8 @@ use super::controllers::manager::transactions::{
 use super::engine_handle::{EngineFacts, EngineHandle};
 use super::manager_rows;
 use super::{
-    CloseStage, ListNotice, Manager, ManagerTab, ProductFilter, RefundNotice, RefundStage,
-    SettingsView, SettleNotice, SettleStage, Shared, StatusFilter,
+    AcceptStage, CloseStage, ListNotice, Manager, ManagerTab, ProductFilter, ReconNotice,
+    RefundNotice, RefundStage, SettingsView, SettleNotice, SettleStage, Shared, StatusFilter,
 };
 use crate::config::Config;
 
@@ -42,6 +46,7 @@ pub(crate) struct ManagerMarks {
     refund_cleared: Option<u64>,
     settle_cleared: Option<u64>,
     filters_cleared: Option<u64>,
+    recon_cleared: Option<u64>,
 }
 
 /// The settings view from the configuration and, once the engine runs, its key
@@ -177,6 +182,24 @@ pub(super) fn wire(shared: &Rc<Shared>, manager: &Manager<'_>) {
         .manager
         .day_close
         .show_report());
+    on!(on_recon_day, |shared, delta| shared
+        .manager
+        .reconciliation
+        .step(delta));
+    on!(on_recon_accept_open, |shared, id| {
+        if let Ok(id) = id.parse::<i64>() {
+            shared.manager.reconciliation.open_accept(id)
+        }
+    });
+    on!(on_recon_accept_confirm, |shared, id, reason| {
+        if let Ok(id) = id.parse::<i64>() {
+            shared.manager.accept_discrepancy(id, reason.as_str())
+        }
+    });
+    on!(on_recon_accept_back, |shared| shared
+        .manager
+        .reconciliation
+        .back());
 }
 
 /// The engine is up: the settings view can show the keys' fingerprints.
@@ -206,6 +229,7 @@ fn tab_of(tab: ManagerTab) -> Tab {
         ManagerTab::Transactions => Tab::Transactions,
         ManagerTab::Unresolved => Tab::Unresolved,
         ManagerTab::Totals => Tab::Totals,
+        ManagerTab::Reconciliation => Tab::Reconciliation,
         ManagerTab::Settings => Tab::Settings,
     }
 }
@@ -215,6 +239,7 @@ fn manager_tab(tab: Tab) -> ManagerTab {
         Tab::Transactions => ManagerTab::Transactions,
         Tab::Unresolved => ManagerTab::Unresolved,
         Tab::Totals => ManagerTab::Totals,
+        Tab::Reconciliation => ManagerTab::Reconciliation,
         Tab::Settings => ManagerTab::Settings,
     }
 }
@@ -329,6 +354,11 @@ pub(super) fn push(shared: &Shared) {
     marks.refund_cleared = Some(refund.cleared());
     marks.settle_cleared = Some(settle.cleared());
     marks.filters_cleared = Some(list.cleared());
+    let recon = &controller.reconciliation;
+    if marks.recon_cleared != Some(recon.cleared()) {
+        manager.set_recon_reason(SharedString::new());
+    }
+    marks.recon_cleared = Some(recon.cleared());
 
     manager.set_refund_stage(match refund.stage() {
         Stage::Form => RefundStage::Form,
@@ -423,9 +453,81 @@ pub(super) fn push(shared: &Shared) {
             manager.set_z_later(ModelRc::default());
         }
     }
+    push_reconciliation(&manager, controller, locale);
     if let Some(settings) = marks.settings.clone() {
         manager.set_settings(settings);
     }
+}
+
+/// The Reconciliation tab: the day's books as rows, the acceptance under way, the notice.
+fn push_reconciliation(
+    manager: &Manager<'_>,
+    controller: &super::ManagerScreen,
+    locale: crate::locale::Locale,
+) {
+    let recon = &controller.reconciliation;
+    let day = recon.day();
+    manager.set_recon_date(format_date(day).into());
+    manager.set_recon_report_date(
+        super::controllers::manager::reconciliation::report_date(day).into(),
+    );
+    manager.set_recon_is_today(recon.is_today());
+    manager.set_recon_loading(recon.loading());
+    let report = recon.report();
+    let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+    let count64 = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+    manager.set_recon_imported(report.as_ref().is_some_and(|r| r.imported()));
+    manager.set_recon_matched(report.as_ref().map_or(0, |r| count64(r.matched)));
+    manager.set_recon_not_ours(report.as_ref().map_or(0, |r| count64(r.not_ours)));
+    manager.set_recon_resolved(report.as_ref().map_or(0, |r| count(r.resolved.len())));
+    let files: Vec<_> = report
+        .iter()
+        .flat_map(|r| r.files.iter().map(manager_rows::report_file_row))
+        .collect();
+    manager.set_recon_files(ModelRc::new(VecModel::from(files)));
+    let batches: Vec<_> = report
+        .iter()
+        .flat_map(|r| r.batches.iter().map(|b| manager_rows::batch_row(b, locale)))
+        .collect();
+    manager.set_recon_batches(ModelRc::new(VecModel::from(batches)));
+    let open: Vec<_> = report
+        .iter()
+        .flat_map(|r| {
+            r.open
+                .iter()
+                .map(|d| manager_rows::discrepancy_row(d, locale))
+        })
+        .collect();
+    manager.set_recon_open(ModelRc::new(VecModel::from(open)));
+    manager.set_recon_accept_stage(match recon.stage() {
+        Accepting::Closed => AcceptStage::Closed,
+        Accepting::Form => AcceptStage::Form,
+        Accepting::Sending => AcceptStage::Sending,
+    });
+    manager.set_recon_accepting(
+        recon
+            .accepting()
+            .map(|id| id.to_string())
+            .unwrap_or_default()
+            .into(),
+    );
+    let (notice, detail) = match recon.notice() {
+        Reconciled::None => (ReconNotice::None, String::new()),
+        Reconciled::NoReason => (ReconNotice::NoReason, String::new()),
+        Reconciled::Accepted { id, settled_as } => (
+            match settled_as {
+                Some("paid") => ReconNotice::AcceptedPaid,
+                Some("succeeded") => ReconNotice::AcceptedRefunded,
+                _ => ReconNotice::Accepted,
+            },
+            id.to_string(),
+        ),
+        Reconciled::AlreadyResolved => (ReconNotice::AlreadyResolved, String::new()),
+        Reconciled::NotFound => (ReconNotice::NotFound, String::new()),
+        Reconciled::Error(words) => (ReconNotice::Error, words),
+    };
+    manager.set_recon_notice(notice);
+    manager.set_recon_notice_detail(detail.into());
 }
 
 /// Replaces the settings view (the screenshots' demo data).

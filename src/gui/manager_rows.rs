@@ -5,16 +5,20 @@
 use slint::{ModelRc, SharedString, VecModel};
 
 use super::{
-    CloseTotalsRow, EventActor, LaterEventRow, ProductTotalsRow, RefundRow, RefundStatus,
-    TimelineRow, TotalsRow, TxDetail, TxProduct, TxRow, TxState, ZReport,
+    BatchRow, CloseTotalsRow, DiscrepancyKind as KindUi, DiscrepancyRow, EventActor, LaterEventRow,
+    ListedType as ListedUi, ProductTotalsRow, RefundRow, RefundStatus, ReportFileRow, TimelineRow,
+    TotalsRow, TxDetail, TxProduct, TxRow, TxState, ZReport,
 };
 use crate::journal::{
-    Actor, CurrencyTotals, DayReport, EntityRef, EventRecord, PaymentMark, PaymentRecord,
-    PaymentState, Product, ReconciliationAtClose, RefundRecord, RefundState, SignedTotal,
+    Actor, CurrencyTotals, DayCloseReport, DiscrepancyKind, DiscrepancyRecord, EntityRef,
+    EventRecord, ImportedFile, ListedType, PaymentMark, PaymentRecord, PaymentState, Product,
+    ReconciliationAtClose, RefundRecord, RefundState, SignedTotal,
 };
 use crate::local_time::{format_local, format_local_time_of_day};
 use crate::locale::Locale;
 use crate::money::{Currency, MinorTotal};
+use crate::reconcile::amount::{major_from_minor, minor_from_major};
+use crate::reconcile::day_report::BatchFigures;
 
 pub use super::engine_handle::{Detail, Listed};
 
@@ -61,6 +65,25 @@ pub fn code_last4(record: &PaymentRecord) -> SharedString {
 
 fn text(value: impl AsRef<str>) -> SharedString {
     value.as_ref().into()
+}
+
+fn count(n: u64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// Signed minor units (a report's refunds, fees and nets may be negative), formatted like
+/// every other amount, with a real minus sign.
+pub fn signed_amount(minor: i64, currency: Currency, locale: Locale) -> String {
+    let magnitude = match SignedTotal::from_minor(i128::from(minor), currency) {
+        Ok(total) => total.magnitude().format(locale),
+        // Past what a total can be: the digits as the report has them.
+        Err(_) => format!("{} {}", major_from_minor(minor, currency), currency.code()),
+    };
+    if minor < 0 {
+        format!("−{magnitude}")
+    } else {
+        magnitude
+    }
 }
 
 fn refunded_text(refunded: &MinorTotal, locale: Locale) -> SharedString {
@@ -179,7 +202,7 @@ pub fn totals_row(totals: &CurrencyTotals, locale: Locale) -> TotalsRow {
 }
 
 /// A close record for the Z report screen.
-pub fn z_report(report: &DayReport) -> ZReport {
+pub fn z_report(report: &DayCloseReport) -> ZReport {
     let close = &report.close;
     let count = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
     let payments = |state: PaymentState| {
@@ -248,7 +271,7 @@ fn signed(total: &SignedTotal, locale: Locale) -> SharedString {
 
 /// The Z report's currencies: at close, and now where something changed. A currency that
 /// only appeared after the close (a first payment after it) shows zeros at close.
-pub fn z_totals(report: &DayReport, locale: Locale) -> Vec<CloseTotalsRow> {
+pub fn z_totals(report: &DayCloseReport, locale: Locale) -> Vec<CloseTotalsRow> {
     let count = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
     let mut currencies: Vec<Currency> = report.close.totals.iter().map(|t| t.currency).collect();
     for now in &report.totals_now {
@@ -288,7 +311,7 @@ pub fn z_totals(report: &DayReport, locale: Locale) -> Vec<CloseTotalsRow> {
 }
 
 /// What happened to the day after its close, oldest first.
-pub fn z_later(report: &DayReport) -> Vec<LaterEventRow> {
+pub fn z_later(report: &DayCloseReport) -> Vec<LaterEventRow> {
     report
         .later_events
         .iter()
@@ -309,6 +332,90 @@ pub fn z_later(report: &DayReport) -> Vec<LaterEventRow> {
             }
         })
         .collect()
+}
+
+pub fn report_file_row(file: &ImportedFile) -> ReportFileRow {
+    ReportFileRow {
+        name: text(&file.name),
+        rows: count(file.rows),
+        matched: count(file.matched),
+        not_ours: count(file.not_ours),
+    }
+}
+
+pub fn batch_row(figures: &BatchFigures, locale: Locale) -> BatchRow {
+    let batch = &figures.batch;
+    let currency = batch.currency;
+    BatchRow {
+        id: text(&batch.settlement_batch_id),
+        currency: text(currency.code()),
+        count: count(batch.count),
+        gross: text(signed_amount(figures.gross_minor, currency, locale)),
+        fees: text(signed_amount(batch.fee_minor, currency, locale)),
+        net: text(signed_amount(batch.net_minor, currency, locale)),
+        settled_at: text(batch.settled_at.map(format_local).unwrap_or_default()),
+    }
+}
+
+/// An amount of a discrepancy's evidence (`{"amount": "-2.50", "currency": "USD"}`, major
+/// units as the report wrote them), formatted; empty when the side has none.
+fn evidence_amount(evidence: &serde_json::Value, locale: Locale) -> String {
+    let Some(amount) = evidence.get("amount").and_then(serde_json::Value::as_str) else {
+        return String::new();
+    };
+    let code = evidence
+        .get("currency")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    match Currency::from_code(code) {
+        Ok(currency) => match minor_from_major(amount, currency) {
+            Ok(minor) => signed_amount(minor, currency, locale),
+            Err(_) => format!("{amount} {code}"),
+        },
+        // A currency this build does not know (a currency mismatch may be one): as written.
+        Err(_) => format!("{amount} {code}").trim().to_string(),
+    }
+}
+
+pub fn discrepancy_row(d: &DiscrepancyRecord, locale: Locale) -> DiscrepancyRow {
+    let parse = |evidence: &str| {
+        serde_json::from_str::<serde_json::Value>(evidence).unwrap_or(serde_json::Value::Null)
+    };
+    let alipay = parse(&d.alipay);
+    let journal = parse(&d.journal);
+    let state = journal.get("state").and_then(serde_json::Value::as_str);
+    let is_refund = journal.get("refundRequestId").is_some();
+    let payment_state = state.and_then(PaymentState::parse).filter(|_| !is_refund);
+    let refund_state = state.and_then(RefundState::parse).filter(|_| is_refund);
+    DiscrepancyRow {
+        id: text(d.id.to_string()),
+        kind: match d.kind {
+            DiscrepancyKind::MissingLocally => KindUi::MissingLocally,
+            DiscrepancyKind::MissingAtAlipay => KindUi::MissingAtAlipay,
+            DiscrepancyKind::AmountMismatch => KindUi::AmountMismatch,
+            DiscrepancyKind::StateMismatch => KindUi::StateMismatch,
+            DiscrepancyKind::CurrencyMismatch => KindUi::CurrencyMismatch,
+        },
+        listed: match d.transaction_type {
+            ListedType::Payment => ListedUi::Payment,
+            ListedType::Refund => ListedUi::Refund,
+            ListedType::Cancel => ListedUi::Cancel,
+        },
+        request_id: text(&d.transaction_request_id),
+        alipay_amount: text(evidence_amount(&alipay, locale)),
+        journal_amount: text(evidence_amount(&journal, locale)),
+        has_journal_state: payment_state.is_some() || refund_state.is_some(),
+        journal_is_refund: is_refund,
+        journal_state: payment_state.map_or(TxState::Created, state_of),
+        journal_refund: match refund_state {
+            Some(RefundState::Requested) | None => RefundStatus::Requested,
+            Some(RefundState::Unresolved) => RefundStatus::Unresolved,
+            Some(RefundState::Succeeded) => RefundStatus::Succeeded,
+            Some(RefundState::Failed) => RefundStatus::Failed,
+        },
+        file: text(&d.file),
+        line: text(d.line.map(|l| l.to_string()).unwrap_or_default()),
+    }
 }
 
 #[cfg(test)]
@@ -414,5 +521,81 @@ mod tests {
             ]
         );
         assert_ne!(parts[0].1, parts[1].1);
+    }
+
+    #[test]
+    fn discrepancy_rows_show_both_sides_of_the_evidence() {
+        use crate::gui::controllers::testing::day_report;
+        let mut d = day_report("20261130", &[(4, DiscrepancyKind::AmountMismatch)]).open[0].clone();
+        d.transaction_type = ListedType::Refund;
+        d.alipay = r#"{"amount":"-2.50","currency":"USD","line":5}"#.into();
+        d.journal = r#"{"refundRequestId":"R-1-T01-1","state":"unresolved","amount":"2.00","currency":"USD"}"#.into();
+        let row = discrepancy_row(&d, Locale::English);
+        assert_eq!(row.id, "4");
+        assert_eq!(row.kind, KindUi::AmountMismatch);
+        assert_eq!(row.listed, ListedUi::Refund);
+        assert_eq!(
+            row.alipay_amount, "−USD 2.50",
+            "a refund is negative in the report"
+        );
+        assert_eq!(row.journal_amount, "USD 2.00");
+        assert!(row.has_journal_state && row.journal_is_refund);
+        assert_eq!(row.journal_refund, RefundStatus::Unresolved);
+        assert_eq!(row.line, "5");
+
+        // Alipay does not list it; the journal has it paid.
+        d.kind = DiscrepancyKind::MissingAtAlipay;
+        d.transaction_type = ListedType::Payment;
+        d.line = None;
+        d.alipay = r#"{"listed":false,"files":["transactionItems_20261130_000.csv"]}"#.into();
+        d.journal =
+            r#"{"paymentRequestId":"P-1-T01-1","state":"paid","amount":"12.50","currency":"USD"}"#
+                .into();
+        let row = discrepancy_row(&d, Locale::English);
+        assert_eq!(row.kind, KindUi::MissingAtAlipay);
+        assert_eq!(row.alipay_amount, "");
+        assert_eq!(row.journal_state, TxState::Paid);
+        assert!(!row.journal_is_refund);
+        assert_eq!(row.line, "");
+
+        // The journal does not know it; a currency this build does not know is shown as
+        // the report wrote it.
+        d.kind = DiscrepancyKind::MissingLocally;
+        d.alipay = r#"{"amount":"9.99","currency":"XYZ"}"#.into();
+        d.journal = "null".into();
+        let row = discrepancy_row(&d, Locale::English);
+        assert_eq!(row.alipay_amount, "9.99 XYZ");
+        assert_eq!(row.journal_amount, "");
+        assert!(!row.has_journal_state);
+    }
+
+    #[test]
+    fn batch_rows_show_gross_fees_and_net_in_the_batchs_currency() {
+        use crate::journal::SettlementBatch;
+        let figures = BatchFigures {
+            batch: SettlementBatch {
+                settlement_batch_id: "B20261201USD".into(),
+                settlement_date: "20261201".into(),
+                file: "settlementSummary_USD_B20261201USD_000.csv".into(),
+                count: 3,
+                net_minor: 725,
+                fee_minor: 25,
+                currency: Currency::USD,
+                settled_at: None,
+            },
+            gross_minor: 750,
+        };
+        let row = batch_row(&figures, Locale::English);
+        assert_eq!(
+            (row.gross.as_str(), row.fees.as_str(), row.net.as_str()),
+            ("USD 7.50", "USD 0.25", "USD 7.25")
+        );
+        assert_eq!(row.count, 3);
+        assert_eq!(row.settled_at, "");
+        assert_eq!(
+            signed_amount(-1234, Currency::USD, Locale::English),
+            "−USD 12.34"
+        );
+        assert_eq!(signed_amount(0, Currency::USD, Locale::English), "USD 0.00");
     }
 }

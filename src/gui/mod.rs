@@ -13,8 +13,8 @@
 //! - [`language`]: English / Simplified Chinese at run time;
 //! - [`kiosk`]: the idle reset and the automatic return after a result;
 //! - [`pin_adapter`]: the manager PIN, checked off the UI thread, with the lockout;
-//! - [`manager_adapter`]: transactions, refunds, unresolved payments, totals, settings
-//!   (records to rows in [`manager_rows`]).
+//! - [`manager_adapter`]: transactions, refunds, unresolved payments, totals,
+//!   reconciliation, settings (records to rows in [`manager_rows`]).
 //!
 //! No adapter calls another: an effect on another screen goes through a controller (the
 //! [`controllers::navigation`] controller is the only one that changes the page) or
@@ -628,6 +628,7 @@ fn listen(shared: &Rc<Shared>) {
     push_on_change!(shared.manager.settle, manager_adapter::push);
     push_on_change!(shared.manager.totals, manager_adapter::push);
     push_on_change!(shared.manager.day_close, manager_adapter::push);
+    push_on_change!(shared.manager.reconciliation, manager_adapter::push);
     let weak = Rc::downgrade(shared);
     shared.payment.on_news(move |news| {
         if let Some(shared) = weak.upgrade() {

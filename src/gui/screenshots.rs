@@ -25,13 +25,15 @@ use super::result_screen::{Reason, ResultScreen};
 use super::{Api, App, Controller, GuiError, GuiOptions, Manager, manager_adapter};
 use crate::config::{CatalogItem, Config};
 use crate::journal::{
-    Actor, CurrencyTotals, DayClose, DayReport, EntityRef, EventKind, EventRecord, LaterEvent,
+    Actor, CurrencyTotals, DayClose, DayCloseReport, DiscrepancyKind, DiscrepancyRecord,
+    DiscrepancyResolution, EntityRef, EventKind, EventRecord, ImportedFile, LaterEvent, ListedType,
     PaymentLocalId, PaymentMark, PaymentRecord, PaymentState, RefundLocalId, RefundRecord,
-    RefundState, SignedTotal,
+    RefundState, ReportKind, SettlementBatch, SignedTotal,
 };
 use crate::locale::Locale;
 use crate::money::MinorTotal;
 use crate::money::{Currency, Money};
+use crate::reconcile::day_report::{BatchFigures, DayReport};
 
 /// Size of every screenshot: a common 10-inch POS tablet in landscape.
 pub const WIDTH: u32 = 1024;
@@ -160,6 +162,8 @@ enum Scene {
     ManagerRecordOutcome,
     ManagerTotals,
     ManagerZReport,
+    ManagerReconciliation,
+    ManagerReconciliationAccept,
     ManagerSettings,
 }
 
@@ -187,6 +191,8 @@ impl Scene {
             Scene::ManagerRecordOutcome => "manager-record-outcome",
             Scene::ManagerTotals => "manager-end-of-day",
             Scene::ManagerZReport => "manager-z-report",
+            Scene::ManagerReconciliation => "manager-reconciliation",
+            Scene::ManagerReconciliationAccept => "manager-reconciliation-accept",
             Scene::ManagerSettings => "manager-settings",
         }
     }
@@ -216,6 +222,8 @@ fn scenes(kiosk: bool) -> Vec<Scene> {
             Scene::ManagerRecordOutcome,
             Scene::ManagerTotals,
             Scene::ManagerZReport,
+            Scene::ManagerReconciliation,
+            Scene::ManagerReconciliationAccept,
             Scene::ManagerSettings,
         ]
     }
@@ -276,6 +284,8 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
         | Scene::ManagerRecordOutcome
         | Scene::ManagerTotals
         | Scene::ManagerZReport
+        | Scene::ManagerReconciliation
+        | Scene::ManagerReconciliationAccept
         | Scene::ManagerSettings => (manager_scene(app, controller, currency, scene), None),
         Scene::Cashier => (Screen::Cashier, None),
         Scene::CashierScanned => {
@@ -603,9 +613,16 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
     screen.show_demo(match scene {
         Scene::ManagerUnresolved => Tab::Unresolved,
         Scene::ManagerTotals | Scene::ManagerZReport => Tab::Totals,
+        Scene::ManagerReconciliation | Scene::ManagerReconciliationAccept => Tab::Reconciliation,
         Scene::ManagerSettings => Tab::Settings,
         _ => Tab::Transactions,
     });
+    let accepting = scene == Scene::ManagerReconciliationAccept;
+    screen.reconciliation.show_demo(
+        demo_alipay_day(),
+        Some(demo_day_report(currency)),
+        accepting.then_some(1),
+    );
     shared.pin.show_demo(
         if scene == Scene::Pin { 3 } else { 0 },
         if scene == Scene::PinLocked {
@@ -645,6 +662,9 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
         manager.set_settle_reason("Portal shows SUCCESS 23.10 at 14:02".into());
         manager.set_settle_payment_id("2026112314020001000000003".into());
     }
+    if accepting {
+        manager.set_recon_reason("Portal shows SUCCESS 23.10 at 14:02".into());
+    }
     manager.set_refund_amount(if confirming { "2.50".into() } else { "".into() });
     manager.set_refund_reason(if confirming {
         "Wrong size".into()
@@ -663,7 +683,7 @@ fn demo_report(
     payments: &[PaymentRecord],
     at_close: &[CurrencyTotals],
     currency: Currency,
-) -> Option<DayReport> {
+) -> Option<DayCloseReport> {
     let closed_at = demo_time();
     let day = crate::local_time::day_bounds(closed_at.date());
     let mut paid: Vec<&PaymentRecord> = payments.iter().filter(|p| p.paid_at.is_some()).collect();
@@ -711,7 +731,7 @@ fn demo_report(
         },
         request_id: "T01-20261123-R0002".into(),
     };
-    Some(DayReport {
+    Some(DayCloseReport {
         close: DayClose {
             number: 42,
             date: closed_at.date(),
@@ -738,6 +758,116 @@ fn demo_report(
         totals_now,
         later_events: vec![later],
     })
+}
+
+/// The demo's Alipay day (GMT+8): the day of the demo payments.
+fn demo_alipay_day() -> time::Date {
+    demo_time()
+        .to_offset(crate::reconcile::import::ALIPAY_DAY_OFFSET)
+        .date()
+}
+
+/// A reconciled demo day: the day's transactions file and its settlement summary imported,
+/// one batch, two open discrepancies (the unresolved payment, which Alipay lists as paid,
+/// and a payment of this terminal the journal never had) and one resolved by a later file.
+fn demo_day_report(currency: Currency) -> DayReport {
+    let date = super::controllers::manager::reconciliation::report_date(demo_alipay_day());
+    let at = demo_time();
+    let transactions = format!("transactionItems_{date}_000.csv");
+    let summary = format!(
+        "settlementSummary_{}_B{date}{}_000.csv",
+        currency.code(),
+        currency.code()
+    );
+    let file = |id, name: &str, kind, rows, matched, not_ours| ImportedFile {
+        id,
+        name: name.to_string(),
+        sha256: "0".repeat(64),
+        kind,
+        report_date: date.clone(),
+        settlement_batch_id: None,
+        rows,
+        matched,
+        not_ours,
+        imported_at: at,
+    };
+    let minor =
+        |major: &str| crate::reconcile::amount::minor_from_major(major, currency).unwrap_or(0);
+    let major = |major: &str| crate::reconcile::amount::major_from_minor(minor(major), currency);
+    let discrepancy =
+        |id, kind, request_id: &str, line, alipay: String, journal: String| DiscrepancyRecord {
+            id,
+            kind,
+            report_date: date.clone(),
+            transaction_request_id: request_id.to_string(),
+            transaction_type: ListedType::Payment,
+            file: transactions.clone(),
+            line: Some(line),
+            entity: None,
+            alipay,
+            journal,
+            found_at: at,
+            resolution: None,
+            resolved_at: None,
+        };
+    let code = currency.code();
+    let open = vec![
+        discrepancy(
+            1,
+            DiscrepancyKind::StateMismatch,
+            "T01-20261123-0003",
+            4,
+            format!(r#"{{"amount":"{}","currency":"{code}"}}"#, major("23.10")),
+            format!(
+                r#"{{"paymentRequestId":"T01-20261123-0003","state":"unresolved","amount":"{}","currency":"{code}"}}"#,
+                major("23.10")
+            ),
+        ),
+        discrepancy(
+            2,
+            DiscrepancyKind::MissingLocally,
+            "P-1795440120-T01-7F3A9C2E51D0",
+            7,
+            format!(r#"{{"amount":"{}","currency":"{code}"}}"#, major("6.80")),
+            "null".to_string(),
+        ),
+    ];
+    let mut resolved = discrepancy(
+        3,
+        DiscrepancyKind::MissingAtAlipay,
+        "T01-20261122-0031",
+        1,
+        r#"{"listed":false}"#.to_string(),
+        "null".to_string(),
+    );
+    resolved.resolution = Some(DiscrepancyResolution::ListedLater {
+        note: format!("listed by {transactions} line 1"),
+    });
+    let (fee, net) = (minor("0.42"), minor("41.38"));
+    DayReport {
+        date: date.clone(),
+        files: vec![
+            file(1, &transactions, ReportKind::Transactions, 8, 5, 1),
+            file(2, &summary, ReportKind::SettlementSummary, 3, 0, 0),
+        ],
+        matched: 5,
+        not_ours: 1,
+        open,
+        resolved: vec![resolved],
+        batches: vec![BatchFigures {
+            batch: SettlementBatch {
+                settlement_batch_id: format!("B{date}{code}"),
+                settlement_date: date.clone(),
+                file: summary.clone(),
+                count: 5,
+                net_minor: net,
+                fee_minor: fee,
+                currency,
+                settled_at: Some(at),
+            },
+            gross_minor: net.saturating_add(fee),
+        }],
+    }
 }
 
 fn demo_totals(payments: &[PaymentRecord], refunded: Option<Money>) -> Vec<CurrencyTotals> {

@@ -4,8 +4,8 @@
 //! the figures are those of one moment: no payment can turn paid between the totals and the
 //! insert. The figures are stored, not recomputed on reading, because a close is evidence of
 //! what the till showed when the manager closed it; what happened to the day afterwards (a
-//! refund, a late resolution) is shown *against* the close ([`DayReport::later_events`],
-//! [`DayReport::totals_now`]), never folded into it.
+//! refund, a late resolution) is shown *against* the close ([`DayCloseReport::later_events`],
+//! [`DayCloseReport::totals_now`]), never folded into it.
 //!
 //! What a day is: [`crate::local_time::day_bounds`] in the terminal's zone, the same bounds
 //! `journal totals` and the manager's End of day use, so a close and the totals of its day
@@ -101,7 +101,7 @@ pub struct LaterEvent {
 
 /// A closed day's report: the close as recorded, and what changed since.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DayReport {
+pub struct DayCloseReport {
     pub close: DayClose,
     /// The day's totals as they are now, per currency; equal to `close.totals` when nothing
     /// changed.
@@ -110,7 +110,7 @@ pub struct DayReport {
     pub later_events: Vec<LaterEvent>,
 }
 
-impl DayReport {
+impl DayCloseReport {
     /// Whether the day's totals moved since the close.
     pub fn totals_changed(&self) -> bool {
         self.totals_now != self.close.totals
@@ -221,16 +221,46 @@ fn read_totals(
     })
 }
 
-/// The state of Alipay's reports for `date`, for the close record.
-///
-/// The reconciliation tables arrive with their own migration; until this build has them no
-/// report can have been imported, so the answer is "not imported". This is the one place
-/// that changes when they exist.
+/// The state of Alipay's reports for `date` when it is closed, for the close record: the
+/// report files imported for Alipay's day of the same calendar date (`yyyyMMdd`; Alipay's
+/// day runs in GMT+8, the close's in the terminal's zone: the same date is the closest
+/// match a manager expects), their matched and not-ours rows, and the discrepancies of that
+/// day still open. `None` when no file of that day was imported yet.
 fn reconciliation_at_close(
-    _conn: &Connection,
-    _date: Date,
+    conn: &Connection,
+    date: Date,
 ) -> Result<Option<ReconciliationAtClose>, JournalError> {
-    Ok(None)
+    let day = format!(
+        "{:04}{:02}{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    );
+    let (files, matched, not_ours): (i64, i64, i64) = conn.query_row(
+        "SELECT count(*), coalesce(sum(matched), 0), coalesce(sum(not_ours), 0)
+         FROM report_files WHERE report_date = ?1",
+        [&day],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )?;
+    if files == 0 {
+        return Ok(None);
+    }
+    let open: i64 = conn.query_row(
+        "SELECT count(*) FROM discrepancies WHERE report_date = ?1 AND resolution IS NULL",
+        [&day],
+        |row| row.get(0),
+    )?;
+    let count = |n: i64| {
+        u64::try_from(n).map_err(|_| JournalError::Unreadable {
+            what: format!("reconciliation count {n}"),
+        })
+    };
+    Ok(Some(ReconciliationAtClose {
+        files_imported: count(files)?,
+        matched: count(matched)?,
+        not_ours: count(not_ours)?,
+        open_discrepancies: count(open)?,
+    }))
 }
 
 const CLOSE_COLUMNS: &str = "number, local_date, time_zone, day_start, day_end, closed_at, \
@@ -392,7 +422,10 @@ pub(crate) fn close_number(
 
 /// `close` with what happened since: the day's totals now and the later events, read in one
 /// transaction so they agree.
-pub(crate) fn report_of(conn: &Connection, close: DayClose) -> Result<DayReport, JournalError> {
+pub(crate) fn report_of(
+    conn: &Connection,
+    close: DayClose,
+) -> Result<DayCloseReport, JournalError> {
     let snapshot = conn.unchecked_transaction()?;
     let date = close.date;
     let bounds = close.day.clone();
@@ -404,7 +437,7 @@ pub(crate) fn report_of(conn: &Connection, close: DayClose) -> Result<DayReport,
         .map(|(event, request_id)| LaterEvent { event, request_id })
         .collect();
     drop(snapshot);
-    Ok(DayReport {
+    Ok(DayCloseReport {
         close,
         totals_now,
         later_events,

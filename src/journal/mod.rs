@@ -38,6 +38,7 @@ mod export;
 mod meta;
 mod payments;
 mod reader;
+mod reconciliation;
 mod refunds;
 mod report;
 mod requests;
@@ -52,7 +53,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use time::OffsetDateTime;
 
 pub use check::{CheckReport, Violation, ViolationKind};
-pub use closes::{DayClose, DayReport, LaterEvent, PaymentMark, ReconciliationAtClose};
+pub use closes::{DayClose, DayCloseReport, LaterEvent, PaymentMark, ReconciliationAtClose};
 pub use error::JournalError;
 pub use events::{EventKind, EventRecord};
 pub use export::{ExportRecordKind, ExportRow};
@@ -61,6 +62,11 @@ pub use payments::{
     CustomerCode, NewPayment, PaymentFilter, PaymentRecord, PaymentRef, PaymentUpdate,
 };
 pub use reader::{PaymentDetail, Reader, RefundTotals, TransactionRow};
+pub use reconciliation::{
+    DiscrepancyFilter, DiscrepancyKind, DiscrepancyRecord, DiscrepancyResolution, ImportCounts,
+    ImportedFile, JournalView, ListedType, NewDiscrepancy, NewReportFile, ReconciliationReads,
+    ReportImport, ReportKind, SettlementBatch,
+};
 pub use refunds::{NewRefund, RefundRecord, RefundRef, RefundUpdate};
 pub use report::{CurrencyTotals, ProductTotals, SignedTotal};
 pub use requests::{CallKind, RequestIntent, RequestOutcome, RequestRecord};
@@ -173,6 +179,11 @@ impl Journal {
     /// The file this journal writes to.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The connection, for the journal's own modules' shared read functions.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     /// The current time as it will be stored (microsecond precision), so that values handed

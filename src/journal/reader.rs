@@ -21,7 +21,7 @@ use crate::money::{MinorTotal, Money};
 
 use super::FILE_NAME;
 use super::check::{CheckReport, check_connection};
-use super::closes::{DayClose, DayReport, close_number, close_of_day, list_closes, report_of};
+use super::closes::{DayClose, DayCloseReport, close_number, close_of_day, list_closes, report_of};
 use super::error::JournalError;
 use super::events::{EventRecord, events_of};
 use super::meta::{JournalIdentity, read_identity};
@@ -142,13 +142,14 @@ impl Reader {
         Reader::open(data_dir.as_ref().join(FILE_NAME))
     }
 
+    /// The connection, for the journal's own modules' shared read functions.
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
     /// The file this reader reads.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    pub(crate) fn connection(&self) -> &Connection {
-        &self.conn
     }
 
     /// The terminal the journal belongs to; `None` until one has started on it.
@@ -257,7 +258,7 @@ impl Reader {
 
     /// A closed day's report: `close` as recorded, the day's totals now, and the events that
     /// happened to its payments and refunds after it was closed.
-    pub fn day_report(&self, close: DayClose) -> Result<DayReport, JournalError> {
+    pub fn day_report(&self, close: DayClose) -> Result<DayCloseReport, JournalError> {
         report_of(&self.conn, close)
     }
 

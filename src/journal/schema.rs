@@ -29,8 +29,13 @@ pub(crate) const APPLICATION_ID: i64 = 0x4150_4F53;
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The ordered schema migrations; the schema version is the number applied.
-pub(crate) const MIGRATIONS: &[&str] =
-    &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_DAY_CLOSES];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    MIGRATION_1,
+    MIGRATION_2,
+    MIGRATION_3,
+    MIGRATION_4,
+    MIGRATION_DAY_CLOSES,
+];
 
 /// The version a fully migrated file has.
 pub(crate) fn latest_version() -> i64 {
@@ -265,6 +270,118 @@ BEGIN
 END;
 "#;
 
+/// Version 4: reconciliation against Alipay's own reports (flows.md §8).
+///
+/// - `report_files`: every report file imported, by name and SHA-256, with what its import
+///   found. A file is imported whole or not at all, so a row here means every data row of
+///   the file was read.
+/// - `report_matches`: which journal payment or refund each transaction row listed. It is how
+///   "the journal has it, Alipay does not" is found: a paid payment of the day with no match.
+/// - `settlement_batches`: the figures of each settlement summary (per batch and currency).
+/// - `discrepancies`: what did not match, with Alipay's row and the journal's view as they
+///   were when found. Never deleted; resolved once (accepted by a manager with a reason, or
+///   found listed by a later file), and then never changed.
+const MIGRATION_4: &str = r#"
+CREATE TABLE report_files (
+    id                  INTEGER PRIMARY KEY,
+    name                TEXT    NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 255),
+    sha256              TEXT    NOT NULL
+        CHECK (length(sha256) = 64 AND sha256 NOT GLOB '*[^0-9a-f]*'),
+    kind                TEXT    NOT NULL
+        CHECK (kind IN ('transactions', 'settlement_items', 'settlement_summary')),
+    report_date         TEXT    NOT NULL
+        CHECK (length(report_date) = 8 AND report_date NOT GLOB '*[^0-9]*'),
+    settlement_batch_id TEXT,
+    rows                INTEGER NOT NULL CHECK (rows >= 0),
+    matched             INTEGER NOT NULL CHECK (matched >= 0),
+    not_ours            INTEGER NOT NULL CHECK (not_ours >= 0),
+    imported_at         TEXT    NOT NULL,
+    CHECK ((kind = 'transactions') = (settlement_batch_id IS NULL))
+);
+CREATE INDEX report_files_by_date ON report_files (report_date);
+
+CREATE TABLE report_matches (
+    file             INTEGER NOT NULL REFERENCES report_files (id) ON DELETE RESTRICT,
+    line             INTEGER NOT NULL CHECK (line >= 1),
+    entity_kind      TEXT    NOT NULL CHECK (entity_kind IN ('payment', 'refund')),
+    entity_id        INTEGER NOT NULL,
+    transaction_type TEXT    NOT NULL CHECK (transaction_type IN ('PAYMENT', 'REFUND', 'CANCEL')),
+    PRIMARY KEY (file, line)
+) WITHOUT ROWID;
+CREATE INDEX report_matches_by_entity ON report_matches (entity_kind, entity_id, transaction_type);
+
+CREATE TABLE settlement_batches (
+    file                INTEGER NOT NULL UNIQUE REFERENCES report_files (id) ON DELETE RESTRICT,
+    settlement_batch_id TEXT    NOT NULL,
+    settlement_date     TEXT    NOT NULL,
+    currency            TEXT    NOT NULL CHECK (length(currency) = 3),
+    count               INTEGER NOT NULL CHECK (count >= 0),
+    net_minor           INTEGER NOT NULL CHECK (typeof(net_minor) = 'integer'),
+    fee_minor           INTEGER NOT NULL CHECK (typeof(fee_minor) = 'integer'),
+    settled_at          TEXT
+);
+
+CREATE TABLE discrepancies (
+    id                     INTEGER PRIMARY KEY,
+    kind                   TEXT    NOT NULL
+        CHECK (kind IN ('missing_locally', 'missing_at_alipay', 'amount_mismatch',
+                        'state_mismatch', 'currency_mismatch')),
+    report_date            TEXT    NOT NULL,
+    transaction_request_id TEXT    NOT NULL,
+    transaction_type       TEXT    NOT NULL CHECK (transaction_type IN ('PAYMENT', 'REFUND', 'CANCEL')),
+    file                   INTEGER NOT NULL REFERENCES report_files (id) ON DELETE RESTRICT,
+    line                   INTEGER,
+    entity_kind            TEXT    CHECK (entity_kind IN ('payment', 'refund')),
+    entity_id              INTEGER,
+    alipay                 TEXT    NOT NULL,
+    journal                TEXT    NOT NULL,
+    found_at               TEXT    NOT NULL,
+    resolution             TEXT    CHECK (resolution IN ('accepted', 'listed_later')),
+    resolved_at            TEXT,
+    resolved_by            TEXT,
+    reason                 TEXT,
+    UNIQUE (kind, transaction_request_id, transaction_type),
+    CHECK ((entity_kind IS NULL) = (entity_id IS NULL)),
+    CHECK ((kind = 'missing_locally') = (entity_id IS NULL)),
+    CHECK ((resolution IS NULL) = (resolved_at IS NULL)),
+    CHECK (resolution IS NOT 'accepted' OR (resolved_by IS NOT NULL AND length(trim(reason)) > 0))
+);
+CREATE INDEX discrepancies_open ON discrepancies (report_date) WHERE resolution IS NULL;
+CREATE INDEX discrepancies_by_entity ON discrepancies (entity_kind, entity_id) WHERE entity_id IS NOT NULL;
+
+CREATE TRIGGER report_files_no_change BEFORE UPDATE ON report_files
+BEGIN
+    SELECT RAISE(ABORT, 'an imported report file is never changed');
+END;
+CREATE TRIGGER report_files_no_delete BEFORE DELETE ON report_files
+BEGIN
+    SELECT RAISE(ABORT, 'an imported report file is never forgotten');
+END;
+CREATE TRIGGER report_matches_no_change BEFORE UPDATE ON report_matches
+BEGIN
+    SELECT RAISE(ABORT, 'a report match is never changed');
+END;
+CREATE TRIGGER report_matches_no_delete BEFORE DELETE ON report_matches
+BEGIN
+    SELECT RAISE(ABORT, 'a report match is never deleted');
+END;
+CREATE TRIGGER discrepancies_no_delete BEFORE DELETE ON discrepancies
+BEGIN
+    SELECT RAISE(ABORT, 'a discrepancy is never deleted');
+END;
+CREATE TRIGGER discrepancies_resolved_once BEFORE UPDATE ON discrepancies
+WHEN OLD.resolution IS NOT NULL
+  OR NEW.kind IS NOT OLD.kind OR NEW.report_date IS NOT OLD.report_date
+  OR NEW.transaction_request_id IS NOT OLD.transaction_request_id
+  OR NEW.transaction_type IS NOT OLD.transaction_type OR NEW.file IS NOT OLD.file
+  OR NEW.line IS NOT OLD.line OR NEW.entity_kind IS NOT OLD.entity_kind
+  OR NEW.entity_id IS NOT OLD.entity_id OR NEW.alipay IS NOT OLD.alipay
+  OR NEW.journal IS NOT OLD.journal OR NEW.found_at IS NOT OLD.found_at
+BEGIN
+    SELECT RAISE(ABORT, 'a discrepancy keeps its evidence and is resolved once');
+END;
+"#;
+
 /// End-of-day closes (the Z report): one immutable record per local business day.
 ///
 /// - `number` runs 1, 2, 3… without gaps: the insert trigger accepts only the next number,
@@ -328,6 +445,12 @@ pub(crate) const PROTECTIVE_TRIGGERS: &[&str] = &[
     "payments_customer_code_fixed",
     "meta_no_update",
     "meta_no_delete",
+    "report_files_no_change",
+    "report_files_no_delete",
+    "report_matches_no_change",
+    "report_matches_no_delete",
+    "discrepancies_no_delete",
+    "discrepancies_resolved_once",
     "day_closes_sequential",
     "day_closes_no_update",
     "day_closes_no_delete",

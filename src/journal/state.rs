@@ -419,16 +419,20 @@ pub enum Resolution {
     Refund,
     /// A person looked it up (e.g. in the merchant portal) and entered it.
     Manual,
+    /// Alipay's reconciliation report listed it, and a manager accepted the report's word
+    /// for a payment or refund the terminal had left unresolved (`reconcile accept`).
+    Reconciliation,
 }
 
 impl Resolution {
-    pub const ALL: [Resolution; 6] = [
+    pub const ALL: [Resolution; 7] = [
         Resolution::Pay,
         Resolution::Inquiry,
         Resolution::Cancel,
         Resolution::Notify,
         Resolution::Refund,
         Resolution::Manual,
+        Resolution::Reconciliation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -439,6 +443,7 @@ impl Resolution {
             Resolution::Notify => "notify",
             Resolution::Refund => "refund",
             Resolution::Manual => "manual",
+            Resolution::Reconciliation => "reconciliation",
         }
     }
 

@@ -7,3 +7,17 @@
 //! the journal is rewritten silently.
 //!
 //! It uses `journal` and `money`, never the GUI (notes/architecture.md).
+
+pub mod accept;
+pub mod amount;
+pub mod day_report;
+pub mod error;
+pub mod import;
+pub mod matching;
+pub mod reader;
+pub mod report_name;
+pub mod sftp;
+
+pub use error::ReconcileError;
+pub use import::{FileOutcome, FileStatus, ImportSummary, import_file, import_files};
+pub use matching::Scope;

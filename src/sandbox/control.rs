@@ -25,6 +25,7 @@
 //! | `GET /sandbox/control/ledger` | JSON dump of payments, refunds, registrations, outbox |
 //! | `GET /sandbox/control/clock` | the sandbox clock |
 //! | `POST /sandbox/control/clock` | `{"advance_secs": N}` moves the clock forward |
+//! | `POST /sandbox/control/reports?date=YYYYMMDD` | publishes that Alipay day's reconciliation reports now: `{"date", "root", "files": ["/v1/settlements/..."]}` (400 for a bad date or a day not over) |
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -39,11 +40,13 @@ use axum::routing::{get, post};
 use axum::{Router, body::Body};
 use serde::Deserialize;
 
+use super::SandboxError;
 use super::answer::advance;
 use super::clock::wire_time;
 use super::faults::FaultSettings;
 use super::ledger;
-use super::server::GatewayState;
+use super::reports::sftp_path;
+use super::server::{self, GatewayState};
 use super::wallet::{self, Action, Locator};
 
 /// Whether a peer may use the control endpoint: IPv4 127.0.0.0/8, IPv6 `::1`, and IPv4
@@ -160,6 +163,7 @@ pub(crate) fn router(app: Arc<GatewayState>) -> Router<Arc<GatewayState>> {
         )
         .route("/sandbox/control/ledger", get(dump))
         .route("/sandbox/control/clock", get(get_clock).post(move_clock))
+        .route("/sandbox/control/reports", post(publish_reports))
         .route_layer(middleware::from_fn_with_state(app, guard))
 }
 
@@ -268,6 +272,41 @@ async fn move_clock(State(app): State<Arc<GatewayState>>, body: Bytes) -> Respon
     // Notifications and registrations may have become due.
     app.wake.notify_one();
     clock_json(&app)
+}
+
+#[derive(Debug, Deserialize)]
+struct ReportsQuery {
+    date: Option<String>,
+}
+
+/// `POST /sandbox/control/reports?date=YYYYMMDD`: the day's files, as SFTP paths under the
+/// reports root.
+async fn publish_reports(
+    State(app): State<Arc<GatewayState>>,
+    Query(q): Query<ReportsQuery>,
+) -> Response {
+    let Some(date) = q.date else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "Name the Alipay day: POST /sandbox/control/reports?date=YYYYMMDD.",
+        );
+    };
+    match server::publish_reports(&app, &date).await {
+        Ok(files) => Json(serde_json::json!({
+            "date": date,
+            "root": app.reports_root.display().to_string(),
+            "files": files
+                .iter()
+                .map(|f| sftp_path(&app.reports_root, f))
+                .collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(SandboxError::Options(message)) => {
+            error(StatusCode::BAD_REQUEST, "bad_request", message)
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
 }
 
 #[cfg(test)]

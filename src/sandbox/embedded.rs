@@ -7,7 +7,8 @@
 //! its verified [`AmsClient`].
 //!
 //! Files under `data_dir/sandbox/`: `alipay_private_key.pem` (0600), `alipay_public_key.pem`,
-//! `merchant_private_key.pem` (0600), `merchant_public_key.pem`, `sandbox.sqlite`.
+//! `merchant_private_key.pem` (0600), `merchant_public_key.pem`, `sandbox.sqlite`, and the
+//! reconciliation reports under `sftp/`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -141,6 +142,33 @@ impl EmbeddedSandbox {
             self.merchant_private_key.clone(),
             self.alipay_public_key().clone(),
         )
+    }
+
+    /// `data_dir/sandbox/sftp`: the folder an SFTP server serves Alipay's reconciliation
+    /// reports from (`v1/settlements/<customerId>/<date>/...`, see [`super::reports`]).
+    pub fn reports_root(&self) -> PathBuf {
+        self.running.reports_root()
+    }
+
+    /// Alipay's id for this merchant (`customerId`, the folder under `v1/settlements/`),
+    /// derived from the client id by [`super::reports::customer_id`].
+    pub fn customer_id(&self) -> String {
+        super::reports::customer_id(&self.client_id)
+    }
+
+    /// Publishes the reports of the Alipay day `date` (`yyyyMMdd`, GMT+8) now and returns the
+    /// files written; the sandbox also does it by itself once a day's cut-off has passed. A
+    /// malformed date, or a day the sandbox clock has not finished, is refused.
+    pub async fn publish_reports(&self, date: &str) -> Result<Vec<PathBuf>, SandboxError> {
+        self.running.publish_reports(date).await
+    }
+
+    /// `data_dir/sandbox/sandbox.sqlite`: the sandbox's ledger, which the reports are made
+    /// from. A test may change it (with the sandbox's SQLite schema) to make the reports
+    /// disagree with the terminal's journal; [`super::reports::collect`] names the columns
+    /// the reports read.
+    pub fn ledger_path(&self) -> PathBuf {
+        self.running.ledger_path()
     }
 
     /// The running sandbox (addresses, extra client registrations).

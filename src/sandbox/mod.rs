@@ -23,12 +23,15 @@
 //! * `notifier`: signed `notifyPayment` / `notifyRegistrationStatus` with Alipay's resend
 //!   schedule.
 //! * [`faults`] and `control`: fault injection and the loopback-only control endpoint.
+//! * [`reports`]: Alipay's daily reconciliation files (transactions, settlement items and
+//!   summary) under `DATA_DIR/sftp/`, on demand and after each day's cut-off.
 //! * [`embedded`]: the in-process form the app starts when `gateway = "sandbox"`.
 
 pub mod embedded;
 pub mod faults;
 pub mod ledger;
 pub mod options;
+pub mod reports;
 
 mod answer;
 mod clock;

@@ -12,6 +12,7 @@ use url::Url;
 
 use super::SandboxError;
 use super::faults::FaultSettings;
+use super::reports::{DEFAULT_FEE_RATE_BPS, EmptyDay, MAX_FEE_RATE_BPS, ReportSettings};
 use crate::ams::crypto::PublicKey;
 use crate::ams::keys;
 
@@ -122,6 +123,12 @@ pub struct SandboxOptions {
     /// control endpoint can change them).
     pub faults: Option<FaultSettings>,
     pub sweep_interval: Duration,
+    /// Alipay's fee on every settled transaction, in basis points (60 = 0.60 %); see
+    /// [`super::reports`].
+    pub fee_rate_bps: u32,
+    /// What a day without transactions publishes: an empty `transactionItems` file (header
+    /// and `<END>`, the default) or nothing.
+    pub empty_day: EmptyDay,
 }
 
 impl SandboxOptions {
@@ -142,6 +149,16 @@ impl SandboxOptions {
             hang_time: DEFAULT_HANG_TIME,
             faults: None,
             sweep_interval: DEFAULT_SWEEP_INTERVAL,
+            fee_rate_bps: DEFAULT_FEE_RATE_BPS,
+            empty_day: EmptyDay::EmptyFile,
+        }
+    }
+
+    /// The report settings these options give.
+    pub fn report_settings(&self) -> ReportSettings {
+        ReportSettings {
+            fee_rate_bps: self.fee_rate_bps,
+            empty_day: self.empty_day,
         }
     }
 
@@ -170,6 +187,13 @@ impl SandboxOptions {
         }
         if let Some(faults) = &self.faults {
             faults.check().map_err(SandboxError::Options)?;
+        }
+        if self.fee_rate_bps > MAX_FEE_RATE_BPS {
+            return Err(SandboxError::Options(format!(
+                "--fee-rate-bps {} is more than {MAX_FEE_RATE_BPS} (100 %); give basis points, \
+                 e.g. 60 for 0.60 %",
+                self.fee_rate_bps
+            )));
         }
         let mut seen = std::collections::HashSet::new();
         for client in &self.clients {
@@ -264,5 +288,16 @@ mod tests {
         o.time_scale = 0.001;
         o.public_url = Some(Url::parse("ftp://x").unwrap());
         assert!(o.check().is_err());
+    }
+
+    #[test]
+    fn fee_rate_is_at_most_one_hundred_percent() {
+        let mut o = SandboxOptions::new("/tmp/x");
+        assert_eq!(o.fee_rate_bps, 60);
+        o.fee_rate_bps = 10_000;
+        o.check().unwrap();
+        o.fee_rate_bps = 10_001;
+        let e = o.check().unwrap_err().to_string();
+        assert!(e.contains("--fee-rate-bps 10001"), "{e}");
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -18,6 +18,7 @@ use super::clock::Clock;
 use super::faults::FaultBoard;
 use super::ledger::Ledger;
 use super::options::{ClientRegistration, Rules, SandboxOptions};
+use super::reports::{self, AlipayDay, ReportSettings};
 use super::{
     ALIPAY_PRIVATE_KEY_FILE, ALIPAY_PUBLIC_KEY_FILE, LEDGER_FILE, SandboxError, control, gateway,
     notifier, payment_code, wallet,
@@ -47,6 +48,15 @@ pub(crate) struct GatewayState {
     pub control_token: String,
     /// The sandbox's folder (keys, ledger, control token), for messages.
     pub data_dir: PathBuf,
+    /// How the reconciliation reports are made (see [`reports`]).
+    pub reports: ReportSettings,
+    /// `DATA_DIR/sftp`: the root an SFTP server serves the reports from.
+    pub reports_root: PathBuf,
+    /// The last Alipay day the automatic publication has published (also in the ledger).
+    pub published_through: Mutex<AlipayDay>,
+    /// After a failed automatic publication (a full disk, a corrupt ledger row), when to try
+    /// again: the sweep runs every few hundred milliseconds and must not fill the log.
+    pub reports_retry_at: Mutex<Option<std::time::Instant>>,
 }
 
 impl GatewayState {
@@ -170,6 +180,25 @@ impl RunningSandbox {
         &self.app.http
     }
 
+    /// `DATA_DIR/sftp`: the folder an SFTP server serves, holding
+    /// `v1/settlements/<customerId>/<date>/` (see [`reports`]).
+    pub fn reports_root(&self) -> PathBuf {
+        self.app.reports_root.clone()
+    }
+
+    /// `DATA_DIR/sandbox.sqlite`, the ledger the reports are made from (with `ephemeral` the
+    /// ledger is in memory and this file is not used).
+    pub fn ledger_path(&self) -> PathBuf {
+        self.data_dir.join(LEDGER_FILE)
+    }
+
+    /// Publishes the reports of the Alipay day `date` (`yyyyMMdd`) for every merchant, now,
+    /// and returns the files written. A day whose cut-off the sandbox clock has not passed
+    /// is refused ([`SandboxError::Options`]), as is a malformed date.
+    pub async fn publish_reports(&self, date: &str) -> Result<Vec<PathBuf>, SandboxError> {
+        publish_reports(&self.app, date).await
+    }
+
     /// Accepts requests from one more merchant from now on (or replaces its key).
     pub fn register_client(&self, client: ClientRegistration) {
         self.app.add_client(client);
@@ -197,31 +226,42 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
     options.check()?;
     let dir = options.data_dir.clone();
     let ephemeral = options.ephemeral;
-    let (alipay_key, ledger, control_token) = tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&dir).map_err(|e| SandboxError::DataDir {
-            path: dir.clone(),
-            reason: e.to_string(),
-        })?;
-        let key = load_or_create_key_pair(&dir, ALIPAY_PRIVATE_KEY_FILE, ALIPAY_PUBLIC_KEY_FILE)?;
-        let ledger = if ephemeral {
-            Ledger::open_in_memory()?
-        } else {
-            Ledger::open(&dir.join(LEDGER_FILE))?
-        };
-        // A new token at every start (also with --ephemeral: the keys live in the folder
-        // anyway), so one read by someone once does not work forever.
-        let token = control::new_token().map_err(SandboxError::Random)?;
-        let token_path = dir.join(control::TOKEN_FILE);
-        crate::private_fs::write_private(&token_path, token.as_bytes()).map_err(|e| {
-            SandboxError::DataDir {
-                path: token_path.clone(),
+    let report_settings = options.report_settings();
+    let report_clients: Vec<String> = options
+        .clients
+        .iter()
+        .map(|c| c.client_id.clone())
+        .collect();
+    let (alipay_key, ledger, control_token, published_through) =
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).map_err(|e| SandboxError::DataDir {
+                path: dir.clone(),
                 reason: e.to_string(),
-            }
-        })?;
-        Ok::<_, SandboxError>((key, ledger, token))
-    })
-    .await
-    .map_err(|e| SandboxError::Interrupted(e.to_string()))??;
+            })?;
+            let key =
+                load_or_create_key_pair(&dir, ALIPAY_PRIVATE_KEY_FILE, ALIPAY_PUBLIC_KEY_FILE)?;
+            let ledger = if ephemeral {
+                Ledger::open_in_memory()?
+            } else {
+                Ledger::open(&dir.join(LEDGER_FILE))?
+            };
+            // A fresh sandbox clock is the wall clock.
+            let now = super::clock::to_ms(time::OffsetDateTime::now_utc());
+            let through = reports::prepare(&ledger, &report_settings, &report_clients, now)?;
+            // A new token at every start (also with --ephemeral: the keys live in the folder
+            // anyway), so one read by someone once does not work forever.
+            let token = control::new_token().map_err(SandboxError::Random)?;
+            let token_path = dir.join(control::TOKEN_FILE);
+            crate::private_fs::write_private(&token_path, token.as_bytes()).map_err(|e| {
+                SandboxError::DataDir {
+                    path: token_path.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+            Ok::<_, SandboxError>((key, ledger, token, through))
+        })
+        .await
+        .map_err(|e| SandboxError::Interrupted(e.to_string()))??;
 
     let listener = TcpListener::bind(options.listen)
         .await
@@ -265,6 +305,10 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
         http,
         control_token,
         data_dir: options.data_dir.clone(),
+        reports: options.report_settings(),
+        reports_root: options.data_dir.join(reports::SFTP_DIR),
+        published_through: Mutex::new(published_through),
+        reports_retry_at: Mutex::new(None),
     });
     for client in options.clients.iter().cloned() {
         app.add_client(client);
@@ -308,8 +352,81 @@ pub async fn start(options: SandboxOptions) -> Result<RunningSandbox, SandboxErr
     })
 }
 
+/// Publishes one day's reports now (the control endpoint and [`RunningSandbox`]).
+pub(crate) async fn publish_reports(
+    app: &Arc<GatewayState>,
+    date: &str,
+) -> Result<Vec<PathBuf>, SandboxError> {
+    let day = AlipayDay::parse(date)?;
+    let worker = app.clone();
+    tokio::task::spawn_blocking(move || {
+        let now = worker.clock.now_ms();
+        reports::publish(
+            &worker.ledger,
+            &worker.reports_root,
+            day,
+            &worker.reports,
+            now,
+        )
+    })
+    .await
+    .map_err(|e| SandboxError::Interrupted(e.to_string()))?
+}
+
+/// Publishes the reports of every day whose cut-off the sandbox clock has passed since the
+/// last publication. Cheap when nothing is due (one comparison), so the sweep calls it every
+/// time.
+async fn publish_due_reports(app: &Arc<GatewayState>) {
+    let now = app.clock.now_ms();
+    let through = *app
+        .published_through
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if AlipayDay::of_ms(now).previous() <= through {
+        return;
+    }
+    let retry_at = *app
+        .reports_retry_at
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if retry_at.is_some_and(|at| std::time::Instant::now() < at) {
+        return;
+    }
+    let worker = app.clone();
+    let published = tokio::task::spawn_blocking(move || {
+        reports::publish_due(
+            &worker.ledger,
+            &worker.reports_root,
+            &worker.reports,
+            through,
+            now,
+        )
+    })
+    .await;
+    match published {
+        Ok(Ok((through, files))) => {
+            tracing::info!(%through, files = files.len(), "sandbox published the reconciliation reports");
+            *app.published_through
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = through;
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, retry_in_secs = REPORTS_RETRY.as_secs(), "sandbox could not publish its reports");
+            *app.reports_retry_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(std::time::Instant::now() + REPORTS_RETRY);
+        }
+        Err(e) => tracing::error!(error = %e, "sandbox report task failed"),
+    }
+}
+
+/// How long the automatic publication waits after a failure before trying again.
+const REPORTS_RETRY: Duration = Duration::from_secs(30);
+
 /// Applies due transitions in the background, so codes close and registrations complete (and
-/// notify) even when nobody asks.
+/// notify) even when nobody asks, and publishes the reports of each day once its cut-off has
+/// passed.
 async fn sweep(app: Arc<GatewayState>, every: Duration) {
     let mut stop = app.shutdown.clone();
     loop {
@@ -329,6 +446,7 @@ async fn sweep(app: Arc<GatewayState>, every: Duration) {
             Ok(Err(e)) => tracing::error!(error = %e, "sandbox sweep failed"),
             Err(e) => tracing::error!(error = %e, "sandbox sweep task failed"),
         }
+        publish_due_reports(&app).await;
     }
 }
 

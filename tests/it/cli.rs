@@ -580,26 +580,6 @@ fn pay_with_a_simulated_customer_ends_paid_whatever_the_codes_public_url() {
     assert_eq!(json["status"], "SUCCESS", "{last}");
 }
 
-/// Runs the binary with `input` on standard input (a PIN for `--pin-stdin`).
-fn run_with_stdin(args: &[&str], input: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(binary())
-        .args(args)
-        .env_remove("ALIPAY_POS_CONFIG")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
 /// A sandbox config in `dir` (keys seeded, so nothing slow is generated), with `admin`
 /// appended as the `[admin]` table's lines.
 fn manager_config(dir: &Path, admin: &str) -> std::path::PathBuf {

@@ -76,6 +76,20 @@ const ALL_KEYS: &[(&str, &[&str])] = &[
             "kiosk",
         ],
     ),
+    // `identity_file` is shown in the prose only: it replaces `password_file`, and the two
+    // together are refused, so it cannot be one more commented-out setting.
+    (
+        "reconciliation",
+        &[
+            "sftp_host",
+            "sftp_port",
+            "username",
+            "password_file",
+            "known_hosts",
+            "customer_id",
+            "remote_root",
+        ],
+    ),
 ];
 
 /// `(table, key, commented_out)` for every setting line of the example.
@@ -190,4 +204,10 @@ fn example_config_commented_settings_are_valid() {
     assert_eq!(config.scanner.prefix.as_deref(), Some("~"));
     assert_eq!(config.scanner.suffix.as_deref(), Some("#"));
     assert!(config.scanner.kiosk);
+    let sftp = config.reconciliation.expect("[reconciliation] uncommented");
+    assert_eq!(sftp.sftp_host, "isftp.alipay.com");
+    assert_eq!(
+        sftp.password_file(),
+        Some(dir.join("sftp-password").as_path())
+    );
 }

@@ -647,3 +647,47 @@ fn the_export_has_the_documented_columns_and_exact_amounts() {
         text(&backwards.stderr)
     );
 }
+
+/// A close keeps the state of Alipay's reports for its day: files imported, rows matched
+/// and not ours, discrepancies still open; a day with no report imported says so (`None`).
+#[test]
+fn a_close_records_the_reports_imported_for_its_day() {
+    use time::macros::date;
+    let dir = tempfile::tempdir().unwrap();
+    drop(Journal::open_in(dir.path()).unwrap());
+    let conn = rusqlite::Connection::open(dir.path().join(alipay_pos::journal::FILE_NAME)).unwrap();
+    let sha = "0".repeat(64);
+    conn.execute_batch(&format!(
+        "INSERT INTO report_files (id, name, sha256, kind, report_date, rows, matched, not_ours,
+             imported_at)
+         VALUES (1, 'transactionItems_20260301_000.csv', '{sha}', 'transactions', '20260301',
+             8, 5, 1, '2026-03-02T01:00:00.000000Z');
+         INSERT INTO discrepancies (kind, report_date, transaction_request_id, transaction_type,
+             file, line, alipay, journal, found_at)
+         VALUES ('missing_locally', '20260301', 'P-LOST', 'PAYMENT', 1, 4, '{{}}', 'null',
+                 '2026-03-02T01:00:00.000000Z'),
+                ('missing_locally', '20260301', 'P-LOST-2', 'PAYMENT', 1, 5, '{{}}', 'null',
+                 '2026-03-02T01:00:00.000000Z');
+         UPDATE discrepancies SET resolution = 'listed_later',
+             resolved_at = '2026-03-02T02:00:00.000000Z' WHERE transaction_request_id = 'P-LOST-2';"
+    ))
+    .unwrap();
+    drop(conn);
+    journal_with_closes(dir.path(), &[date!(2026 - 03 - 01), date!(2026 - 03 - 02)]);
+    let closes = Reader::open_in(dir.path()).unwrap().day_closes().unwrap();
+    let reconciliation = closes[0].reconciliation.unwrap();
+    assert_eq!(
+        (
+            reconciliation.files_imported,
+            reconciliation.matched,
+            reconciliation.not_ours,
+            reconciliation.open_discrepancies
+        ),
+        (1, 5, 1, 1),
+        "the resolved discrepancy is not open"
+    );
+    assert_eq!(
+        closes[1].reconciliation, None,
+        "nothing imported for the 2nd"
+    );
+}

@@ -28,44 +28,8 @@ fn usd(text: &str) -> Money {
     Money::parse(text, Currency::USD).unwrap()
 }
 
-fn code_of(start: &PayStart) -> (String, time::OffsetDateTime) {
-    match start {
-        PayStart::CodeReady {
-            code_value,
-            expires_at,
-        } => (code_value.clone(), *expires_at),
-        other => panic!("expected an order code, got {other:?}"),
-    }
-}
-
 fn is_code_ready(event: &CheckoutEvent, id: &str) -> bool {
     matches!(event, CheckoutEvent::CodeReady { payment_request_id, .. } if payment_request_id == id)
-}
-
-/// A payment with its order code on screen.
-async fn awaiting(terminal: &Terminal, amount: &str) -> (String, String) {
-    let (record, start) = terminal
-        .checkout
-        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
-            usd(amount),
-            "Flat white",
-            Actor::Cashier,
-        ))
-        .await
-        .unwrap();
-    assert_eq!(record.state, PaymentState::AwaitingCustomer);
-    let (code, _) = code_of(&start);
-    (record.payment_request_id, code)
-}
-
-/// Starts, has the customer pay, and waits until the engine says paid.
-async fn paid(terminal: &Terminal, amount: &str) -> String {
-    let (id, code) = awaiting(terminal, amount).await;
-    let (status, answer) = Control::of(terminal).wallet_pay(&code).await;
-    assert_eq!(status, 200, "{answer}");
-    let record = wait_final(&terminal.checkout, &id, WAIT).await;
-    assert_eq!(record.state, PaymentState::Paid);
-    id
 }
 
 /// States a payment must never pass through while its outcome is unknown.

@@ -121,6 +121,8 @@ fn screenshots_render_every_screen_in_both_languages() {
         "manager-unresolved",
         "manager-end-of-day",
         "manager-z-report",
+        "manager-reconciliation",
+        "manager-reconciliation-accept",
         "manager-settings",
     ];
     for screen in screens {

@@ -219,7 +219,6 @@ fn open_applies_the_settings_and_the_schema() {
     assert!(settings.foreign_keys);
     assert_eq!(settings.user_version, schema_version());
     assert!(settings.busy_timeout_ms >= 1000);
-    assert!(schema_version() >= 3, "at least the first three migrations");
 
     // WAL is a property of the file: another connection sees it too.
     let mode: String = raw(&data_dir)

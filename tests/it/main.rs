@@ -24,6 +24,7 @@ mod gui_kiosk_manager;
 mod gui_manager;
 mod gui_manager_products;
 mod gui_manual_outcome;
+mod gui_reconciliation;
 mod gui_scan;
 mod gui_screens;
 mod gui_unresolved;
@@ -32,12 +33,15 @@ mod layers;
 
 mod logging;
 mod properties;
+mod reconcile;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_lan;
+mod sandbox_reports;
 // Opens real paths as scanner devices; evdev exists on Linux only.
 #[cfg(target_os = "linux")]
 mod scanner;
+mod sftp;
 mod soak;
 mod user_presented;
 mod wallet_browser;

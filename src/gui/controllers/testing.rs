@@ -14,14 +14,16 @@ use crate::admin::ManagerApproval;
 use crate::checkout::ManualOutcome;
 use crate::gui::controllers::sale::ChargeRequest;
 use crate::gui::engine_handle::{
-    Answer, Detail, EngineEvent, EngineFacts, EngineHandle, Listed, RefundRefused, Reply,
-    ResolveSummary, StartRefused,
+    AcceptRefused, Answer, Detail, EngineEvent, EngineFacts, EngineHandle, Listed, RefundRefused,
+    Reply, ResolveSummary, StartRefused,
 };
 use crate::journal::{
-    CurrencyTotals, DayClose, DayReport, PaymentFilter, PaymentLocalId, PaymentRecord,
+    CurrencyTotals, DayClose, DayCloseReport, PaymentFilter, PaymentLocalId, PaymentRecord,
     PaymentState, Product, RefundRecord,
 };
 use crate::money::{Currency, MinorTotal, Money};
+use crate::reconcile::accept::Accepted;
+use crate::reconcile::day_report::DayReport;
 
 /// One request the mock received.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +62,13 @@ pub enum Call {
         manager: String,
     },
     DemoCustomer(String),
+    /// `reconciliation_day` for this Alipay day (`yyyyMMdd`).
+    ReconciliationDay(String),
+    AcceptDiscrepancy {
+        id: i64,
+        reason: String,
+        manager: String,
+    },
 }
 
 #[derive(Default)]
@@ -74,8 +83,10 @@ pub struct MockEngine {
     pub detail: RefCell<Option<Answer<Option<Detail>>>>,
     pub unresolved: RefCell<Option<Answer<usize>>>,
     pub totals: RefCell<Option<Answer<Vec<CurrencyTotals>>>>,
-    pub day_report: RefCell<Option<Answer<Option<DayReport>>>>,
+    pub day_report: RefCell<Option<Answer<Option<DayCloseReport>>>>,
     pub close_day: RefCell<Option<Answer<DayClose>>>,
+    pub reconciliation: RefCell<Option<Answer<DayReport>>>,
+    pub accept: RefCell<Option<Result<Accepted, AcceptRefused>>>,
     pub facts: RefCell<EngineFacts>,
     /// Whether the engine's tasks follow a payment (`is_driven`).
     pub driven: RefCell<bool>,
@@ -198,7 +209,7 @@ impl EngineHandle for MockEngine {
         answer(&self.totals, done);
     }
 
-    fn day_report(&self, day: Date, done: Reply<Answer<Option<DayReport>>>) {
+    fn day_report(&self, day: Date, done: Reply<Answer<Option<DayCloseReport>>>) {
         self.record(Call::DayReport(day));
         answer(&self.day_report, done);
     }
@@ -209,6 +220,26 @@ impl EngineHandle for MockEngine {
             manager: approval.manager().to_string(),
         });
         answer(&self.close_day, done);
+    }
+
+    fn reconciliation_day(&self, date: String, done: Reply<Answer<DayReport>>) {
+        self.record(Call::ReconciliationDay(date));
+        answer(&self.reconciliation, done);
+    }
+
+    fn accept_discrepancy(
+        &self,
+        id: i64,
+        reason: String,
+        approval: Arc<ManagerApproval>,
+        done: Reply<Result<Accepted, AcceptRefused>>,
+    ) {
+        self.record(Call::AcceptDiscrepancy {
+            id,
+            reason,
+            manager: approval.manager().to_string(),
+        });
+        answer(&self.accept, done);
     }
 
     fn is_driven(&self, _payment_request_id: &str) -> bool {
@@ -298,5 +329,51 @@ pub fn paid_detail(id: &str, amount: &str, remaining: &str) -> Detail {
         refunded,
         remaining,
         driven: false,
+    }
+}
+
+/// A day's books with one transactions file (5 rows: 3 matched, 2 not ours) and the open
+/// discrepancies `open` (number, kind), each a PAYMENT of 12.50 USD in the file.
+pub fn day_report(date: &str, open: &[(i64, crate::journal::DiscrepancyKind)]) -> DayReport {
+    use crate::journal::{DiscrepancyRecord, ImportedFile, ListedType, ReportKind};
+    let at = OffsetDateTime::from_unix_timestamp(1_795_442_709).unwrap();
+    let name = format!("transactionItems_{date}_000.csv");
+    let open = open
+        .iter()
+        .map(|&(id, kind)| DiscrepancyRecord {
+            id,
+            kind,
+            report_date: date.to_string(),
+            transaction_request_id: format!("P-1795442709-T01-{id:012}"),
+            transaction_type: ListedType::Payment,
+            file: name.clone(),
+            line: Some(u64::try_from(id).unwrap() + 1),
+            entity: None,
+            alipay: r#"{"amount":"12.50","currency":"USD"}"#.into(),
+            journal: "null".into(),
+            found_at: at,
+            resolution: None,
+            resolved_at: None,
+        })
+        .collect();
+    DayReport {
+        date: date.to_string(),
+        files: vec![ImportedFile {
+            id: 1,
+            name,
+            sha256: "0".repeat(64),
+            kind: ReportKind::Transactions,
+            report_date: date.to_string(),
+            settlement_batch_id: None,
+            rows: 5,
+            matched: 3,
+            not_ours: 2,
+            imported_at: at,
+        }],
+        matched: 3,
+        not_ours: 2,
+        open,
+        resolved: Vec::new(),
+        batches: Vec::new(),
     }
 }

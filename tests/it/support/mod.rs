@@ -3,6 +3,7 @@
 
 pub mod gui;
 pub mod own_process;
+pub mod sshd;
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,27 @@ pub use alipay_pos::testing::*;
 /// Path of the built `alipay-pos` binary, for tests that run the real command line.
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_alipay-pos"))
+}
+
+/// Runs the real binary with `args` (and no `ALIPAY_POS_CONFIG` from the environment),
+/// feeding `input` on standard input.
+pub fn run_with_stdin(args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(binary())
+        .args(args)
+        .env_remove("ALIPAY_POS_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -471,6 +493,35 @@ impl Control {
         assert_eq!(response.status(), 200);
     }
 
+    /// The sandbox clock in epoch milliseconds (`GET /sandbox/control/clock`).
+    pub async fn clock_now_ms(&self) -> i64 {
+        let response = self
+            .http
+            .get(format!("{}/sandbox/control/clock", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        json_of(response).await["now_ms"].as_i64().unwrap()
+    }
+
+    /// `POST /sandbox/control/reports?date=DATE`: publishes that Alipay day's reconciliation
+    /// reports. HTTP status and JSON answer (`{"date", "root", "files": [...]}` on 200).
+    pub async fn publish_reports(&self, date: &str) -> (u16, Value) {
+        let mut url = url::Url::parse(&format!("{}/sandbox/control/reports", self.base)).unwrap();
+        url.query_pairs_mut().append_pair("date", date);
+        let response = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, json_of(response).await)
+    }
+
     /// The customer scans the order code and presses Pay: `POST <codeValue>/pay` asking for
     /// JSON. HTTP status and JSON answer.
     pub async fn wallet_pay(&self, code_value: &str) -> (u16, Value) {
@@ -733,3 +784,44 @@ pub fn approval(manager: &str) -> alipay_pos::admin::ManagerApproval {
 
 /// The PIN [`approval`] uses.
 pub const TEST_PIN: &str = "246810";
+
+// ---------------------------------------------------------------------------------------
+// Order Code payments through the engine, paid through the sandbox's wallet.
+
+/// The order code and its expiry of a payment that started with one.
+pub fn code_of(start: &alipay_pos::checkout::PayStart) -> (String, time::OffsetDateTime) {
+    match start {
+        alipay_pos::checkout::PayStart::CodeReady {
+            code_value,
+            expires_at,
+        } => (code_value.clone(), *expires_at),
+        other => panic!("expected an order code, got {other:?}"),
+    }
+}
+
+/// A USD payment with its order code on screen: its request id and code.
+pub async fn awaiting(terminal: &Terminal, amount: &str) -> (String, String) {
+    let amount = alipay_pos::money::Money::parse(amount, alipay_pos::money::Currency::USD).unwrap();
+    let (record, start) = terminal
+        .checkout
+        .start_payment(alipay_pos::checkout::PaymentIntent::order_code(
+            amount,
+            "Flat white",
+            alipay_pos::journal::Actor::Cashier,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(record.state, PaymentState::AwaitingCustomer);
+    let (code, _) = code_of(&start);
+    (record.payment_request_id, code)
+}
+
+/// Starts a USD payment, has the customer pay, and waits until the engine says paid.
+pub async fn paid(terminal: &Terminal, amount: &str) -> String {
+    let (id, code) = awaiting(terminal, amount).await;
+    let (status, answer) = Control::of(terminal).wallet_pay(&code).await;
+    assert_eq!(status, 200, "{answer}");
+    let record = wait_final(&terminal.checkout, &id, Duration::from_secs(30)).await;
+    assert_eq!(record.state, PaymentState::Paid);
+    id
+}

@@ -15,7 +15,7 @@ use time::Date;
 
 use crate::admin::ManagerApproval;
 use crate::gui::controllers::{Changed, EngineSlot};
-use crate::journal::DayReport;
+use crate::journal::DayCloseReport;
 
 /// Where the close is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,7 +35,7 @@ pub enum CloseStage {
 struct CloseState {
     day: Option<Date>,
     /// The day's close and what changed since; `None` while the day is open (or unread).
-    report: Option<DayReport>,
+    report: Option<DayCloseReport>,
     stage: CloseStage,
     /// The engine's words when a close failed.
     error: Option<String>,
@@ -72,7 +72,7 @@ impl DayCloser {
     }
 
     /// The report of the day shown, when it is closed.
-    pub fn report(&self) -> Option<DayReport> {
+    pub fn report(&self) -> Option<DayCloseReport> {
         self.state.borrow().report.clone()
     }
 
@@ -187,7 +187,7 @@ impl DayCloser {
     }
 
     /// Shows `report` at `stage` (the screenshots' demo data).
-    pub fn show(&self, day: Date, report: Option<DayReport>, stage: CloseStage) {
+    pub fn show(&self, day: Date, report: Option<DayCloseReport>, stage: CloseStage) {
         self.update(|state| {
             *state = CloseState {
                 day: Some(day),

@@ -1,10 +1,11 @@
 //! The manager screen behind the PIN: one [`Manager`] holds the approval of the PIN that
 //! opened it, the tab on screen and "resolve now", and composes the screen's parts:
 //! [`transactions`] (list, filters, detail), [`refund`], [`settle`] (manual outcome),
-//! [`totals`] and [`day_close`] (the Z report). It opens on a right PIN and forgets everything when the manager leaves (the
+//! [`totals`], [`day_close`] (the Z report) and [`reconciliation`] (Alipay's reports against the journal). It opens on a right PIN and forgets everything when the manager leaves (the
 //! navigation says when), so the next visit needs the PIN again.
 
 pub mod day_close;
+pub mod reconciliation;
 pub mod refund;
 pub mod settle;
 pub mod totals;
@@ -24,6 +25,7 @@ use crate::gui::engine_handle::{EngineEvent, ResolveSummary};
 use crate::money::Currency;
 
 use day_close::DayCloser;
+use reconciliation::Reconciliation;
 use refund::Refund;
 use settle::{Settle, SettleForm};
 use totals::Totals;
@@ -36,6 +38,7 @@ pub enum Tab {
     Transactions,
     Unresolved,
     Totals,
+    Reconciliation,
     Settings,
 }
 
@@ -72,6 +75,7 @@ pub struct Manager {
     pub settle: Settle,
     pub totals: Totals,
     pub day_close: DayCloser,
+    pub reconciliation: Reconciliation,
     changed: Changed,
     news: Listeners<ManagerNews>,
 }
@@ -96,6 +100,10 @@ impl Manager {
             settle: Settle::new(engine.clone()),
             totals: Totals::new(engine.clone(), today),
             day_close: DayCloser::new(engine.clone()),
+            reconciliation: Reconciliation::new(
+                engine.clone(),
+                Rc::new(reconciliation::alipay_today),
+            ),
             engine,
             nav,
             session: Rc::new(RefCell::new(Session::default())),
@@ -156,6 +164,7 @@ impl Manager {
         self.settle.reset();
         self.totals.reset();
         self.day_close.reset();
+        self.reconciliation.reset();
         self.update(|session| {
             *session = Session {
                 approval: Some(approval),
@@ -174,6 +183,7 @@ impl Manager {
         self.refund.reset();
         self.settle.reset();
         self.day_close.reset();
+        self.reconciliation.reset();
     }
 
     /// "Back to sales".
@@ -187,6 +197,7 @@ impl Manager {
             Tab::Transactions => self.transactions.load(),
             Tab::Unresolved => self.transactions.load_unresolved(),
             Tab::Totals => self.load_totals(),
+            Tab::Reconciliation => self.reconciliation.load(),
             Tab::Settings => {}
         }
     }
@@ -287,6 +298,16 @@ impl Manager {
                 manager.transactions.load_detail(payment);
             }
         }
+    }
+
+    /// "Confirm" on a discrepancy's acceptance: accepted under the approval of the PIN that
+    /// opened the screen; the status bar counts again (a payment may have become paid).
+    pub fn accept_discrepancy(&self, id: i64, reason: &str) {
+        let manager = self.clone();
+        self.reconciliation
+            .confirm(id, reason, self.approval(), move || {
+                manager.news.emit(&ManagerNews::PaymentsSettled)
+            });
     }
 
     /// One resolver pass now, instead of waiting for the background resolver's next round.
@@ -449,6 +470,50 @@ mod tests {
         assert_eq!(kiosk.leave_kiosk(), None);
         kiosk.open(approval());
         assert_eq!(kiosk.leave_kiosk().as_deref(), Some("Ana"));
+    }
+
+    #[test]
+    fn a_discrepancy_is_accepted_under_the_pin_that_opened_the_screen() {
+        use crate::gui::controllers::testing::day_report;
+        use crate::journal::DiscrepancyKind;
+        let engine = MockEngine::new();
+        *engine.transactions.borrow_mut() = Some(Ok(Vec::new()));
+        *engine.reconciliation.borrow_mut() = Some(Ok(day_report(
+            "20260228",
+            &[(4, DiscrepancyKind::AmountMismatch)],
+        )));
+        let (manager, _) = manager(&engine, false);
+        manager.open(approval());
+        manager.show_tab(Tab::Reconciliation);
+        assert_eq!(manager.tab(), Tab::Reconciliation);
+        assert!(
+            engine
+                .calls()
+                .iter()
+                .any(|c| matches!(c, Call::ReconciliationDay(_))),
+            "the tab reads its day"
+        );
+        manager.reconciliation.open_accept(4);
+        manager.accept_discrepancy(4, "Alipay's amount is right");
+        assert!(engine.calls().contains(&Call::AcceptDiscrepancy {
+            id: 4,
+            reason: "Alipay's amount is right".into(),
+            manager: "Ana".into(),
+        }));
+
+        // After the visit there is no approval to accept with.
+        manager.close();
+        engine.clear_calls();
+        manager.reconciliation.load();
+        manager.reconciliation.open_accept(4);
+        manager.accept_discrepancy(4, "Alipay's amount is right");
+        assert!(
+            !engine
+                .calls()
+                .iter()
+                .any(|c| matches!(c, Call::AcceptDiscrepancy { .. })),
+            "no approval, no acceptance"
+        );
     }
 
     #[test]
