@@ -23,6 +23,24 @@ fn system_zone() -> Option<&'static jiff::tz::TimeZone> {
     .as_ref()
 }
 
+/// The zone's name as reports print it (`Asia/Shanghai`), so a time in an export or a
+/// close record says which wall clock it was read on; `UTC` when no zone is known, and the
+/// POSIX rule text for a zone without an IANA name (a `TZ=EST5EDT,...` value).
+pub fn zone_name() -> String {
+    match system_zone() {
+        Some(zone) => zone
+            .iana_name()
+            .map_or_else(|| zone_label(zone), ToOwned::to_owned),
+        None => "UTC".to_owned(),
+    }
+}
+
+fn zone_label(zone: &jiff::tz::TimeZone) -> String {
+    let now = jiff::Timestamp::now();
+    let offset = zone.to_offset(now);
+    format!("UTC{offset}")
+}
+
 /// The local offset in force at `at` (UTC when the zone is unknown).
 pub fn offset_at(at: OffsetDateTime) -> UtcOffset {
     match system_zone() {

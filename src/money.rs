@@ -365,6 +365,12 @@ impl MinorTotal {
         MinorTotal { minor: 0, currency }
     }
 
+    /// A total of `minor` units (e.g. a sum the database added up); refused beyond Alipay's
+    /// limit, like every total.
+    pub fn from_minor(minor: u64, currency: Currency) -> Result<MinorTotal, MoneyError> {
+        MinorTotal::zero(currency).checked_add(MinorTotal { minor, currency })
+    }
+
     pub fn minor(&self) -> u64 {
         self.minor
     }

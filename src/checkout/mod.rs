@@ -12,6 +12,7 @@
 //! cashier's cancel and the resolver never interleave their read-decide-write steps.
 
 mod cancel;
+mod day_close;
 mod echo;
 mod engine;
 pub mod events;

@@ -20,6 +20,7 @@
 
 mod admin_cmd;
 mod config_cmd;
+mod day_cmd;
 mod gui_cmd;
 mod journal_cmd;
 mod keys_cmd;
@@ -147,6 +148,9 @@ enum Command {
     /// Read the local journal.
     #[command(subcommand)]
     Journal(journal_cmd::JournalCommand),
+    /// The end-of-day close (Z report): close a day, show a closed day, list the closes.
+    #[command(subcommand)]
+    Day(day_cmd::DayCommand),
     /// Manager settings: the managers' PINs.
     #[command(subcommand)]
     Admin(admin_cmd::AdminCommand),
@@ -180,13 +184,15 @@ impl Command {
             | Command::Refund(_)
             | Command::Settle(_)
             | Command::Resolve { .. }
-            | Command::Merchant(_) => true,
+            | Command::Merchant(_)
+            | Command::Day(day_cmd::DayCommand::Close { .. }) => true,
             Command::Keys(_)
             | Command::Signature(_)
             | Command::Config(_)
             | Command::Sandbox(_)
             | Command::Status { .. }
             | Command::Journal(_)
+            | Command::Day(_)
             | Command::Admin(_)
             | Command::Reconcile(_)
             | Command::Screenshots(_) => false,
@@ -254,6 +260,7 @@ impl CliError {
             | JournalError::PaymentNotPaid { .. }
             | JournalError::CurrencyMismatch { .. }
             | JournalError::RefundExceedsPayment { .. }
+            | JournalError::DayAlreadyClosed { .. }
             | JournalError::Money(_) => Self::usage(error.to_string()),
             JournalError::Open { .. }
             | JournalError::SchemaTooNew { .. }
@@ -435,6 +442,7 @@ pub fn run() -> ExitCode {
         Command::Refund(args) => payment_cmd::refund(args, cli.config.as_deref()),
         Command::Settle(args) => settle_cmd::run(args, cli.config.as_deref()),
         Command::Journal(command) => journal_cmd::run(command, cli.config.as_deref()),
+        Command::Day(command) => day_cmd::run(command, cli.config.as_deref()),
         Command::Admin(command) => admin_cmd::run(command, cli.config.as_deref()),
         Command::Reconcile(command) => reconcile_cmd::run(command, cli.config.as_deref()),
         Command::Merchant(command) => merchant_cmd::run(command, cli.config.as_deref()),

@@ -262,7 +262,7 @@ impl Progress {
                 eprintln!("{files} report files, {bytes} bytes")
             }
             FetchProgress::File { name, done, total } => {
-                let tenth = if total == 0 { 10 } else { done * 10 / total };
+                let tenth = done.saturating_mul(10).checked_div(total).unwrap_or(10);
                 if self.last_tenth.as_ref() != Some(&(name.clone(), tenth)) {
                     eprintln!("  {name}: {}% ({done} of {total} bytes)", tenth * 10);
                     self.last_tenth = Some((name, tenth));

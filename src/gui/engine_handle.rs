@@ -21,8 +21,8 @@ use crate::admin::ManagerApproval;
 use crate::checkout::{CheckoutEvent, ManualOutcome, PaymentIntent, StatusAnswer};
 use crate::gui::controllers::sale::ChargeRequest;
 use crate::journal::{
-    Actor, CurrencyTotals, EventRecord, JournalError, PaymentFilter, PaymentRecord, PaymentState,
-    Reader, RefundRecord, RegistrationRecord,
+    Actor, CurrencyTotals, DayClose, DayCloseReport, EventRecord, JournalError, PaymentFilter,
+    PaymentRecord, PaymentState, Reader, RefundRecord, RegistrationRecord,
 };
 use crate::money::{MinorTotal, Money};
 use crate::reconcile::ReconcileError;
@@ -255,6 +255,11 @@ pub trait EngineHandle {
     fn count_unresolved(&self, done: Reply<Answer<usize>>);
     /// The totals of one local day, per currency.
     fn day_totals(&self, day: Date, done: Reply<Answer<Vec<CurrencyTotals>>>);
+    /// The close of one local day with what happened to it since; `None` while the day is
+    /// open.
+    fn day_report(&self, day: Date, done: Reply<Answer<Option<DayCloseReport>>>);
+    /// Closes one local day (the Z report) in the approving manager's name.
+    fn close_day(&self, day: Date, approval: Arc<ManagerApproval>, done: Reply<Answer<DayClose>>);
     /// One Alipay day's books (`yyyyMMdd`, GMT+8), as `reconcile report` shows them: files,
     /// counts, settlement batches and discrepancies. Read through the read model.
     fn reconciliation_day(&self, date: String, done: Reply<Answer<DayReport>>);
@@ -572,6 +577,16 @@ impl EngineHandle for TerminalHandle {
         self.read(move |reader| reader.daily_totals(day..=day), done);
     }
 
+    fn day_report(&self, day: Date, done: Reply<Answer<Option<DayCloseReport>>>) {
+        self.read(
+            move |reader| match reader.day_close_of(day)? {
+                Some(close) => reader.day_report(close).map(Some),
+                None => Ok(None),
+            },
+            done,
+        );
+    }
+
     fn reconciliation_day(&self, date: String, done: Reply<Answer<DayReport>>) {
         self.read(
             move |reader| {
@@ -591,6 +606,19 @@ impl EngineHandle for TerminalHandle {
         let store = self.terminal.config.store.reference_store_id.clone();
         self.read(
             move |reader| reader.current_registration(&merchant, &store),
+            done,
+        );
+    }
+
+    fn close_day(&self, day: Date, approval: Arc<ManagerApproval>, done: Reply<Answer<DayClose>>) {
+        let checkout = self.terminal.checkout.clone();
+        self.run(
+            async move {
+                checkout
+                    .close_day(day, &approval)
+                    .await
+                    .map_err(|error| error.to_string())
+            },
             done,
         );
     }

@@ -12,6 +12,7 @@ use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use time::Date;
 
 use super::controllers::manager::Tab;
+use super::controllers::manager::day_close::CloseStage as CloseStep;
 use super::controllers::manager::reconciliation::{
     AcceptStage as Accepting, ReconNotice as Reconciled,
 };
@@ -25,8 +26,8 @@ use super::controllers::manager::transactions::{
 use super::engine_handle::{EngineFacts, EngineHandle};
 use super::manager_rows;
 use super::{
-    AcceptStage, ListNotice, Manager, ManagerTab, ProductFilter, ReconNotice, RefundNotice,
-    RefundStage, SettingsView, SettleNotice, SettleStage, Shared, StatusFilter,
+    AcceptStage, CloseStage, ListNotice, Manager, ManagerTab, ProductFilter, ReconNotice,
+    RefundNotice, RefundStage, SettingsView, SettleNotice, SettleStage, Shared, StatusFilter,
 };
 use crate::config::Config;
 
@@ -175,8 +176,16 @@ pub(super) fn wire(shared: &Rc<Shared>, manager: &Manager<'_>) {
         .check_now());
     on!(on_totals_day, |shared, delta| shared
         .manager
-        .totals
-        .step(delta));
+        .step_day(delta));
+    on!(on_close_day_ask, |shared| shared.manager.day_close.ask());
+    on!(on_close_day_confirm, |shared| shared
+        .manager
+        .close_day_confirm());
+    on!(on_close_day_back, |shared| shared.manager.day_close.back());
+    on!(on_close_day_report, |shared| shared
+        .manager
+        .day_close
+        .show_report());
     on!(on_recon_day, |shared, delta| shared
         .manager
         .reconciliation
@@ -424,6 +433,30 @@ pub(super) fn push(shared: &Shared) {
         .map(|totals| manager_rows::totals_row(totals, locale))
         .collect();
     manager.set_totals(ModelRc::new(VecModel::from(rows)));
+
+    let closer = &controller.day_close;
+    manager.set_close_stage(match closer.stage() {
+        CloseStep::Totals => CloseStage::Totals,
+        CloseStep::Confirm => CloseStage::Confirm,
+        CloseStep::Closing => CloseStage::Closing,
+        CloseStep::Report => CloseStage::Report,
+    });
+    manager.set_close_error(closer.error().unwrap_or_default().into());
+    let report = closer.report();
+    manager.set_day_closed(report.is_some());
+    match report {
+        Some(report) => {
+            manager.set_z_report(manager_rows::z_report(&report));
+            manager.set_z_totals(ModelRc::new(VecModel::from(manager_rows::z_totals(
+                &report, locale,
+            ))));
+            manager.set_z_later(ModelRc::new(VecModel::from(manager_rows::z_later(&report))));
+        }
+        None => {
+            manager.set_z_totals(ModelRc::default());
+            manager.set_z_later(ModelRc::default());
+        }
+    }
     push_reconciliation(&manager, controller, locale);
     if let Some(settings) = marks.settings.clone() {
         manager.set_settings(settings);

@@ -5,13 +5,14 @@
 use slint::{ModelRc, SharedString, VecModel};
 
 use super::{
-    BatchRow, DiscrepancyKind as KindUi, DiscrepancyRow, EventActor, ListedType as ListedUi,
-    ProductTotalsRow, RefundRow, RefundStatus, ReportFileRow, TimelineRow, TotalsRow, TxDetail,
-    TxProduct, TxRow, TxState,
+    BatchRow, CloseTotalsRow, DiscrepancyKind as KindUi, DiscrepancyRow, EventActor, LaterEventRow,
+    ListedType as ListedUi, ProductTotalsRow, RefundRow, RefundStatus, ReportFileRow, TimelineRow,
+    TotalsRow, TxDetail, TxProduct, TxRow, TxState, ZReport,
 };
 use crate::journal::{
-    Actor, CurrencyTotals, DiscrepancyKind, DiscrepancyRecord, EventRecord, ImportedFile,
-    ListedType, PaymentRecord, PaymentState, Product, RefundRecord, RefundState, SignedTotal,
+    Actor, CurrencyTotals, DayCloseReport, DiscrepancyKind, DiscrepancyRecord, EntityRef,
+    EventRecord, ImportedFile, ListedType, PaymentMark, PaymentRecord, PaymentState, Product,
+    ReconciliationAtClose, RefundRecord, RefundState, SignedTotal,
 };
 use crate::local_time::{format_local, format_local_time_of_day};
 use crate::locale::Locale;
@@ -151,18 +152,22 @@ pub fn timeline_row(event: &EventRecord) -> TimelineRow {
     }
 }
 
+fn refund_status(state: RefundState) -> RefundStatus {
+    match state {
+        RefundState::Requested => RefundStatus::Requested,
+        RefundState::Unresolved => RefundStatus::Unresolved,
+        RefundState::Succeeded => RefundStatus::Succeeded,
+        RefundState::Failed => RefundStatus::Failed,
+    }
+}
+
 pub fn refund_row(refund: &RefundRecord, locale: Locale) -> RefundRow {
     RefundRow {
         time: text(format_local(
             refund.refunded_at.unwrap_or(refund.created_at),
         )),
         amount: text(refund.amount.format(locale)),
-        status: match refund.state {
-            RefundState::Requested => RefundStatus::Requested,
-            RefundState::Unresolved => RefundStatus::Unresolved,
-            RefundState::Succeeded => RefundStatus::Succeeded,
-            RefundState::Failed => RefundStatus::Failed,
-        },
+        status: refund_status(refund.state),
         reason: text(&refund.reason),
         code: text(refund.result_code.as_deref().unwrap_or_default()),
     }
@@ -194,6 +199,139 @@ pub fn totals_row(totals: &CurrencyTotals, locale: Locale) -> TotalsRow {
                 .collect::<Vec<_>>(),
         )),
     }
+}
+
+/// A close record for the Z report screen.
+pub fn z_report(report: &DayCloseReport) -> ZReport {
+    let close = &report.close;
+    let count = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+    let payments = |state: PaymentState| {
+        count(
+            close
+                .payment_counts
+                .iter()
+                .filter(|(s, _)| *s == state)
+                .map(|(_, n)| *n)
+                .sum(),
+        )
+    };
+    let refunds = |state: RefundState| {
+        count(
+            close
+                .refund_counts
+                .iter()
+                .filter(|(s, _)| *s == state)
+                .map(|(_, n)| *n)
+                .sum(),
+        )
+    };
+    let mark = |mark: &Option<PaymentMark>| {
+        text(mark.as_ref().map_or_else(String::new, |m| {
+            format!("{} · {}", m.payment_request_id, format_local(m.paid_at))
+        }))
+    };
+    let recon = close.reconciliation.unwrap_or(ReconciliationAtClose {
+        files_imported: 0,
+        matched: 0,
+        not_ours: 0,
+        open_discrepancies: 0,
+    });
+    ZReport {
+        number: i32::try_from(close.number).unwrap_or(i32::MAX),
+        date: text(close.date.to_string()),
+        time_zone: text(&close.time_zone),
+        closed_at: text(format_local(close.closed_at)),
+        closed_by: text(&close.closed_by),
+        paid_payments: payments(PaymentState::Paid),
+        failed_payments: payments(PaymentState::Failed),
+        cancelled_payments: payments(PaymentState::Cancelled),
+        succeeded_refunds: refunds(RefundState::Succeeded),
+        failed_refunds: refunds(RefundState::Failed),
+        first_payment: mark(&close.first_payment),
+        last_payment: mark(&close.last_payment),
+        unresolved_payments: count(close.unresolved_payments),
+        unresolved_refunds: count(close.unresolved_refunds),
+        reconciled: close.reconciliation.is_some(),
+        recon_files: count(recon.files_imported),
+        recon_matched: count(recon.matched),
+        recon_not_ours: count(recon.not_ours),
+        recon_open: count(recon.open_discrepancies),
+        totals_changed: report.totals_changed(),
+    }
+}
+
+fn signed(total: &SignedTotal, locale: Locale) -> SharedString {
+    let magnitude = total.magnitude().format(locale);
+    text(if total.is_negative() {
+        format!("−{magnitude}")
+    } else {
+        magnitude
+    })
+}
+
+/// The Z report's currencies: at close, and now where something changed. A currency that
+/// only appeared after the close (a first payment after it) shows zeros at close.
+pub fn z_totals(report: &DayCloseReport, locale: Locale) -> Vec<CloseTotalsRow> {
+    let count = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+    let mut currencies: Vec<Currency> = report.close.totals.iter().map(|t| t.currency).collect();
+    for now in &report.totals_now {
+        if !currencies.contains(&now.currency) {
+            currencies.push(now.currency);
+        }
+    }
+    currencies
+        .into_iter()
+        .map(|currency| {
+            let at_close = report.close.totals.iter().find(|t| t.currency == currency);
+            let now = report.totals_now.iter().find(|t| t.currency == currency);
+            let zero = MinorTotal::zero(currency).format(locale);
+            let paid = |t: Option<&CurrencyTotals>| {
+                t.map_or_else(|| text(&zero), |t| text(t.paid.format(locale)))
+            };
+            let refunded = |t: Option<&CurrencyTotals>| {
+                t.map_or_else(|| text(&zero), |t| text(t.refunded.format(locale)))
+            };
+            let net = |t: Option<&CurrencyTotals>| {
+                t.map_or_else(|| text(&zero), |t| signed(&t.net, locale))
+            };
+            CloseTotalsRow {
+                currency: text(currency.code()),
+                paid: paid(at_close),
+                paid_count: count(at_close.map_or(0, |t| t.paid_count)),
+                refunded: refunded(at_close),
+                refunded_count: count(at_close.map_or(0, |t| t.refunded_count)),
+                net: net(at_close),
+                changed: at_close != now,
+                now_paid: paid(now),
+                now_refunded: refunded(now),
+                now_net: net(now),
+            }
+        })
+        .collect()
+}
+
+/// What happened to the day after its close, oldest first.
+pub fn z_later(report: &DayCloseReport) -> Vec<LaterEventRow> {
+    report
+        .later_events
+        .iter()
+        .map(|later| {
+            let event = &later.event;
+            let is_refund = matches!(event.entity, EntityRef::Refund(_));
+            let to = event.to_state.as_deref();
+            let state = to.and_then(PaymentState::parse).filter(|_| !is_refund);
+            let refund_state = to.and_then(RefundState::parse).filter(|_| is_refund);
+            LaterEventRow {
+                time: text(format_local(event.at)),
+                request_id: text(&later.request_id),
+                is_refund,
+                has_state: state.is_some() || refund_state.is_some(),
+                state: state.map_or(TxState::Created, state_of),
+                refund_status: refund_state.map_or(RefundStatus::Requested, refund_status),
+                detail: text(&event.detail),
+            }
+        })
+        .collect()
 }
 
 pub fn report_file_row(file: &ImportedFile) -> ReportFileRow {

@@ -630,6 +630,7 @@ fn listen(shared: &Rc<Shared>) {
     push_on_change!(shared.manager.refund, manager_adapter::push);
     push_on_change!(shared.manager.settle, manager_adapter::push);
     push_on_change!(shared.manager.totals, manager_adapter::push);
+    push_on_change!(shared.manager.day_close, manager_adapter::push);
     push_on_change!(shared.manager.reconciliation, manager_adapter::push);
     push_on_change!(shared.manager.registration, manager_adapter::push);
     let weak = Rc::downgrade(shared);

@@ -15,6 +15,7 @@ use slint::{ComponentHandle, PhysicalSize, PlatformError, Rgb8Pixel};
 use time::OffsetDateTime;
 
 use super::controllers::manager::Tab;
+use super::controllers::manager::day_close::CloseStage;
 use super::controllers::manager::settle::SettleStage;
 use super::controllers::navigation::Screen;
 use super::controllers::payment_screen::{ResultView, Shown};
@@ -24,10 +25,11 @@ use super::result_screen::{Reason, ResultScreen};
 use super::{Api, App, Controller, GuiError, GuiOptions, Manager, manager_adapter};
 use crate::config::{CatalogItem, Config};
 use crate::journal::{
-    Actor, CurrencyTotals, DiscrepancyKind, DiscrepancyRecord, DiscrepancyResolution, EntityRef,
-    EventKind, EventRecord, ImportedFile, ListedType, PaymentLocalId, PaymentRecord, PaymentState,
-    RefundLocalId, RefundRecord, RefundState, RegistrationOutcome, RegistrationRecord, ReportKind,
-    ReviewStatus, SettlementBatch, SignedTotal, WalletRecord, WalletVerdict,
+    Actor, CurrencyTotals, DayClose, DayCloseReport, DiscrepancyKind, DiscrepancyRecord,
+    DiscrepancyResolution, EntityRef, EventKind, EventRecord, ImportedFile, LaterEvent, ListedType,
+    PaymentLocalId, PaymentMark, PaymentRecord, PaymentState, RefundLocalId, RefundRecord,
+    RefundState, RegistrationOutcome, RegistrationRecord, ReportKind, ReviewStatus,
+    SettlementBatch, SignedTotal, WalletRecord, WalletVerdict,
 };
 use crate::locale::Locale;
 use crate::money::MinorTotal;
@@ -140,6 +142,7 @@ enum Scene {
     ManagerUnresolved,
     ManagerRecordOutcome,
     ManagerTotals,
+    ManagerZReport,
     ManagerReconciliation,
     ManagerReconciliationAccept,
     ManagerSettings,
@@ -170,6 +173,7 @@ impl Scene {
             Scene::ManagerUnresolved => "manager-unresolved",
             Scene::ManagerRecordOutcome => "manager-record-outcome",
             Scene::ManagerTotals => "manager-end-of-day",
+            Scene::ManagerZReport => "manager-z-report",
             Scene::ManagerReconciliation => "manager-reconciliation",
             Scene::ManagerReconciliationAccept => "manager-reconciliation-accept",
             Scene::ManagerSettings => "manager-settings",
@@ -201,6 +205,7 @@ fn scenes(kiosk: bool) -> Vec<Scene> {
             Scene::ManagerUnresolved,
             Scene::ManagerRecordOutcome,
             Scene::ManagerTotals,
+            Scene::ManagerZReport,
             Scene::ManagerReconciliation,
             Scene::ManagerReconciliationAccept,
             Scene::ManagerSettings,
@@ -263,6 +268,7 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
         | Scene::ManagerUnresolved
         | Scene::ManagerRecordOutcome
         | Scene::ManagerTotals
+        | Scene::ManagerZReport
         | Scene::ManagerReconciliation
         | Scene::ManagerReconciliationAccept
         | Scene::ManagerSettings
@@ -579,10 +585,20 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
             Scene::ManagerDetail | Scene::ManagerRefundConfirm | Scene::ManagerRecordOutcome
         ),
     );
+    let report = demo_report(&payments, &totals, currency);
     screen.totals.show(demo_time().date(), totals);
+    screen.day_close.show(
+        demo_time().date(),
+        report,
+        if scene == Scene::ManagerZReport {
+            CloseStage::Report
+        } else {
+            CloseStage::Totals
+        },
+    );
     screen.show_demo(match scene {
         Scene::ManagerUnresolved => Tab::Unresolved,
-        Scene::ManagerTotals => Tab::Totals,
+        Scene::ManagerTotals | Scene::ManagerZReport => Tab::Totals,
         Scene::ManagerReconciliation | Scene::ManagerReconciliationAccept => Tab::Reconciliation,
         Scene::ManagerSettings | Scene::ManagerRegistration => Tab::Settings,
         _ => Tab::Transactions,
@@ -648,6 +664,89 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
         Scene::Pin | Scene::PinLocked => Screen::Pin,
         _ => Screen::Manager,
     }
+}
+
+/// The demo day closed (Z report #42) at the demo time, with one refund after the close;
+/// the End of day picture shows it as closed, the Z report picture shows the report.
+fn demo_report(
+    payments: &[PaymentRecord],
+    at_close: &[CurrencyTotals],
+    currency: Currency,
+) -> Option<DayCloseReport> {
+    let closed_at = demo_time();
+    let day = crate::local_time::day_bounds(closed_at.date());
+    let mut paid: Vec<&PaymentRecord> = payments.iter().filter(|p| p.paid_at.is_some()).collect();
+    paid.sort_by_key(|p| p.paid_at);
+    let mark = |p: &&PaymentRecord| {
+        p.paid_at.map(|paid_at| PaymentMark {
+            payment_request_id: p.payment_request_id.clone(),
+            paid_at,
+        })
+    };
+    let count_of =
+        |state: PaymentState| payments.iter().filter(|p| p.state == state).count() as u64;
+    let late_refund = Money::parse("2.50", currency)
+        .or_else(|_| Money::parse("250", currency))
+        .ok()?;
+    let totals_now: Vec<CurrencyTotals> = at_close
+        .iter()
+        .map(|t| {
+            let mut now = t.clone();
+            now.refunded_count += 1;
+            now.refunded = now
+                .refunded
+                .checked_add(late_refund)
+                .unwrap_or(now.refunded);
+            let net = i128::from(now.paid.minor()) - i128::from(now.refunded.minor());
+            if let Ok(net) = SignedTotal::from_minor(net, now.currency) {
+                now.net = net;
+            }
+            now
+        })
+        .collect();
+    let later = LaterEvent {
+        event: EventRecord {
+            seq: 120,
+            at: closed_at + time::Duration::minutes(25),
+            actor: Actor::Manager,
+            entity: EntityRef::Refund(RefundLocalId(2)),
+            kind: EventKind::Transition,
+            from_state: Some("requested".into()),
+            to_state: Some("succeeded".into()),
+            detail: format!(
+                "refund of {} succeeded: Wrong size",
+                late_refund.major_string()
+            ),
+        },
+        request_id: "T01-20261123-R0002".into(),
+    };
+    Some(DayCloseReport {
+        close: DayClose {
+            number: 42,
+            date: closed_at.date(),
+            time_zone: crate::local_time::zone_name(),
+            day,
+            closed_at,
+            closed_by: "Ana Lim".into(),
+            last_event_seq: 118,
+            totals: at_close.to_vec(),
+            payment_counts: PaymentState::ALL
+                .into_iter()
+                .map(|state| (state, count_of(state)))
+                .collect(),
+            refund_counts: RefundState::ALL
+                .into_iter()
+                .map(|state| (state, u64::from(state == RefundState::Succeeded)))
+                .collect(),
+            first_payment: paid.first().and_then(mark),
+            last_payment: paid.last().and_then(mark),
+            unresolved_payments: count_of(PaymentState::Unresolved),
+            unresolved_refunds: 0,
+            reconciliation: None,
+        },
+        totals_now,
+        later_events: vec![later],
+    })
 }
 
 /// The demo's Alipay day (GMT+8): the day of the demo payments.

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use super::error::JournalError;
 use super::schema::PROTECTIVE_TRIGGERS;
 use super::state::{EntityRef, code_products_sql};
-use super::{Journal, payments, refunds, requests};
+use super::{Journal, closes, payments, refunds, requests};
 
 /// What kind of problem a [`Violation`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -61,6 +61,11 @@ pub enum ViolationKind {
     /// A User-presented payment without what is kept of the customer's code (its last four
     /// digits and digest), or another product's payment with them.
     CustomerCodeByProduct,
+    /// Day closes are not numbered 1, 2, 3… without gaps, or a day is closed twice: a close
+    /// record was removed, renumbered or added outside alipay-pos.
+    CloseNumbering,
+    /// A close record this build cannot read (its stored figures are damaged).
+    UnreadableClose,
     /// A check could not run (the file is too damaged to query); see the message.
     CheckFailed,
 }
@@ -87,6 +92,8 @@ impl ViolationKind {
             ViolationKind::AwaitingCustomerWithoutCode => "awaiting_customer_without_code",
             ViolationKind::CodeOnCodelessProduct => "code_on_codeless_product",
             ViolationKind::CustomerCodeByProduct => "customer_code_by_product",
+            ViolationKind::CloseNumbering => "close_numbering",
+            ViolationKind::UnreadableClose => "unreadable_close",
             ViolationKind::CheckFailed => "check_failed",
         }
     }
@@ -139,6 +146,19 @@ impl CheckReport {
 
 /// Invariants stated as queries returning `(entity_kind, entity_id, message)` per offender.
 const RULES: &[(ViolationKind, &str)] = &[
+    (
+        ViolationKind::CloseNumbering,
+        "SELECT 'day_close', number, 'day close #' || number || ' (' || local_date
+                || ') is in position ' || position
+                || ': closes are numbered 1, 2, 3... without gaps, so a close was removed or renumbered outside alipay-pos'
+         FROM (SELECT number, local_date, row_number() OVER (ORDER BY number) AS position
+               FROM day_closes)
+         WHERE number IS NOT position
+         UNION ALL
+         SELECT 'day_close', min(number), local_date || ' is closed ' || count(*)
+                || ' times; a day is closed once'
+         FROM day_closes GROUP BY local_date HAVING count(*) > 1",
+    ),
     (
         ViolationKind::RefundsExceedPayment,
         "SELECT 'payment', p.id, 'refunds not failed add up to ' || sum(r.amount_minor)
@@ -340,6 +360,7 @@ pub(crate) fn check_connection(conn: &Connection) -> Result<CheckReport, Journal
     attempt("foreign keys", foreign_keys(&snapshot));
     attempt("triggers", triggers(&snapshot));
     attempt("row contents", unreadable_rows(&snapshot));
+    attempt("day closes", unreadable_closes(&snapshot));
     for &(kind, sql) in RULES {
         attempt(kind.as_str(), rule(&snapshot, kind, sql));
     }
@@ -420,6 +441,18 @@ fn triggers(conn: &Connection) -> Result<Vec<Violation>, JournalError> {
         }
     }
     Ok(out)
+}
+
+/// Reads every close record the way the reports do, reporting those it cannot read.
+fn unreadable_closes(conn: &Connection) -> Result<Vec<Violation>, JournalError> {
+    Ok(closes::unreadable_closes(conn)?
+        .into_iter()
+        .map(|message| Violation {
+            kind: ViolationKind::UnreadableClose,
+            entity: None,
+            message,
+        })
+        .collect())
 }
 
 /// Reads every payment and refund the way the journal does, reporting rows it cannot read.

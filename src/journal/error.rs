@@ -218,6 +218,18 @@ pub enum JournalError {
         config_store: String,
     },
 
+    #[error(
+        "{date} is already closed (close #{number} at {closed_at}); a day is closed once. Show \
+         its report with `alipay-pos day show --date {date}` / {date} 已日结（第 {number} 号，\
+         {closed_at}），每天只能日结一次；查看报告：`alipay-pos day show --date {date}`"
+    )]
+    DayAlreadyClosed {
+        date: time::Date,
+        number: u64,
+        /// Local wall-clock time, as the message shows it.
+        closed_at: String,
+    },
+
     #[error("totals overflowed: {0}")]
     Money(#[from] MoneyError),
 }

@@ -156,6 +156,53 @@ pub(crate) fn events_of(
     raws.into_iter().map(into_record).collect()
 }
 
+/// Events after `after_seq` about the payments and refunds of the day `[start, end)`
+/// (stored times), oldest first, each with the request id it is about.
+///
+/// A payment is the day's when it was created or paid in it; a refund when it was created
+/// or carried out in it, or is against one of the day's payments (a refund the next
+/// morning of yesterday's sale is news for yesterday's close).
+pub(crate) fn events_after(
+    conn: &Connection,
+    after_seq: i64,
+    start: &str,
+    end: &str,
+) -> Result<Vec<(EventRecord, String)>, JournalError> {
+    let columns = EVENT_COLUMNS
+        .split(',')
+        .map(|column| format!("e.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut statement = conn.prepare_cached(&format!(
+        "WITH day_payments AS (
+             SELECT id FROM payments
+             WHERE (created_at >= ?2 AND created_at < ?3) OR (paid_at >= ?2 AND paid_at < ?3)
+         ),
+         day_refunds AS (
+             SELECT id FROM refunds
+             WHERE (created_at >= ?2 AND created_at < ?3)
+                OR (refunded_at >= ?2 AND refunded_at < ?3)
+                OR payment IN (SELECT id FROM day_payments)
+         )
+         SELECT {columns}, coalesce(p.payment_request_id, r.refund_request_id, '')
+         FROM events AS e
+         LEFT JOIN payments AS p ON e.entity_kind = 'payment' AND p.id = e.entity_id
+         LEFT JOIN refunds AS r ON e.entity_kind = 'refund' AND r.id = e.entity_id
+         WHERE e.seq > ?1
+           AND ((e.entity_kind = 'payment' AND e.entity_id IN (SELECT id FROM day_payments))
+             OR (e.entity_kind = 'refund' AND e.entity_id IN (SELECT id FROM day_refunds)))
+         ORDER BY e.seq"
+    ))?;
+    let raws = statement
+        .query_map(params![after_seq, start, end], |row| {
+            Ok((read_raw(row)?, row.get::<_, String>(9)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    raws.into_iter()
+        .map(|(raw, request_id)| Ok((into_record(raw)?, request_id)))
+        .collect()
+}
+
 pub(crate) fn load_event(conn: &Connection, seq: i64) -> Result<EventRecord, JournalError> {
     let raw = conn
         .prepare_cached(&format!(

@@ -31,8 +31,10 @@
 //! waits for the writer (WAL) and cannot change anything.
 
 mod check;
+mod closes;
 mod error;
 mod events;
+mod export;
 mod meta;
 mod payments;
 mod reader;
@@ -52,8 +54,10 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use time::OffsetDateTime;
 
 pub use check::{CheckReport, Violation, ViolationKind};
+pub use closes::{DayClose, DayCloseReport, LaterEvent, PaymentMark, ReconciliationAtClose};
 pub use error::JournalError;
 pub use events::{EventKind, EventRecord};
+pub use export::{ExportRecordKind, ExportRow};
 pub use meta::JournalIdentity;
 pub use payments::{
     CustomerCode, NewPayment, PaymentFilter, PaymentRecord, PaymentRef, PaymentUpdate,

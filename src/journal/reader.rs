@@ -21,6 +21,7 @@ use crate::money::{MinorTotal, Money};
 
 use super::FILE_NAME;
 use super::check::{CheckReport, check_connection};
+use super::closes::{DayClose, DayCloseReport, close_number, close_of_day, list_closes, report_of};
 use super::error::JournalError;
 use super::events::{EventRecord, events_of};
 use super::meta::{JournalIdentity, read_identity};
@@ -141,12 +142,12 @@ impl Reader {
         Reader::open(data_dir.as_ref().join(FILE_NAME))
     }
 
-    /// The file this reader reads.
     /// The connection, for the journal's own modules' shared read functions.
     pub(crate) fn connection(&self) -> &Connection {
         &self.conn
     }
 
+    /// The file this reader reads.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -274,6 +275,27 @@ impl Reader {
         days: RangeInclusive<Date>,
     ) -> Result<Vec<CurrencyTotals>, JournalError> {
         totals_by_day(&self.conn, days, crate::local_time::day_bounds)
+    }
+
+    /// Every end-of-day close, by number.
+    pub fn day_closes(&self) -> Result<Vec<DayClose>, JournalError> {
+        list_closes(&self.conn)
+    }
+
+    /// The close of the local day `date`; `None` while it is open.
+    pub fn day_close_of(&self, date: Date) -> Result<Option<DayClose>, JournalError> {
+        close_of_day(&self.conn, date)
+    }
+
+    /// Close number `number`.
+    pub fn day_close_number(&self, number: u64) -> Result<Option<DayClose>, JournalError> {
+        close_number(&self.conn, number)
+    }
+
+    /// A closed day's report: `close` as recorded, the day's totals now, and the events that
+    /// happened to its payments and refunds after it was closed.
+    pub fn day_report(&self, close: DayClose) -> Result<DayCloseReport, JournalError> {
+        report_of(&self.conn, close)
     }
 
     /// `alipay-pos journal check` on this reader's snapshot: SQLite's integrity check and

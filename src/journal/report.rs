@@ -27,7 +27,7 @@ use crate::money::{Currency, MinorTotal, Money, MoneyError};
 use super::Journal;
 use super::error::JournalError;
 use super::state::Product;
-use super::timestamp::{from_stored, to_stored};
+use super::timestamp::to_stored;
 
 /// A total that may be negative (a day's net). [`MinorTotal`] cannot be, by design, so the
 /// sign is kept beside it.
@@ -111,9 +111,14 @@ pub struct ProductTotals {
 }
 
 impl CurrencyTotals {
-    /// Adds a paid payment to the totals and to its product's part.
-    fn add_paid(&mut self, product: Product, amount: Money) -> Result<(), MoneyError> {
-        self.paid_count += 1;
+    /// Adds `count` paid payments totalling `amount` to the totals and to their product's part.
+    fn add_paid(
+        &mut self,
+        product: Product,
+        count: u64,
+        amount: MinorTotal,
+    ) -> Result<(), MoneyError> {
+        self.paid_count += count;
         self.paid = self.paid.checked_add(amount)?;
         let index = match self.by_product.iter().position(|p| p.product == product) {
             Some(index) => index,
@@ -135,7 +140,7 @@ impl CurrencyTotals {
             }
         };
         if let Some(part) = self.by_product.get_mut(index) {
-            part.paid_count += 1;
+            part.paid_count += count;
             part.paid = part.paid.checked_add(amount)?;
         }
         Ok(())
@@ -194,68 +199,74 @@ pub(crate) fn totals_by_day(
             _ => break,
         }
     }
-    let (Some((_, head)), Some((_, tail))) = (spans.first(), spans.last()) else {
+    if spans.is_empty() {
         return Ok(Vec::new());
-    };
-    let start = to_stored(head.start, "from")?;
-    let end = to_stored(tail.end, "to")?;
-    // Which day an instant falls in: the last one starting at or before it, if it has not
-    // ended yet.
-    let day_of = |at: OffsetDateTime| -> Option<Date> {
-        let index = spans.partition_point(|(_, span)| span.start <= at);
-        let (date, span) = spans.get(index.checked_sub(1)?)?;
-        span.contains(&at).then_some(*date)
-    };
-
+    }
+    // Added up by SQLite, one day at a time: a day of a busy chain is hundreds of thousands
+    // of rows, and the paid side reads only the covering index `payments_paid_totals`.
     let queries = [
         (
             Bucket::Paid,
-            "SELECT currency, amount_minor, paid_at, product FROM payments
-             WHERE paid_at >= ?1 AND paid_at < ?2",
+            "SELECT currency, product, count(*), sum(amount_minor) FROM payments
+             WHERE paid_at >= ?1 AND paid_at < ?2 GROUP BY currency, product",
         ),
         (
             Bucket::Refunded,
-            "SELECT currency, amount_minor, refunded_at, NULL FROM refunds
-             WHERE state = 'succeeded' AND refunded_at >= ?1 AND refunded_at < ?2",
+            "SELECT currency, NULL, count(*), sum(amount_minor) FROM refunds
+             WHERE state = 'succeeded' AND refunded_at >= ?1 AND refunded_at < ?2
+             GROUP BY currency",
         ),
     ];
 
     let mut totals: BTreeMap<(Date, &'static str), CurrencyTotals> = BTreeMap::new();
-    // One read transaction, so the queries see the same moment.
-    let snapshot = conn.unchecked_transaction()?;
-    for (bucket, sql) in queries {
-        let mut statement = snapshot.prepare_cached(sql)?;
-        let rows = statement
-            .query_map(params![start, end], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, Option<String>>(3)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        for (currency, minor, at, product) in rows {
-            let amount = super::money_from_sql(minor, &currency, "report row")?;
-            let Some(date) = day_of(from_stored(&at)?) else {
-                continue;
-            };
-            let currency = amount.currency();
-            let entry = totals
-                .entry((date, currency.code()))
-                .or_insert_with(|| CurrencyTotals::empty(date, currency));
-            match bucket {
-                Bucket::Paid => {
-                    let product = product.as_deref().and_then(Product::parse).ok_or_else(|| {
-                        JournalError::Unreadable {
-                            what: format!("report row: product {product:?}"),
-                        }
-                    })?;
-                    entry.add_paid(product, amount)?;
-                }
-                Bucket::Refunded => {
-                    entry.refunded_count += 1;
-                    entry.refunded = entry.refunded.checked_add(amount)?;
+    // One read transaction, so the queries see the same moment; inside the caller's
+    // transaction (a day close adds up the day while it holds the write lock) that one
+    // already does.
+    let snapshot = if conn.is_autocommit() {
+        Some(conn.unchecked_transaction()?)
+    } else {
+        None
+    };
+    for (date, span) in &spans {
+        let start = to_stored(span.start, "from")?;
+        let end = to_stored(span.end, "to")?;
+        for (bucket, sql) in queries {
+            let mut statement = conn.prepare_cached(sql)?;
+            let groups = statement
+                .query_map(params![start, end], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Option<String>>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, i64>(3)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            for (currency, product, count, sum) in groups {
+                let unreadable = || JournalError::Unreadable {
+                    what: format!("report group: {count} rows, {sum} {currency}"),
+                };
+                let currency = Currency::from_code(&currency).map_err(|_| unreadable())?;
+                let count = u64::try_from(count).map_err(|_| unreadable())?;
+                let sum = u64::try_from(sum).map_err(|_| unreadable())?;
+                let total = MinorTotal::from_minor(sum, currency)?;
+                let entry = totals
+                    .entry((*date, currency.code()))
+                    .or_insert_with(|| CurrencyTotals::empty(*date, currency));
+                match bucket {
+                    Bucket::Paid => {
+                        let product =
+                            product.as_deref().and_then(Product::parse).ok_or_else(|| {
+                                JournalError::Unreadable {
+                                    what: format!("report row: product {product:?}"),
+                                }
+                            })?;
+                        entry.add_paid(product, count, total)?;
+                    }
+                    Bucket::Refunded => {
+                        entry.refunded_count += count;
+                        entry.refunded = entry.refunded.checked_add(total)?;
+                    }
                 }
             }
         }

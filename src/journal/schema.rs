@@ -35,6 +35,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     MIGRATION_3,
     MIGRATION_4,
     MIGRATION_REGISTRATIONS,
+    MIGRATION_DAY_CLOSES,
 ];
 
 /// The version a fully migrated file has.
@@ -306,9 +307,13 @@ CREATE TABLE report_matches (
     entity_kind      TEXT    NOT NULL CHECK (entity_kind IN ('payment', 'refund')),
     entity_id        INTEGER NOT NULL,
     transaction_type TEXT    NOT NULL CHECK (transaction_type IN ('PAYMENT', 'REFUND', 'CANCEL')),
-    PRIMARY KEY (file, line)
+    -- Keyed by what the lookups ask ("did any file list this payment?"), so a million-row
+    -- import writes one B-tree, not a table and an index; (file, line) is unique within it.
+    PRIMARY KEY (entity_kind, entity_id, transaction_type, file, line)
 ) WITHOUT ROWID;
-CREATE INDEX report_matches_by_entity ON report_matches (entity_kind, entity_id, transaction_type);
+-- End-of-day totals add up the day's paid payments from this index alone.
+CREATE INDEX payments_paid_totals ON payments (paid_at, currency, product, amount_minor)
+    WHERE paid_at IS NOT NULL;
 
 CREATE TABLE settlement_batches (
     file                INTEGER NOT NULL UNIQUE REFERENCES report_files (id) ON DELETE RESTRICT,
@@ -467,6 +472,53 @@ BEGIN
 END;
 "#;
 
+/// Version 6: end-of-day closes (the Z report): one immutable record per local business day.
+///
+/// - `number` runs 1, 2, 3… without gaps: the insert trigger accepts only the next number,
+///   so a missing close is visible to an auditor, and `journal check` re-verifies it for a
+///   file written with the triggers dropped.
+/// - `local_date` is UNIQUE: a day is closed once. `day_start`/`day_end` keep the instants
+///   the day covered in the zone named by `time_zone` when it was closed, so a later change
+///   of the till's zone cannot move the day.
+/// - `last_event_seq` is the event log's last `seq` at close: events about the day's
+///   payments and refunds after it are what happened to the day after it was closed.
+/// - `figures` is the computed report (totals per currency, counts per state, first and
+///   last payment, reconciliation) as JSON: stored, not recomputed, so the record never
+///   changes even when later events touch the day.
+/// - No UPDATE, no DELETE, like the event log.
+const MIGRATION_DAY_CLOSES: &str = r#"
+CREATE TABLE day_closes (
+    number              INTEGER PRIMARY KEY CHECK (typeof(number) = 'integer' AND number >= 1),
+    local_date          TEXT    NOT NULL UNIQUE
+        CHECK (length(local_date) = 10
+               AND local_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+    time_zone           TEXT    NOT NULL CHECK (length(time_zone) BETWEEN 1 AND 64),
+    day_start           TEXT    NOT NULL,
+    day_end             TEXT    NOT NULL,
+    closed_at           TEXT    NOT NULL,
+    closed_by           TEXT    NOT NULL CHECK (length(closed_by) BETWEEN 1 AND 64),
+    last_event_seq      INTEGER NOT NULL CHECK (typeof(last_event_seq) = 'integer'),
+    unresolved_payments INTEGER NOT NULL CHECK (unresolved_payments >= 0),
+    unresolved_refunds  INTEGER NOT NULL CHECK (unresolved_refunds >= 0),
+    figures             TEXT    NOT NULL CHECK (json_valid(figures)),
+    CHECK (day_start < day_end)
+);
+
+CREATE TRIGGER day_closes_sequential BEFORE INSERT ON day_closes
+WHEN NEW.number IS NOT (SELECT coalesce(max(number), 0) + 1 FROM day_closes)
+BEGIN
+    SELECT RAISE(ABORT, 'day closes are numbered 1, 2, 3... without gaps: a close takes the next number');
+END;
+CREATE TRIGGER day_closes_no_update BEFORE UPDATE ON day_closes
+BEGIN
+    SELECT RAISE(ABORT, 'a day close is final: its record cannot be changed');
+END;
+CREATE TRIGGER day_closes_no_delete BEFORE DELETE ON day_closes
+BEGIN
+    SELECT RAISE(ABORT, 'a day close is final: its record cannot be deleted');
+END;
+"#;
+
 /// The triggers [`super::Journal::check`] expects; a missing one means the file's protections
 /// were removed.
 pub(crate) const PROTECTIVE_TRIGGERS: &[&str] = &[
@@ -492,6 +544,9 @@ pub(crate) const PROTECTIVE_TRIGGERS: &[&str] = &[
     "registrations_no_delete",
     "registrations_body_fixed",
     "registration_notifications_no_delete",
+    "day_closes_sequential",
+    "day_closes_no_update",
+    "day_closes_no_delete",
 ];
 
 /// Opens `path` with the journal's settings and brings its schema up to date.

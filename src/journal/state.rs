@@ -401,10 +401,9 @@ impl fmt::Display for Product {
 /// How an outcome that was unknown for a while got settled, so that a later reader can tell
 /// "Alipay told us" from "we assumed".
 ///
-/// Only ways the engine (or a manager, [`Resolution::Manual`]) really settles something are
-/// listed: a value nothing produces would be a promise the code does not keep. The schema's
-/// CHECK still admits `reconciliation` (shipped migrations never change), but no build ever
-/// wrote it, so reading it back is refused as an unreadable row.
+/// Only ways the engine (or a manager, [`Resolution::Manual`] and
+/// [`Resolution::Reconciliation`]) really settles something are listed: a value nothing
+/// produces would be a promise the code does not keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Resolution {
     /// The answer to `pay` itself.
@@ -509,7 +508,7 @@ mod tests {
         for p in Product::ALL {
             assert_eq!(Product::parse(p.as_str()), Some(p));
         }
-        assert_eq!(Resolution::parse("reconciliation"), None);
+        assert_eq!(Resolution::parse("guess"), None);
         for a in [Actor::Cashier, Actor::Manager, Actor::System] {
             assert_eq!(Actor::parse(a.as_str()), Some(a));
         }

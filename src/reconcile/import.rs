@@ -25,7 +25,7 @@ use super::matching::{
     ListedTransaction, Scope, Verdict, alipay_evidence, journal_evidence, judge,
     not_listed_evidence,
 };
-use super::reader::{ReportReader, Row};
+use super::reader::{Column, ReportReader, Row};
 use super::report_name::{ReportName, is_report_date};
 use crate::journal::{
     DiscrepancyFilter, DiscrepancyKind, DiscrepancyRecord, ImportCounts, ImportedFile, Journal,
@@ -284,15 +284,21 @@ fn settlement_date_inside(
         reason: e.to_string(),
     })?;
     let mut reader = ReportReader::new(name, BufReader::new(input))?;
+    let settlement_time = reader.column("settlementTime");
     match reader.next_row()? {
-        Some(row) => Ok(row.optional_time("settlementTime")?.map(alipay_date_of)),
+        Some(row) => Ok(row.optional_time(settlement_time)?.map(alipay_date_of)),
         None => Ok(None),
     }
 }
 
 /// Whether the row's `customerId` is another merchant's.
-fn check_customer(row: &Row<'_>, scope: &Scope, name: &str) -> Result<(), ReconcileError> {
-    let found = row.text("customerId");
+fn check_customer(
+    row: &Row<'_>,
+    column: Column,
+    scope: &Scope,
+    name: &str,
+) -> Result<(), ReconcileError> {
+    let found = row.text(column);
     match &scope.customer_id {
         Some(expected) if !found.is_empty() && found != expected => {
             Err(ReconcileError::OtherCustomer {
@@ -302,6 +308,37 @@ fn check_customer(row: &Row<'_>, scope: &Scope, name: &str) -> Result<(), Reconc
             })
         }
         _ => Ok(()),
+    }
+}
+
+/// The columns a transactions or settlement items row is read from.
+struct TransactionColumns {
+    customer_id: Column,
+    transaction_type: Column,
+    transaction_currency: Column,
+    transaction_amount: Column,
+    transaction_request_id: Column,
+    transaction_id: Column,
+    reference_store_id: Column,
+    payment_time: Column,
+    settlement_currency: Column,
+    settlement_amount: Column,
+}
+
+impl TransactionColumns {
+    fn of<R: Read>(reader: &ReportReader<R>) -> TransactionColumns {
+        TransactionColumns {
+            customer_id: reader.column("customerId"),
+            transaction_type: reader.column("transactionType"),
+            transaction_currency: reader.column("transactionCurrency"),
+            transaction_amount: reader.column("transactionAmountValue"),
+            transaction_request_id: reader.column("transactionRequestId"),
+            transaction_id: reader.column("transactionId"),
+            reference_store_id: reader.column("referenceStoreId"),
+            payment_time: reader.column("paymentTime"),
+            settlement_currency: reader.column("settlementCurrency"),
+            settlement_amount: reader.column("settlementAmountValue"),
+        }
     }
 }
 
@@ -315,36 +352,37 @@ fn transactions<R: Read>(
     record_matches: bool,
 ) -> Result<ImportCounts, ReconcileError> {
     let mut counts = ImportCounts::default();
+    let c = TransactionColumns::of(reader);
     while let Some(row) = reader.next_row()? {
         counts.rows += 1;
-        check_customer(&row, scope, name)?;
+        check_customer(&row, c.customer_id, scope, name)?;
         // AUTHORIZATION, DISPUTE, SETTLEMENT_FEE…: not transactions a till makes.
-        let Some(listed) = row.listed_type("transactionType")? else {
+        let Some(listed) = row.listed_type(c.transaction_type)? else {
             counts.not_ours += 1;
             continue;
         };
-        let currency = row.currency("transactionCurrency")?;
+        let currency = row.currency(c.transaction_currency)?;
         let time = match record_matches {
-            true => Some(row.time("paymentTime")?),
-            false => row.optional_time("paymentTime")?,
+            true => Some(row.time(c.payment_time)?),
+            false => row.optional_time(c.payment_time)?,
         };
         let transaction = ListedTransaction {
             file: name,
             line: row.line(),
             listed,
-            transaction_request_id: row.required("transactionRequestId")?,
-            transaction_id: row.text("transactionId"),
-            reference_store_id: row.text("referenceStoreId"),
-            amount_minor: row.amount("transactionAmountValue", currency)?,
+            transaction_request_id: row.required(c.transaction_request_id)?,
+            transaction_id: row.text(c.transaction_id),
+            reference_store_id: row.text(c.reference_store_id),
+            amount_minor: row.amount(c.transaction_amount, currency)?,
             currency,
             time,
         };
         if record_matches {
             // Checked for every row, ours or not: a malformed file is refused whole.
-            row.required("transactionId")?;
+            row.required(c.transaction_id)?;
         } else {
-            row.currency("settlementCurrency")
-                .and_then(|c| row.amount("settlementAmountValue", c))?;
+            row.currency(c.settlement_currency)
+                .and_then(|currency| row.amount(c.settlement_amount, currency))?;
         }
         if !scope.is_ours(&transaction) {
             counts.not_ours += 1;
@@ -416,29 +454,45 @@ fn summary<R: Read>(
 ) -> Result<ImportCounts, ReconcileError> {
     let mut counts = ImportCounts::default();
     let mut total: Option<SettlementBatch> = None;
+    let column = |name| reader.column(name);
+    let (customer_column, currency_column, gross_column) = (
+        column("customerId"),
+        column("settlementCurrency"),
+        column("settlementAmountValue"),
+    );
+    let (fee_currency_column, fee_column, count_column) = (
+        column("feeCurrency"),
+        column("feeAmountValue"),
+        column("count"),
+    );
+    let (time_column, type_column, batch_column) = (
+        column("settlementTime"),
+        column("summaryType"),
+        column("settlementBatchId"),
+    );
     while let Some(row) = reader.next_row()? {
         counts.rows += 1;
-        check_customer(&row, scope, name)?;
-        let currency = row.currency("settlementCurrency")?;
+        check_customer(&row, customer_column, scope, name)?;
+        let currency = row.currency(currency_column)?;
         // `settlementAmountValue` is the gross signed amount and `feeAmountValue` the signed
         // fee, negative when Alipay charges it (a refund's returned fee is positive): what
         // Alipay remits is their sum. The sandbox writes them so; the reference is silent.
-        let gross_minor = row.amount("settlementAmountValue", currency)?;
-        let fee_currency = match row.text("feeCurrency") {
+        let gross_minor = row.amount(gross_column, currency)?;
+        let fee_currency = match row.text(fee_currency_column) {
             "" => currency,
-            _ => row.currency("feeCurrency")?,
+            _ => row.currency(fee_currency_column)?,
         };
-        let signed_fee = row.amount_or_zero("feeAmountValue", fee_currency)?;
-        let count: u64 = row
-            .required("count")?
-            .parse()
-            .map_err(|_| ReconcileError::BadRow {
-                file: name.to_string(),
-                line: row.line(),
-                reason: format!("`count` `{}` is not a whole number", row.text("count")),
-            })?;
-        let settled_at = row.optional_time("settlementTime")?;
-        if row.required("summaryType")? != "TOTAL" {
+        let signed_fee = row.amount_or_zero(fee_column, fee_currency)?;
+        let count: u64 =
+            row.required(count_column)?
+                .parse()
+                .map_err(|_| ReconcileError::BadRow {
+                    file: name.to_string(),
+                    line: row.line(),
+                    reason: format!("`count` `{}` is not a whole number", row.text(count_column)),
+                })?;
+        let settled_at = row.optional_time(time_column)?;
+        if row.required(type_column)? != "TOTAL" {
             continue;
         }
         if total.is_some() {
@@ -460,7 +514,7 @@ fn summary<R: Read>(
             });
         }
         total = Some(SettlementBatch {
-            settlement_batch_id: row.required("settlementBatchId")?.to_string(),
+            settlement_batch_id: row.required(batch_column)?.to_string(),
             settlement_date: settlement_date.to_string(),
             file: name.to_string(),
             count,

@@ -35,12 +35,19 @@ pub struct ReportReader<R: Read> {
     ended: bool,
 }
 
-/// One data row: its line number and fields, looked up by column name.
+/// One data row: its line number and fields, read by [`Column`].
 pub struct Row<'r> {
     file: &'r str,
     line: u64,
     record: &'r csv::StringRecord,
-    columns: &'r HashMap<String, usize>,
+}
+
+/// A column found by name once per file ([`ReportReader::column`]), so a row's fields are
+/// read by position: a million-row file would otherwise hash each name on every row.
+#[derive(Clone, Copy, Debug)]
+pub struct Column {
+    name: &'static str,
+    index: Option<usize>,
 }
 
 impl<R: Read> ReportReader<R> {
@@ -91,6 +98,15 @@ impl<R: Read> ReportReader<R> {
             record: csv::StringRecord::new(),
             ended: false,
         })
+    }
+
+    /// The column called `name`; reading it from a row gives "" when the file has no such
+    /// column (optional columns).
+    pub fn column(&self, name: &'static str) -> Column {
+        Column {
+            name,
+            index: self.columns.get(name).copied(),
+        }
     }
 
     /// Refuses the file unless every one of `names` is a column.
@@ -152,7 +168,6 @@ impl<R: Read> ReportReader<R> {
             file: &self.file,
             line,
             record: &self.record,
-            columns: &self.columns,
         }))
     }
 }
@@ -189,37 +204,41 @@ impl Row<'_> {
     }
 
     /// The trimmed text of `column`; empty when the column is absent or blank.
-    pub fn text(&self, column: &str) -> &str {
-        self.columns
-            .get(column)
-            .and_then(|i| self.record.get(*i))
+    pub fn text(&self, column: Column) -> &str {
+        column
+            .index
+            .and_then(|i| self.record.get(i))
             .map_or("", str::trim)
     }
 
     /// The text of a required column, refused when blank.
-    pub fn required(&self, column: &str) -> Result<&str, ReconcileError> {
+    pub fn required(&self, column: Column) -> Result<&str, ReconcileError> {
         let text = self.text(column);
         if text.is_empty() {
-            return Err(self.bad(format!("`{column}` is empty")));
+            return Err(self.bad(format!("`{}` is empty", column.name)));
         }
         Ok(text)
     }
 
-    pub fn currency(&self, column: &str) -> Result<Currency, ReconcileError> {
+    pub fn currency(&self, column: Column) -> Result<Currency, ReconcileError> {
         let code = self.required(column)?;
         Currency::from_code(code)
-            .map_err(|_| self.bad(format!("`{column}` `{code}` is not a currency code")))
+            .map_err(|_| self.bad(format!("`{}` `{code}` is not a currency code", column.name)))
     }
 
     /// Signed minor units of `currency` from a major-unit amount column.
-    pub fn amount(&self, column: &str, currency: Currency) -> Result<i64, ReconcileError> {
+    pub fn amount(&self, column: Column, currency: Currency) -> Result<i64, ReconcileError> {
         let text = self.required(column)?;
         minor_from_major(text, currency)
-            .map_err(|e: AmountError| self.bad(format!("`{column}`: {e}")))
+            .map_err(|e: AmountError| self.bad(format!("`{}`: {e}", column.name)))
     }
 
     /// Like [`Row::amount`], zero when the column is absent or blank (optional fee columns).
-    pub fn amount_or_zero(&self, column: &str, currency: Currency) -> Result<i64, ReconcileError> {
+    pub fn amount_or_zero(
+        &self,
+        column: Column,
+        currency: Currency,
+    ) -> Result<i64, ReconcileError> {
         if self.text(column).is_empty() {
             return Ok(0);
         }
@@ -227,16 +246,17 @@ impl Row<'_> {
     }
 
     /// An ISO 8601 time with its offset (`2018-12-25T10:00:00+08:00`).
-    pub fn time(&self, column: &str) -> Result<OffsetDateTime, ReconcileError> {
+    pub fn time(&self, column: Column) -> Result<OffsetDateTime, ReconcileError> {
         let text = self.required(column)?;
         OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
             self.bad(format!(
-                "`{column}` `{text}` is not an ISO 8601 time with an offset"
+                "`{}` `{text}` is not an ISO 8601 time with an offset",
+                column.name
             ))
         })
     }
 
-    pub fn optional_time(&self, column: &str) -> Result<Option<OffsetDateTime>, ReconcileError> {
+    pub fn optional_time(&self, column: Column) -> Result<Option<OffsetDateTime>, ReconcileError> {
         if self.text(column).is_empty() {
             return Ok(None);
         }
@@ -245,7 +265,7 @@ impl Row<'_> {
 
     /// The `transactionType`, if it is one a till makes (PAYMENT, REFUND, CANCEL); other
     /// types (AUTHORIZATION, DISPUTE, SETTLEMENT_FEE…) are `None`.
-    pub fn listed_type(&self, column: &str) -> Result<Option<ListedType>, ReconcileError> {
+    pub fn listed_type(&self, column: Column) -> Result<Option<ListedType>, ReconcileError> {
         Ok(ListedType::parse(self.required(column)?))
     }
 }
@@ -257,9 +277,10 @@ mod tests {
     fn rows(text: &str) -> Result<Vec<(u64, String)>, ReconcileError> {
         let mut reader = ReportReader::new("t.csv", text.as_bytes())?;
         reader.require(&["b"])?;
+        let b = reader.column("b");
         let mut out = Vec::new();
         while let Some(row) = reader.next_row()? {
-            out.push((row.line(), row.text("b").to_string()));
+            out.push((row.line(), row.text(b).to_string()));
         }
         Ok(out)
     }

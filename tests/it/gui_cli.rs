@@ -120,6 +120,7 @@ fn screenshots_render_every_screen_in_both_languages() {
         "manager-refund-confirm",
         "manager-unresolved",
         "manager-end-of-day",
+        "manager-z-report",
         "manager-reconciliation",
         "manager-reconciliation-accept",
         "manager-settings",

@@ -10,12 +10,14 @@ mod support;
 mod cli;
 mod client;
 mod config_example;
+mod day_close;
 // SIGKILLs the real binary at failpoints, so it needs a build that has them.
 #[cfg(feature = "failpoints")]
 mod crash;
 mod engine;
 mod gui_cashier;
 mod gui_cli;
+mod gui_day_close;
 mod gui_demo_mark;
 mod gui_kiosk;
 mod gui_kiosk_manager;

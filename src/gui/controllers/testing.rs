@@ -18,8 +18,8 @@ use crate::gui::engine_handle::{
     Reply, ResolveSummary, StartRefused,
 };
 use crate::journal::{
-    CurrencyTotals, PaymentFilter, PaymentLocalId, PaymentRecord, PaymentState, Product,
-    RefundRecord, RegistrationRecord,
+    CurrencyTotals, DayClose, DayCloseReport, PaymentFilter, PaymentLocalId, PaymentRecord,
+    PaymentState, Product, RefundRecord, RegistrationRecord,
 };
 use crate::money::{Currency, MinorTotal, Money};
 use crate::reconcile::accept::Accepted;
@@ -56,6 +56,11 @@ pub enum Call {
     Detail(String),
     CountUnresolved,
     DayTotals(Date),
+    DayReport(Date),
+    CloseDay {
+        day: Date,
+        manager: String,
+    },
     DemoCustomer(String),
     /// `reconciliation_day` for this Alipay day (`yyyyMMdd`).
     ReconciliationDay(String),
@@ -80,6 +85,8 @@ pub struct MockEngine {
     pub detail: RefCell<Option<Answer<Option<Detail>>>>,
     pub unresolved: RefCell<Option<Answer<usize>>>,
     pub totals: RefCell<Option<Answer<Vec<CurrencyTotals>>>>,
+    pub day_report: RefCell<Option<Answer<Option<DayCloseReport>>>>,
+    pub close_day: RefCell<Option<Answer<DayClose>>>,
     pub reconciliation: RefCell<Option<Answer<DayReport>>>,
     pub accept: RefCell<Option<Result<Accepted, AcceptRefused>>>,
     pub registration: RefCell<Option<Answer<Option<RegistrationRecord>>>>,
@@ -204,6 +211,19 @@ impl EngineHandle for MockEngine {
     fn day_totals(&self, day: Date, done: Reply<Answer<Vec<CurrencyTotals>>>) {
         self.record(Call::DayTotals(day));
         answer(&self.totals, done);
+    }
+
+    fn day_report(&self, day: Date, done: Reply<Answer<Option<DayCloseReport>>>) {
+        self.record(Call::DayReport(day));
+        answer(&self.day_report, done);
+    }
+
+    fn close_day(&self, day: Date, approval: Arc<ManagerApproval>, done: Reply<Answer<DayClose>>) {
+        self.record(Call::CloseDay {
+            day,
+            manager: approval.manager().to_string(),
+        });
+        answer(&self.close_day, done);
     }
 
     fn reconciliation_day(&self, date: String, done: Reply<Answer<DayReport>>) {

@@ -1,9 +1,10 @@
 //! The manager screen behind the PIN: one [`Manager`] holds the approval of the PIN that
 //! opened it, the tab on screen and "resolve now", and composes the screen's parts:
-//! [`transactions`] (list, filters, detail), [`refund`], [`settle`] (manual outcome) and
-//! [`totals`], and [`reconciliation`] (Alipay's reports against the journal). It opens on a right PIN and forgets everything when the manager leaves (the
+//! [`transactions`] (list, filters, detail), [`refund`], [`settle`] (manual outcome),
+//! [`totals`], [`day_close`] (the Z report) and [`reconciliation`] (Alipay's reports against the journal). It opens on a right PIN and forgets everything when the manager leaves (the
 //! navigation says when), so the next visit needs the PIN again.
 
+pub mod day_close;
 pub mod reconciliation;
 pub mod refund;
 pub mod registration;
@@ -24,6 +25,7 @@ use crate::admin::ManagerApproval;
 use crate::gui::engine_handle::{EngineEvent, ResolveSummary};
 use crate::money::Currency;
 
+use day_close::DayCloser;
 use reconciliation::Reconciliation;
 use refund::Refund;
 use registration::Registration;
@@ -74,6 +76,7 @@ pub struct Manager {
     pub refund: Refund,
     pub settle: Settle,
     pub totals: Totals,
+    pub day_close: DayCloser,
     pub reconciliation: Reconciliation,
     /// The Settings tab's Registration panel.
     pub registration: Registration,
@@ -100,6 +103,7 @@ impl Manager {
             refund: Refund::new(engine.clone()),
             settle: Settle::new(engine.clone()),
             totals: Totals::new(engine.clone(), today),
+            day_close: DayCloser::new(engine.clone()),
             reconciliation: Reconciliation::new(
                 engine.clone(),
                 Rc::new(reconciliation::alipay_today),
@@ -164,6 +168,7 @@ impl Manager {
         self.refund.reset();
         self.settle.reset();
         self.totals.reset();
+        self.day_close.reset();
         self.reconciliation.reset();
         self.registration.reset();
         self.update(|session| {
@@ -183,6 +188,7 @@ impl Manager {
         self.transactions.reset();
         self.refund.reset();
         self.settle.reset();
+        self.day_close.reset();
         self.reconciliation.reset();
     }
 
@@ -196,10 +202,29 @@ impl Manager {
         match tab {
             Tab::Transactions => self.transactions.load(),
             Tab::Unresolved => self.transactions.load_unresolved(),
-            Tab::Totals => self.totals.load(),
+            Tab::Totals => self.load_totals(),
             Tab::Reconciliation => self.reconciliation.load(),
             Tab::Settings => self.registration.load(),
         }
+    }
+
+    /// The day's totals and whether it is closed, read together.
+    fn load_totals(&self) {
+        self.totals.load();
+        self.day_close.load(self.totals.day());
+    }
+
+    /// "◀ Day before" / "Day after ▶" on the End of day tab.
+    pub fn step_day(&self, delta: i32) {
+        self.totals.step(delta);
+        self.day_close.load(self.totals.day());
+    }
+
+    /// "Close day" confirmed: closed in the name of the manager whose PIN opened the
+    /// screen; the day's totals are read again with it.
+    pub fn close_day_confirm(&self) {
+        self.day_close.confirm(self.approval());
+        self.totals.load();
     }
 
     /// A key on the manager screen: Escape leaves a payment's detail; nothing else is
@@ -233,6 +258,10 @@ impl Manager {
         }
         if self.tab() == Tab::Unresolved {
             self.transactions.load_unresolved();
+        }
+        // A closed day's report shows what happened after the close as it happens.
+        if self.tab() == Tab::Totals {
+            self.load_totals();
         }
     }
 
