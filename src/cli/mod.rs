@@ -87,8 +87,8 @@ pub struct Cli {
 
     /// Refuse to start on the embedded sandbox (no real money): the GUI and every command
     /// that starts the engine (pay, cancel, refund, settle, resolve, merchant, day close)
-    /// exit 1 unless the configuration names a real gateway. For tills and services, whose config file must
-    /// never go missing silently.
+    /// exit 1 unless the configuration names a real gateway. For tills and services, whose
+    /// config file must never go missing silently.
     #[arg(
         long,
         global = true,
