@@ -287,8 +287,50 @@ pub struct ReportImport<'j> {
     now: String,
 }
 
-const PAYMENT_VIEW: &str = "SELECT id, payment_request_id, state, amount_minor, currency, payment_id, paid_at, final_at FROM payments";
-const REFUND_VIEW: &str = "SELECT id, refund_request_id, state, amount_minor, currency, refund_id, refunded_at FROM refunds";
+/// The columns of a [`JournalView`], in the order `read_payment_view` reads them.
+macro_rules! payment_view_sql {
+    () => {
+        "SELECT id, payment_request_id, state, amount_minor, currency, payment_id, paid_at, final_at FROM payments"
+    };
+}
+/// The columns of a refund's [`JournalView`], in the order `read_refund_view` reads them.
+macro_rules! refund_view_sql {
+    () => {
+        "SELECT id, refund_request_id, state, amount_minor, currency, refund_id, refunded_at FROM refunds"
+    };
+}
+const PAYMENT_VIEW: &str = payment_view_sql!();
+const REFUND_VIEW: &str = refund_view_sql!();
+
+/// Looked up once per row of a report: a constant, so the statement cache is hit without
+/// building the text again.
+const PAYMENT_BY_REQUEST_ID: &str = concat!(payment_view_sql!(), " WHERE payment_request_id = ?1");
+const REFUND_BY_REQUEST_ID: &str = concat!(refund_view_sql!(), " WHERE refund_request_id = ?1");
+
+fn read_payment_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawPaymentView> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
+}
+
+fn read_refund_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRefundView> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
 
 type RawPaymentView = (
     i64,
@@ -344,19 +386,8 @@ impl ReportImport<'_> {
     pub fn payment(&self, payment_request_id: &str) -> Result<Option<JournalView>, JournalError> {
         let raw = self
             .tx
-            .prepare_cached(&format!("{PAYMENT_VIEW} WHERE payment_request_id = ?1"))?
-            .query_row([payment_request_id], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                ))
-            })
+            .prepare_cached(PAYMENT_BY_REQUEST_ID)?
+            .query_row([payment_request_id], read_payment_view)
             .optional()?;
         raw.map(payment_view).transpose()
     }
@@ -365,18 +396,8 @@ impl ReportImport<'_> {
     pub fn refund(&self, refund_request_id: &str) -> Result<Option<JournalView>, JournalError> {
         let raw = self
             .tx
-            .prepare_cached(&format!("{REFUND_VIEW} WHERE refund_request_id = ?1"))?
-            .query_row([refund_request_id], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })
+            .prepare_cached(REFUND_BY_REQUEST_ID)?
+            .query_row([refund_request_id], read_refund_view)
             .optional()?;
         raw.map(refund_view).transpose()
     }
@@ -487,18 +508,8 @@ impl ReportImport<'_> {
                  ORDER BY id"
             );
             let mut statement = self.tx.prepare(&sql)?;
-            let rows = statement.query_map(params![from, to, listed.as_str()], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                ))
-            })?;
+            let rows =
+                statement.query_map(params![from, to, listed.as_str()], read_payment_view)?;
             for raw in rows {
                 found.push((listed, payment_view(raw?)?));
             }
@@ -512,17 +523,7 @@ impl ReportImport<'_> {
              ORDER BY id"
         );
         let mut statement = self.tx.prepare(&sql)?;
-        let rows = statement.query_map(params![from, to], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })?;
+        let rows = statement.query_map(params![from, to], read_refund_view)?;
         for raw in rows {
             found.push((ListedType::Refund, refund_view(raw?)?));
         }
