@@ -194,19 +194,15 @@ fn from_embedded_sandbox(
         .storage
         .data_dir
         .join(crate::sandbox::embedded::SANDBOX_DIR);
-    let customer_id = crate::sandbox::reports::customer_id(&config.alipay.client_id);
-    let folder = sandbox_dir
-        .join(crate::sandbox::reports::SFTP_DIR)
-        .join("v1/settlements")
-        .join(&customer_id)
-        .join(date);
+    use crate::sandbox::reports::{self, AlipayDay};
+    let day = AlipayDay::parse(date).map_err(|e| CliError::usage(e.to_string()))?;
+    let customer_id = reports::customer_id(&config.alipay.client_id);
+    let folder = reports::settlement_dir(&sandbox_dir.join(reports::SFTP_DIR), &customer_id, day);
     // A running sandbox publishes each day by itself once its cut-off passes (on its own
     // clock); a day it has not published is published here, from its ledger.
-    let published = folder
-        .join(format!("transactionItems_{date}_000.csv"))
-        .is_file();
+    let published = folder.join(reports::transaction_items_name(day)).is_file();
     if !published {
-        crate::sandbox::reports::publish_from_dir(&sandbox_dir, date, None, None)
+        reports::publish_from_dir(&sandbox_dir, date, None, None)
             .map_err(|e| CliError::usage(e.to_string()))?;
     }
     std::fs::create_dir_all(into)

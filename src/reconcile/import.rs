@@ -26,7 +26,7 @@ use super::matching::{
     not_listed_evidence,
 };
 use super::reader::{Column, ReportReader, Row};
-use super::report_name::{ReportName, is_report_date};
+use super::report_name::{ReportName, is_report_date, report_date};
 use crate::journal::{
     DiscrepancyFilter, DiscrepancyKind, DiscrepancyRecord, ImportCounts, ImportedFile, Journal,
     ListedType, NewDiscrepancy, NewReportFile, ReconciliationReads, ReportImport, ReportKind,
@@ -171,8 +171,7 @@ pub fn alipay_day(date: &str) -> Option<(OffsetDateTime, OffsetDateTime)> {
 
 /// The Alipay day (`yyyyMMdd`) an instant falls in.
 pub fn alipay_date_of(at: OffsetDateTime) -> String {
-    let d = at.to_offset(ALIPAY_DAY_OFFSET).date();
-    format!("{:04}{:02}{:02}", d.year(), u8::from(d.month()), d.day())
+    report_date(at.to_offset(ALIPAY_DAY_OFFSET).date())
 }
 
 /// Imports `paths` in the order given, each in its own transaction; stops at the first file
@@ -233,7 +232,7 @@ pub fn import_file(
         (None, Some(folder)) => folder,
         // A settlement file downloaded by hand from the portal, out of its folder: the date
         // Alipay settled it, read from the file itself.
-        (None, None) => settlement_date_inside(path, &name, report.kind)?
+        (None, None) => settlement_date_inside(path, &name)?
             .unwrap_or_else(|| alipay_date_of(OffsetDateTime::now_utc())),
     };
     let read_error = |e: std::io::Error| ReconcileError::Read {
@@ -273,12 +272,7 @@ pub fn import_file(
 
 /// The settlement date of a settlement file out of its folder: the first row's
 /// `settlementTime`, in Alipay's day.
-fn settlement_date_inside(
-    path: &Path,
-    name: &str,
-    kind: ReportKind,
-) -> Result<Option<String>, ReconcileError> {
-    let _ = kind;
+fn settlement_date_inside(path: &Path, name: &str) -> Result<Option<String>, ReconcileError> {
     let input = File::open(path).map_err(|e| ReconcileError::Read {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -399,7 +393,6 @@ fn transactions<R: Read>(
         }
         match judge(&transaction, view.as_ref()) {
             Verdict::Matched => counts.matched += 1,
-            Verdict::NotOurs => counts.not_ours += 1,
             Verdict::Discrepancy(kind) => {
                 let day = match (record_matches, transaction.time) {
                     (false, Some(at)) => alipay_date_of(at),

@@ -1,4 +1,5 @@
-//! The verdict on one listed transaction: someone else's, matched, or which discrepancy.
+//! The verdict on one listed transaction: someone else's ([`Scope::is_ours`]), matched, or
+//! which discrepancy.
 //!
 //! Pure: given a row and what the journal holds for its `transactionRequestId`, it decides;
 //! the import stores the decision.
@@ -38,11 +39,10 @@ pub struct ListedTransaction<'r> {
     pub time: Option<OffsetDateTime>,
 }
 
-/// What one row is.
+/// What a row of ours is (rows of other stores and tills are sorted out before, by
+/// [`Scope::is_ours`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Another store's or another terminal's transaction (same merchant, same files).
-    NotOurs,
     Matched,
     Discrepancy(DiscrepancyKind),
 }

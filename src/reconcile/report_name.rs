@@ -36,6 +36,16 @@ pub fn is_report_date(text: &str) -> bool {
         .is_ok()
 }
 
+/// `day` as Alipay spells it (`yyyyMMdd`): folder and file names, `--date`.
+pub fn report_date(day: time::Date) -> String {
+    format!(
+        "{:04}{:02}{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    )
+}
+
 fn seq(text: &str) -> Option<u16> {
     (text.len() == 3 && text.bytes().all(|b| b.is_ascii_digit()))
         .then(|| text.parse().ok())

@@ -29,14 +29,7 @@ pub fn alipay_today() -> Date {
 }
 
 /// `yyyyMMdd`, Alipay's spelling of a day (file names, `--date`).
-pub fn report_date(day: Date) -> String {
-    format!(
-        "{:04}{:02}{:02}",
-        day.year(),
-        u8::from(day.month()),
-        day.day()
-    )
-}
+pub use crate::reconcile::report_name::report_date;
 
 /// Where the acceptance of one discrepancy is (mirrors `AcceptStage` in
 /// ui/manager_api.slint).
