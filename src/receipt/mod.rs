@@ -338,8 +338,12 @@ impl<'a> Layout<'a> {
     fn pair(&mut self, label: &str, value: &str) {
         let used = display_width(label) + display_width(value);
         if used < COLUMNS {
+            // Pushed as it is: `text` would wrap it, and wrapping folds the spaces.
             let gap = " ".repeat(COLUMNS - used);
-            self.text(&format!("{label}{gap}{value}"), Style::PLAIN);
+            self.blocks.push(Block::Text {
+                text: format!("{label}{gap}{value}"),
+                style: Style::PLAIN,
+            });
         } else {
             self.text(label, Style::PLAIN);
             self.text(
