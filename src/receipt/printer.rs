@@ -13,7 +13,7 @@
 //! timeout is printed to anyway: the status request is a courtesy, not a gate.
 
 use std::fmt;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -121,17 +121,9 @@ fn connect(host: &str, port: u16, timeout: Duration) -> Result<NetworkDriver, Pr
         .collect();
     let mut last = format!("{host}: no address");
     for address in addresses {
-        // Tried first with the standard library, which says why a connection failed
-        // (refused, timed out); the crate's driver then opens its own.
-        match TcpStream::connect_timeout(&address, timeout) {
-            Ok(probe) => {
-                drop(probe);
-                return NetworkDriver::open(&address.ip().to_string(), port, Some(timeout))
-                    .map_err(|error| {
-                        PrintFault::Offline(format!("{address}: {}", io_words(&error)))
-                    });
-            }
-            Err(error) => last = format!("{address}: {error}"),
+        match NetworkDriver::open(&address.ip().to_string(), port, Some(timeout)) {
+            Ok(driver) => return Ok(driver),
+            Err(error) => last = format!("{address}: {}", io_words(&error)),
         }
     }
     Err(PrintFault::Offline(last))

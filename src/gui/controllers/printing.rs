@@ -321,6 +321,38 @@ mod tests {
     }
 
     #[test]
+    fn a_kiosk_prints_a_paid_sale_once_and_a_cashier_only_when_asked() {
+        use crate::gui::controllers::payment_screen::ResultView;
+        use crate::gui::result_screen::Reason;
+        let (printing, tray) = printing(Ok(Printed::Paper));
+        let mut shown = Shown::new(
+            "P1".into(),
+            crate::money::Money::parse("12.50", crate::money::Currency::USD).unwrap(),
+        );
+        printing.follow_payment(Some(&shown), true, Locale::English);
+        assert!(tray.printed.borrow().is_empty(), "not paid yet");
+        shown.result = Some(ResultView {
+            kind: ResultScreen::Paid,
+            reason: Reason::Other,
+            code: String::new(),
+            time: None,
+            payment_id: "P1".into(),
+        });
+        printing.follow_payment(Some(&shown), false, Locale::English);
+        assert!(tray.printed.borrow().is_empty(), "a cashier presses Print");
+        printing.follow_payment(Some(&shown), true, Locale::English);
+        printing.follow_payment(Some(&shown), true, Locale::English);
+        assert_eq!(tray.printed.borrow().len(), 1, "once per payment");
+        assert_eq!(printing.status(), PrintStatus::Printed);
+        printing.follow_payment(None, true, Locale::English);
+        assert_eq!(
+            printing.status(),
+            PrintStatus::Idle,
+            "a new sale starts clean"
+        );
+    }
+
+    #[test]
     fn without_a_printer_nothing_is_printed() {
         let printing = Printing::new(EngineSlot::default());
         assert!(!printing.available());
