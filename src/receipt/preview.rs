@@ -205,8 +205,13 @@ pub fn render_png(receipt: &Receipt) -> Result<Vec<u8>, String> {
 /// Draws `text` on the character grid from (`left`, `top`), each character centred in its
 /// one or two cells.
 fn draw_text(canvas: &mut Canvas, font: &FontVec, text: &str, left: u32, top: u32, factor: u32) {
-    // The face is 2 cells wide per em: Latin glyphs fill one cell, Chinese two.
-    let scale = PxScale::from((2 * CELL * factor) as f32);
+    // One em is two cells: the face's Latin glyphs are half an em wide, Chinese ones a
+    // whole em. (A `PxScale` is the line height, ascent to descent, not the em.)
+    let em = (2 * CELL * factor) as f32;
+    let scale = match font.units_per_em() {
+        Some(units) if units > 0.0 => PxScale::from(em * font.height_unscaled() / units),
+        _ => PxScale::from(em),
+    };
     let scaled = font.as_scaled(scale);
     let line = LINE * factor;
     let baseline = top as f32 + (line as f32 + scaled.ascent() + scaled.descent()) / 2.0;
