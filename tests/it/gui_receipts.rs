@@ -220,3 +220,61 @@ fn a_printer_that_does_not_answer_is_shown_and_the_sale_stays_paid() {
     };
     gui.run(script);
 }
+
+#[test]
+fn a_kiosk_prints_the_paid_receipt_by_itself_once() {
+    if crate::support::own_process::delegate(
+        module_path!(),
+        "a_kiosk_prints_the_paid_receipt_by_itself_once",
+    ) {
+        return;
+    }
+    i_slint_backend_testing::init_integration_test_with_system_time();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("receipts");
+    let mut config = demo_config(dir.path());
+    config.printer = Some(PrinterConfig {
+        // The kiosk's receipts are in Chinese whatever the screen speaks.
+        language: Some(alipay_pos::locale::Locale::SimplifiedChinese),
+        ..printer(PrinterKind::Preview {
+            folder: folder.clone(),
+        })
+    });
+    let options = GuiOptions {
+        kiosk: true,
+        ..GuiOptions::default()
+    };
+    let gui = RunningGui::start(&config, options);
+    let handle = gui.runtime.handle().clone();
+    let terminal = gui.terminal.clone();
+    let ui = gui.app.clone_strong();
+    let script = async move {
+        let app = ui;
+        let api = app.global::<Api>();
+        click(&app, "Add Flat white");
+        click(&app, "Pay with Alipay");
+        wait_until("the QR screen", || api.get_page() == Page::CustomerQr).await;
+        click(&app, "Simulate customer (demo)");
+        wait_until("the paid result", || {
+            value_of(&app, "Payment result").as_deref() == Some("Paid")
+        })
+        .await;
+        wait_until("the receipt printed by itself", || {
+            api.get_print_status() == PrintStatus::Saved
+        })
+        .await;
+        let id = journal_rows(&terminal, &handle)
+            .await
+            .remove(0)
+            .payment_request_id;
+        let file = folder.join(format!("{id}.png"));
+        assert_eq!(zbarimg(&file), id);
+        let printed: Vec<_> = std::fs::read_dir(&folder).unwrap().collect();
+        assert_eq!(
+            printed.len(),
+            1,
+            "printed once, however often the screen is drawn"
+        );
+    };
+    gui.run(script);
+}
