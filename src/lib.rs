@@ -16,6 +16,7 @@ pub mod locale;
 pub mod logging;
 pub mod money;
 pub mod private_fs;
+pub mod receipt;
 pub mod reconcile;
 pub mod request_ids;
 pub mod sandbox;

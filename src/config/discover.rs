@@ -82,6 +82,7 @@ impl Config {
             },
             reconciliation: None,
             registration: Some(super::RegistrationConfig::demo()),
+            printer: None,
         }
     }
 

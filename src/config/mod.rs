@@ -20,11 +20,13 @@
 //! * `parse`: reading the file and turning toml's errors into messages that name the line
 //!   and the key;
 //! * `validate`: the `Validator`, raw values to a checked [`Config`];
-//! * `discover`: the defaults, and where the file is looked for.
+//! * `discover`: the defaults, and where the file is looked for;
+//! * `printer`: `[printer]`, the receipt printer.
 
 mod demo;
 mod discover;
 mod parse;
+mod printer;
 mod raw;
 mod registration;
 mod validate;
@@ -41,6 +43,10 @@ use std::time::Duration;
 use url::Url;
 
 pub use demo::demo_catalog;
+pub use printer::{
+    DEFAULT_PRINTER_PORT, DEFAULT_PRINTER_TIMEOUT_MS, PREVIEW_FOLDER, PrinterConfig, PrinterKind,
+    ReceiptEncoding,
+};
 pub use registration::{Contact, ContactKind, PostalAddress, RegistrationConfig};
 
 use crate::locale::Locale;
@@ -441,6 +447,9 @@ pub struct Config {
     /// `[registration]`: what Alipay's merchant registration needs; `None` when the file
     /// has none (the defaults carry the demo café's).
     pub registration: Option<RegistrationConfig>,
+    /// `[printer]`: the receipt printer; `None` without the table (nothing is printed and
+    /// the Print buttons are hidden).
+    pub printer: Option<PrinterConfig>,
 }
 
 /// One `[[catalog]]` entry: something the store sells at a fixed price.

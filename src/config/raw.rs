@@ -35,6 +35,8 @@ pub(super) struct RawConfig {
     /// `None` when the file has no `[reconciliation]` table: the terminal then fetches no
     /// reports over SFTP.
     pub(super) reconciliation: Option<RawReconciliation>,
+    /// `None` when the file has no `[printer]` table: nothing is printed.
+    pub(super) printer: Option<super::printer::RawPrinter>,
 }
 
 #[derive(Debug, Default, Deserialize)]

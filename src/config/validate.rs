@@ -198,6 +198,10 @@ impl Validator<'_> {
             .map(|raw| self.reconciliation(raw))
             .transpose()?;
         let registration = self.registration(raw.registration, &merchant.name)?;
+        let printer = raw
+            .printer
+            .map(|raw| self.printer(raw, &storage.data_dir))
+            .transpose()?;
         Ok(Config {
             source: self.origin.clone(),
             alipay,
@@ -211,6 +215,7 @@ impl Validator<'_> {
             scanner,
             reconciliation,
             registration,
+            printer,
         })
     }
 
@@ -974,7 +979,7 @@ impl Validator<'_> {
     /// Makes a path from the file absolute against the file's folder. If the current
     /// directory is unavailable the joined (still relative) path is kept; it then resolves
     /// against wherever the program runs, which is the best that can be done.
-    fn resolve(&self, path: &Path) -> PathBuf {
+    pub(super) fn resolve(&self, path: &Path) -> PathBuf {
         let joined = self.base_dir.join(path);
         std::path::absolute(&joined).unwrap_or(joined)
     }

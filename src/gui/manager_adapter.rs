@@ -143,6 +143,12 @@ pub(super) fn wire(shared: &Rc<Shared>, manager: &Manager<'_>) {
         .manager
         .refund_review(amount.as_str(), reason.as_str()));
     on!(on_refund_confirm, |shared| shared.manager.refund_confirm());
+    on!(on_reprint_receipt, |shared| shared
+        .manager
+        .reprint(shared.locale.get()));
+    on!(on_print_refund_receipt, |shared| shared
+        .manager
+        .print_refund_receipt(shared.locale.get()));
     on!(on_refund_back, |shared| shared.manager.refund.back());
     on!(on_settle_open, |shared| {
         let can = shared
@@ -385,6 +391,12 @@ pub(super) fn push(shared: &Shared) {
     };
     manager.set_refund_notice(notice);
     manager.set_refund_notice_detail(detail.into());
+    let receipts = &controller.receipts;
+    manager.set_printer_set(receipts.available());
+    manager.set_refund_receipt_ready(receipts.available() && refund.succeeded().is_some());
+    let (status, detail) = super::print_status_view(&receipts.status());
+    manager.set_reprint_status(status);
+    manager.set_reprint_detail(detail.into());
     manager.set_refund_confirm_amount(
         refund
             .amount()

@@ -39,6 +39,7 @@ pub mod manager_rows;
 mod payment_adapter;
 mod pin_adapter;
 pub mod qr;
+mod receipt_printer;
 mod registration_adapter;
 pub mod result_screen;
 pub mod screenshots;
@@ -66,6 +67,7 @@ use controllers::manager::Manager as ManagerScreen;
 use controllers::navigation::{Navigation, PageChange, Screen};
 use controllers::payment_screen::{PaymentNews, PaymentScreen};
 use controllers::pin::Pin;
+use controllers::printing::Printing;
 use controllers::sale::{Sale, SaleNotice};
 use controllers::scan_input::ScanInput;
 use engine_handle::{EngineEvent, EngineHandle, TerminalHandle};
@@ -144,6 +146,8 @@ pub(crate) struct Shared {
     nav: Navigation,
     sale: Sale,
     payment: PaymentScreen,
+    /// Print on the paid result (automatic in a kiosk).
+    receipt: Printing,
     pin: Pin,
     manager: ManagerScreen,
     /// Ticks the QR countdown and the kiosk's return countdown.
@@ -365,6 +369,25 @@ impl Shared {
     }
 }
 
+/// A print's state as the screens show it: the status and its detail (the file written, or
+/// a fault's technical words).
+fn print_status_view(status: &controllers::printing::PrintStatus) -> (PrintStatus, String) {
+    use crate::receipt::PrintFault;
+    use controllers::printing::PrintStatus as Status;
+    match status {
+        Status::Idle => (PrintStatus::Idle, String::new()),
+        Status::Printing => (PrintStatus::Printing, String::new()),
+        Status::Printed => (PrintStatus::Printed, String::new()),
+        Status::Saved(file) => (PrintStatus::Saved, file.clone()),
+        Status::Failed(PrintFault::Offline(detail)) => (PrintStatus::Offline, detail.clone()),
+        Status::Failed(PrintFault::PaperOut) => (PrintStatus::PaperOut, String::new()),
+        Status::Failed(PrintFault::CoverOpen) => (PrintStatus::CoverOpen, String::new()),
+        Status::Failed(PrintFault::PrinterError) => (PrintStatus::PrinterError, String::new()),
+        Status::Failed(PrintFault::Preview(detail)) => (PrintStatus::PreviewFailed, detail.clone()),
+        Status::NoReceipt(words) => (PrintStatus::NoReceipt, words.clone()),
+    }
+}
+
 /// Whole seconds the order code on screen has left (the QR page's countdown).
 fn code_seconds_left(expires_at: Option<time::OffsetDateTime>) -> i32 {
     let left =
@@ -420,6 +443,7 @@ impl Controller {
             locale: Cell::new(options.locale),
             sale: Sale::new(options.kiosk, currency, config.catalog.clone()),
             payment: PaymentScreen::new(engine.clone(), nav.clone()),
+            receipt: Printing::new(engine.clone()),
             pin,
             manager: ManagerScreen::new(
                 engine.clone(),
@@ -445,6 +469,14 @@ impl Controller {
             options,
         });
         LIVE.with(|live| live.borrow_mut().insert(shared.id, Rc::downgrade(&shared)));
+        if let Some(printer) = &config.printer {
+            let thread_printer: Rc<dyn controllers::printing::ReceiptPrinter> =
+                Rc::new(receipt_printer::ThreadPrinter::new(printer.clone()));
+            let header = crate::receipt::ReceiptHeader::from_config(config);
+            for printing in [&shared.receipt, &shared.manager.receipts] {
+                printing.set_printer(thread_printer.clone(), header.clone(), printer.language);
+            }
+        }
         let api = app.global::<Api>();
         api.set_kiosk(shared.options.kiosk);
         api.set_scan_offered(shared.options.kiosk && config.scanner.kiosk);
@@ -622,6 +654,20 @@ fn listen(shared: &Rc<Shared>) {
     }
     push_on_change!(shared.sale, cashier_adapter::push);
     push_on_change!(shared.payment, payment_adapter::push);
+    push_on_change!(shared.receipt, payment_adapter::push);
+    push_on_change!(shared.manager.receipts, manager_adapter::push);
+    // A kiosk prints a paid sale's receipt by itself; a new sale forgets the last print.
+    let weak = Rc::downgrade(shared);
+    shared.payment.on_change(move || {
+        if let Some(shared) = weak.upgrade() {
+            let shown = shared.payment.shown();
+            shared.receipt.follow_payment(
+                shown.as_ref(),
+                shared.options.kiosk,
+                shared.locale.get(),
+            );
+        }
+    });
     // The Charge button shows whether a charge is on its way.
     push_on_change!(shared.payment, cashier_adapter::push);
     push_on_change!(shared.pin, pin_adapter::push);

@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, Image};
 
+use super::controllers::printing::PrintRequest;
 use super::result_screen::{Reason, ResultScreen};
 use super::{Api, FailReason, ResultKind, Shared, code_seconds_left, qr};
 
@@ -34,6 +35,21 @@ pub(super) fn wire(shared: &Rc<Shared>, api: &Api<'_>) {
     api.on_demo_confirm(move |confirm| {
         if let Some(shared) = weak.upgrade() {
             shared.payment.demo_confirm(confirm);
+        }
+    });
+    let weak = Rc::downgrade(shared);
+    api.on_print_receipt(move || {
+        if let Some(shared) = weak.upgrade() {
+            shared.activity();
+            if let Some(shown) = shared.payment.shown() {
+                shared.receipt.print(
+                    PrintRequest::Sale {
+                        payment_request_id: shown.id,
+                        copy: false,
+                    },
+                    shared.locale.get(),
+                );
+            }
         }
     });
     let weak = Rc::downgrade(shared);
@@ -66,6 +82,10 @@ pub(super) fn push(shared: &Shared) {
     let Some(app) = shared.app() else { return };
     let api = app.global::<Api>();
     let locale = shared.locale.get();
+    api.set_printer_set(shared.receipt.available());
+    let (status, detail) = super::print_status_view(&shared.receipt.status());
+    api.set_print_status(status);
+    api.set_print_detail(detail.into());
     let Some(shown) = shared.payment.shown() else {
         push_qr(shared, &api, None);
         api.set_cancelling(false);

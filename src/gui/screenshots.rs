@@ -117,6 +117,29 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, GuiError> {
         }
         app.hide().ok();
     }
+    written.extend(render_receipts(out, &config)?);
+    Ok(written)
+}
+
+/// The preview printer's pictures of a demo sale's receipt, in both languages
+/// (`receipt-en.png`, `receipt-zh.png`), drawn as `[printer] kind = "preview"` draws them.
+fn render_receipts(out: &Path, config: &Config) -> Result<Vec<PathBuf>, GuiError> {
+    let currency = config.payment.currency;
+    let Some(payment) = demo_payment(7, "12.50", currency, PaymentState::Paid, "Flat white", 3)
+    else {
+        return Err(GuiError::Screenshot("no demo payment".into()));
+    };
+    let header = crate::receipt::ReceiptHeader::from_config(config);
+    let mut written = Vec::new();
+    for (locale, suffix) in [(Locale::English, "en"), (Locale::SimplifiedChinese, "zh")] {
+        let receipt = crate::receipt::Receipt::sale(&payment, &header, locale, false)
+            .map_err(|e| GuiError::Screenshot(e.to_string()))?;
+        let png = crate::receipt::preview::render_png(&receipt).map_err(GuiError::Screenshot)?;
+        let path = out.join(format!("receipt-{suffix}.png"));
+        std::fs::write(&path, png)
+            .map_err(|e| GuiError::Screenshot(format!("{}: {e}", path.display())))?;
+        written.push(path);
+    }
     Ok(written)
 }
 

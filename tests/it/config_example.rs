@@ -116,6 +116,20 @@ const ALL_KEYS: &[(&str, &[&str])] = &[
             "remote_root",
         ],
     ),
+    // `device` and `folder` are shown in the prose only: they belong to the other kinds,
+    // and a key of another kind is refused.
+    (
+        "printer",
+        &[
+            "kind",
+            "host",
+            "port",
+            "timeout_ms",
+            "language",
+            "encoding",
+            "chinese_mode",
+        ],
+    ),
 ];
 
 /// `(table, key, commented_out)` for every setting line of the example.
@@ -243,6 +257,18 @@ fn example_config_commented_settings_are_valid() {
     assert_eq!(config.scanner.prefix.as_deref(), Some("~"));
     assert_eq!(config.scanner.suffix.as_deref(), Some("#"));
     assert!(config.scanner.kiosk);
+    let printer = config.printer.clone().expect("[printer] uncommented");
+    assert_eq!(
+        printer.kind,
+        alipay_pos::config::PrinterKind::Network {
+            host: "192.168.1.50".into(),
+            port: 9100
+        }
+    );
+    assert_eq!(
+        printer.language,
+        Some(alipay_pos::locale::Locale::SimplifiedChinese)
+    );
     let sftp = config.reconciliation.expect("[reconciliation] uncommented");
     assert_eq!(sftp.sftp_host, "isftp.alipay.com");
     assert_eq!(

@@ -143,4 +143,17 @@ fn screenshots_render_every_screen_in_both_languages() {
         );
         assert!(listed.contains(&format!("{screen}-en.png")), "{listed}");
     }
+    // The preview printer's sample receipts, a printer's width (not a screen's).
+    let en = std::fs::read(dir.path().join("receipt-en.png")).unwrap();
+    let zh = std::fs::read(dir.path().join("receipt-zh.png")).unwrap();
+    for png in [&en, &zh] {
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "the receipt is a PNG");
+        assert_eq!(
+            &png[16..20],
+            &832u32.to_be_bytes(),
+            "384 dots at 2 px + margins"
+        );
+    }
+    assert_ne!(en, zh, "the Chinese receipt differs from the English one");
+    assert!(listed.contains("receipt-zh.png"), "{listed}");
 }

@@ -24,6 +24,7 @@ mod gui_kiosk_manager;
 mod gui_manager;
 mod gui_manager_products;
 mod gui_manual_outcome;
+mod gui_receipts;
 mod gui_reconciliation;
 mod gui_registration;
 mod gui_scan;
@@ -34,6 +35,7 @@ mod layers;
 
 mod logging;
 mod properties;
+mod receipts;
 mod reconcile;
 mod reconcile_e2e;
 mod registration;

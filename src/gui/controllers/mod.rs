@@ -12,6 +12,7 @@
 //!   scanner's burst from typing;
 //! - [`payment_screen`]: Charge, the QR screen, Cancel, the demo customer, the result;
 //! - [`pin`]: the manager PIN and its lockout;
+//! - [`printing`]: Print, Reprint and the refund receipt, and the printer's state;
 //! - [`manager`]: transactions, refunds, manual outcomes, "resolve now", totals.
 //!
 //! Controllers are cheap handles (`Rc` inside) and live on the UI thread. Engine answers
@@ -21,6 +22,7 @@ pub mod manager;
 pub mod navigation;
 pub mod payment_screen;
 pub mod pin;
+pub mod printing;
 pub mod sale;
 pub mod scan_input;
 #[cfg(test)]

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use time::{Date, OffsetDateTime};
 
 use super::navigation::{Navigation, PageChange, Screen};
+use super::printing::{PrintRequest, Printing};
 use super::{Changed, EngineSlot, Listeners};
 use crate::admin::ManagerApproval;
 use crate::gui::engine_handle::{EngineEvent, ResolveSummary};
@@ -80,6 +81,8 @@ pub struct Manager {
     pub reconciliation: Reconciliation,
     /// The Settings tab's Registration panel.
     pub registration: Registration,
+    /// Reprint (COPY) and the refund receipt, in the payment's detail.
+    pub receipts: Printing,
     changed: Changed,
     news: Listeners<ManagerNews>,
 }
@@ -109,6 +112,7 @@ impl Manager {
                 Rc::new(reconciliation::alipay_today),
             ),
             registration: Registration::new(engine.clone()),
+            receipts: Printing::new(engine.clone()),
             engine,
             nav,
             session: Rc::new(RefCell::new(Session::default())),
@@ -269,11 +273,41 @@ impl Manager {
         self.update(|session| session.tab = Tab::Transactions);
         self.refund.reset();
         self.settle.reset();
+        self.receipts.reset();
         self.transactions.load_detail(payment_request_id);
     }
 
     pub fn close_transaction(&self) {
+        self.receipts.reset();
         self.transactions.close_detail();
+    }
+
+    /// Reprint: the open payment's receipt again, marked COPY.
+    pub fn reprint(&self, locale: crate::locale::Locale) {
+        if let Some(payment_request_id) = self.transactions.detail_id() {
+            self.receipts.print(
+                PrintRequest::Sale {
+                    payment_request_id,
+                    copy: true,
+                },
+                locale,
+            );
+        }
+    }
+
+    /// The receipt of the refund that just succeeded in the open payment's detail.
+    pub fn print_refund_receipt(&self, locale: crate::locale::Locale) {
+        if let (Some(payment_request_id), Some(refund_request_id)) =
+            (self.transactions.detail_id(), self.refund.succeeded())
+        {
+            self.receipts.print(
+                PrintRequest::Refund {
+                    payment_request_id,
+                    refund_request_id,
+                },
+                locale,
+            );
+        }
     }
 
     pub fn refund_review(&self, amount: &str, reason: &str) {

@@ -57,6 +57,8 @@ struct RefundForm {
     reason: String,
     /// Bumped whenever the form's fields must be emptied on screen.
     cleared: u64,
+    /// The refundRequestId of the refund that just succeeded (its receipt can be printed).
+    succeeded: Option<String>,
 }
 
 #[derive(Clone)]
@@ -95,6 +97,14 @@ impl Refund {
 
     pub fn amount(&self) -> Option<Money> {
         self.state.borrow().amount
+    }
+
+    /// The refundRequestId of the refund that just succeeded, while its result is shown.
+    pub fn succeeded(&self) -> Option<String> {
+        let state = self.state.borrow();
+        (state.stage == RefundStage::Done && state.notice == RefundNotice::Succeeded)
+            .then(|| state.succeeded.clone())
+            .flatten()
     }
 
     /// Changes each time the form's fields must be emptied on screen.
@@ -197,12 +207,16 @@ impl Refund {
             reason,
             approval,
             Box::new(move |result| {
+                let mut succeeded = None;
                 let notice = match result {
                     Ok(refund) => {
                         tracing::info!(refund = %refund.refund_request_id, state = refund.state.as_str(), "refund from the manager screen");
                         let code = refund.result_code.clone().unwrap_or_default();
                         match refund.state {
-                            RefundState::Succeeded => RefundNotice::Succeeded,
+                            RefundState::Succeeded => {
+                                succeeded = Some(refund.refund_request_id.clone());
+                                RefundNotice::Succeeded
+                            }
                             RefundState::Failed => RefundNotice::Failed(code),
                             RefundState::Requested | RefundState::Unresolved => {
                                 RefundNotice::Pending(code)
@@ -220,7 +234,11 @@ impl Refund {
                         }
                     }
                 };
-                controller.set(RefundStage::Done, notice);
+                controller.update(|state| {
+                    state.stage = RefundStage::Done;
+                    state.notice = notice;
+                    state.succeeded = succeeded;
+                });
                 done();
             }),
         );
