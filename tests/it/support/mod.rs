@@ -4,6 +4,7 @@
 pub mod gui;
 pub mod own_process;
 pub mod sshd;
+pub mod virtual_screen;
 
 use std::path::{Path, PathBuf};
 
