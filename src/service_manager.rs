@@ -205,7 +205,7 @@ mod tests {
         assert_eq!(watchdog.timeout, Duration::from_secs(30));
         assert_eq!(watchdog.pet_every(), Duration::from_secs(15));
         assert_eq!(watchdog.owner, None, "this process is the watchdog's");
-        // Odd microseconds round down, and a tiny timeout still gives a usable interval.
+        // Exact to the nanosecond, and a tiny timeout still gives a usable interval.
         let odd = manager(&[("NOTIFY_SOCKET", "@x"), ("WATCHDOG_USEC", "3")], 1);
         assert_eq!(
             odd.watchdog().unwrap().pet_every(),
@@ -214,7 +214,7 @@ mod tests {
         let half = manager(&[("NOTIFY_SOCKET", "@x"), ("WATCHDOG_USEC", "2000001")], 1);
         assert_eq!(
             half.watchdog().unwrap().pet_every(),
-            Duration::from_micros(1_000_000)
+            Duration::from_nanos(1_000_000_500)
         );
     }
 
