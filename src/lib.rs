@@ -21,6 +21,7 @@ pub mod reconcile;
 pub mod request_ids;
 pub mod sandbox;
 pub mod scanner;
+pub mod service_manager;
 pub mod terminal;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;

@@ -1,5 +1,6 @@
 //! Where log lines go: stderr for one-shot commands, a rotating file for the long-running
-//! terminal (a kiosk has no one watching its stderr).
+//! terminal (a kiosk has no one watching its stderr), and systemd's journal when the
+//! terminal runs as a service (its stderr then is the journal: [`stderr_is_the_journal`]).
 //!
 //! What never goes into a log, by construction rather than by filtering: private keys (they
 //! are never formatted; `AmsClient`'s `Debug` skips them), full signatures (only
@@ -29,6 +30,51 @@ fn filter(default_level: &str) -> EnvFilter {
 pub fn init_stderr(verbose: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter(if verbose { "debug" } else { "warn" }))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Whether stderr is connected to systemd's journal: systemd sets `JOURNAL_STREAM` to the
+/// `device:inode` of the stream it gave the service, and the variable alone is not enough
+/// (a child of a service inherits it while its stderr may be redirected elsewhere), so the
+/// pair is compared with stderr's own, as systemd's documentation (systemd.exec) advises.
+#[cfg(unix)]
+pub fn stderr_is_the_journal() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((device, inode)) = stream.to_str().and_then(|s| s.split_once(':')) else {
+        return false;
+    };
+    let (Ok(device), Ok(inode)) = (device.parse::<u64>(), inode.parse::<u64>()) else {
+        return false;
+    };
+    let Ok(stderr) = std::io::stderr().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    std::fs::File::from(stderr)
+        .metadata()
+        .is_ok_and(|meta| meta.dev() == device && meta.ino() == inode)
+}
+
+/// Not a Unix: no systemd.
+#[cfg(not(unix))]
+pub fn stderr_is_the_journal() -> bool {
+    false
+}
+
+/// Logs to stderr for systemd's journal, at the terminal's level (info; `ALIPAY_POS_LOG`
+/// overrides): no colours and no timestamps, which the journal adds itself. The journal
+/// rotates, keeps and protects the lines (root and the `adm`/`systemd-journal` groups read
+/// them: `journalctl -u alipay-pos-kiosk`), so no log file is written under data_dir.
+pub fn init_journal() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter("info"))
+        .with_ansi(false)
+        .without_time()
         .with_writer(std::io::stderr)
         .try_init();
 }

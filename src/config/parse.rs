@@ -18,8 +18,13 @@ impl Config {
             let (kind, problem) = match err.kind() {
                 io::ErrorKind::NotFound => (
                     ConfigErrorKind::NotFound,
-                    "no such file; check the path given with --config, or leave --config out \
-                     to use the default location"
+                    // Bilingual: an installer or a service's operator reads it in the
+                    // journal, and a kiosk never falls back to the sandbox instead.
+                    "no such file; check the path given with --config (a service's file is \
+                     written by hand: start from /usr/share/doc/alipay-pos/config.example.toml), \
+                     or leave --config out to use the default location / 找不到此文件：请检查 \
+                     --config 给出的路径（服务的配置文件需手动创建，可参照 \
+                     /usr/share/doc/alipay-pos/config.example.toml），或去掉 --config 以使用默认位置"
                         .to_owned(),
                 ),
                 io::ErrorKind::InvalidData => (

@@ -42,7 +42,9 @@ pub mod qr;
 mod receipt_printer;
 mod registration_adapter;
 pub mod result_screen;
+mod screen_fill;
 pub mod screenshots;
+mod service;
 mod status_adapter;
 
 use std::cell::{Cell, RefCell};
@@ -60,6 +62,7 @@ use crate::checkout::{Policy, Recovery};
 use crate::config::Config;
 use crate::journal::PaymentRecord;
 use crate::locale::Locale;
+use crate::service_manager::{self, ServiceManager};
 use crate::terminal::Terminal;
 
 use controllers::EngineSlot;
@@ -576,18 +579,34 @@ pub fn run(options: GuiOptions, config_path: Option<&Path>) -> Result<(), GuiErr
         tracing::debug!(%error, "no application id for the window");
     }
     // A counter terminal runs unattended, so its log goes to a rotating file under data_dir
-    // (nobody reads its stderr); the guard flushes the file when the window closes.
-    let _log_guard = match crate::logging::init_file(&config.storage.data_dir) {
-        Ok(guard) => Some(guard),
-        Err(error) => {
-            crate::logging::init_stderr(false);
-            tracing::warn!(%error, "logging to stderr instead of the log file");
-            None
+    // (nobody reads its stderr); the guard flushes the file when the window closes. As a
+    // systemd service its stderr is the journal, which rotates and keeps the lines itself.
+    let _log_guard = if crate::logging::stderr_is_the_journal() {
+        crate::logging::init_journal();
+        None
+    } else {
+        match crate::logging::init_file(&config.storage.data_dir) {
+            Ok(guard) => Some(guard),
+            Err(error) => {
+                crate::logging::init_stderr(false);
+                tracing::warn!(%error, "logging to stderr instead of the log file");
+                None
+            }
         }
     };
+    let service = ServiceManager::from_env();
+    service.status(service_manager::texts::STARTING);
+    if let Some(warning) = service.misplaced_data_dir(&config.storage.data_dir) {
+        tracing::warn!("{warning}");
+        service.status(&warning);
+    }
+    // Petted by the event loop: a frozen UI stops it, and systemd restarts the terminal.
+    let _watchdog = service::pet_from_event_loop(&service);
     let kiosk = options.kiosk;
     if kiosk || options.fullscreen {
         app.window().set_fullscreen(true);
+        // Without a window manager the request above is not honoured.
+        screen_fill::cover_the_monitor(&app);
     }
     if kiosk {
         // No in-app quit: closing needs the manager's PIN ("Leave kiosk mode").
@@ -597,6 +616,8 @@ pub fn run(options: GuiOptions, config_path: Option<&Path>) -> Result<(), GuiErr
     let recovery = recovery_for(&options);
     let controller = Controller::attach(&app, options, &config);
     let gui_id = controller.shared.id;
+    let gateway = config.alipay.gateway.name();
+    let ready = service.clone();
     runtime.spawn(async move {
         let started = match Terminal::start(config, Policy::default()).await {
             Ok(terminal) => match terminal.start_background_work(recovery).await {
@@ -614,10 +635,15 @@ pub fn run(options: GuiOptions, config_path: Option<&Path>) -> Result<(), GuiErr
                     if let Some(record) = resumed {
                         shared.payment.show_recovered(record);
                     }
+                    // Only now can the terminal take payments: systemd's start-up is over.
+                    ready.ready(&service_manager::texts::ready(&gateway));
                 });
             }
             Err(message) => {
                 tracing::error!(%message, "the terminal could not start");
+                // No READY=1: the screen shows why, and TimeoutStartSec= restarts the
+                // service (a journal another process held may be free by then).
+                ready.status(&service_manager::texts::start_failed(&message));
                 post(gui_id, move |shared| {
                     shared.sale.set_notice(SaleNotice::StartupFailed, &message);
                 });
@@ -625,6 +651,7 @@ pub fn run(options: GuiOptions, config_path: Option<&Path>) -> Result<(), GuiErr
         }
     });
     let result = app.run().map_err(GuiError::from_platform);
+    service.stopping();
     drop(controller);
     drop(app);
     // Payments in flight are journaled; whatever is left open is settled by the resolver

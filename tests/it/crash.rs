@@ -57,6 +57,8 @@ use alipay_pos::checkout::failpoint;
 use alipay_pos::journal::{Journal, PaymentFilter};
 use serde_json::{Value, json};
 
+use crate::support::virtual_screen::VirtualScreen;
+
 /// The merchant the sandbox accepts (the test-vector key pair signs its requests).
 const CLIENT_ID: &str = "SANDBOX_CRASH_TEST";
 /// Magic amount: the sandbox processes `pay`, then holds the answer (`--hang-time`).
@@ -3200,83 +3202,11 @@ fn a_restarted_cashier_shows_the_killed_terminals_code_again_and_a_kiosk_cancels
 // ---------------------------------------------------------------------------------------
 // The same for the real GUI binary: killed while its QR code is on a real (virtual) screen.
 
-/// An X server of its own (Debian's Xvfb) on a free display number, stopped on drop.
-struct VirtualScreen {
-    xvfb: Child,
-    display: String,
-}
-
+// The virtual screen itself is shared with the kiosk tests (support/virtual_screen.rs).
 impl VirtualScreen {
-    /// `None` when Xvfb, xdotool, ImageMagick's `import` or zbarimg is missing; CI
-    /// (`ALIPAY_POS_REQUIRE_DISPLAY=1`, set by `.ci/run`) treats that as a failure.
-    fn start() -> Option<VirtualScreen> {
-        let tools = ["Xvfb", "xdotool", "import", "zbarimg"];
-        let missing: Vec<&str> = tools
-            .into_iter()
-            .filter(|tool| {
-                !Command::new("sh")
-                    .args(["-c", &format!("command -v {tool}")])
-                    .stdout(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
-            })
-            .collect();
-        if !missing.is_empty() {
-            assert!(
-                std::env::var_os("ALIPAY_POS_REQUIRE_DISPLAY").is_none(),
-                "missing {missing:?}: apt-get install xvfb xdotool imagemagick zbar-tools"
-            );
-            eprintln!(
-                "skipped: {missing:?} not installed (apt-get install xvfb xdotool imagemagick zbar-tools)"
-            );
-            return None;
-        }
-        // A display number nobody uses: its lock file and socket do not exist.
-        let number = (100 + std::process::id() % 400..600)
-            .find(|n| {
-                !std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists()
-                    && !std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-            })
-            .unwrap_or_else(|| panic!("no free X display number"));
-        let display = format!(":{number}");
-        let xvfb = Command::new("Xvfb")
-            .args([
-                display.as_str(),
-                "-screen",
-                "0",
-                "1024x768x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start Xvfb: {e}"));
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "Xvfb did not open {display}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(VirtualScreen { xvfb, display })
-    }
-
-    fn tool(&self, program: &str) -> Command {
-        let mut command = Command::new(program);
-        command.env("DISPLAY", &self.display);
-        command
-    }
-
     /// What the QR code on the screen says, if one is there (zbarimg reads a screenshot).
     fn qr_text(&self, shot: &std::path::Path) -> Option<String> {
-        let taken = self
-            .tool("import")
-            .args(["-window", "root"])
-            .arg(shot)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !taken {
+        if !self.screenshot(shot) {
             return None;
         }
         let out = self
@@ -3291,14 +3221,7 @@ impl VirtualScreen {
 
     /// Types on the terminal's window (found by its title), as a cashier's keyboard would.
     fn type_on_terminal(&self, keys: &[&str]) -> bool {
-        let found = self
-            .tool("xdotool")
-            .args(["search", "--name", "^Alipay POS$"])
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default();
-        let Some(window) = found.lines().last().map(str::to_string) else {
+        let Some(window) = self.terminal_window() else {
             return false;
         };
         let mut ok = self
@@ -3318,13 +3241,6 @@ impl VirtualScreen {
                 .is_ok_and(|s| s.success());
         }
         ok
-    }
-}
-
-impl Drop for VirtualScreen {
-    fn drop(&mut self) {
-        let _ = self.xvfb.kill();
-        let _ = self.xvfb.wait();
     }
 }
 

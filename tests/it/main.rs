@@ -31,6 +31,7 @@ mod gui_scan;
 mod gui_screens;
 mod gui_unresolved;
 mod journal;
+mod kiosk_service;
 mod layers;
 
 mod logging;

@@ -5,6 +5,7 @@ pub mod escpos_decoder;
 pub mod gui;
 pub mod own_process;
 pub mod sshd;
+pub mod virtual_screen;
 
 use std::path::{Path, PathBuf};
 
