@@ -35,6 +35,18 @@ pub(super) struct RawConfig {
     /// `None` when the file has no `[reconciliation]` table: the terminal then fetches no
     /// reports over SFTP.
     pub(super) reconciliation: Option<RawReconciliation>,
+    /// `None` when the file has no `[hub]` table: no store hub is run or dialled.
+    pub(super) hub: Option<RawHub>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHub {
+    pub(super) listen: Option<String>,
+    pub(super) public_url: Option<String>,
+    pub(super) database_url: Option<String>,
+    pub(super) url: Option<String>,
+    pub(super) token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
