@@ -48,6 +48,7 @@ pub struct Enrolled {
 
 /// One row of `hub terminals list`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TerminalRow {
     pub id: i64,
     pub name: String,

@@ -29,6 +29,7 @@ mod gui_registration;
 mod gui_scan;
 mod gui_screens;
 mod gui_unresolved;
+mod hub;
 mod journal;
 mod layers;
 

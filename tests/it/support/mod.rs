@@ -3,6 +3,7 @@
 
 pub mod gui;
 pub mod own_process;
+pub mod postgres;
 pub mod sshd;
 
 use std::path::{Path, PathBuf};
