@@ -2040,4 +2040,64 @@ price = 250
         assert_eq!(err.kind(), ConfigErrorKind::Parse);
         assert_eq!(err.key(), Some("reconciliation.sftp_prot"));
     }
+
+    #[test]
+    fn hub_table_is_optional_and_read() {
+        let fixture = Fixture::new();
+        assert_eq!(fixture.load("").unwrap().hub, None);
+        let config = fixture
+            .load(
+                "[hub]\nlisten = \"127.0.0.1:9000\"\npublic_url = \"https://hub.example.com/pos/\"\n\
+                 database_url = \"postgres://hub:s3cret@db.local/hub\"\n\
+                 url = \"https://lan-hub.example.com\"\ntoken_file = \"hub.token\"\n",
+            )
+            .unwrap();
+        let hub = config.hub.unwrap();
+        assert_eq!(hub.listen.port(), 9000);
+        assert_eq!(
+            hub.notify_url().unwrap().as_str(),
+            "https://hub.example.com/pos/alipay/notify"
+        );
+        assert!(hub.token_file.unwrap().is_absolute());
+        // The password never shows in a printed configuration.
+        let printed = format!("{:?}", hub.database_url);
+        assert!(
+            !printed.contains("s3cret") && printed.contains("***"),
+            "{printed}"
+        );
+        assert_eq!(
+            hub.database_url.unwrap().expose(),
+            "postgres://hub:s3cret@db.local/hub"
+        );
+        // Without public_url a terminal's notify URL is the hub it dials.
+        let config = fixture
+            .load("[hub]\nurl = \"http://127.0.0.1:8092\"\ntoken_file = \"t\"\n")
+            .unwrap();
+        assert_eq!(
+            config.hub.unwrap().notify_url().unwrap().as_str(),
+            "http://127.0.0.1:8092/alipay/notify"
+        );
+    }
+
+    #[test]
+    fn hub_url_needs_tls_off_this_machine_and_a_token_file() {
+        let fixture = Fixture::new();
+        let err = fixture.error("[hub]\nurl = \"http://10.0.0.5:8092\"\ntoken_file = \"t\"\n");
+        assert_names(
+            &err,
+            &fixture,
+            "hub.url",
+            "plain http:// to another machine",
+        );
+        let err = fixture.error("[hub]\nurl = \"https://hub.example.com\"\n");
+        assert_names(&err, &fixture, "hub.token_file", "is missing");
+        let err = fixture.error("[hub]\ndatabase_url = \"mysql://x@y/z\"\n");
+        assert_names(&err, &fixture, "hub.database_url", "postgres://");
+        let err = fixture.error("[hub]\nlisten = \"nowhere\"\n");
+        assert_names(&err, &fixture, "hub.listen", "is not an address");
+        let err = fixture.error("[hub]\npublic_url = \"ftp://x\"\n");
+        assert_names(&err, &fixture, "hub.public_url", "not an http");
+        let err = fixture.error("[hub]\nport = 1\n");
+        assert_eq!(err.kind(), ConfigErrorKind::Parse);
+    }
 }

@@ -25,7 +25,8 @@ const MAX_REASON_CHARS: usize = 500;
 pub struct NewNotification {
     pub kind: &'static str,
     pub identity: String,
-    /// The tag in the `paymentRequestId`; `None` when the notification names no terminal.
+    /// The terminal tag in the `paymentRequestId` (or `registrationRequestId`); `None` when
+    /// the id is not of our shape, so the notification names no terminal.
     pub route_tag: Option<String>,
     pub path: String,
     pub headers: BTreeMap<String, String>,
@@ -59,9 +60,15 @@ impl NewNotification {
                     crate::request_ids::tag_of(&payment.payment_request_id).map(str::to_owned),
                 )
             }
-            Notification::Registration { body_sha256, .. } => {
-                ("notifyRegistrationStatus", body_sha256.clone(), None)
-            }
+            Notification::Registration {
+                body_sha256,
+                notification,
+            } => (
+                "notifyRegistrationStatus",
+                body_sha256.clone(),
+                crate::request_ids::tag_of(&notification.registration_request_id)
+                    .map(str::to_owned),
+            ),
         };
         NewNotification {
             kind,
@@ -211,4 +218,45 @@ pub async fn acknowledge(
     } else {
         Acknowledged::NotFound
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ams::notification::parse_verified_body;
+
+    fn payment(status: &str, id: &str) -> Notification {
+        let body = format!(
+            r#"{{"notifyType":"PAYMENT_RESULT","result":{{"resultCode":"SUCCESS","resultStatus":"{status}","resultMessage":"x"}},"paymentRequestId":"{id}","paymentId":"2026","paymentAmount":{{"currency":"USD","value":"100"}}}}"#
+        );
+        Notification::Payment(Box::new(parse_verified_body(body.as_bytes()).unwrap()))
+    }
+
+    #[test]
+    fn identity_ignores_the_envelope_and_routes_by_tag() {
+        let of = |n: &Notification, time: &str| {
+            let headers = BTreeMap::from([("request-time".to_owned(), time.to_owned())]);
+            NewNotification::of(n, "/alipay/notify".into(), headers, b"raw".to_vec())
+        };
+        let first = of(&payment("S", "P-1-T01-ABC"), "t1");
+        let resend = of(&payment("S", "P-1-T01-ABC"), "t2");
+        assert_eq!(first.identity, resend.identity);
+        assert_eq!(first.route_tag.as_deref(), Some("T01"));
+        assert_ne!(
+            first.identity,
+            of(&payment("S", "P-1-T02-ABC"), "t1").identity
+        );
+        assert_eq!(of(&payment("S", "foreign-id"), "t1").route_tag, None);
+        let registration = Notification::Registration {
+            body_sha256: "ab".repeat(32),
+            notification: parse_verified_body(
+                br#"{"registrationRequestId":"G-1-T07-XYZ","referenceMerchantId":"M1","registrationResult":{"registrationStatus":"COMPLETED"}}"#,
+            )
+            .unwrap(),
+        };
+        let stored = of(&registration, "t1");
+        assert_eq!(stored.kind, "notifyRegistrationStatus");
+        assert_eq!(stored.route_tag.as_deref(), Some("T07"));
+        assert_eq!(stored.identity, "ab".repeat(32));
+    }
 }
