@@ -88,6 +88,11 @@ pub enum HubError {
     #[error("PostgreSQL refused the hub's work: {0}; check the database's log")]
     Database(String),
     #[error(
+        "PostgreSQL cannot be reached ({0}); check that it runs and that `hub.database_url` \
+         (or DATABASE_URL) is right"
+    )]
+    Unavailable(String),
+    #[error(
         "the hub's database has schema version {found}, newer than this alipay-pos knows \
          ({known}); run the newer alipay-pos that migrated it"
     )]
@@ -152,6 +157,9 @@ impl HubError {
                 "无法使用 {url} 上的 PostgreSQL：{reason}。请确认数据库正在运行，并检查 `hub.database_url`（或 DATABASE_URL）。"
             ),
             HubError::Database(reason) => format!("PostgreSQL 拒绝了操作：{reason}。请查看数据库日志。"),
+            HubError::Unavailable(reason) => format!(
+                "无法连接 PostgreSQL（{reason}）。请确认数据库正在运行，并检查 `hub.database_url`（或 DATABASE_URL）。"
+            ),
             HubError::SchemaTooNew { found, known } => format!(
                 "集线器数据库的结构版本为 {found}，比本程序所知的 {known} 更新；请运行迁移过它的新版 alipay-pos。"
             ),
@@ -181,8 +189,9 @@ impl From<tokio_postgres::Error> for HubError {
 }
 
 impl From<deadpool_postgres::PoolError> for HubError {
+    /// No connection could be had: the database is down, unreachable or refuses us.
     fn from(error: deadpool_postgres::PoolError) -> Self {
-        HubError::Database(db::describe_pool(&error))
+        HubError::Unavailable(db::describe_pool(&error))
     }
 }
 

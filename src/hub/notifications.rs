@@ -46,7 +46,7 @@ impl NewNotification {
                 let result = payment
                     .result
                     .as_ref()
-                    .map(|r| (r.result_status.clone(), r.result_code.clone()));
+                    .map(|r| (r.result_status, r.result_code.clone()));
                 let key = serde_json::json!([
                     "notifyPayment",
                     payment.notify_type,

@@ -241,6 +241,18 @@ async fn the_hub_migrates_at_start_once_even_twice_at_once_and_prints_its_addres
     let out = run_cli(&bare, &["hub"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
+    // A database that is not there: exit 4, and the password is not in the message.
+    let down = hub_config_file(
+        dir.path(),
+        &format!("postgres://postgres:pa55word@127.0.0.1:{}/x", free_port()),
+    );
+    let out = run_cli(&down, &["hub", "terminals", "list"]);
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot be reached") && !stderr.contains("pa55word"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -726,7 +738,7 @@ async fn bad_notifications_and_bad_tokens_are_refused_and_change_nothing() {
     );
     let after = hub::terminals::list(&pool).await.unwrap();
     assert_eq!(after.len(), before.len());
-    assert_eq!(after[0].revoked_at.is_some(), true);
+    assert!(after[0].revoked_at.is_some());
     running.stop().await;
 }
 
