@@ -796,3 +796,48 @@ async fn with_postgres_down_alipay_is_asked_to_resend_and_the_resend_is_delivere
     );
     running.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// The figure (issue 13 §2): notification → "Paid" for the faces, on loopback
+
+/// `cargo test --features failpoints,test-support --test it -- --ignored hub::relay_latency`
+/// prints p50/p99 over 100 payments of the time from the customer's payment at the sandbox
+/// (which posts `notifyPayment` to the hub at once) to the engine publishing "Paid" (what
+/// the screens show): an upper bound of hub-received → Paid, as it includes the sandbox's
+/// post. Goal: p99 under 200 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a figure, not a check: run it on purpose"]
+async fn relay_latency_figure() {
+    let pg = Postgres::start().await;
+    let url = pg.fresh_database().await;
+    let (running, pool) = start_hub(&url, 0).await;
+    let hub_url = format!("http://{}", running.address);
+    let token = hub::terminals::add(&pool, "T01").await.unwrap().token;
+    let dir = tempfile::tempdir().unwrap();
+    let terminal = hub_terminal(dir.path(), &hub_url, &hub_url, token.expose()).await;
+    wait_connected(&terminal).await;
+    let control = Control::of(&terminal);
+    let mut events = Events::new(&terminal.checkout);
+    let mut latencies = Vec::new();
+    for _ in 0..100 {
+        let (id, code) = awaiting(&terminal, "1.00").await;
+        let (status, _) = control.wallet_pay(&code).await;
+        let paid_at_alipay = std::time::Instant::now();
+        assert_eq!(status, 200);
+        events
+            .wait_for("Paid", WAIT, |e| is_state(e, &id, PaymentState::Paid))
+            .await;
+        latencies.push(paid_at_alipay.elapsed());
+        let record = terminal.checkout.payment(&id).await.unwrap();
+        assert_eq!(record.resolution, Some(Resolution::Notify));
+    }
+    latencies.sort();
+    println!(
+        "sandbox pays → hub → terminal \"Paid\": p50 {:?}, p99 {:?}, max {:?} over {} payments",
+        percentile(&latencies, 50),
+        percentile(&latencies, 99),
+        latencies.last().unwrap(),
+        latencies.len()
+    );
+    running.stop().await;
+}
