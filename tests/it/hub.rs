@@ -48,6 +48,16 @@ fn free_port() -> u16 {
 /// `public`, with `token` in its token file. The poll interval is far longer than any test,
 /// so only a notification can settle a payment.
 async fn hub_terminal(dir: &Path, dial: &str, public: &str, token: &str) -> Terminal {
+    hub_terminal_with(dir, dial, public, token, |_| {}).await
+}
+
+async fn hub_terminal_with(
+    dir: &Path,
+    dial: &str,
+    public: &str,
+    token: &str,
+    adjust: impl FnOnce(&mut alipay_pos::sandbox::SandboxOptions),
+) -> Terminal {
     let token_file = dir.join("hub.token");
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
@@ -61,7 +71,11 @@ async fn hub_terminal(dir: &Path, dial: &str, public: &str, token: &str) -> Term
     });
     let mut policy = Policy::fast();
     policy.poll_interval = Duration::from_secs(600);
-    demo_terminal_with(config, policy, |options| options.time_scale = 0.02).await
+    demo_terminal_with(config, policy, |options| {
+        options.time_scale = 0.02;
+        adjust(options);
+    })
+    .await
 }
 
 async fn wait_connected(terminal: &Terminal) {
@@ -570,6 +584,47 @@ async fn the_terminal_refuses_a_notification_the_hub_altered() {
     assert_eq!(record.resolution, None);
     dialled.stop().await;
     public.stop().await;
+}
+
+/// Merchant registration's `notifyRegistrationStatus` takes the same road, routed by the tag
+/// in its `registrationRequestId`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_notification_reaches_its_terminal_through_the_hub() {
+    let pg = Postgres::start().await;
+    let url = pg.fresh_database().await;
+    let (running, pool) = start_hub(&url, 0).await;
+    let hub_url = format!("http://{}", running.address);
+    let token = hub::terminals::add(&pool, "T01").await.unwrap().token;
+    let dir = tempfile::tempdir().unwrap();
+    let terminal = hub_terminal_with(dir.path(), &hub_url, &hub_url, token.expose(), |o| {
+        o.registration_delay = Duration::from_millis(300);
+    })
+    .await;
+    wait_connected(&terminal).await;
+    let report = terminal.checkout.register().await.unwrap();
+    let id = report.record.registration_request_id.clone();
+    let db = pg.connect(url.rsplit('/').next().unwrap()).await.unwrap();
+    wait_until("the review's notification to be recorded", WAIT, || async {
+        terminal
+            .reader()
+            .unwrap()
+            .registration_notification_counts()
+            .unwrap()
+            == (1, 1)
+    })
+    .await;
+    wait_until("the terminal's acknowledgement", WAIT, || async {
+        count(
+            &db,
+            "SELECT count(*) FROM hub_notifications \
+             WHERE kind = 'notifyRegistrationStatus' AND route_tag = 'T01' AND ack_outcome = 'recorded'",
+        )
+        .await
+            == 1
+    })
+    .await;
+    assert!(id.contains("-T01-"), "{id}");
+    running.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------
