@@ -896,3 +896,87 @@ async fn relay_latency_figure() {
     );
     running.stop().await;
 }
+
+/// Nothing secret reaches the hub's log, even at trace level for every crate: not the
+/// database password, not a terminal's token (good or forged), not the token's hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_hubs_log() {
+    let pg = Postgres::start().await;
+    let url = pg.fresh_database().await;
+    // Trust authentication ignores the password, so it can be one nobody could guess.
+    let with_password = url.replacen("postgres@", "postgres:Zq9-s3cr3t-pw@", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let config = hub_config_file(dir.path(), &with_password);
+    let out = run_cli(&config, &["hub", "terminals", "add", "T01"]);
+    assert_eq!(out.status.code(), Some(0));
+    let token = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let secret = token.rsplit('.').next().unwrap().to_owned();
+
+    let log = std::fs::File::create(dir.path().join("hub.log")).unwrap();
+    let mut child = std::process::Command::new(binary())
+        .args(["--config", config.to_str().unwrap(), "hub"])
+        .env_remove("ALIPAY_POS_CONFIG")
+        .env_remove("DATABASE_URL")
+        .env("ALIPAY_POS_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let address = {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line.trim()
+            .strip_prefix("hub listening on ")
+            .unwrap()
+            .to_owned()
+    };
+    let http = reqwest::Client::new();
+    let events = format!("{address}/hub/v1/notifications");
+    let mut stream = http.get(&events).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let first = tokio::time::timeout(WAIT, stream.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("ready"));
+    let forged = format!("aphub.1.{}", "B".repeat(43));
+    let refused = http.get(&events).bearer_auth(&forged).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let ack = http
+        .post(format!("{events}/1/ack"))
+        .bearer_auth(&token)
+        .body(r#"{"outcome":"recorded"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ack.status(), 404);
+    drop(stream);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let logged = std::fs::read_to_string(dir.path().join("hub.log")).unwrap();
+    assert!(
+        logged.contains("refused a terminal"),
+        "the log was written: {logged}"
+    );
+    use sha2::Digest;
+    let hash: String = sha2::Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    for secret_text in ["Zq9-s3cr3t-pw", secret.as_str(), &"B".repeat(43), &hash] {
+        assert!(
+            !logged.contains(secret_text),
+            "{secret_text} in the log:\n{logged}"
+        );
+    }
+}
