@@ -916,6 +916,32 @@ async fn no_secret_reaches_the_hubs_log() {
         .unwrap()
         .to_owned();
     let secret = token.rsplit('.').next().unwrap().to_owned();
+    // `config check` names the database, its password masked.
+    let terminal_config = dir.path().join("terminal.toml");
+    std::fs::write(
+        &terminal_config,
+        format!(
+            "[hub]\nurl = \"http://127.0.0.1:8092\"\ntoken_file = \"t\"\ndatabase_url = \"{with_password}\"\n"
+        ),
+    )
+    .unwrap();
+    let out = run_cli(&terminal_config, &["config", "check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        shown.contains("store hub database: postgres://postgres:***@"),
+        "{shown}"
+    );
+    assert!(!shown.contains("Zq9-s3cr3t-pw"), "{shown}");
+    assert!(
+        shown.contains("Alipay posts to http://127.0.0.1:8092/alipay/notify"),
+        "{shown}"
+    );
 
     let log = std::fs::File::create(dir.path().join("hub.log")).unwrap();
     let mut child = std::process::Command::new(binary())
