@@ -59,22 +59,32 @@ struct HubState {
     pool: Pool,
     /// Bumped whenever a new notification is stored: wakes every terminal stream.
     stored: watch::Sender<u64>,
+    /// Set when the hub stops: every terminal stream ends, so the graceful shutdown does
+    /// not wait for streams that never end by themselves.
+    closing: watch::Sender<bool>,
 }
 
 /// A running hub; [`RunningHub::stop`] (or dropping it) stops accepting connections.
 pub struct RunningHub {
     pub address: SocketAddr,
+    closing: watch::Sender<bool>,
     shutdown: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningHub {
-    /// Stops the server and waits until it has.
+    /// Stops the server: ends every terminal's stream (they reconnect, to another hub or
+    /// to this one restarted), lets requests in flight finish for up to 5 s, then returns.
     pub async fn stop(mut self) {
+        self.closing.send_replace(true);
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        if let Some(served) = self.served.take() {
+        if let Some(mut served) = self.served.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut served)
+                .await
+                .is_err()
+        {
             served.abort();
             let _ = served.await;
         }
@@ -90,6 +100,7 @@ impl RunningHub {
 
 impl Drop for RunningHub {
     fn drop(&mut self) {
+        self.closing.send_replace(true);
         if let Some(served) = self.served.take() {
             served.abort();
         }
@@ -103,7 +114,9 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
         alipay_key: settings.alipay_key,
         pool: settings.pool,
         stored: watch::Sender::new(0),
+        closing: watch::Sender::new(false),
     });
+    let closing = state.closing.clone();
     let public = post(receive_notification).layer(
         tower::ServiceBuilder::new()
             .layer(ConcurrencyLimitLayer::new(NOTIFY_CONCURRENCY))
@@ -143,6 +156,7 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
     });
     Ok(RunningHub {
         address,
+        closing,
         shutdown: Some(shutdown),
         served: Some(served),
     })
@@ -280,6 +294,7 @@ async fn stream_notifications(State(state): State<Arc<HubState>>, headers: Heade
 /// Feeds one terminal's stream until it disconnects or is revoked.
 async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sender<Event>) {
     let mut stored = state.stored.subscribe();
+    let mut closing = state.closing.subscribe();
     let ready = Event::default()
         .event(wire::EVENT_READY)
         .data(terminal.name.clone());
@@ -344,6 +359,7 @@ async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sende
                 tracing::info!(terminal = %terminal.name, "terminal disconnected");
                 return;
             }
+            _ = closing.wait_for(|closing| *closing) => return,
         }
     }
 }

@@ -1006,3 +1006,40 @@ async fn no_secret_reaches_the_hubs_log() {
         );
     }
 }
+
+/// Stopping the hub ends every terminal's stream at once (the stop does not wait for
+/// them); the terminal reconnects to the hub started again on the same address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_reconnects_to_a_restarted_hub() {
+    let pg = Postgres::start().await;
+    let url = pg.fresh_database().await;
+    let (running, pool) = start_hub(&url, 0).await;
+    let port = running.address.port();
+    let hub_url = format!("http://{}", running.address);
+    let token = hub::terminals::add(&pool, "T01").await.unwrap().token;
+    let dir = tempfile::tempdir().unwrap();
+    let terminal = hub_terminal(dir.path(), &hub_url, &hub_url, token.expose()).await;
+    wait_connected(&terminal).await;
+    let mut link = terminal.watch_hub_link().unwrap();
+
+    let stopping = std::time::Instant::now();
+    running.stop().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        stopping.elapsed()
+    );
+    tokio::time::timeout(WAIT, link.wait_for(|state| *state != LinkState::Connected))
+        .await
+        .expect("the terminal noticed the hub stopping")
+        .unwrap();
+
+    let (restarted, _) = start_hub(&url, port).await;
+    wait_connected(&terminal).await;
+    let control = Control::of(&terminal);
+    let (id, code) = awaiting(&terminal, "2.20").await;
+    assert_eq!(control.wallet_pay(&code).await.0, 200);
+    let record = wait_final(&terminal.checkout, &id, WAIT).await;
+    assert_eq!(record.resolution, Some(Resolution::Notify));
+    restarted.stop().await;
+}
