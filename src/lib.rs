@@ -10,6 +10,8 @@ pub mod checkout;
 pub mod cli;
 pub mod config;
 pub mod gui;
+pub mod hub;
+pub mod hub_link;
 pub mod journal;
 pub mod local_time;
 pub mod locale;

@@ -17,6 +17,7 @@ use crate::ams::models::{
 use crate::checkout::receiver::{self, Notification, ReceivedNotification, RunningReceiver};
 use crate::checkout::{Checkout, CheckoutSettings, Policy, Recovery, RegistrationDetails};
 use crate::config::{Config, ConfigError, ContactKind, PostalAddress, RegistrationConfig};
+use crate::hub_link::{HubLink, HubToken, LinkSettings, LinkState};
 use crate::journal::{Journal, JournalError, PaymentRecord, Reader};
 use crate::sandbox::SandboxOptions;
 use crate::sandbox::embedded::{self, EmbeddedSandbox};
@@ -56,6 +57,10 @@ pub enum TerminalError {
         "--require-live (or ALIPAY_POS_REQUIRE_LIVE) refuses the embedded sandbox, which {origin} selects: nothing there is real money. Give a config file with a real gateway (`--config PATH`, with `alipay.gateway` set to \"north-america\", \"asia\", \"europe\" or your https:// gateway, and your keys), or leave out --require-live for the demo"
     )]
     SandboxRefused { origin: crate::config::ConfigSource },
+    #[error("`hub.token_file`: {0}")]
+    HubToken(String),
+    #[error("cannot start the link to the store hub: {0}")]
+    HubLink(String),
     #[error("start-up stopped unexpectedly ({0}); start the terminal again, nothing is lost")]
     StartInterrupted(#[source] tokio::task::JoinError),
 }
@@ -91,6 +96,8 @@ pub struct Terminal {
     receiver: RunningReceiver,
     fingerprints: KeyFingerprints,
     notify_url: Option<Url>,
+    /// The outbound connection to the store hub, when `[hub] url` is set.
+    hub_link: Option<HubLink>,
     /// Held for the terminal's whole life; the OS releases it when the process dies, even by
     /// SIGKILL, so a crash never leaves the data folder locked.
     _data_dir_lock: std::fs::File,
@@ -222,20 +229,41 @@ impl Terminal {
         } else {
             config.payment.notify_listen
         };
+        let hub_url = config.hub.as_ref().and_then(|hub| hub.url.clone());
+        // Read before anything listens: a missing token is a configuration mistake.
+        let hub_token = match config.hub.as_ref().and_then(|hub| hub.token_file.clone()) {
+            Some(path) if hub_url.is_some() => Some(
+                blocking(move || HubToken::read(&path).map_err(TerminalError::HubToken)).await?,
+            ),
+            _ => None,
+        };
+        let to_engine_from_hub = to_engine.clone();
         let receiver = receiver::start(listen, alipay_key.clone(), client_id.clone(), to_engine)
             .await
             .map_err(|e| TerminalError::Receiver {
                 address: listen,
                 reason: e.to_string(),
             })?;
+        // With a hub, Alipay posts to the hub (which relays over the terminal's own
+        // connection), the sandbox's notifier included; a live terminal's
+        // `payment.notify_url` still wins.
+        let hub_notify_url = config.hub.as_ref().and_then(|hub| {
+            hub.url.as_ref()?;
+            hub.notify_url()
+        });
         let notify_url = if sandbox.is_some() {
-            let local = format!("http://{}{NOTIFY_PATH}", receiver.address);
-            Some(Url::parse(&local).map_err(|e| TerminalError::Receiver {
-                address: receiver.address,
-                reason: format!("no URL for it: {e}"),
-            })?)
+            match hub_notify_url {
+                Some(url) => Some(url),
+                None => {
+                    let local = format!("http://{}{NOTIFY_PATH}", receiver.address);
+                    Some(Url::parse(&local).map_err(|e| TerminalError::Receiver {
+                        address: receiver.address,
+                        reason: format!("no URL for it: {e}"),
+                    })?)
+                }
+            }
         } else {
-            config.payment.notify_url.clone()
+            config.payment.notify_url.clone().or(hub_notify_url)
         };
         if notify_url.is_none() {
             // Said once, at start: every payment is then settled by polling, and by whatever
@@ -260,6 +288,7 @@ impl Terminal {
             merchant: fingerprint(&merchant_key.public_key()),
             alipay: fingerprint(&alipay_key),
         };
+        let alipay_key_for_hub = alipay_key.clone();
         let (client, journal) = blocking({
             let data_dir = data_dir.clone();
             let terminal_id = config.store.terminal_id.clone();
@@ -289,6 +318,19 @@ impl Terminal {
             policy,
         );
         spawn_notification_consumer(checkout.clone(), from_receiver);
+        let hub_link = match (hub_url, hub_token) {
+            (Some(url), Some(token)) => Some(
+                HubLink::start(LinkSettings {
+                    url,
+                    token,
+                    alipay_key: alipay_key_for_hub,
+                    client_id: config.alipay.client_id.clone(),
+                    to_engine: to_engine_from_hub,
+                })
+                .map_err(TerminalError::HubLink)?,
+            ),
+            _ => None,
+        };
         Ok(Terminal {
             checkout,
             config,
@@ -296,6 +338,7 @@ impl Terminal {
             receiver,
             fingerprints,
             notify_url,
+            hub_link,
             _data_dir_lock: data_dir_lock,
         })
     }
@@ -333,6 +376,16 @@ impl Terminal {
     /// The embedded sandbox itself, when the terminal runs against it.
     pub fn sandbox(&self) -> Option<&EmbeddedSandbox> {
         self.sandbox.as_ref()
+    }
+
+    /// The link to the store hub: `None` without `[hub] url`.
+    pub fn hub_link_state(&self) -> Option<LinkState> {
+        self.hub_link.as_ref().map(HubLink::state)
+    }
+
+    /// Changes of the hub link's state, for faces that show it and for tests.
+    pub fn watch_hub_link(&self) -> Option<tokio::sync::watch::Receiver<LinkState>> {
+        self.hub_link.as_ref().map(HubLink::watch)
     }
 
     pub fn notification_address(&self) -> SocketAddr {

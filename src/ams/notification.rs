@@ -10,8 +10,53 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use crate::ams::crypto::PublicKey;
-use crate::ams::models::{NotificationAck, Validate};
+use crate::ams::models::{
+    NotificationAck, NotifyPaymentRequest, NotifyRegistrationStatusRequest, Validate,
+};
 use crate::ams::{signing, skew};
+
+/// What a verified notification is about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notification {
+    /// Boxed: a payment notification is several times the size of the other variant.
+    Payment(Box<NotifyPaymentRequest>),
+    /// With the SHA-256 of the exact body, the key that recognises a resend or a replay.
+    Registration {
+        body_sha256: String,
+        notification: NotifyRegistrationStatusRequest,
+    },
+}
+
+/// The one check every receiver of Alipay's notifications makes (the terminal's own
+/// receiver, the store hub, and a terminal re-checking what the hub relayed): the signature
+/// and client id, then the body as a payment's or else a registration's notification, then
+/// the `request-time` (looked at only once the signature has vouched for it).
+pub fn verify_incoming(
+    alipay_key: &PublicKey,
+    expected_client_id: &str,
+    incoming: IncomingNotification<'_>,
+    now: OffsetDateTime,
+) -> Result<Notification, NotificationError> {
+    // A payment's body first (the common case); a body that verifies but is no payment
+    // notification may be a registration's. Either way the signature is checked before the
+    // body is read.
+    let verified =
+        match verify_notification::<NotifyPaymentRequest>(alipay_key, expected_client_id, incoming)
+        {
+            Ok(payment) => Ok(Notification::Payment(Box::new(payment))),
+            Err(NotificationError::InvalidBody(as_payment)) => {
+                parse_verified_body::<NotifyRegistrationStatusRequest>(incoming.body)
+                    .map(|registration| Notification::Registration {
+                        body_sha256: signing::sha256_hex(incoming.body),
+                        notification: registration,
+                    })
+                    .map_err(|_| NotificationError::InvalidBody(as_payment))
+            }
+            Err(other) => Err(other),
+        }?;
+    check_time(incoming.request_time.unwrap_or_default(), now)?;
+    Ok(verified)
+}
 
 /// What the receiving server saw.
 #[derive(Debug, Clone, Copy)]

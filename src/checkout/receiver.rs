@@ -17,8 +17,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ams::crypto::PublicKey;
-use crate::ams::models::{NotifyPaymentRequest, NotifyRegistrationStatusRequest};
-use crate::ams::notification::{self, IncomingNotification, NotificationError};
+use crate::ams::notification::{self, IncomingNotification};
 
 /// How long the receiver waits for the engine to record a notification before it asks Alipay
 /// to resend instead.
@@ -31,17 +30,8 @@ pub struct ReceivedNotification {
     pub recorded: oneshot::Sender<bool>,
 }
 
-/// What a verified notification is about.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Notification {
-    /// Boxed: a payment notification is several times the size of the other variant.
-    Payment(Box<NotifyPaymentRequest>),
-    /// With the SHA-256 of the exact body, the key that recognises a resend or a replay.
-    Registration {
-        body_sha256: String,
-        notification: NotifyRegistrationStatusRequest,
-    },
-}
+/// What a verified notification is about (one type for every receiver: `ams` owns it).
+pub use crate::ams::notification::Notification;
 
 struct ReceiverState {
     alipay_key: PublicKey,
@@ -113,33 +103,12 @@ async fn receive(
         signature: header("signature"),
         body: &body,
     };
-    // A payment's body first (the common case); a body that verifies but is no payment
-    // notification may be a registration's. Either way the signature is checked before the
-    // body is read.
-    let verified = match notification::verify_notification::<NotifyPaymentRequest>(
+    let verified = notification::verify_incoming(
         &state.alipay_key,
         &state.client_id,
         incoming,
-    ) {
-        Ok(payment) => Ok(Notification::Payment(Box::new(payment))),
-        Err(NotificationError::InvalidBody(as_payment)) => {
-            notification::parse_verified_body::<NotifyRegistrationStatusRequest>(&body)
-                .map(|registration| Notification::Registration {
-                    body_sha256: crate::ams::signing::sha256_hex(&body),
-                    notification: registration,
-                })
-                .map_err(|_| NotificationError::InvalidBody(as_payment))
-        }
-        Err(other) => Err(other),
-    };
-    // The time is looked at only once the signature has vouched for it.
-    let verified = verified.and_then(|parsed| {
-        notification::check_time(
-            header("request-time").unwrap_or_default(),
-            time::OffsetDateTime::now_utc(),
-        )
-        .map(|()| parsed)
-    });
+        time::OffsetDateTime::now_utc(),
+    );
     let notification = match verified {
         Ok(notification) => notification,
         Err(error) => {

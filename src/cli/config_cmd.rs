@@ -35,6 +35,30 @@ fn check(explicit: Option<&Path>) -> CliResult {
         ConfigSource::File(path) => println!("config file: {}", path.display()),
         ConfigSource::Defaults => println!("config file: none (built-in defaults)"),
     }
+    // A store hub's file on the sandbox gateway names only Alipay's public key (the hub
+    // verifies, it never signs): checked on its own.
+    let hub_only =
+        config.is_sandbox() && config.hub.is_some() && config.alipay.merchant_private_key.is_none();
+    if hub_only && let Some(path) = &config.alipay.alipay_public_key {
+        let loaded = crate::ams::keys::load_public_key_file(path).map_err(|e| {
+            crate::config::ConfigError::invalid_setting(
+                &config,
+                "alipay.alipay_public_key",
+                e.to_string(),
+            )
+        })?;
+        println!(
+            "gateway: {} (the store hub verifies only)",
+            config.alipay.gateway
+        );
+        println!("client id: {}", config.alipay.client_id);
+        let fingerprint =
+            crate::ams::keys::fingerprint(&loaded.key).unwrap_or_else(|error| format!("({error})"));
+        println!("alipay key fingerprint: {fingerprint}");
+        print_hub(&config);
+        println!("OK");
+        return Ok(ExitCode::SUCCESS);
+    }
     let keys = crate::terminal::load_keys(&config)?;
     println!("gateway: {}", config.alipay.gateway);
     println!("client id: {}", config.alipay.client_id);
@@ -54,6 +78,37 @@ fn check(explicit: Option<&Path>) -> CliResult {
     );
     println!("currency: {}", config.payment.currency.code());
     println!("data folder: {}", config.storage.data_dir.display());
+    print_hub(&config);
     println!("OK");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `[hub]` table's summary: where things are, never a secret (the database URL with its
+/// password as `***`, the token file by name only).
+fn print_hub(config: &Config) {
+    if let Some(hub) = &config.hub {
+        if let Some(url) = &hub.url {
+            let token_file = hub
+                .token_file
+                .as_ref()
+                .map_or_else(String::new, |path| path.display().to_string());
+            println!("store hub: dials {url} (token in {token_file})");
+            if let Some(notify) = hub.notify_url() {
+                println!("store hub: Alipay posts to {notify} (unless payment.notify_url is set)");
+            }
+        }
+        if hub.url.is_none() || hub.database_url.is_some() {
+            let public = hub
+                .public_url
+                .as_ref()
+                .map_or_else(|| "not set".to_owned(), |url| url.to_string());
+            println!(
+                "store hub (alipay-pos hub): listens on {}, public URL {public}",
+                hub.listen
+            );
+        }
+        if let Some(database) = &hub.database_url {
+            println!("store hub database: {database}");
+        }
+    }
 }

@@ -22,6 +22,7 @@ mod admin_cmd;
 mod config_cmd;
 mod day_cmd;
 mod gui_cmd;
+mod hub_cmd;
 mod journal_cmd;
 mod keys_cmd;
 mod merchant_cmd;
@@ -169,6 +170,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The store hub: Alipay's notification URL for terminals behind NAT (`hub`), and the
+    /// terminals allowed to connect to it (`hub terminals add|revoke|list`).
+    Hub(hub_cmd::HubArgs),
     /// Render every screen of the GUI, in English and Chinese, to PNG files (no display
     /// needed).
     Screenshots(gui_cmd::ScreenshotsArgs),
@@ -195,6 +199,7 @@ impl Command {
             | Command::Day(_)
             | Command::Admin(_)
             | Command::Reconcile(_)
+            | Command::Hub(_)
             | Command::Screenshots(_) => false,
         }
     }
@@ -293,11 +298,13 @@ impl CliError {
             TerminalError::Client(error) => Self::from_request(error),
             TerminalError::Config(_)
             | TerminalError::GatewayWithoutUrl { .. }
+            | TerminalError::HubToken(_)
             | TerminalError::SandboxRefused { .. } => Self::usage(error.to_string()),
             TerminalError::DataDir { .. }
             | TerminalError::Sandbox(_)
             | TerminalError::Receiver { .. }
             | TerminalError::Busy { .. }
+            | TerminalError::HubLink(_)
             | TerminalError::StartInterrupted(_) => Self::cannot_work(error.to_string()),
         }
     }
@@ -447,6 +454,7 @@ pub fn run() -> ExitCode {
         Command::Reconcile(command) => reconcile_cmd::run(command, cli.config.as_deref()),
         Command::Merchant(command) => merchant_cmd::run(command, cli.config.as_deref()),
         Command::Resolve { json } => payment_cmd::resolve(json, cli.config.as_deref()),
+        Command::Hub(args) => hub_cmd::run(args, cli.config.as_deref()),
         Command::Screenshots(args) => gui_cmd::screenshots(args),
     };
     finish(result)

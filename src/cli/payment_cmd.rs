@@ -16,7 +16,7 @@ use serde_json::json;
 use super::{CliError, CliResult};
 use crate::checkout::{CheckoutEvent, PayStart, PaymentCode, PaymentIntent, Policy};
 use crate::config::Config;
-use crate::journal::{Actor, PaymentRecord, PaymentState, RefundState};
+use crate::journal::{Actor, PaymentRecord, PaymentState, RefundState, Resolution};
 use crate::locale::Locale;
 use crate::money::{Currency, Money};
 use crate::sandbox::embedded::DemoCustomer;
@@ -130,7 +130,23 @@ fn result_json(record: &PaymentRecord, sandbox: bool) -> serde_json::Value {
     let mut value = payment_json(record);
     value["status"] = json!(json_status(record.state));
     value["sandbox"] = json!(sandbox);
+    value["resolution"] = json!(record.resolution.map(resolution_word));
     value
+}
+
+/// How a payment's outcome was learned, as `status --json` reports it (README, "Command
+/// line"): the journal's word, except an `inquiryPayment` answer, which is the poller's
+/// ("poll"); `null` while the outcome is not known.
+pub(super) fn resolution_word(resolution: Resolution) -> &'static str {
+    match resolution {
+        Resolution::Inquiry => "poll",
+        Resolution::Pay
+        | Resolution::Cancel
+        | Resolution::Notify
+        | Resolution::Refund
+        | Resolution::Manual
+        | Resolution::Reconciliation => resolution.as_str(),
+    }
 }
 
 pub(super) async fn start_terminal(config_path: Option<&Path>) -> Result<Terminal, CliError> {

@@ -347,7 +347,7 @@ fn publish_reports(args: &ReportsArgs, config: Option<&std::path::Path>) -> CliR
 }
 
 /// Ctrl-C, or SIGTERM (what service managers and `kill` send).
-async fn stop_requested() {
+pub(super) async fn stop_requested() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -81,6 +81,7 @@ impl Config {
                 kiosk: false,
             },
             reconciliation: None,
+            hub: None,
             registration: Some(super::RegistrationConfig::demo()),
             printer: None,
         }

@@ -418,6 +418,94 @@ impl SftpCredential {
     }
 }
 
+/// `[hub] listen` by default: loopback, behind the operator's TLS reverse proxy.
+pub const DEFAULT_HUB_PORT: u16 = 8092;
+
+/// `[hub]`: the store hub (`alipay-pos hub`) and a terminal's link to it. One table for both
+/// roles, because a hub and its terminals read the same file format: the hub uses `listen`,
+/// `public_url` and `database_url`; a terminal uses `url`, `token_file` and `public_url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubConfig {
+    /// Where the hub listens (its public endpoint and the terminals' connections).
+    pub listen: SocketAddr,
+    /// The base URL Alipay posts notifications to (`<public_url>/alipay/notify`). On a
+    /// terminal it says where that is when it differs from `url` (a hub reached on the LAN
+    /// under one name and by Alipay under another); `None` there means `url`.
+    pub public_url: Option<Url>,
+    /// The hub's PostgreSQL; `None` falls back to the `DATABASE_URL` environment variable.
+    pub database_url: Option<DatabaseUrl>,
+    /// The hub a terminal dials out to (`https://`, or `http://` to loopback only).
+    pub url: Option<Url>,
+    /// The file holding this terminal's token (`hub terminals add` printed it); required
+    /// with `url`. Named here, read when the terminal starts, never logged.
+    pub token_file: Option<PathBuf>,
+}
+
+impl HubConfig {
+    /// Where Alipay posts for this hub, when a terminal dials one: `<public_url or
+    /// url>/alipay/notify`. `payment.notify_url`, when set, still wins (the wiring decides).
+    pub fn notify_url(&self) -> Option<Url> {
+        let base = self.public_url.as_ref().or(self.url.as_ref())?;
+        let text = format!("{}{HUB_NOTIFY_PATH}", base.as_str().trim_end_matches('/'));
+        Url::parse(&text).ok()
+    }
+}
+
+/// The path under `public_url` where the hub takes Alipay's notifications.
+pub const HUB_NOTIFY_PATH: &str = "/alipay/notify";
+
+/// A PostgreSQL connection URL. It may carry a password, so it is never printed: `Debug`
+/// and `Display` show it with the password replaced (a loaded configuration is cloned and
+/// printed with `{:?}`); [`DatabaseUrl::expose`] is for the one call that connects.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Accepts `postgres://` and `postgresql://` URLs (what `DATABASE_URL` holds by custom).
+    pub fn parse(text: &str) -> Result<DatabaseUrl, String> {
+        let text = text.trim();
+        let url = Url::parse(text)
+            .map_err(|e| format!("is not a URL ({e}); use postgres://USER@HOST:PORT/DATABASE"))?;
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return Err(format!(
+                "is a {}:// URL; use postgres://USER@HOST:PORT/DATABASE",
+                url.scheme()
+            ));
+        }
+        Ok(DatabaseUrl(text.to_owned()))
+    }
+
+    /// The URL itself, password included: only for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `***`, for messages and logs.
+    pub fn redacted(&self) -> String {
+        match Url::parse(&self.0) {
+            Ok(mut url) => {
+                if url.password().is_some() {
+                    let _ = url.set_password(Some("***"));
+                }
+                url.to_string()
+            }
+            Err(_) => "(a database URL)".to_owned(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
 /// `[storage]`: where the terminal keeps its records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageConfig {
@@ -444,6 +532,8 @@ pub struct Config {
     /// `[reconciliation]`: where Alipay's daily reports are fetched from; `None` without
     /// the table (nothing is fetched over SFTP).
     pub reconciliation: Option<ReconciliationConfig>,
+    /// `[hub]`: the store hub this file runs or dials; `None` without the table.
+    pub hub: Option<HubConfig>,
     /// `[registration]`: what Alipay's merchant registration needs; `None` when the file
     /// has none (the defaults carry the demo café's).
     pub registration: Option<RegistrationConfig>,

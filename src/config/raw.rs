@@ -37,6 +37,18 @@ pub(super) struct RawConfig {
     pub(super) reconciliation: Option<RawReconciliation>,
     /// `None` when the file has no `[printer]` table: nothing is printed.
     pub(super) printer: Option<super::printer::RawPrinter>,
+    /// `None` when the file has no `[hub]` table: no store hub is run or dialled.
+    pub(super) hub: Option<RawHub>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHub {
+    pub(super) listen: Option<String>,
+    pub(super) public_url: Option<String>,
+    pub(super) database_url: Option<String>,
+    pub(super) url: Option<String>,
+    pub(super) token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,15 +10,16 @@ use url::Url;
 
 use super::discover::{DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS};
 use super::raw::{
-    RawAlipay, RawCatalogItem, RawConfig, RawManager, RawReconciliation, RawSandbox, RawScanner,
+    RawAlipay, RawCatalogItem, RawConfig, RawHub, RawManager, RawReconciliation, RawSandbox,
+    RawScanner,
 };
 use super::{
     AdminConfig, AlipayConfig, CatalogItem, Config, ConfigError, ConfigErrorKind, ConfigSource,
-    DEFAULT_MANAGER, DEFAULT_SFTP_PORT, DEFAULT_SFTP_REMOTE_ROOT, Gateway, MAX_CATALOG_ITEMS,
-    MAX_CUSTOMER_ID_CHARS, MAX_SCANNER_AFFIX_CHARS, ManagerPin, MerchantConfig, PaymentConfig,
-    ReconciliationConfig, SCANNER_MAX_KEY_GAP_MS_RANGE, SCANNER_MIN_LENGTH_RANGE, SandboxConfig,
-    ScannerConfig, SftpCredential, StorageConfig, StoreConfig, is_http, is_loopback_host,
-    manager_name_problem,
+    DEFAULT_HUB_PORT, DEFAULT_MANAGER, DEFAULT_SFTP_PORT, DEFAULT_SFTP_REMOTE_ROOT, DatabaseUrl,
+    Gateway, HubConfig, MAX_CATALOG_ITEMS, MAX_CUSTOMER_ID_CHARS, MAX_SCANNER_AFFIX_CHARS,
+    ManagerPin, MerchantConfig, PaymentConfig, ReconciliationConfig, SCANNER_MAX_KEY_GAP_MS_RANGE,
+    SCANNER_MIN_LENGTH_RANGE, SandboxConfig, ScannerConfig, SftpCredential, StorageConfig,
+    StoreConfig, is_http, is_loopback_host, manager_name_problem,
 };
 use crate::money::{Currency, Money};
 
@@ -197,6 +198,7 @@ impl Validator<'_> {
             .reconciliation
             .map(|raw| self.reconciliation(raw))
             .transpose()?;
+        let hub = raw.hub.map(|raw| self.hub(raw)).transpose()?;
         let registration = self.registration(raw.registration, &merchant.name)?;
         let printer = raw
             .printer
@@ -214,8 +216,87 @@ impl Validator<'_> {
             catalog,
             scanner,
             reconciliation,
+            hub,
             registration,
             printer,
+        })
+    }
+
+    /// `[hub]`: the hub's own keys and a terminal's link. Files are named, not read: the
+    /// token file is read when the terminal starts (it may be written after the config).
+    fn hub(&self, raw: RawHub) -> Result<HubConfig, ConfigError> {
+        let listen = match raw.listen {
+            None => std::net::SocketAddr::from(([127, 0, 0, 1], DEFAULT_HUB_PORT)),
+            Some(text) => text.parse().map_err(|_| {
+                self.invalid(
+                    "hub.listen",
+                    format!("\"{text}\" is not an address; use IP:PORT such as \"127.0.0.1:8092\""),
+                )
+            })?,
+        };
+        let web_url = |key: &str, text: &str| -> Result<Url, ConfigError> {
+            let url = Url::parse(text.trim()).map_err(|err| {
+                self.invalid(
+                    key,
+                    format!("{text:?} is not a URL ({err}); use an https:// address"),
+                )
+            })?;
+            if !is_http(&url) {
+                return Err(self.invalid(
+                    key,
+                    format!("{text:?} is not an http:// or https:// URL; use an https:// address"),
+                ));
+            }
+            Ok(url)
+        };
+        let public_url = raw
+            .public_url
+            .map(|text| web_url("hub.public_url", &text))
+            .transpose()?;
+        let url = raw.url.map(|text| web_url("hub.url", &text)).transpose()?;
+        if let Some(url) = &url
+            && url.scheme() == "http"
+            && !is_loopback_host(url)
+        {
+            return Err(self.invalid(
+                "hub.url",
+                format!(
+                    "\"{url}\" is plain http:// to another machine, which would carry the \
+                     terminal's token and payment notifications in clear; use the hub's https:// \
+                     URL (plain http:// is only accepted for 127.0.0.1, ::1 or localhost)"
+                ),
+            ));
+        }
+        let database_url = raw
+            .database_url
+            .map(|text| {
+                DatabaseUrl::parse(&text)
+                    .map_err(|problem| self.invalid("hub.database_url", problem))
+            })
+            .transpose()?;
+        let token_file = match (raw.token_file, &url) {
+            (Some(path), _) if path.as_os_str().is_empty() => {
+                return Err(self.invalid(
+                    "hub.token_file",
+                    "is empty; name the file holding this terminal's hub token",
+                ));
+            }
+            (Some(path), _) => Some(self.resolve(&path)),
+            (None, Some(_)) => {
+                return Err(self.invalid(
+                    "hub.token_file",
+                    "is missing; `hub.url` needs it: the file holding the token that \
+                     `alipay-pos hub terminals add NAME` printed on the hub",
+                ));
+            }
+            (None, None) => None,
+        };
+        Ok(HubConfig {
+            listen,
+            public_url,
+            database_url,
+            url,
+            token_file,
         })
     }
 
@@ -1963,5 +2044,65 @@ price = 250
         let err = fixture.error(&format!("{RECONCILIATION}sftp_prot = 22\n"));
         assert_eq!(err.kind(), ConfigErrorKind::Parse);
         assert_eq!(err.key(), Some("reconciliation.sftp_prot"));
+    }
+
+    #[test]
+    fn hub_table_is_optional_and_read() {
+        let fixture = Fixture::new();
+        assert_eq!(fixture.load("").unwrap().hub, None);
+        let config = fixture
+            .load(
+                "[hub]\nlisten = \"127.0.0.1:9000\"\npublic_url = \"https://hub.example.com/pos/\"\n\
+                 database_url = \"postgres://hub:s3cret@db.local/hub\"\n\
+                 url = \"https://lan-hub.example.com\"\ntoken_file = \"hub.token\"\n",
+            )
+            .unwrap();
+        let hub = config.hub.unwrap();
+        assert_eq!(hub.listen.port(), 9000);
+        assert_eq!(
+            hub.notify_url().unwrap().as_str(),
+            "https://hub.example.com/pos/alipay/notify"
+        );
+        assert!(hub.token_file.unwrap().is_absolute());
+        // The password never shows in a printed configuration.
+        let printed = format!("{:?}", hub.database_url);
+        assert!(
+            !printed.contains("s3cret") && printed.contains("***"),
+            "{printed}"
+        );
+        assert_eq!(
+            hub.database_url.unwrap().expose(),
+            "postgres://hub:s3cret@db.local/hub"
+        );
+        // Without public_url a terminal's notify URL is the hub it dials.
+        let config = fixture
+            .load("[hub]\nurl = \"http://127.0.0.1:8092\"\ntoken_file = \"t\"\n")
+            .unwrap();
+        assert_eq!(
+            config.hub.unwrap().notify_url().unwrap().as_str(),
+            "http://127.0.0.1:8092/alipay/notify"
+        );
+    }
+
+    #[test]
+    fn hub_url_needs_tls_off_this_machine_and_a_token_file() {
+        let fixture = Fixture::new();
+        let err = fixture.error("[hub]\nurl = \"http://10.0.0.5:8092\"\ntoken_file = \"t\"\n");
+        assert_names(
+            &err,
+            &fixture,
+            "hub.url",
+            "plain http:// to another machine",
+        );
+        let err = fixture.error("[hub]\nurl = \"https://hub.example.com\"\n");
+        assert_names(&err, &fixture, "hub.token_file", "is missing");
+        let err = fixture.error("[hub]\ndatabase_url = \"mysql://x@y/z\"\n");
+        assert_names(&err, &fixture, "hub.database_url", "postgres://");
+        let err = fixture.error("[hub]\nlisten = \"nowhere\"\n");
+        assert_names(&err, &fixture, "hub.listen", "is not an address");
+        let err = fixture.error("[hub]\npublic_url = \"ftp://x\"\n");
+        assert_names(&err, &fixture, "hub.public_url", "not an http");
+        let err = fixture.error("[hub]\nport = 1\n");
+        assert_eq!(err.kind(), ConfigErrorKind::Parse);
     }
 }

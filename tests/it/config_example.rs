@@ -130,6 +130,10 @@ const ALL_KEYS: &[(&str, &[&str])] = &[
             "chinese_mode",
         ],
     ),
+    (
+        "hub",
+        &["listen", "public_url", "database_url", "url", "token_file"],
+    ),
 ];
 
 /// `(table, key, commented_out)` for every setting line of the example.
@@ -274,6 +278,12 @@ fn example_config_commented_settings_are_valid() {
     assert_eq!(
         sftp.password_file(),
         Some(dir.join("sftp-password").as_path())
+    );
+    let hub = config.hub.expect("[hub] uncommented");
+    assert_eq!(hub.token_file, Some(dir.join("hub.token")));
+    assert_eq!(
+        hub.notify_url().map(|url| url.to_string()),
+        Some("https://hub.example.com/alipay/notify".to_owned())
     );
     let registration = config.registration.unwrap();
     assert_eq!(registration.contacts.len(), 2);

@@ -30,6 +30,7 @@ mod gui_registration;
 mod gui_scan;
 mod gui_screens;
 mod gui_unresolved;
+mod hub;
 mod journal;
 mod kiosk_service;
 mod layers;

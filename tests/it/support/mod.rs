@@ -4,6 +4,7 @@
 pub mod escpos_decoder;
 pub mod gui;
 pub mod own_process;
+pub mod postgres;
 pub mod sshd;
 pub mod virtual_screen;
 

@@ -1,0 +1,125 @@
+//! The hub's tables, created and upgraded by versioned migrations at every start.
+//!
+//! Like the terminal's journal (`journal/schema.rs`) the list is append-only: a migration
+//! once released is never edited, a change is a new one. `hub_schema` records each applied
+//! version; each migration runs in one transaction with its version row, so a crash leaves
+//! the database at the previous version or the next, never between. Two hubs starting at
+//! once serialise on a PostgreSQL advisory lock, so the second finds the work done.
+//!
+//! Room is left for what comes later (journal replication, chain views, Entry Code): their
+//! tables arrive as further migrations and reference `hub_terminals(id)`.
+
+use deadpool_postgres::Pool;
+
+use super::HubError;
+
+/// The advisory-lock key the migrations hold ("alipayhub" in ASCII, cut to 8 bytes).
+const MIGRATION_LOCK: i64 = 0x616c_6970_6179_6875;
+
+/// Version 1: enrolled terminals and the notifications Alipay posted.
+///
+/// - `hub_terminals`: the token's SHA-256 only; `tag` is `request_ids::terminal_tag` of the
+///   name, unique among terminals not revoked (it routes notifications).
+/// - `hub_notifications`: the raw notification as it arrived (path, the headers the
+///   signature covers, the body's exact bytes), `identity` for de-duplication, `route_tag`
+///   (the tag in its `paymentRequestId`, `NULL` when it names no terminal of ours), and the
+///   delivery: when it was first handed to a terminal's connection and when, by whom and
+///   how it was acknowledged.
+const MIGRATION_HUB_FOUNDATION: &str = "
+CREATE TABLE hub_terminals (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 64),
+    tag TEXT NOT NULL CHECK (length(tag) BETWEEN 1 AND 16),
+    token_sha256 BYTEA NOT NULL CHECK (length(token_sha256) = 32),
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    revoked_at TIMESTAMPTZ
+);
+CREATE UNIQUE INDEX hub_terminals_active_tag ON hub_terminals (tag) WHERE revoked_at IS NULL;
+
+CREATE TABLE hub_notifications (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('notifyPayment', 'notifyRegistrationStatus')),
+    identity TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    headers JSONB NOT NULL,
+    body BYTEA NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    resends INTEGER NOT NULL DEFAULT 0,
+    route_tag TEXT,
+    delivered_at TIMESTAMPTZ,
+    delivered_to BIGINT REFERENCES hub_terminals (id),
+    acknowledged_at TIMESTAMPTZ,
+    acknowledged_by BIGINT REFERENCES hub_terminals (id),
+    ack_outcome TEXT CHECK (ack_outcome IN ('recorded', 'rejected')),
+    ack_reason TEXT,
+    CHECK ((acknowledged_at IS NULL) = (ack_outcome IS NULL))
+);
+CREATE INDEX hub_notifications_waiting ON hub_notifications (route_tag, id)
+    WHERE acknowledged_at IS NULL;
+";
+
+/// Every migration, in order; index + 1 is the version it brings the database to.
+pub const MIGRATIONS: &[&str] = &[MIGRATION_HUB_FOUNDATION];
+
+/// The version a fully migrated hub database has.
+pub fn latest_version() -> i32 {
+    i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX)
+}
+
+/// What [`migrate`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migrated {
+    pub from: i32,
+    pub to: i32,
+}
+
+/// Brings the database to [`latest_version`]; a no-op when it is there already.
+pub async fn migrate(pool: &Pool) -> Result<Migrated, HubError> {
+    let mut client = pool.get().await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let result = migrate_locked(&mut client).await;
+    // Released on every path; a connection that died released it already.
+    if let Err(error) = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await
+    {
+        tracing::warn!(error = %super::db::describe(&error), "could not release the migration lock");
+    }
+    result
+}
+
+async fn migrate_locked(client: &mut deadpool_postgres::Client) -> Result<Migrated, HubError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS hub_schema (
+                 version INTEGER PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+             )",
+        )
+        .await?;
+    let row = client
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM hub_schema", &[])
+        .await?;
+    let from: i32 = row.get(0);
+    let known = latest_version();
+    if from > known {
+        return Err(HubError::SchemaTooNew { found: from, known });
+    }
+    for (index, migration) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(from).unwrap_or(0))
+    {
+        let version = i32::try_from(index + 1).unwrap_or(i32::MAX);
+        let transaction = client.transaction().await?;
+        transaction.batch_execute(migration).await?;
+        transaction
+            .execute("INSERT INTO hub_schema (version) VALUES ($1)", &[&version])
+            .await?;
+        transaction.commit().await?;
+        tracing::info!(version, "hub database migrated");
+    }
+    Ok(Migrated { from, to: known })
+}

@@ -1,0 +1,433 @@
+//! The hub's HTTP endpoints.
+//!
+//! - `POST /alipay/notify` (public, for Alipay): verify, commit, then SUCCESS; behind a body
+//!   size limit, a request timeout and a concurrency limit (tower layers).
+//! - `GET /hub/v1/notifications` (terminals, bearer token): a server-sent event stream of
+//!   the terminal's notifications, the waiting ones first, in order.
+//! - `POST /hub/v1/notifications/{id}/ack` (terminals): "recorded" or "rejected".
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use deadpool_postgres::Pool;
+use tokio::sync::{mpsc, oneshot, watch};
+use tower::limit::ConcurrencyLimitLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use super::HubError;
+use super::notifications::{self, Acknowledged, NewNotification};
+use super::terminals::{self, Authenticated, Refusal};
+use super::wire::{self, Acknowledgement, Refused};
+use crate::ams::crypto::PublicKey;
+use crate::ams::notification::{self, IncomingNotification, NotificationError};
+
+/// Largest notification body accepted; Alipay's are a few KiB.
+pub const MAX_NOTIFICATION_BYTES: usize = 64 * 1024;
+/// A notification request (reading it, verifying, committing) must finish within this.
+pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Notification requests handled at once; more wait their turn.
+pub const NOTIFY_CONCURRENCY: usize = 64;
+/// How often a terminal's stream looks for work nobody woke it for (a notification another
+/// hub stored, a revocation by `hub terminals revoke`).
+const RESCAN: Duration = Duration::from_secs(2);
+/// Notifications read per query for one stream.
+const BATCH: i64 = 50;
+
+/// What a hub needs to run.
+pub struct HubSettings {
+    pub listen: SocketAddr,
+    /// `alipay.client_id`: notifications for another client are refused.
+    pub client_id: String,
+    /// `alipay.alipay_public_key`.
+    pub alipay_key: PublicKey,
+    pub pool: Pool,
+}
+
+struct HubState {
+    client_id: String,
+    alipay_key: PublicKey,
+    pool: Pool,
+    /// Bumped whenever a new notification is stored: wakes every terminal stream.
+    stored: watch::Sender<u64>,
+    /// Set when the hub stops: every terminal stream ends, so the graceful shutdown does
+    /// not wait for streams that never end by themselves.
+    closing: watch::Sender<bool>,
+}
+
+/// A running hub; [`RunningHub::stop`] (or dropping it) stops accepting connections.
+pub struct RunningHub {
+    pub address: SocketAddr,
+    closing: watch::Sender<bool>,
+    shutdown: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningHub {
+    /// Stops the server: ends every terminal's stream (they reconnect, to another hub or
+    /// to this one restarted), lets requests in flight finish for up to 5 s, then returns.
+    pub async fn stop(mut self) {
+        self.closing.send_replace(true);
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(mut served) = self.served.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut served)
+                .await
+                .is_err()
+        {
+            served.abort();
+            let _ = served.await;
+        }
+    }
+
+    /// Runs until the server ends (it does not by itself).
+    pub async fn wait(mut self) {
+        if let Some(served) = self.served.take() {
+            let _ = served.await;
+        }
+    }
+}
+
+impl Drop for RunningHub {
+    fn drop(&mut self) {
+        self.closing.send_replace(true);
+        if let Some(served) = self.served.take() {
+            served.abort();
+        }
+    }
+}
+
+/// Binds `settings.listen` and serves. Migrate first ([`super::schema::migrate`]).
+pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
+    let state = Arc::new(HubState {
+        client_id: settings.client_id,
+        alipay_key: settings.alipay_key,
+        pool: settings.pool,
+        stored: watch::Sender::new(0),
+        closing: watch::Sender::new(false),
+    });
+    let closing = state.closing.clone();
+    let public = post(receive_notification).layer(
+        tower::ServiceBuilder::new()
+            .layer(ConcurrencyLimitLayer::new(NOTIFY_CONCURRENCY))
+            .layer(RequestBodyLimitLayer::new(MAX_NOTIFICATION_BYTES))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                NOTIFY_TIMEOUT,
+            )),
+    );
+    let app = axum::Router::new()
+        .route(crate::config::HUB_NOTIFY_PATH, public)
+        .route(wire::EVENTS_PATH, get(stream_notifications))
+        .route(
+            &format!("{}/{{id}}/ack", wire::EVENTS_PATH),
+            post(acknowledge),
+        )
+        .with_state(state);
+    let listen = settings.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| HubError::Listen {
+            address: listen,
+            reason: e.to_string(),
+        })?;
+    let address = listener.local_addr().map_err(|e| HubError::Listen {
+        address: listen,
+        reason: e.to_string(),
+    })?;
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let served = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(error) = serve.await {
+            tracing::error!(%error, "the hub's server stopped");
+        }
+    });
+    Ok(RunningHub {
+        address,
+        closing,
+        shutdown: Some(shutdown),
+        served: Some(served),
+    })
+}
+
+fn alipay_answer(status: StatusCode, body: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn refused(status: StatusCode, error: String) -> Response {
+    let mut response = (status, axum::Json(Refused { error })).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+    }
+    response
+}
+
+/// `POST /alipay/notify`.
+async fn receive_notification(
+    State(state): State<Arc<HubState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or_else(|| uri.path())
+        .to_owned();
+    let incoming = IncomingNotification {
+        path: &path,
+        client_id: header("client-id"),
+        request_time: header("request-time"),
+        signature: header("signature"),
+        body: &body,
+    };
+    let verified = match notification::verify_incoming(
+        &state.alipay_key,
+        &state.client_id,
+        incoming,
+        time::OffsetDateTime::now_utc(),
+    ) {
+        Ok(verified) => verified,
+        Err(error) => {
+            tracing::warn!(%error, "refused a notification; nothing stored");
+            let status = match error {
+                NotificationError::MissingHeader(_) | NotificationError::BadSignature(_) => {
+                    StatusCode::UNAUTHORIZED
+                }
+                NotificationError::WrongClient { .. } => StatusCode::FORBIDDEN,
+                NotificationError::InvalidBody(_) | NotificationError::TooOld { .. } => {
+                    StatusCode::BAD_REQUEST
+                }
+            };
+            return alipay_answer(status, notification::retry_answer());
+        }
+    };
+    let kept: BTreeMap<String, String> = wire::KEPT_HEADERS
+        .iter()
+        .filter_map(|name| header(name).map(|value| ((*name).to_owned(), value.to_owned())))
+        .collect();
+    let new = NewNotification::of(&verified, path, kept, body.to_vec());
+    match notifications::store(&state.pool, &new).await {
+        Ok(stored) => {
+            tracing::info!(
+                id = stored.id,
+                kind = new.kind,
+                route_tag = new.route_tag.as_deref().unwrap_or("(none)"),
+                resend = !stored.new,
+                "notification stored"
+            );
+            if stored.new {
+                state
+                    .stored
+                    .send_modify(|count| *count = count.wrapping_add(1));
+            }
+            alipay_answer(StatusCode::OK, notification::acknowledgement())
+        }
+        Err(error) => {
+            tracing::error!(%error, "could not store a notification; Alipay is asked to resend it");
+            alipay_answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                notification::retry_answer(),
+            )
+        }
+    }
+}
+
+async fn authenticated(state: &HubState, headers: &HeaderMap) -> Result<Authenticated, Response> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    terminals::authenticate(&state.pool, authorization)
+        .await
+        .map_err(|refusal| {
+            let status = match &refusal {
+                Refusal::Missing | Refusal::Unknown => StatusCode::UNAUTHORIZED,
+                Refusal::Revoked { .. } => StatusCode::FORBIDDEN,
+                Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            tracing::warn!(status = status.as_u16(), reason = %refusal.message(), "refused a terminal");
+            refused(status, refusal.message())
+        })
+}
+
+/// `GET /hub/v1/notifications`.
+async fn stream_notifications(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Response {
+    let terminal = match authenticated(&state, &headers).await {
+        Ok(terminal) => terminal,
+        Err(response) => return response,
+    };
+    tracing::info!(terminal = %terminal.name, "terminal connected");
+    let (events, receiver) = mpsc::channel::<Event>(16);
+    tokio::spawn(feed(state, terminal, events));
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver
+            .recv()
+            .await
+            .map(|event| (Ok::<Event, Infallible>(event), receiver))
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// Feeds one terminal's stream until it disconnects or is revoked.
+async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sender<Event>) {
+    let mut stored = state.stored.subscribe();
+    let mut closing = state.closing.subscribe();
+    let ready = Event::default()
+        .event(wire::EVENT_READY)
+        .data(terminal.name.clone());
+    if events.send(ready).await.is_err() {
+        return;
+    }
+    let mut last_sent = 0i64;
+    loop {
+        match terminals::is_active(&state.pool, terminal.id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(terminal = %terminal.name, "terminal revoked; closing its connection");
+                let revoked = Event::default().event(wire::EVENT_REVOKED).data(
+                    Refusal::Revoked {
+                        name: terminal.name.clone(),
+                    }
+                    .message(),
+                );
+                let _ = events.send(revoked).await;
+                return;
+            }
+            Err(error) => tracing::warn!(%error, "cannot check a terminal; retrying"),
+        }
+        let mut full_batch = false;
+        match notifications::waiting(&state.pool, &terminal.tag, last_sent, BATCH).await {
+            Ok(batch) => {
+                full_batch = batch.len() as i64 == BATCH;
+                for relayed in batch {
+                    let id = relayed.id;
+                    let data = match serde_json::to_string(&relayed) {
+                        Ok(data) => data,
+                        Err(error) => {
+                            tracing::error!(id, %error, "cannot encode a notification");
+                            continue;
+                        }
+                    };
+                    let event = Event::default()
+                        .event(wire::EVENT_NOTIFICATION)
+                        .id(id.to_string())
+                        .data(data);
+                    if events.send(event).await.is_err() {
+                        return;
+                    }
+                    last_sent = id;
+                    if let Err(error) =
+                        notifications::mark_delivered(&state.pool, id, terminal.id).await
+                    {
+                        tracing::warn!(id, %error, "could not note a delivery");
+                    }
+                    tracing::info!(id, terminal = %terminal.name, "notification relayed");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot read waiting notifications; retrying"),
+        }
+        if full_batch {
+            continue;
+        }
+        tokio::select! {
+            _ = stored.changed() => {}
+            _ = tokio::time::sleep(RESCAN) => {}
+            _ = events.closed() => {
+                tracing::info!(terminal = %terminal.name, "terminal disconnected");
+                return;
+            }
+            _ = closing.wait_for(|closing| *closing) => return,
+        }
+    }
+}
+
+/// `POST /hub/v1/notifications/{id}/ack`.
+async fn acknowledge(
+    State(state): State<Arc<HubState>>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let terminal = match authenticated(&state, &headers).await {
+        Ok(terminal) => terminal,
+        Err(response) => return response,
+    };
+    let ack: Acknowledgement = match serde_json::from_slice(&body) {
+        Ok(ack) => ack,
+        Err(error) => {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the acknowledgement is not {{\"outcome\": \"recorded\" | \"rejected\", \
+                     \"reason\": ...}}: {error}"
+                ),
+            );
+        }
+    };
+    match notifications::acknowledge(
+        &state.pool,
+        id,
+        terminal.id,
+        &terminal.tag,
+        ack.outcome,
+        ack.reason.as_deref(),
+    )
+    .await
+    {
+        Ok(Acknowledged::Now | Acknowledged::Already) => {
+            match ack.outcome {
+                wire::AckOutcome::Recorded => {
+                    tracing::info!(id, terminal = %terminal.name, "notification recorded by its terminal")
+                }
+                wire::AckOutcome::Rejected => tracing::warn!(
+                    id,
+                    terminal = %terminal.name,
+                    reason = ack.reason.as_deref().unwrap_or(""),
+                    "the terminal rejected a notification; it is not sent again"
+                ),
+            }
+            (
+                StatusCode::OK,
+                axum::Json(serde_json::json!({ "acknowledged": id })),
+            )
+                .into_response()
+        }
+        Ok(Acknowledged::NotFound) => refused(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no notification {id} is routed to terminal `{}`",
+                terminal.name
+            ),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "could not record an acknowledgement");
+            refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{error}; the terminal retries"),
+            )
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! A terminal's outbound connection to the store hub: how notifications reach a terminal
+//! behind NAT.
+//!
+//! The terminal dials the hub (`[hub] url`) with its token and reads a server-sent event
+//! stream. For each relayed notification it **verifies Alipay's signature itself** over the
+//! path, headers and exact body Alipay sent (the hub is trusted for delivery, never for
+//! truth), hands a verified one to the engine over the same channel as its own receiver,
+//! and acknowledges it to the hub only once the engine says it is recorded. One that does
+//! not verify is acknowledged as rejected (logged here and at the hub), never applied.
+//!
+//! The link is an accelerator: when the hub is unreachable it reconnects with backoff, and
+//! the engine's poller settles payments exactly as it does without a hub.
+
+mod sse;
+
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine;
+use tokio::sync::{mpsc, oneshot, watch};
+use url::Url;
+
+use crate::ams::crypto::PublicKey;
+use crate::ams::notification::{self, IncomingNotification};
+use crate::checkout::receiver::ReceivedNotification;
+use crate::hub::wire::{self, AckOutcome, Acknowledgement, Relayed};
+
+/// First wait before reconnecting; doubles up to [`MAX_BACKOFF`].
+const MIN_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The hub sends a keep-alive every 15 s; a stream silent for this long is dead.
+const IDLE_LIMIT: Duration = Duration::from_secs(45);
+/// How long the engine may take to record one notification.
+const RECORD_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const ACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A terminal's hub token, read from `hub.token_file`. Never printed by `Debug`.
+#[derive(Clone)]
+pub struct HubToken(String);
+
+impl std::fmt::Debug for HubToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HubToken(***)")
+    }
+}
+
+impl HubToken {
+    /// Reads the token file (one line; surrounding whitespace ignored).
+    pub fn read(path: &Path) -> Result<HubToken, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "cannot read `{}` ({e}); put the token `alipay-pos hub terminals add NAME` \
+                 printed on the hub into it",
+                path.display()
+            )
+        })?;
+        let token = text.trim();
+        if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "`{}` does not hold a token; put the one line `alipay-pos hub terminals add \
+                 NAME` printed on the hub into it",
+                path.display()
+            ));
+        }
+        Ok(HubToken(token.to_owned()))
+    }
+}
+
+/// Where the link stands, for screens and tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    Connecting,
+    /// The hub accepted the token; notifications flow.
+    Connected,
+    /// The hub refused the token (unknown or revoked); retried slowly, in case the terminal
+    /// is enrolled again.
+    Refused(String),
+    /// The last attempt failed (hub down, network); retrying.
+    Unreachable(String),
+}
+
+/// What a link needs.
+pub struct LinkSettings {
+    pub url: Url,
+    pub token: HubToken,
+    pub alipay_key: PublicKey,
+    pub client_id: String,
+    pub to_engine: mpsc::Sender<ReceivedNotification>,
+}
+
+/// A running link; dropping it closes the connection.
+pub struct HubLink {
+    state: watch::Receiver<LinkState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HubLink {
+    /// Starts dialling the hub in the background.
+    pub fn start(settings: LinkSettings) -> Result<HubLink, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("alipay-pos/", env!("CARGO_PKG_VERSION")))
+            // The token must never follow a redirect to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot set up the hub's HTTP client: {e}"))?;
+        let (state_tx, state) = watch::channel(LinkState::Connecting);
+        let link = Link {
+            http,
+            settings,
+            state: state_tx,
+        };
+        let task = tokio::spawn(link.run());
+        Ok(HubLink { state, task })
+    }
+
+    pub fn state(&self) -> LinkState {
+        self.state.borrow().clone()
+    }
+
+    /// A receiver of the link's state changes.
+    pub fn watch(&self) -> watch::Receiver<LinkState> {
+        self.state.clone()
+    }
+}
+
+impl Drop for HubLink {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Link {
+    http: reqwest::Client,
+    settings: LinkSettings,
+    state: watch::Sender<LinkState>,
+}
+
+/// Why a connection ended.
+enum Ended {
+    Refused(String),
+    Lost(String),
+}
+
+impl Link {
+    async fn run(self) {
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            self.state.send_replace(LinkState::Connecting);
+            let (ended, was_connected) = self.connect_once().await;
+            if was_connected {
+                backoff = MIN_BACKOFF;
+            }
+            match ended {
+                Ended::Refused(reason) => {
+                    tracing::error!(%reason, "the store hub refused this terminal");
+                    self.state.send_replace(LinkState::Refused(reason));
+                    backoff = MAX_BACKOFF;
+                }
+                Ended::Lost(reason) => {
+                    tracing::info!(%reason, retry_in_ms = backoff.as_millis() as u64, "no connection to the store hub; payments are followed by polling meanwhile");
+                    self.state.send_replace(LinkState::Unreachable(reason));
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    fn endpoint(&self, path: &str) -> Result<Url, String> {
+        let base = self.settings.url.as_str().trim_end_matches('/');
+        Url::parse(&format!("{base}{path}")).map_err(|e| format!("hub.url: {e}"))
+    }
+
+    /// One connection: returns why it ended, and whether the hub had accepted it.
+    async fn connect_once(&self) -> (Ended, bool) {
+        let url = match self.endpoint(wire::EVENTS_PATH) {
+            Ok(url) => url,
+            Err(reason) => return (Ended::Lost(reason), false),
+        };
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(&self.settings.token.0)
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .send()
+            .await;
+        let mut response = match response {
+            Ok(response) => response,
+            Err(error) => return (Ended::Lost(format!("cannot reach the hub: {error}")), false),
+        };
+        let status = response.status();
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            let text = response.text().await.unwrap_or_default();
+            let reason = serde_json::from_str::<wire::Refused>(&text)
+                .map(|r| r.error)
+                .unwrap_or(text);
+            return (
+                Ended::Refused(format!("HTTP {}: {reason}", status.as_u16())),
+                false,
+            );
+        }
+        if !status.is_success() {
+            return (
+                Ended::Lost(format!("the hub answered HTTP {}", status.as_u16())),
+                false,
+            );
+        }
+        let mut parser = sse::Parser::default();
+        let mut connected = false;
+        loop {
+            let chunk = match tokio::time::timeout(IDLE_LIMIT, response.chunk()).await {
+                Err(_) => {
+                    return (
+                        Ended::Lost("the hub's stream went silent".into()),
+                        connected,
+                    );
+                }
+                Ok(Err(error)) => {
+                    return (Ended::Lost(format!("stream broken: {error}")), connected);
+                }
+                Ok(Ok(None)) => {
+                    return (Ended::Lost("the hub closed the stream".into()), connected);
+                }
+                Ok(Ok(Some(chunk))) => chunk,
+            };
+            for event in parser.push(&chunk) {
+                match event.name.as_str() {
+                    wire::EVENT_READY => {
+                        connected = true;
+                        tracing::info!("connected to the store hub");
+                        self.state.send_replace(LinkState::Connected);
+                    }
+                    wire::EVENT_REVOKED => return (Ended::Refused(event.data), connected),
+                    wire::EVENT_NOTIFICATION => {
+                        if let Err(reason) = self.relay(&event.data).await {
+                            return (Ended::Lost(reason), connected);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// One relayed notification: verify, apply, acknowledge. An `Err` drops the connection,
+    /// so the hub sends the notification again on the next one.
+    async fn relay(&self, data: &str) -> Result<(), String> {
+        let relayed: Relayed = match serde_json::from_str(data) {
+            Ok(relayed) => relayed,
+            Err(error) => {
+                tracing::warn!(%error, "the hub sent an event that is not a notification; ignored");
+                return Ok(());
+            }
+        };
+        let body = match base64::engine::general_purpose::STANDARD.decode(&relayed.body_base64) {
+            Ok(body) => body,
+            Err(error) => {
+                return self
+                    .acknowledge(
+                        relayed.id,
+                        AckOutcome::Rejected,
+                        Some(format!("body is not base64: {error}")),
+                    )
+                    .await;
+            }
+        };
+        let header = |name: &str| relayed.headers.get(name).map(String::as_str);
+        let incoming = IncomingNotification {
+            path: &relayed.path,
+            client_id: header("client-id"),
+            request_time: header("request-time"),
+            signature: header("signature"),
+            body: &body,
+        };
+        let verified = notification::verify_incoming(
+            &self.settings.alipay_key,
+            &self.settings.client_id,
+            incoming,
+            time::OffsetDateTime::now_utc(),
+        );
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err(error) => {
+                tracing::warn!(id = relayed.id, %error, "refused a notification the hub relayed: it does not verify, so it is not applied");
+                return self
+                    .acknowledge(relayed.id, AckOutcome::Rejected, Some(error.to_string()))
+                    .await;
+            }
+        };
+        let (recorded, was_recorded) = oneshot::channel();
+        self.settings
+            .to_engine
+            .send(ReceivedNotification {
+                notification: verified,
+                recorded,
+            })
+            .await
+            .map_err(|_| "the engine has stopped".to_owned())?;
+        match tokio::time::timeout(RECORD_TIMEOUT, was_recorded).await {
+            Ok(Ok(true)) => {
+                self.acknowledge(relayed.id, AckOutcome::Recorded, None)
+                    .await
+            }
+            _ => Err(format!(
+                "the engine could not record notification {}; reconnecting so the hub sends it again",
+                relayed.id
+            )),
+        }
+    }
+
+    async fn acknowledge(
+        &self,
+        id: i64,
+        outcome: AckOutcome,
+        reason: Option<String>,
+    ) -> Result<(), String> {
+        let url = self.endpoint(&wire::ack_path(id))?;
+        let body = serde_json::to_vec(&Acknowledgement { outcome, reason })
+            .map_err(|e| format!("cannot encode an acknowledgement: {e}"))?;
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(&self.settings.token.0)
+            .timeout(ACK_TIMEOUT)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("cannot acknowledge notification {id}: {e}"))?;
+        if response.status().is_success() {
+            tracing::debug!(
+                id,
+                outcome = outcome.as_str(),
+                "notification acknowledged to the hub"
+            );
+            Ok(())
+        } else {
+            Err(format!(
+                "the hub answered HTTP {} to the acknowledgement of {id}",
+                response.status().as_u16()
+            ))
+        }
+    }
+}
