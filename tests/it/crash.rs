@@ -3100,6 +3100,7 @@ fn one_resolve_settles_a_code_that_was_on_screen_when_the_terminal_was_killed() 
     world.assert_consistent();
 }
 
+#[cfg(feature = "gui")]
 #[test]
 fn a_restarted_cashier_shows_the_killed_terminals_code_again_and_a_kiosk_cancels_it() {
     if crate::support::own_process::delegate(
@@ -3201,11 +3202,13 @@ fn a_restarted_cashier_shows_the_killed_terminals_code_again_and_a_kiosk_cancels
 // The same for the real GUI binary: killed while its QR code is on a real (virtual) screen.
 
 /// An X server of its own (Debian's Xvfb) on a free display number, stopped on drop.
+#[cfg(feature = "gui")]
 struct VirtualScreen {
     xvfb: Child,
     display: String,
 }
 
+#[cfg(feature = "gui")]
 impl VirtualScreen {
     /// `None` when Xvfb, xdotool, ImageMagick's `import` or zbarimg is missing; CI
     /// (`ALIPAY_POS_REQUIRE_DISPLAY=1`, set by `.ci/run`) treats that as a failure.
@@ -3321,6 +3324,7 @@ impl VirtualScreen {
     }
 }
 
+#[cfg(feature = "gui")]
 impl Drop for VirtualScreen {
     fn drop(&mut self) {
         let _ = self.xvfb.kill();
@@ -3328,6 +3332,7 @@ impl Drop for VirtualScreen {
     }
 }
 
+#[cfg(feature = "gui")]
 impl World {
     /// The real GUI binary on `screen` (software renderer: no GPU in a virtual screen).
     fn spawn_gui(&mut self, screen: &VirtualScreen, kiosk: bool) -> Proc {
@@ -3347,6 +3352,7 @@ impl World {
     }
 }
 
+#[cfg(feature = "gui")]
 #[test]
 fn the_real_gui_killed_with_its_code_on_screen_shows_it_again_and_a_kiosk_cancels_it() {
     let Some(screen) = VirtualScreen::start() else {

@@ -1,6 +1,7 @@
 //! The one place integration tests get their keys, fixtures and configs from.
 #![allow(dead_code)]
 
+#[cfg(feature = "gui")]
 pub mod gui;
 pub mod own_process;
 pub mod sshd;
