@@ -1,8 +1,20 @@
 //! Compiles the Slint UI (`ui/app.slint` and everything it imports) into Rust, with the
 //! Chinese translation from `ui/lang/` bundled into the binary so the language can be
 //! switched at run time without gettext or files next to the executable.
+//!
+//! Only with the `gui` feature (on by default): a build without it has no Slint at all, not
+//! even at build time, so there is nothing to compile here.
 
 fn main() {
+    #[cfg(feature = "gui")]
+    compile_ui();
+    #[cfg(not(feature = "gui"))]
+    // Without this line cargo would run the script again after any change in the package.
+    println!("cargo::rerun-if-changed=build.rs");
+}
+
+#[cfg(feature = "gui")]
+fn compile_ui() {
     // Debug info lets the headless GUI tests find controls by their `accessible-label`;
     // release builds leave it out.
     let profile = std::env::var("PROFILE").unwrap_or_default();

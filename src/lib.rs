@@ -1,14 +1,19 @@
 //! alipay-pos: a point-of-sale terminal for Alipay and Alipay+ in-store payments.
 //!
 //! The crate is layered so that each layer only looks down:
-//! `cli` (and later the GUI) sits on top; `ams` speaks Alipay's wire protocol and knows
-//! nothing of storage or screens; `money` and `config` are the base everything shares.
+//! `cli` and `gui` sit on top; `ams` speaks Alipay's wire protocol and knows nothing of
+//! storage or screens; `money` and `config` are the base everything shares.
+//!
+//! `gui` (Slint) exists only with the default cargo feature `gui`; nothing below it may
+//! depend on it, so `--no-default-features` builds the command line, the sandbox and the
+//! engine without Slint.
 
 pub mod admin;
 pub mod ams;
 pub mod checkout;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "gui")]
 pub mod gui;
 pub mod hub;
 pub mod hub_link;

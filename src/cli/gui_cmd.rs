@@ -1,13 +1,20 @@
 //! The GUI's entry points on the command line: `alipay-pos` with no subcommand opens the
 //! terminal's window; `alipay-pos screenshots` renders every screen to PNG files.
+//!
+//! A build without the `gui` feature keeps both in `--help`, with the same flags, so the
+//! command line reads the same whichever build is installed; running them then exits 1
+//! saying that this build has no GUI and what to use instead.
 
 use std::path::{Path, PathBuf};
+#[cfg(feature = "gui")]
 use std::process::ExitCode;
+#[cfg(feature = "gui")]
 use std::time::Duration;
 
 use clap::Args;
 
 use super::{CliError, CliResult};
+#[cfg(feature = "gui")]
 use crate::gui::{self, GuiOptions};
 use crate::locale::Locale;
 
@@ -48,6 +55,7 @@ impl GuiArgs {
     }
 }
 
+#[cfg(feature = "gui")]
 fn seconds(flag: &str, value: Option<f64>, default: Duration) -> Result<Duration, CliError> {
     let Some(value) = value else {
         return Ok(default);
@@ -60,6 +68,7 @@ fn seconds(flag: &str, value: Option<f64>, default: Duration) -> Result<Duration
     Ok(Duration::from_secs_f64(value))
 }
 
+#[cfg(feature = "gui")]
 pub fn run(args: GuiArgs, config_path: Option<&Path>) -> CliResult {
     let options = GuiOptions {
         fullscreen: args.fullscreen,
@@ -84,9 +93,11 @@ pub fn run(args: GuiArgs, config_path: Option<&Path>) -> CliResult {
 pub struct ScreenshotsArgs {
     /// Folder for the PNG files (created if missing).
     #[arg(long, value_name = "DIR")]
+    #[cfg_attr(not(feature = "gui"), allow(dead_code))]
     out: PathBuf,
 }
 
+#[cfg(feature = "gui")]
 pub fn screenshots(args: ScreenshotsArgs) -> CliResult {
     let written =
         gui::screenshots::render_all(&args.out).map_err(|e| CliError::usage(e.to_string()))?;
@@ -94,4 +105,28 @@ pub fn screenshots(args: ScreenshotsArgs) -> CliResult {
         println!("{}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Without the `gui` feature: the window cannot open.
+#[cfg(not(feature = "gui"))]
+pub fn run(_args: GuiArgs, _config_path: Option<&Path>) -> CliResult {
+    Err(no_gui("open the terminal's window"))
+}
+
+/// Without the `gui` feature: there are no screens to render.
+#[cfg(not(feature = "gui"))]
+pub fn screenshots(_args: ScreenshotsArgs) -> CliResult {
+    Err(no_gui("render the screens"))
+}
+
+/// The error of a GUI command in a build without the GUI (exit 1): what the build is, and
+/// the two ways on, in English and Chinese.
+#[cfg(not(feature = "gui"))]
+fn no_gui(what: &str) -> CliError {
+    CliError::usage(format!(
+        "this alipay-pos was built without its GUI (cargo feature `gui`), so it cannot {what}; \
+         use a command instead (`alipay-pos --help`, e.g. `alipay-pos pay`), or install a build \
+         with the GUI (the .deb package, or `cargo build` with the default features) / \
+         此版本不含图形界面：请使用命令行（alipay-pos --help），或安装带图形界面的版本"
+    ))
 }

@@ -3102,6 +3102,7 @@ fn one_resolve_settles_a_code_that_was_on_screen_when_the_terminal_was_killed() 
     world.assert_consistent();
 }
 
+#[cfg(feature = "gui")]
 #[test]
 fn a_restarted_cashier_shows_the_killed_terminals_code_again_and_a_kiosk_cancels_it() {
     if crate::support::own_process::delegate(
@@ -3263,6 +3264,7 @@ impl World {
     }
 }
 
+#[cfg(feature = "gui")]
 #[test]
 fn the_real_gui_killed_with_its_code_on_screen_shows_it_again_and_a_kiosk_cancels_it() {
     let Some(screen) = VirtualScreen::start() else {

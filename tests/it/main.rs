@@ -4,6 +4,9 @@
 //!
 //! Tests that start a Slint backend run in a child process of their own (see
 //! [`support::own_process`]): Slint allows one event-loop backend per process.
+//!
+//! The `gui_*` modules (and the GUI parts of `crash`) need the default `gui` feature;
+//! without it the rest still builds and runs, against a binary that has no GUI.
 
 mod support;
 
@@ -15,23 +18,39 @@ mod day_close;
 #[cfg(feature = "failpoints")]
 mod crash;
 mod engine;
+#[cfg(feature = "gui")]
 mod gui_cashier;
+#[cfg(feature = "gui")]
 mod gui_cli;
+#[cfg(feature = "gui")]
 mod gui_day_close;
+#[cfg(feature = "gui")]
 mod gui_demo_mark;
+#[cfg(feature = "gui")]
 mod gui_kiosk;
+#[cfg(feature = "gui")]
 mod gui_kiosk_manager;
+#[cfg(feature = "gui")]
 mod gui_manager;
+#[cfg(feature = "gui")]
 mod gui_manager_products;
+#[cfg(feature = "gui")]
 mod gui_manual_outcome;
+#[cfg(feature = "gui")]
 mod gui_receipts;
+#[cfg(feature = "gui")]
 mod gui_reconciliation;
+#[cfg(feature = "gui")]
 mod gui_registration;
+#[cfg(feature = "gui")]
 mod gui_scan;
+#[cfg(feature = "gui")]
 mod gui_screens;
+#[cfg(feature = "gui")]
 mod gui_unresolved;
 mod hub;
 mod journal;
+#[cfg(feature = "gui")]
 mod kiosk_service;
 mod layers;
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod escpos_decoder;
+#[cfg(feature = "gui")]
 pub mod gui;
 pub mod own_process;
 pub mod postgres;
