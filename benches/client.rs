@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alipay_pos::ams::client::{AmsClient, ClientSettings, Outcome};
-use alipay_pos::ams::models::{Amount, InquiryPaymentRequest, Merchant, Order, PayRequest, Store};
+use alipay_pos::ams::models::InquiryPaymentRequest;
 use alipay_pos::testing::{self, percentile};
 
 /// The client id the sandbox is started with (a `SANDBOX_` id selects the sandbox path).
@@ -103,30 +103,7 @@ fn start_sandbox(dir: &Path) -> SandboxProcess {
 /// An Order Code payment to inquire about (waiting for its customer: the inquiry's answer
 /// is a verified `S` either way, and the sandbox's work per call is the same).
 async fn open_payment(client: &AmsClient) -> String {
-    let order = Order {
-        reference_order_id: Some("bench-order".into()),
-        order_description: "bench".into(),
-        order_amount: Amount::new("USD", 1234),
-        merchant: Merchant {
-            reference_merchant_id: "M0001".into(),
-            merchant_mcc: "5814".into(),
-            merchant_name: "Demo Cafe".into(),
-            store: Store {
-                reference_store_id: "S0001".into(),
-                store_name: "Demo Cafe Main St".into(),
-                store_mcc: "5814".into(),
-                ..Store::default()
-            },
-            ..Merchant::default()
-        },
-        ..Order::default()
-    };
-    let pay = PayRequest::order_code(
-        "P-1796100000-BENCH-000000000001",
-        order,
-        Amount::new("USD", 1234),
-        "http://127.0.0.1:9/notify",
-    );
+    let pay = alipay_pos::testing::demo_pay_request("P-1796100000-BENCH-000000000001");
     match client.call(&pay).await {
         Ok(Outcome::Success(answer)) => answer.payment_id.expect("paymentId in the pay answer"),
         other => panic!("pay did not succeed: {other:?}"),

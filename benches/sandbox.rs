@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use alipay_pos::ams::client::Outcome;
-use alipay_pos::ams::models::{Amount, InquiryPaymentRequest, Merchant, Order, PayRequest, Store};
+use alipay_pos::ams::models::InquiryPaymentRequest;
 use alipay_pos::sandbox::embedded;
 
 const WORKERS: usize = 16;
@@ -23,30 +23,7 @@ fn main() {
         let dir = tempfile::tempdir().expect("temp dir");
         let sandbox = embedded::start(dir.path(), "SANDBOX_BENCH").await.expect("sandbox");
         let client = sandbox.client().expect("client");
-        let order = Order {
-            reference_order_id: Some("bench-order".into()),
-            order_description: "bench".into(),
-            order_amount: Amount::new("USD", 1234),
-            merchant: Merchant {
-                reference_merchant_id: "M0001".into(),
-                merchant_mcc: "5814".into(),
-                merchant_name: "Demo Cafe".into(),
-                store: Store {
-                    reference_store_id: "S0001".into(),
-                    store_name: "Demo Cafe Main St".into(),
-                    store_mcc: "5814".into(),
-                    ..Store::default()
-                },
-                ..Merchant::default()
-            },
-            ..Order::default()
-        };
-        let pay = PayRequest::order_code(
-            "bench-payment-1",
-            order,
-            Amount::new("USD", 1234),
-            "http://127.0.0.1:9/notify",
-        );
+        let pay = alipay_pos::testing::demo_pay_request("bench-payment-1");
         let Ok(Outcome::Success(paid)) = client.call(&pay).await else {
             panic!("pay failed");
         };

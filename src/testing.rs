@@ -129,6 +129,37 @@ pub fn percentile(sorted: &[Duration], p: u32) -> Duration {
     sorted[usize::try_from(rank).unwrap_or(last).min(last)]
 }
 
+/// An Order Code `pay` of USD 12.34 for the demo merchant and store (M0001, S0001, MCC
+/// 5814), for the benchmarks that need one payment to inquire about; its notify URL is a
+/// closed loopback port, since nothing in a benchmark listens for notifications.
+pub fn demo_pay_request(payment_request_id: &str) -> crate::ams::models::PayRequest {
+    use crate::ams::models::{Amount, Merchant, Order, PayRequest, Store};
+    let order = Order {
+        reference_order_id: Some("bench-order".into()),
+        order_description: "bench".into(),
+        order_amount: Amount::new("USD", 1234),
+        merchant: Merchant {
+            reference_merchant_id: "M0001".into(),
+            merchant_mcc: "5814".into(),
+            merchant_name: "Demo Cafe".into(),
+            store: Store {
+                reference_store_id: "S0001".into(),
+                store_name: "Demo Cafe Main St".into(),
+                store_mcc: "5814".into(),
+                ..Store::default()
+            },
+            ..Merchant::default()
+        },
+        ..Order::default()
+    };
+    PayRequest::order_code(
+        payment_request_id,
+        order,
+        Amount::new("USD", 1234),
+        "http://127.0.0.1:9/notify",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
