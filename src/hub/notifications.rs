@@ -128,12 +128,12 @@ pub async fn store(pool: &Pool, notification: &NewNotification) -> Result<Stored
     })
 }
 
-/// Up to `limit` notifications for terminals of `tag` not acknowledged yet, after row
-/// `after`, oldest first.
+/// Up to `limit` notifications for terminals of `tag` not acknowledged yet, except the
+/// rows in `sent` (already handed to this connection), oldest first.
 pub async fn waiting(
     pool: &Pool,
     tag: &str,
-    after: i64,
+    sent: &[i64],
     limit: i64,
 ) -> Result<Vec<Relayed>, HubError> {
     use base64::Engine;
@@ -141,9 +141,9 @@ pub async fn waiting(
     let rows = client
         .query(
             "SELECT id, path, headers::text, body FROM hub_notifications \
-             WHERE route_tag = $1 AND acknowledged_at IS NULL AND id > $2 \
+             WHERE route_tag = $1 AND acknowledged_at IS NULL AND NOT (id = ANY($2)) \
              ORDER BY id LIMIT $3",
-            &[&tag, &after, &limit],
+            &[&tag, &sent, &limit],
         )
         .await?;
     rows.iter()
@@ -159,6 +159,18 @@ pub async fn waiting(
             })
         })
         .collect()
+}
+
+/// The rows of `ids` not acknowledged yet.
+pub async fn still_waiting(pool: &Pool, ids: &[i64]) -> Result<Vec<i64>, HubError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT id FROM hub_notifications WHERE id = ANY($1) AND acknowledged_at IS NULL",
+            &[&ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
 /// Notes that notification `id` was handed to terminal `terminal`'s connection.

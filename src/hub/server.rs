@@ -42,6 +42,9 @@ pub const NOTIFY_CONCURRENCY: usize = 64;
 const RESCAN: Duration = Duration::from_secs(2);
 /// Notifications read per query for one stream.
 const BATCH: i64 = 50;
+/// A stream forgets the notifications it sent that were acknowledged since once it holds
+/// this many (the ids go with every query).
+const PRUNE_SENT_AT: usize = 64;
 
 /// What a hub needs to run.
 pub struct HubSettings {
@@ -301,7 +304,12 @@ async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sende
     if events.send(ready).await.is_err() {
         return;
     }
-    let mut last_sent = 0i64;
+    // What this connection was handed and the terminal has not acknowledged yet (as far as
+    // the last look showed): not sent again on it. A set, not a high-water mark: row ids
+    // are drawn at INSERT and become visible at COMMIT, so a notification can appear after
+    // one with a higher id was sent; "above the last id sent" would skip it until the
+    // terminal reconnects, which a healthy link never does.
+    let mut sent: Vec<i64> = Vec::new();
     loop {
         match terminals::is_active(&state.pool, terminal.id).await {
             Ok(true) => {}
@@ -319,7 +327,13 @@ async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sende
             Err(error) => tracing::warn!(%error, "cannot check a terminal; retrying"),
         }
         let mut full_batch = false;
-        match notifications::waiting(&state.pool, &terminal.tag, last_sent, BATCH).await {
+        if sent.len() >= PRUNE_SENT_AT {
+            match notifications::still_waiting(&state.pool, &sent).await {
+                Ok(still) => sent = still,
+                Err(error) => tracing::warn!(%error, "cannot check acknowledgements; retrying"),
+            }
+        }
+        match notifications::waiting(&state.pool, &terminal.tag, &sent, BATCH).await {
             Ok(batch) => {
                 full_batch = batch.len() as i64 == BATCH;
                 for relayed in batch {
@@ -338,7 +352,7 @@ async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sende
                     if events.send(event).await.is_err() {
                         return;
                     }
-                    last_sent = id;
+                    sent.push(id);
                     if let Err(error) =
                         notifications::mark_delivered(&state.pool, id, terminal.id).await
                     {
