@@ -22,6 +22,11 @@ pub const CANCEL_AFTER_RESPONSE: &str = "cancel.after_response";
 pub const REFUND_BEFORE_SEND: &str = "refund.before_send";
 pub const REFUND_AFTER_RESPONSE: &str = "refund.after_response";
 
+/// Where the fault tests kill a terminal: a notification the store hub relayed is recorded
+/// in the journal, its acknowledgement not yet sent. Not in [`ALL`]: only a terminal with a
+/// `[hub]` reaches it, which the crash campaign's terminals are not.
+pub const HUB_LINK_BEFORE_ACK: &str = "hub_link.before_ack";
+
 pub const ALL: [&str; 7] = [
     PAY_BEFORE_SEND,
     PAY_AFTER_RESPONSE,
