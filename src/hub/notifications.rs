@@ -91,11 +91,15 @@ pub struct Stored {
 
 /// Commits the notification (or, for a resend, counts it) and returns its row id. Returns
 /// only once PostgreSQL has committed: the caller may then answer SUCCESS.
+///
+/// A new row is announced on [`super::wakeups::CHANNEL`] in the same transaction, so every
+/// listening hub wakes the streams of its tag once it is committed.
 pub async fn store(pool: &Pool, notification: &NewNotification) -> Result<Stored, HubError> {
-    let client = pool.get().await?;
+    let mut client = pool.get().await?;
     let headers = serde_json::to_string(&notification.headers)
         .map_err(|e| HubError::Database(e.to_string()))?;
-    let inserted = client
+    let transaction = client.transaction().await?;
+    let inserted = transaction
         .query_opt(
             "INSERT INTO hub_notifications (kind, identity, route_tag, path, headers, body) \
              VALUES ($1, $2, $3, $4, $5::text::jsonb, $6) \
@@ -111,17 +115,24 @@ pub async fn store(pool: &Pool, notification: &NewNotification) -> Result<Stored
         )
         .await?;
     if let Some(row) = inserted {
+        if let Some(tag) = &notification.route_tag {
+            transaction
+                .execute("SELECT pg_notify($1, $2)", &[&super::wakeups::CHANNEL, tag])
+                .await?;
+        }
+        transaction.commit().await?;
         return Ok(Stored {
             id: row.get(0),
             new: true,
         });
     }
-    let row = client
+    let row = transaction
         .query_one(
             "UPDATE hub_notifications SET resends = resends + 1 WHERE identity = $1 RETURNING id",
             &[&notification.identity],
         )
         .await?;
+    transaction.commit().await?;
     Ok(Stored {
         id: row.get(0),
         new: false,
