@@ -147,7 +147,7 @@ mod tests {
     fn only_the_streams_of_the_tag_are_woken_and_idle_tags_are_forgotten() {
         let wakeups = Wakeups::default();
         let mut t01 = wakeups.subscribe("T01");
-        let mut t02 = wakeups.subscribe("T02");
+        let t02 = wakeups.subscribe("T02");
         wakeups.wake("T01");
         assert!(t01.has_changed().unwrap());
         assert!(!t02.has_changed().unwrap());

@@ -184,8 +184,11 @@ async fn count(db: &tokio_postgres::Client, sql: &str) -> i64 {
     db.query_one(sql, &[]).await.unwrap().get(0)
 }
 
+/// One payment of a journal, with its events.
+type JournalRow = (PaymentRecord, Vec<EventRecord>);
+
 /// Every payment in the journal, each with its events.
-fn journal_rows(journal: &Journal) -> Vec<(PaymentRecord, Vec<EventRecord>)> {
+fn journal_rows(journal: &Journal) -> Vec<JournalRow> {
     journal
         .list_payments(&PaymentFilter::default())
         .unwrap()
@@ -197,7 +200,7 @@ fn journal_rows(journal: &Journal) -> Vec<(PaymentRecord, Vec<EventRecord>)> {
         .collect()
 }
 
-async fn journal_rows_of(terminal: &Terminal) -> Vec<(PaymentRecord, Vec<EventRecord>)> {
+async fn journal_rows_of(terminal: &Terminal) -> Vec<JournalRow> {
     terminal
         .checkout
         .journal_for_tests(|j| Ok(journal_rows(j)))
@@ -268,7 +271,7 @@ async fn hub_rows(db: &tokio_postgres::Client) -> Vec<HubRow> {
 /// row. Returns the rows.
 async fn assert_hub_and_journals_agree(
     db: &tokio_postgres::Client,
-    journals: &[(&str, Vec<(PaymentRecord, Vec<EventRecord>)>)],
+    journals: &[(&str, Vec<JournalRow>)],
 ) -> Vec<HubRow> {
     let rows = hub_rows(db).await;
     let mut by_request: BTreeMap<&str, &HubRow> = BTreeMap::new();
