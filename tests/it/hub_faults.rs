@@ -625,6 +625,77 @@ async fn a_notification_committed_after_a_later_one_is_still_relayed() {
     .await;
 }
 
+/// A notification the journal refuses (its `paymentId` is not the one Alipay gave the
+/// payment) is sent first on every new connection. The link must back off as it does for a
+/// hub that is away (0.25 s, 0.5 s, 1 s, ...), not reconnect four times a second for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_the_journal_refuses_does_not_make_the_link_reconnect_in_a_loop() {
+    let pg = Postgres::start().await;
+    let url = pg.fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let hub_url = format!("http://127.0.0.1:{port}");
+    let config = hub_config(
+        dir.path(),
+        &url,
+        port,
+        SANDBOX_CLIENT_ID,
+        &vector_path("alipay_public_key.pem"),
+    );
+    let log = dir.path().join("hub.log");
+    let token = enrol(&config, "T01");
+    let _hub = HubProcess::start(&config, &log);
+    let terminal = terminal_behind_hub(&dir.path().join("T01"), "T01", &hub_url, &token).await;
+    wait_connected(&terminal).await;
+    let (id, _) = awaiting(&terminal, "9.10").await;
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let body = serde_json::json!({
+        "notifyType": "PAYMENT_RESULT",
+        "result": {"resultCode": "SUCCESS", "resultStatus": "S", "resultMessage": "success"},
+        "paymentRequestId": id,
+        "paymentId": "2026120100000000000000000000000",
+        "paymentAmount": {"currency": "USD", "value": "910"},
+        "paymentCreateTime": now,
+        "paymentTime": now
+    })
+    .to_string();
+    let (time, signature) = signed(SANDBOX_CLIENT_ID, &body);
+    let response = reqwest::Client::new()
+        .post(format!("{hub_url}/alipay/notify"))
+        .header("content-type", "application/json; charset=UTF-8")
+        .header("client-id", SANDBOX_CLIENT_ID)
+        .header("request-time", time)
+        .header("signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let refused_at = Instant::now();
+    let connections = || {
+        strip_colours(&std::fs::read_to_string(&log).unwrap_or_default())
+            .lines()
+            .filter(|line| line.contains("terminal connected"))
+            .count()
+    };
+    let before = connections();
+    // Three reconnections after the refusal: at least 0.25 + 0.5 + 1 s with the backoff
+    // growing; about 0.75 s if it started again at 0.25 s each time.
+    wait_until("three reconnections after the refusal", WAIT, || async {
+        connections() >= before + 3
+    })
+    .await;
+    let took = refused_at.elapsed();
+    assert!(
+        took >= Duration::from_millis(1700),
+        "three reconnections within {took:?}: the link does not back off"
+    );
+    let record = terminal.checkout.payment(&id).await.unwrap();
+    assert_eq!(record.state, PaymentState::AwaitingCustomer, "never applied");
+}
+
 // ---------------------------------------------------------------------------------------
 // Two hubs on one database
 
@@ -829,7 +900,6 @@ fn acks_logged(log: &Path, id: i64) -> usize {
 }
 
 /// The text without its terminal colour codes (`ESC [ ... m`), which the log may carry.
-#[cfg(feature = "failpoints")]
 fn strip_colours(text: &str) -> String {
     let mut plain = String::with_capacity(text.len());
     let mut chars = text.chars();
