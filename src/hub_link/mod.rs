@@ -353,7 +353,7 @@ impl Link {
         match tokio::time::timeout(RECORD_TIMEOUT, was_recorded).await {
             Ok(Ok(true)) => {
                 // The fault tests kill the terminal here: recorded, not acknowledged.
-                crate::checkout::failpoint::hit(crate::checkout::failpoint::HUB_LINK_BEFORE_ACK);
+                crate::failpoint::hit(crate::failpoint::HUB_LINK_BEFORE_ACK);
                 self.acknowledge(relayed.id, AckOutcome::Recorded, None)
                     .await
                     .map_err(RelayFailed::Hub)

@@ -106,6 +106,12 @@ struct HubProcess {
 
 impl HubProcess {
     fn start(config: &Path, log: &Path) -> HubProcess {
+        HubProcess::start_armed(config, log, None)
+    }
+
+    /// With `failpoint` armed (`ALIPAY_POS_FAILPOINT`): the hub hangs there, announcing it
+    /// in its log, until the test kills it.
+    fn start_armed(config: &Path, log: &Path, failpoint: Option<&str>) -> HubProcess {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -118,6 +124,7 @@ impl HubProcess {
             .env_remove("ALIPAY_POS_CONFIG")
             .env_remove("DATABASE_URL")
             .env("ALIPAY_POS_LOG", "info")
+            .env("ALIPAY_POS_FAILPOINT", failpoint.unwrap_or(""))
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -364,6 +371,10 @@ async fn resend_everything(db: &tokio_postgres::Client, hub_url: &str, rows: &[H
 enum Fault {
     /// SIGKILL the hub, start it again on the same address.
     KillHub,
+    /// SIGKILL the hub between committing the first payment's notification and answering
+    /// Alipay (failpoint `hub.after_store`), start it again: Alipay's resend finds the
+    /// notification stored and is stored once.
+    KillHubAfterCommit,
     /// Stop PostgreSQL under the running hub (`pg_ctl stop -m fast`), start it again.
     RestartPostgres,
 }
@@ -387,7 +398,11 @@ async fn stream_through(fault: Fault) {
     );
     let log = dir.path().join("hub.log");
     let token = enrol(&config, "T01");
-    let mut hub = HubProcess::start(&config, &log);
+    let (fault_after, armed) = match fault {
+        Fault::KillHubAfterCommit => (0, Some(alipay_pos::failpoint::HUB_AFTER_STORE)),
+        Fault::KillHub | Fault::RestartPostgres => (FAULT_AFTER, None),
+    };
+    let mut hub = HubProcess::start_armed(&config, &log, armed);
     let terminal = terminal_behind_hub(&dir.path().join("T01"), "T01", &hub_url, &token).await;
     wait_connected(&terminal).await;
     let control = Control::of(&terminal);
@@ -398,9 +413,23 @@ async fn stream_through(fault: Fault) {
         let (status, paid) = control.wallet_pay(&code).await;
         assert_eq!(status, 200, "{paid}");
         ids.push(id);
-        if i == FAULT_AFTER {
+        if i == fault_after {
             match fault {
                 Fault::KillHub => hub.kill(),
+                Fault::KillHubAfterCommit => {
+                    let reached = format!("failpoint {} reached", armed.unwrap_or_default());
+                    wait_until(
+                        "the hub to commit and hang before answering",
+                        WAIT,
+                        || async {
+                            std::fs::read_to_string(&log)
+                                .unwrap_or_default()
+                                .contains(&reached)
+                        },
+                    )
+                    .await;
+                    hub.kill();
+                }
                 Fault::RestartPostgres => pg.stop(),
             }
         }
@@ -422,7 +451,9 @@ async fn stream_through(fault: Fault) {
         }
         if i == FAULT_UNTIL {
             match fault {
-                Fault::KillHub => hub = HubProcess::start(&config, &log),
+                Fault::KillHub | Fault::KillHubAfterCommit => {
+                    hub = HubProcess::start(&config, &log)
+                }
                 Fault::RestartPostgres => pg.start_again().await,
             }
         }
@@ -477,9 +508,18 @@ async fn stream_through(fault: Fault) {
         .collect();
     let resent = attempts.values().filter(|&&a| a >= 2).count();
     assert!(
-        resent >= FAULT_UNTIL - FAULT_AFTER - 1,
+        resent >= FAULT_UNTIL - fault_after - 1,
         "only {resent} notifications needed a resend: {attempts:?}"
     );
+    if fault == Fault::KillHubAfterCommit {
+        // Committed, never answered: Alipay resent it after the restart, and the resend
+        // was counted, not stored again.
+        let first = rows
+            .iter()
+            .find(|row| row.payment_request_id == ids[0])
+            .unwrap();
+        assert!(first.resends >= 1, "{first:?}");
+    }
     for row in &rows {
         let sent = attempts[&row.payment_id];
         assert!(
@@ -500,6 +540,12 @@ async fn stream_through(fault: Fault) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_killed_mid_stream_loses_no_notification_and_applies_none_twice() {
     stream_through(Fault::KillHub).await;
+}
+
+#[cfg(feature = "failpoints")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_killed_after_committing_and_before_answering_stores_alipays_resend_once() {
+    stream_through(Fault::KillHubAfterCommit).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -693,7 +739,11 @@ async fn a_notification_the_journal_refuses_does_not_make_the_link_reconnect_in_
         "three reconnections within {took:?}: the link does not back off"
     );
     let record = terminal.checkout.payment(&id).await.unwrap();
-    assert_eq!(record.state, PaymentState::AwaitingCustomer, "never applied");
+    assert_eq!(
+        record.state,
+        PaymentState::AwaitingCustomer,
+        "never applied"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
