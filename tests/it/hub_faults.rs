@@ -38,7 +38,10 @@ use crate::support::*;
 
 /// Bounds every wait: a hang fails the test instead of blocking it.
 const WAIT: Duration = Duration::from_secs(90);
-/// Payments in a stream, and where in it the fault starts and ends.
+/// The terminals of the stream tests, each with its own embedded sandbox.
+const TERMINALS: [&str; 2] = ["T01", "T02"];
+/// Payments in a stream (alternating between the terminals), and where in it the fault
+/// starts and ends.
 const PAYMENTS: usize = 24;
 const FAULT_AFTER: usize = 7;
 const FAULT_UNTIL: usize = 15;
@@ -397,22 +400,29 @@ async fn stream_through(fault: Fault) {
         &vector_path("alipay_public_key.pem"),
     );
     let log = dir.path().join("hub.log");
-    let token = enrol(&config, "T01");
+    let tokens: Vec<String> = TERMINALS.iter().map(|name| enrol(&config, name)).collect();
     let (fault_after, armed) = match fault {
         Fault::KillHubAfterCommit => (0, Some(alipay_pos::failpoint::HUB_AFTER_STORE)),
         Fault::KillHub | Fault::RestartPostgres => (FAULT_AFTER, None),
     };
     let mut hub = HubProcess::start_armed(&config, &log, armed);
-    let terminal = terminal_behind_hub(&dir.path().join("T01"), "T01", &hub_url, &token).await;
-    wait_connected(&terminal).await;
-    let control = Control::of(&terminal);
+    let mut terminals = Vec::new();
+    for (name, token) in TERMINALS.iter().zip(&tokens) {
+        let terminal = terminal_behind_hub(&dir.path().join(name), name, &hub_url, token).await;
+        wait_connected(&terminal).await;
+        terminals.push(terminal);
+    }
+    let controls: Vec<Control> = terminals.iter().map(Control::of).collect();
 
-    let mut ids = Vec::new();
+    // Payment i is taken at terminal i % 2, each with its own sandbox ("Alipay" for it).
+    let mut ids: Vec<(usize, String)> = Vec::new();
     for i in 0..PAYMENTS {
-        let (id, code) = awaiting(&terminal, &format!("1.{:02}", i + 1)).await;
+        let at = i % TERMINALS.len();
+        let (terminal, control) = (&terminals[at], &controls[at]);
+        let (id, code) = awaiting(terminal, &format!("1.{:02}", i + 1)).await;
         let (status, paid) = control.wallet_pay(&code).await;
         assert_eq!(status, 200, "{paid}");
-        ids.push(id);
+        ids.push((at, id));
         if i == fault_after {
             match fault {
                 Fault::KillHub => hub.kill(),
@@ -461,8 +471,8 @@ async fn stream_through(fault: Fault) {
 
     // Connected after the fault: a PostgreSQL restart cuts every connection open before it.
     let db = pg.connect(url.rsplit('/').next().unwrap()).await.unwrap();
-    for id in &ids {
-        let record = wait_final(&terminal.checkout, id, WAIT).await;
+    for (at, id) in &ids {
+        let record = wait_final(&terminals[*at].checkout, id, WAIT).await;
         assert_eq!(record.state, PaymentState::Paid, "{id}");
         assert_eq!(record.resolution, Some(Resolution::Notify), "{id}");
     }
@@ -475,37 +485,38 @@ async fn stream_through(fault: Fault) {
             == PAYMENTS as i64
     })
     .await;
-    let journal = journal_rows_of(&terminal).await;
-    let rows = assert_hub_and_journals_agree(&db, &[("T01", journal)]).await;
+    let mut journals = Vec::new();
+    for (name, terminal) in TERMINALS.iter().zip(&terminals) {
+        journals.push((*name, journal_rows_of(terminal).await));
+    }
+    let rows = assert_hub_and_journals_agree(&db, &journals).await;
     assert_eq!(rows.len(), PAYMENTS);
 
     // Alipay resent what the hub could not take during the fault, and each resend that
     // reached a working hub was stored once: no row took more copies than were sent.
-    wait_until(
-        "Alipay to see every notification answered",
-        WAIT,
-        || async {
-            let ledger = control.ledger().await;
-            ledger.notifications.len() == PAYMENTS
-                && ledger
-                    .notifications
-                    .iter()
-                    .all(|n| n["status"] == "DELIVERED")
-        },
-    )
-    .await;
-    let ledger = control.ledger().await;
-    let attempts: BTreeMap<String, u64> = ledger
-        .notifications
-        .iter()
-        .map(|n| {
-            assert_eq!(n["status"], "DELIVERED", "{n}");
-            (
+    let mut attempts: BTreeMap<String, u64> = BTreeMap::new();
+    for control in &controls {
+        wait_until(
+            "Alipay to see every notification answered",
+            WAIT,
+            || async {
+                let ledger = control.ledger().await;
+                ledger.notifications.len() == PAYMENTS / TERMINALS.len()
+                    && ledger
+                        .notifications
+                        .iter()
+                        .all(|n| n["status"] == "DELIVERED")
+            },
+        )
+        .await;
+        for n in control.ledger().await.notifications {
+            attempts.insert(
                 n["subject"].as_str().unwrap().to_owned(),
                 n["attempts"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+            );
+        }
+    }
+    assert_eq!(attempts.len(), PAYMENTS);
     let resent = attempts.values().filter(|&&a| a >= 2).count();
     assert!(
         resent >= FAULT_UNTIL - fault_after - 1,
@@ -516,7 +527,7 @@ async fn stream_through(fault: Fault) {
         // was counted, not stored again.
         let first = rows
             .iter()
-            .find(|row| row.payment_request_id == ids[0])
+            .find(|row| row.payment_request_id == ids[0].1)
             .unwrap();
         assert!(first.resends >= 1, "{first:?}");
     }
@@ -528,12 +539,13 @@ async fn stream_through(fault: Fault) {
         );
     }
     println!(
-        "{fault:?}: {PAYMENTS} payments, {resent} notifications resent by the sandbox, \
+        "{fault:?}: {PAYMENTS} payments at {} terminals, {resent} notifications resent by Alipay, \
          {} of its resends reached the hub after a copy was stored",
+        TERMINALS.len(),
         rows.iter().map(|r| r.resends).sum::<i32>()
     );
     resend_everything(&db, &hub_url, &rows).await;
-    drop(terminal);
+    drop(terminals);
     drop(hub);
 }
 
