@@ -13,6 +13,7 @@ pub mod ams;
 pub mod checkout;
 pub mod cli;
 pub mod config;
+pub mod failpoint;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod hub;

@@ -388,6 +388,15 @@ impl Terminal {
         self.hub_link.as_ref().map(HubLink::watch)
     }
 
+    /// Waits (at most `within`) until the hub link has acknowledged every notification it
+    /// took from the hub ([`HubLink::relays_done`]); true at once without a hub.
+    pub async fn hub_relays_done(&self, within: std::time::Duration) -> bool {
+        match &self.hub_link {
+            Some(link) => link.relays_done(within).await,
+            None => true,
+        }
+    }
+
     pub fn notification_address(&self) -> SocketAddr {
         self.receiver.address
     }

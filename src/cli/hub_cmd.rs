@@ -74,7 +74,8 @@ pub fn run(args: HubArgs, config_path: Option<&Path>) -> CliResult {
 
 async fn serve(config: &Config) -> CliResult {
     let settings = hub::prepare(config).await?;
-    let running = hub::server::start(settings).await?;
+    let database = hub::connection_for(config)?;
+    let running = hub::server::start_listening(settings, database).await?;
     if let Some(public) = config.hub.as_ref().and_then(|h| h.public_url.as_ref()) {
         eprintln!(
             "Alipay posts to {}{}",

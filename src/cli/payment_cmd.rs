@@ -67,6 +67,10 @@ fn read_customer_code(given: &str) -> Result<PaymentCode, CliError> {
     })
 }
 
+/// How long a command that is done waits for the store hub's acknowledgements to go out
+/// (one round trip on a working link); past it the hub simply sends them again later.
+const HUB_ACK_GRACE: Duration = Duration::from_secs(3);
+
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -247,6 +251,8 @@ pub fn pay(args: PayArgs, config_path: Option<&Path>) -> CliResult {
             }
         }
         let final_record = wait_with_progress(&terminal, &id, &mut events).await?;
+        // The hub's notification that settled it is acknowledged before this exits.
+        terminal.hub_relays_done(HUB_ACK_GRACE).await;
         report_payment(&final_record, args.json, terminal.sandbox().is_some());
         Ok(exit_for(final_record.state))
     })
@@ -502,6 +508,7 @@ pub fn resolve(json: bool, config_path: Option<&Path>) -> CliResult {
             .resolve_once()
             .await
             .map_err(CliError::from_checkout)?;
+        terminal.hub_relays_done(HUB_ACK_GRACE).await;
         let sandbox = terminal.sandbox().is_some();
         let mut out = std::io::stdout().lock();
         if json {

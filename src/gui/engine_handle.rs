@@ -20,6 +20,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::admin::ManagerApproval;
 use crate::checkout::{CheckoutEvent, ManualOutcome, PaymentIntent, StatusAnswer};
 use crate::gui::controllers::sale::ChargeRequest;
+use crate::hub_link::LinkState;
 use crate::journal::{
     Actor, CurrencyTotals, DayClose, DayCloseReport, EventRecord, JournalError, PaymentFilter,
     PaymentRecord, PaymentState, Reader, RefundRecord, RegistrationRecord,
@@ -227,6 +228,12 @@ pub trait EngineHandle {
     /// Delivers every engine event to `sink`, on the UI thread, for as long as the engine
     /// runs.
     fn subscribe(&self, sink: Box<dyn Fn(EngineEvent)>);
+    /// Delivers the store-hub link's state to `sink`, on the UI thread: the current one at
+    /// once, then every change, for as long as the engine runs. Nothing (not even `None`)
+    /// without `[hub] url`; the default does nothing, for engines without a hub link.
+    fn follow_hub_link(&self, sink: Box<dyn Fn(Option<LinkState>)>) {
+        let _ = sink;
+    }
     /// A refund under a manager's approval (journaled before it is sent).
     fn refund(
         &self,
@@ -464,6 +471,25 @@ impl EngineHandle for TerminalHandle {
         });
         if let Err(error) = queued {
             tracing::debug!(%error, "no engine events: the event loop has ended");
+        }
+    }
+
+    fn follow_hub_link(&self, sink: Box<dyn Fn(Option<LinkState>)>) {
+        let Some(mut link) = self.terminal.watch_hub_link() else {
+            return;
+        };
+        // A watch needs no runtime either: awaited on the UI thread's executor.
+        let queued = slint::spawn_local(async move {
+            loop {
+                let state = link.borrow_and_update().clone();
+                sink(Some(state));
+                if link.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+        if let Err(error) = queued {
+            tracing::debug!(%error, "no hub link state: the event loop has ended");
         }
     }
 

@@ -9,7 +9,8 @@
 //! wire, each for one part of the globals:
 //! - [`cashier_adapter`]: keypad and keyboard, quick items, the kiosk order, description;
 //! - [`payment_adapter`]: Charge, the QR screen, Cancel, the demo customer, results;
-//! - [`status_adapter`]: online/offline, unresolved payments, the sandbox banner;
+//! - [`status_adapter`]: online/offline, the store hub's link, unresolved payments, the
+//!   sandbox banner;
 //! - [`language`]: English / Simplified Chinese at run time;
 //! - [`kiosk`]: the idle reset and the automatic return after a result;
 //! - [`pin_adapter`]: the manager PIN, checked off the UI thread, with the lockout;
@@ -66,6 +67,7 @@ use crate::service_manager::{self, ServiceManager};
 use crate::terminal::Terminal;
 
 use controllers::EngineSlot;
+use controllers::hub_status::HubStatus;
 use controllers::manager::Manager as ManagerScreen;
 use controllers::navigation::{Navigation, PageChange, Screen};
 use controllers::payment_screen::{PaymentNews, PaymentScreen};
@@ -153,6 +155,8 @@ pub(crate) struct Shared {
     receipt: Printing,
     pin: Pin,
     manager: ManagerScreen,
+    /// The status bar's store-hub indicator.
+    hub_status: HubStatus,
     /// Ticks the QR countdown and the kiosk's return countdown.
     ticker: slint::Timer,
     /// Kiosk idle reset.
@@ -455,6 +459,7 @@ impl Controller {
                 Rc::new(crate::local_time::today),
                 Rc::new(crate::local_time::day_bounds),
             ),
+            hub_status: HubStatus::default(),
             engine,
             nav,
             ticker: slint::Timer::default(),
@@ -735,6 +740,12 @@ fn connect(shared: &Rc<Shared>, terminal: Arc<Terminal>, runtime: tokio::runtime
     handle.subscribe(Box::new(move |event| {
         if let Some(shared) = weak.upgrade() {
             shared.engine_event(&event);
+        }
+    }));
+    let weak = Rc::downgrade(shared);
+    handle.follow_hub_link(Box::new(move |state| {
+        if let Some(shared) = weak.upgrade() {
+            shared.hub_status.link_changed(state.as_ref());
         }
     }));
     status_adapter::connected(shared, handle.as_ref());

@@ -171,6 +171,8 @@ enum Scene {
     ManagerSettings,
     /// Settings with a store one wallet approved and another rejected.
     ManagerRegistration,
+    /// The cashier's screen on a terminal whose store hub is away (the status bar says so).
+    CashierHubReconnecting,
 }
 
 impl Scene {
@@ -201,6 +203,7 @@ impl Scene {
             Scene::ManagerReconciliationAccept => "manager-reconciliation-accept",
             Scene::ManagerSettings => "manager-settings",
             Scene::ManagerRegistration => "manager-registration",
+            Scene::CashierHubReconnecting => "cashier-hub-reconnecting",
         }
     }
 }
@@ -233,6 +236,7 @@ fn scenes(kiosk: bool) -> Vec<Scene> {
             Scene::ManagerReconciliationAccept,
             Scene::ManagerSettings,
             Scene::ManagerRegistration,
+            Scene::CashierHubReconnecting,
         ]
     }
 }
@@ -261,6 +265,10 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
     } else {
         &[]
     };
+    // Only its own scene shows a store hub; the others are of a terminal without one.
+    let hub_link = (scene == Scene::CashierHubReconnecting)
+        .then(|| crate::hub_link::LinkState::Unreachable("the hub does not answer".into()));
+    shared.hub_status.link_changed(hub_link.as_ref());
     shared.payment.show_demo(None);
     shared.sale.show_demo("12.50", items, &names.join(", "));
     let Some(amount) = amount else { return };
@@ -296,7 +304,7 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
         | Scene::ManagerReconciliationAccept
         | Scene::ManagerSettings
         | Scene::ManagerRegistration => (manager_scene(app, controller, currency, scene), None),
-        Scene::Cashier => (Screen::Cashier, None),
+        Scene::Cashier | Scene::CashierHubReconnecting => (Screen::Cashier, None),
         Scene::CashierScanned => {
             // Scanned before the amount: the code waits for it (the real path).
             shared.sale.show_demo("", &[], "");

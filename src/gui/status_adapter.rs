@@ -1,14 +1,24 @@
-//! The status bar: engine ready, online/offline, unresolved payments, the sandbox banner,
-//! and the hidden gesture that asks for the manager screen.
+//! The status bar: engine ready, online/offline, the store hub's link, unresolved payments,
+//! the sandbox banner, and the hidden gesture that asks for the manager screen.
 
 use std::rc::Rc;
 
 use slint::ComponentHandle;
 
+use super::controllers::hub_status::HubIndicator;
 use super::engine_handle::EngineHandle;
-use super::{Api, Shared};
+use super::{Api, HubLink, Shared};
 
 pub(super) fn wire(shared: &Rc<Shared>, api: &Api<'_>) {
+    let weak = Rc::downgrade(shared);
+    shared.hub_status.on_change(move |_| {
+        if let Some(shared) = weak.upgrade()
+            && let Some(app) = shared.app()
+        {
+            app.global::<Api>()
+                .set_hub_link(hub_link_view(shared.hub_status.indicator()));
+        }
+    });
     let weak = Rc::downgrade(shared);
     api.on_admin_requested(move || {
         if let Some(shared) = weak.upgrade() {
@@ -59,4 +69,14 @@ pub(super) fn refresh_unresolved(shared: &Rc<Shared>) {
         }
         Err(error) => tracing::error!(%error, "cannot count unresolved payments"),
     }));
+}
+
+/// The indicator as `ui/widgets/hub_link.slint` shows it.
+fn hub_link_view(indicator: HubIndicator) -> HubLink {
+    match indicator {
+        HubIndicator::Hidden => HubLink::Hidden,
+        HubIndicator::Connected => HubLink::Connected,
+        HubIndicator::Reconnecting => HubLink::Reconnecting,
+        HubIndicator::Refused => HubLink::Refused,
+    }
 }

@@ -37,18 +37,27 @@ pub fn database_url(
     }
 }
 
+/// The connection settings for `url`, with the hub's connect timeout and application name.
+pub fn connection_config(url: &DatabaseUrl) -> Result<tokio_postgres::Config, HubError> {
+    let mut config =
+        tokio_postgres::Config::from_str(url.expose()).map_err(|e| HubError::Unreachable {
+            url: url.redacted(),
+            reason: format!("the URL is not usable ({})", describe(&e)),
+        })?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    config.application_name("alipay-pos hub");
+    Ok(config)
+}
+
 /// A pool of connections to `url`. Nothing is connected yet: the first use connects.
 pub fn pool(url: &DatabaseUrl) -> Result<Pool, HubError> {
     let unreachable = |reason: String| HubError::Unreachable {
         url: url.redacted(),
         reason,
     };
-    let mut config = tokio_postgres::Config::from_str(url.expose())
-        .map_err(|e| unreachable(format!("the URL is not usable ({})", describe(&e))))?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(CONNECT_TIMEOUT);
-    }
-    config.application_name("alipay-pos hub");
+    let config = connection_config(url)?;
     let manager = Manager::from_config(
         config,
         tokio_postgres::NoTls,

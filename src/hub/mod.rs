@@ -16,6 +16,8 @@
 //! * `terminals`: enrolment, revocation, tokens (their SHA-256 only) and authentication;
 //! * `notifications`: storing, de-duplicating, routing and acknowledging notifications;
 //! * `server`: the axum endpoints and their tower layers;
+//! * `wakeups`: waking a tag's streams when a notification is stored, on this hub or, by
+//!   PostgreSQL `LISTEN/NOTIFY`, on any hub of the same database;
 //! * `wire`: the JSON the hub and a terminal's `hub_link` exchange.
 //!
 //! No GUI: nothing here (or below it) imports Slint, so the hub builds without it.
@@ -25,6 +27,7 @@ pub mod notifications;
 pub mod schema;
 pub mod server;
 pub mod terminals;
+pub mod wakeups;
 pub mod wire;
 
 pub use server::{HubSettings, RunningHub};
@@ -34,12 +37,21 @@ use crate::locale::Locale;
 
 /// The pool for `config`'s database: `hub.database_url`, else `DATABASE_URL`.
 pub fn pool_for(config: &Config) -> Result<deadpool_postgres::Pool, HubError> {
+    db::pool(&database_url_of(config)?)
+}
+
+/// The connection settings of `config`'s database (as the pool uses them), for the hub's
+/// own `LISTEN` connection.
+pub fn connection_for(config: &Config) -> Result<tokio_postgres::Config, HubError> {
+    db::connection_config(&database_url_of(config)?)
+}
+
+fn database_url_of(config: &Config) -> Result<crate::config::DatabaseUrl, HubError> {
     let configured = config
         .hub
         .as_ref()
         .and_then(|hub| hub.database_url.as_ref());
-    let url = db::database_url(configured, std::env::var(db::DATABASE_URL_VAR).ok())?;
-    db::pool(&url)
+    db::database_url(configured, std::env::var(db::DATABASE_URL_VAR).ok())
 }
 
 /// What `alipay-pos hub` runs with: the database migrated to the latest version, Alipay's

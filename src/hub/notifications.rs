@@ -91,11 +91,15 @@ pub struct Stored {
 
 /// Commits the notification (or, for a resend, counts it) and returns its row id. Returns
 /// only once PostgreSQL has committed: the caller may then answer SUCCESS.
+///
+/// A new row is announced on [`super::wakeups::CHANNEL`] in the same transaction, so every
+/// listening hub wakes the streams of its tag once it is committed.
 pub async fn store(pool: &Pool, notification: &NewNotification) -> Result<Stored, HubError> {
-    let client = pool.get().await?;
+    let mut client = pool.get().await?;
     let headers = serde_json::to_string(&notification.headers)
         .map_err(|e| HubError::Database(e.to_string()))?;
-    let inserted = client
+    let transaction = client.transaction().await?;
+    let inserted = transaction
         .query_opt(
             "INSERT INTO hub_notifications (kind, identity, route_tag, path, headers, body) \
              VALUES ($1, $2, $3, $4, $5::text::jsonb, $6) \
@@ -111,29 +115,36 @@ pub async fn store(pool: &Pool, notification: &NewNotification) -> Result<Stored
         )
         .await?;
     if let Some(row) = inserted {
+        if let Some(tag) = &notification.route_tag {
+            transaction
+                .execute("SELECT pg_notify($1, $2)", &[&super::wakeups::CHANNEL, tag])
+                .await?;
+        }
+        transaction.commit().await?;
         return Ok(Stored {
             id: row.get(0),
             new: true,
         });
     }
-    let row = client
+    let row = transaction
         .query_one(
             "UPDATE hub_notifications SET resends = resends + 1 WHERE identity = $1 RETURNING id",
             &[&notification.identity],
         )
         .await?;
+    transaction.commit().await?;
     Ok(Stored {
         id: row.get(0),
         new: false,
     })
 }
 
-/// Up to `limit` notifications for terminals of `tag` not acknowledged yet, after row
-/// `after`, oldest first.
+/// Up to `limit` notifications for terminals of `tag` not acknowledged yet, except the
+/// rows in `sent` (already handed to this connection), oldest first.
 pub async fn waiting(
     pool: &Pool,
     tag: &str,
-    after: i64,
+    sent: &[i64],
     limit: i64,
 ) -> Result<Vec<Relayed>, HubError> {
     use base64::Engine;
@@ -141,9 +152,9 @@ pub async fn waiting(
     let rows = client
         .query(
             "SELECT id, path, headers::text, body FROM hub_notifications \
-             WHERE route_tag = $1 AND acknowledged_at IS NULL AND id > $2 \
+             WHERE route_tag = $1 AND acknowledged_at IS NULL AND NOT (id = ANY($2)) \
              ORDER BY id LIMIT $3",
-            &[&tag, &after, &limit],
+            &[&tag, &sent, &limit],
         )
         .await?;
     rows.iter()
@@ -159,6 +170,18 @@ pub async fn waiting(
             })
         })
         .collect()
+}
+
+/// The rows of `ids` not acknowledged yet.
+pub async fn still_waiting(pool: &Pool, ids: &[i64]) -> Result<Vec<i64>, HubError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT id FROM hub_notifications WHERE id = ANY($1) AND acknowledged_at IS NULL",
+            &[&ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
 /// Notes that notification `id` was handed to terminal `terminal`'s connection.

@@ -27,6 +27,7 @@ use tower_http::timeout::TimeoutLayer;
 use super::HubError;
 use super::notifications::{self, Acknowledged, NewNotification};
 use super::terminals::{self, Authenticated, Refusal};
+use super::wakeups::{self, Wakeups};
 use super::wire::{self, Acknowledgement, Refused};
 use crate::ams::crypto::PublicKey;
 use crate::ams::notification::{self, IncomingNotification, NotificationError};
@@ -38,10 +39,13 @@ pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Notification requests handled at once; more wait their turn.
 pub const NOTIFY_CONCURRENCY: usize = 64;
 /// How often a terminal's stream looks for work nobody woke it for (a notification another
-/// hub stored, a revocation by `hub terminals revoke`).
+/// hub stored while this one was not listening, a revocation by `hub terminals revoke`).
 const RESCAN: Duration = Duration::from_secs(2);
 /// Notifications read per query for one stream.
 const BATCH: i64 = 50;
+/// A stream forgets the notifications it sent that were acknowledged since once it holds
+/// this many (the ids go with every query).
+const PRUNE_SENT_AT: usize = 64;
 
 /// What a hub needs to run.
 pub struct HubSettings {
@@ -57,8 +61,9 @@ struct HubState {
     client_id: String,
     alipay_key: PublicKey,
     pool: Pool,
-    /// Bumped whenever a new notification is stored: wakes every terminal stream.
-    stored: watch::Sender<u64>,
+    /// Wakes the streams of a tag when a notification for it is stored (here, or by another
+    /// hub when this one listens: [`start_listening`]).
+    wakeups: Arc<Wakeups>,
     /// Set when the hub stops: every terminal stream ends, so the graceful shutdown does
     /// not wait for streams that never end by themselves.
     closing: watch::Sender<bool>,
@@ -107,16 +112,42 @@ impl Drop for RunningHub {
     }
 }
 
-/// Binds `settings.listen` and serves. Migrate first ([`super::schema::migrate`]).
+/// Binds `settings.listen` and serves. Migrate first ([`super::schema::migrate`]). Streams
+/// are woken by the notifications this hub stores; those another hub stores reach them at
+/// their next rescan (2 s). [`start_listening`] hears them at once.
 pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
+    start_with(settings, None).await
+}
+
+/// [`start`], plus a `LISTEN` connection made from `database` (the pool's own settings), so
+/// a notification stored by any hub of the same database wakes this hub's streams at once
+/// (see [`super::wakeups`]). What `alipay-pos hub` runs.
+pub async fn start_listening(
+    settings: HubSettings,
+    database: tokio_postgres::Config,
+) -> Result<RunningHub, HubError> {
+    start_with(settings, Some(database)).await
+}
+
+async fn start_with(
+    settings: HubSettings,
+    listen_on: Option<tokio_postgres::Config>,
+) -> Result<RunningHub, HubError> {
     let state = Arc::new(HubState {
         client_id: settings.client_id,
         alipay_key: settings.alipay_key,
         pool: settings.pool,
-        stored: watch::Sender::new(0),
+        wakeups: Arc::new(Wakeups::default()),
         closing: watch::Sender::new(false),
     });
     let closing = state.closing.clone();
+    if let Some(database) = listen_on {
+        tokio::spawn(wakeups::listen(
+            database,
+            state.wakeups.clone(),
+            closing.subscribe(),
+        ));
+    }
     let public = post(receive_notification).layer(
         tower::ServiceBuilder::new()
             .layer(ConcurrencyLimitLayer::new(NOTIFY_CONCURRENCY))
@@ -238,9 +269,11 @@ async fn receive_notification(
                 "notification stored"
             );
             if stored.new {
-                state
-                    .stored
-                    .send_modify(|count| *count = count.wrapping_add(1));
+                // The fault tests kill the hub here: committed, Alipay not answered.
+                crate::failpoint::hit(crate::failpoint::HUB_AFTER_STORE);
+                if let Some(tag) = &new.route_tag {
+                    state.wakeups.wake(tag);
+                }
             }
             alipay_answer(StatusCode::OK, notification::acknowledgement())
         }
@@ -293,7 +326,7 @@ async fn stream_notifications(State(state): State<Arc<HubState>>, headers: Heade
 
 /// Feeds one terminal's stream until it disconnects or is revoked.
 async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sender<Event>) {
-    let mut stored = state.stored.subscribe();
+    let mut stored = state.wakeups.subscribe(&terminal.tag);
     let mut closing = state.closing.subscribe();
     let ready = Event::default()
         .event(wire::EVENT_READY)
@@ -301,7 +334,12 @@ async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sende
     if events.send(ready).await.is_err() {
         return;
     }
-    let mut last_sent = 0i64;
+    // What this connection was handed and the terminal has not acknowledged yet (as far as
+    // the last look showed): not sent again on it. A set, not a high-water mark: row ids
+    // are drawn at INSERT and become visible at COMMIT, so a notification can appear after
+    // one with a higher id was sent; "above the last id sent" would skip it until the
+    // terminal reconnects, which a healthy link never does.
+    let mut sent: Vec<i64> = Vec::new();
     loop {
         match terminals::is_active(&state.pool, terminal.id).await {
             Ok(true) => {}
@@ -319,7 +357,13 @@ async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sende
             Err(error) => tracing::warn!(%error, "cannot check a terminal; retrying"),
         }
         let mut full_batch = false;
-        match notifications::waiting(&state.pool, &terminal.tag, last_sent, BATCH).await {
+        if sent.len() >= PRUNE_SENT_AT {
+            match notifications::still_waiting(&state.pool, &sent).await {
+                Ok(still) => sent = still,
+                Err(error) => tracing::warn!(%error, "cannot check acknowledgements; retrying"),
+            }
+        }
+        match notifications::waiting(&state.pool, &terminal.tag, &sent, BATCH).await {
             Ok(batch) => {
                 full_batch = batch.len() as i64 == BATCH;
                 for relayed in batch {
@@ -338,7 +382,7 @@ async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sende
                     if events.send(event).await.is_err() {
                         return;
                     }
-                    last_sent = id;
+                    sent.push(id);
                     if let Err(error) =
                         notifications::mark_delivered(&state.pool, id, terminal.id).await
                     {

@@ -92,6 +92,8 @@ pub struct LinkSettings {
 /// A running link; dropping it closes the connection.
 pub struct HubLink {
     state: watch::Receiver<LinkState>,
+    /// Notifications taken from the stream whose acknowledgement is not done yet.
+    in_flight: watch::Receiver<usize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -106,13 +108,31 @@ impl HubLink {
             .build()
             .map_err(|e| format!("cannot set up the hub's HTTP client: {e}"))?;
         let (state_tx, state) = watch::channel(LinkState::Connecting);
+        let (in_flight_tx, in_flight) = watch::channel(0);
         let link = Link {
             http,
             settings,
             state: state_tx,
+            in_flight: in_flight_tx,
         };
         let task = tokio::spawn(link.run());
-        Ok(HubLink { state, task })
+        Ok(HubLink {
+            state,
+            in_flight,
+            task,
+        })
+    }
+
+    /// Waits (at most `within`) until every notification taken from the hub's stream is
+    /// acknowledged or given up on; true when none is left. A short-lived command (`pay`,
+    /// `resolve`) calls it before it exits: a payment the hub's notification settled is
+    /// then acknowledged too, instead of being sent again to whichever command connects
+    /// next. Giving up is safe: the hub sends it again and the engine applies it once.
+    pub async fn relays_done(&self, within: Duration) -> bool {
+        let mut in_flight = self.in_flight.clone();
+        tokio::time::timeout(within, in_flight.wait_for(|count| *count == 0))
+            .await
+            .is_ok_and(|done| done.is_ok())
     }
 
     pub fn state(&self) -> LinkState {
@@ -135,12 +155,40 @@ struct Link {
     http: reqwest::Client,
     settings: LinkSettings,
     state: watch::Sender<LinkState>,
+    in_flight: watch::Sender<usize>,
+}
+
+/// Counts one relayed notification as in flight for as long as it lives.
+struct InFlight<'a>(&'a watch::Sender<usize>);
+
+impl<'a> InFlight<'a> {
+    fn start(count: &'a watch::Sender<usize>) -> InFlight<'a> {
+        count.send_modify(|n| *n += 1);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 /// Why a connection ended.
 enum Ended {
     Refused(String),
     Lost(String),
+}
+
+/// Why relaying one notification failed. Either way the connection is dropped, so the hub
+/// sends the notification again on the next one.
+enum RelayFailed {
+    /// The acknowledgement did not reach the hub: reconnect soon.
+    Hub(String),
+    /// The engine could not record it. Reconnecting at once would fail the same way (a
+    /// notification the journal refuses is sent first on every new connection), so the
+    /// link backs off as if the hub were away instead of reconnecting four times a second.
+    Engine(String),
 }
 
 impl Link {
@@ -233,11 +281,12 @@ impl Link {
                         self.state.send_replace(LinkState::Connected);
                     }
                     wire::EVENT_REVOKED => return (Ended::Refused(event.data), connected),
-                    wire::EVENT_NOTIFICATION => {
-                        if let Err(reason) = self.relay(&event.data).await {
-                            return (Ended::Lost(reason), connected);
-                        }
-                    }
+                    wire::EVENT_NOTIFICATION => match self.relay(&event.data).await {
+                        Ok(()) => {}
+                        Err(RelayFailed::Hub(reason)) => return (Ended::Lost(reason), connected),
+                        // Not "was connected": the backoff keeps growing.
+                        Err(RelayFailed::Engine(reason)) => return (Ended::Lost(reason), false),
+                    },
                     _ => {}
                 }
             }
@@ -246,7 +295,8 @@ impl Link {
 
     /// One relayed notification: verify, apply, acknowledge. An `Err` drops the connection,
     /// so the hub sends the notification again on the next one.
-    async fn relay(&self, data: &str) -> Result<(), String> {
+    async fn relay(&self, data: &str) -> Result<(), RelayFailed> {
+        let _in_flight = InFlight::start(&self.in_flight);
         let relayed: Relayed = match serde_json::from_str(data) {
             Ok(relayed) => relayed,
             Err(error) => {
@@ -263,7 +313,8 @@ impl Link {
                         AckOutcome::Rejected,
                         Some(format!("body is not base64: {error}")),
                     )
-                    .await;
+                    .await
+                    .map_err(RelayFailed::Hub);
             }
         };
         let header = |name: &str| relayed.headers.get(name).map(String::as_str);
@@ -286,7 +337,8 @@ impl Link {
                 tracing::warn!(id = relayed.id, %error, "refused a notification the hub relayed: it does not verify, so it is not applied");
                 return self
                     .acknowledge(relayed.id, AckOutcome::Rejected, Some(error.to_string()))
-                    .await;
+                    .await
+                    .map_err(RelayFailed::Hub);
             }
         };
         let (recorded, was_recorded) = oneshot::channel();
@@ -297,16 +349,19 @@ impl Link {
                 recorded,
             })
             .await
-            .map_err(|_| "the engine has stopped".to_owned())?;
+            .map_err(|_| RelayFailed::Engine("the engine has stopped".to_owned()))?;
         match tokio::time::timeout(RECORD_TIMEOUT, was_recorded).await {
             Ok(Ok(true)) => {
+                // The fault tests kill the terminal here: recorded, not acknowledged.
+                crate::failpoint::hit(crate::failpoint::HUB_LINK_BEFORE_ACK);
                 self.acknowledge(relayed.id, AckOutcome::Recorded, None)
                     .await
+                    .map_err(RelayFailed::Hub)
             }
-            _ => Err(format!(
-                "the engine could not record notification {}; reconnecting so the hub sends it again",
+            _ => Err(RelayFailed::Engine(format!(
+                "the engine could not record notification {}; reconnecting later so the hub sends it again",
                 relayed.id
-            )),
+            ))),
         }
     }
 

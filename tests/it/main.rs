@@ -27,6 +27,8 @@ mod gui_day_close;
 #[cfg(feature = "gui")]
 mod gui_demo_mark;
 #[cfg(feature = "gui")]
+mod gui_hub_link;
+#[cfg(feature = "gui")]
 mod gui_kiosk;
 #[cfg(feature = "gui")]
 mod gui_kiosk_manager;
@@ -49,6 +51,7 @@ mod gui_screens;
 #[cfg(feature = "gui")]
 mod gui_unresolved;
 mod hub;
+mod hub_faults;
 mod journal;
 #[cfg(feature = "gui")]
 mod kiosk_service;

@@ -13,11 +13,14 @@
 //! - [`payment_screen`]: Charge, the QR screen, Cancel, the demo customer, the result;
 //! - [`pin`]: the manager PIN and its lockout;
 //! - [`printing`]: Print, Reprint and the refund receipt, and the printer's state;
-//! - [`manager`]: transactions, refunds, manual outcomes, "resolve now", totals.
+//! - [`manager`]: transactions, refunds, manual outcomes, "resolve now", totals;
+//! - [`hub_status`]: the status bar's store-hub indicator (connected / reconnecting /
+//!   refused token).
 //!
 //! Controllers are cheap handles (`Rc` inside) and live on the UI thread. Engine answers
 //! arrive there too (see [`EngineHandle`]), so no state is ever shared across threads.
 
+pub mod hub_status;
 pub mod manager;
 pub mod navigation;
 pub mod payment_screen;

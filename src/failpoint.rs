@@ -1,4 +1,6 @@
-//! Named places where the crash tests stop the process.
+//! Named places where the crash and fault tests stop the process: the engine's steps, the
+//! hub link's acknowledgement, the hub's answer to Alipay. A module of its own, below
+//! every layer that has one, so the hub (which never uses the engine) can have failpoints.
 //!
 //! Only in a build with the `failpoints` cargo feature (`cargo test --features failpoints`,
 //! which the crash tests require): with `ALIPAY_POS_FAILPOINT=<name>` (several names may be
@@ -21,6 +23,14 @@ pub const CANCEL_BEFORE_SEND: &str = "cancel.before_send";
 pub const CANCEL_AFTER_RESPONSE: &str = "cancel.after_response";
 pub const REFUND_BEFORE_SEND: &str = "refund.before_send";
 pub const REFUND_AFTER_RESPONSE: &str = "refund.after_response";
+
+/// Where the fault tests kill a terminal: a notification the store hub relayed is recorded
+/// in the journal, its acknowledgement not yet sent. Not in [`ALL`]: only a terminal with a
+/// `[hub]` reaches it, which the crash campaign's terminals are not.
+pub const HUB_LINK_BEFORE_ACK: &str = "hub_link.before_ack";
+/// Where the fault tests kill the hub: a new notification is committed to PostgreSQL, the
+/// SUCCESS not yet sent to Alipay (which therefore sends it again). Not in [`ALL`] either.
+pub const HUB_AFTER_STORE: &str = "hub.after_store";
 
 pub const ALL: [&str; 7] = [
     PAY_BEFORE_SEND,
