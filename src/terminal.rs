@@ -17,6 +17,7 @@ use crate::ams::models::{
 use crate::checkout::receiver::{self, Notification, ReceivedNotification, RunningReceiver};
 use crate::checkout::{Checkout, CheckoutSettings, Policy, Recovery, RegistrationDetails};
 use crate::config::{Config, ConfigError, ContactKind, PostalAddress, RegistrationConfig};
+use crate::hub_link::shipper::{BATCH_EVENTS, SHIP_INTERVAL, Shipper, ShipperSettings, ShippingState};
 use crate::hub_link::{HubLink, HubToken, LinkSettings, LinkState};
 use crate::journal::{Journal, JournalError, PaymentRecord, Reader};
 use crate::sandbox::SandboxOptions;
@@ -98,6 +99,8 @@ pub struct Terminal {
     notify_url: Option<Url>,
     /// The outbound connection to the store hub, when `[hub] url` is set.
     hub_link: Option<HubLink>,
+    /// Ships the journal to the store hub, when `[hub] url` is set.
+    shipper: Option<Shipper>,
     /// Held for the terminal's whole life; the OS releases it when the process dies, even by
     /// SIGKILL, so a crash never leaves the data folder locked.
     _data_dir_lock: std::fs::File,
@@ -318,7 +321,7 @@ impl Terminal {
             policy,
         );
         spawn_notification_consumer(checkout.clone(), from_receiver);
-        let hub_link = match (hub_url, hub_token) {
+        let hub_link = match (hub_url.clone(), hub_token.clone()) {
             (Some(url), Some(token)) => Some(
                 HubLink::start(LinkSettings {
                     url,
@@ -326,6 +329,21 @@ impl Terminal {
                     alipay_key: alipay_key_for_hub,
                     client_id: config.alipay.client_id.clone(),
                     to_engine: to_engine_from_hub,
+                })
+                .map_err(TerminalError::HubLink)?,
+            ),
+            _ => None,
+        };
+        // Started after the journal was opened (and bound to this terminal), so its first
+        // read finds a journal to ship.
+        let shipper = match (hub_url, hub_token) {
+            (Some(url), Some(token)) => Some(
+                Shipper::start(ShipperSettings {
+                    url,
+                    token,
+                    data_dir: data_dir.clone(),
+                    interval: SHIP_INTERVAL,
+                    batch_events: BATCH_EVENTS,
                 })
                 .map_err(TerminalError::HubLink)?,
             ),
@@ -339,6 +357,7 @@ impl Terminal {
             fingerprints,
             notify_url,
             hub_link,
+            shipper,
             _data_dir_lock: data_dir_lock,
         })
     }
@@ -386,6 +405,16 @@ impl Terminal {
     /// Changes of the hub link's state, for faces that show it and for tests.
     pub fn watch_hub_link(&self) -> Option<tokio::sync::watch::Receiver<LinkState>> {
         self.hub_link.as_ref().map(HubLink::watch)
+    }
+
+    /// How far the journal is replicated to the store hub: `None` without `[hub] url`.
+    pub fn hub_shipping(&self) -> Option<ShippingState> {
+        self.shipper.as_ref().map(Shipper::state)
+    }
+
+    /// Changes of the shipping state, for faces that show it and for tests.
+    pub fn watch_hub_shipping(&self) -> Option<tokio::sync::watch::Receiver<ShippingState>> {
+        self.shipper.as_ref().map(Shipper::watch)
     }
 
     pub fn notification_address(&self) -> SocketAddr {

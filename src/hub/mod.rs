@@ -15,6 +15,8 @@
 //! * `schema`: the versioned, append-only migrations run at start;
 //! * `terminals`: enrolment, revocation, tokens (their SHA-256 only) and authentication;
 //! * `notifications`: storing, de-duplicating, routing and acknowledging notifications;
+//! * `replication`: the chain's copy of every terminal's journal (shipped batches) and the
+//!   store views read from it;
 //! * `server`: the axum endpoints and their tower layers;
 //! * `wire`: the JSON the hub and a terminal's `hub_link` exchange.
 //!
@@ -22,6 +24,7 @@
 
 pub mod db;
 pub mod notifications;
+pub mod replication;
 pub mod schema;
 pub mod server;
 pub mod terminals;

@@ -8,9 +8,13 @@
 //! and acknowledges it to the hub only once the engine says it is recorded. One that does
 //! not verify is acknowledged as rejected (logged here and at the hub), never applied.
 //!
+//! Beside the link, [`shipper`] ships the terminal's journal to the hub (journal
+//! replication), through its own read-only connection.
+//!
 //! The link is an accelerator: when the hub is unreachable it reconnects with backoff, and
 //! the engine's poller settles payments exactly as it does without a hub.
 
+pub mod shipper;
 mod sse;
 
 use std::path::Path;
