@@ -17,7 +17,9 @@ use crate::ams::models::{
 use crate::checkout::receiver::{self, Notification, ReceivedNotification, RunningReceiver};
 use crate::checkout::{Checkout, CheckoutSettings, Policy, Recovery, RegistrationDetails};
 use crate::config::{Config, ConfigError, ContactKind, PostalAddress, RegistrationConfig};
-use crate::hub_link::shipper::{BATCH_EVENTS, SHIP_INTERVAL, Shipper, ShipperSettings, ShippingState};
+use crate::hub_link::shipper::{
+    BATCH_EVENTS, SHIP_INTERVAL, Shipper, ShipperSettings, ShippingState,
+};
 use crate::hub_link::{HubLink, HubToken, LinkSettings, LinkState};
 use crate::journal::{Journal, JournalError, PaymentRecord, Reader};
 use crate::sandbox::SandboxOptions;
@@ -321,6 +323,11 @@ impl Terminal {
             policy,
         );
         spawn_notification_consumer(checkout.clone(), from_receiver);
+        if let (Some(url), Some(token)) = (&hub_url, &hub_token) {
+            let gate = crate::hub_link::refunds::HubRefundGate::new(url.clone(), token.clone())
+                .map_err(TerminalError::HubLink)?;
+            checkout.set_refund_gate(std::sync::Arc::new(gate));
+        }
         let hub_link = match (hub_url.clone(), hub_token.clone()) {
             (Some(url), Some(token)) => Some(
                 HubLink::start(LinkSettings {

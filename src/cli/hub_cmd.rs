@@ -191,10 +191,7 @@ async fn report(config: &Config, date: Option<&str>, store: Option<&str>, json: 
     }
     writeln!(out, "chain report / 连锁报表 {day}")?;
     if totals.is_empty() {
-        writeln!(
-            out,
-            "no payments or refunds on {day} / {day} 无支付或退款"
-        )?;
+        writeln!(out, "no payments or refunds on {day} / {day} 无支付或退款")?;
     }
     for row in &totals {
         writeln!(

@@ -17,6 +17,8 @@
 //! * `notifications`: storing, de-duplicating, routing and acknowledging notifications;
 //! * `replication`: the chain's copy of every terminal's journal (shipped batches) and the
 //!   store views read from it;
+//! * `refund_reservations`: refunds at any counter, reserved against the replicated
+//!   payment before they are sent;
 //! * `server`: the axum endpoints and their tower layers;
 //! * `wire`: the JSON the hub and a terminal's `hub_link` exchange.
 //!
@@ -24,6 +26,7 @@
 
 pub mod db;
 pub mod notifications;
+pub mod refund_reservations;
 pub mod replication;
 pub mod schema;
 pub mod server;

@@ -153,8 +153,16 @@ fn validate(terminal: &Authenticated, batch: &ShipBatch) -> Result<(), ShipRefus
         check_time("events.at", &event.at)?;
     }
     for payment in &batch.payments {
-        check_owned(terminal, "payments.paymentRequestId", &payment.payment_request_id)?;
-        check_amount("payments.amountMinor", payment.amount_minor, &payment.currency)?;
+        check_owned(
+            terminal,
+            "payments.paymentRequestId",
+            &payment.payment_request_id,
+        )?;
+        check_amount(
+            "payments.amountMinor",
+            payment.amount_minor,
+            &payment.currency,
+        )?;
         for (field, time) in [
             ("payments.createdAt", Some(&payment.created_at)),
             ("payments.updatedAt", Some(&payment.updated_at)),
@@ -167,7 +175,11 @@ fn validate(terminal: &Authenticated, batch: &ShipBatch) -> Result<(), ShipRefus
         }
     }
     for refund in &batch.refunds {
-        check_owned(terminal, "refunds.refundRequestId", &refund.refund_request_id)?;
+        check_owned(
+            terminal,
+            "refunds.refundRequestId",
+            &refund.refund_request_id,
+        )?;
         check_amount("refunds.amountMinor", refund.amount_minor, &refund.currency)?;
         for (field, time) in [
             ("refunds.createdAt", Some(&refund.created_at)),
@@ -372,7 +384,10 @@ pub async fn apply(
         .iter()
         .map(|params| transaction.execute(&upsert_refund, params));
     futures_util::future::try_join_all(refunds).await?;
-    let newest = batch.events.last().map_or(last_seq, |e| e.seq.max(last_seq));
+    let newest = batch
+        .events
+        .last()
+        .map_or(last_seq, |e| e.seq.max(last_seq));
     transaction
         .execute(
             "UPDATE hub_replication_cursors
@@ -572,7 +587,9 @@ pub async fn transactions(
             )));
         };
         let Ok(currency) = Currency::from_code(code) else {
-            return Ok(Err(BadQuery(format!("currency: `{code}` is not a currency"))));
+            return Ok(Err(BadQuery(format!(
+                "currency: `{code}` is not a currency"
+            ))));
         };
         let money = match Money::parse(amount, currency) {
             Ok(money) => money,

@@ -152,8 +152,35 @@ CREATE INDEX hub_refunds_payment ON hub_refunds (payment_request_id);
 CREATE INDEX hub_refunds_refunded ON hub_refunds (refunded_at) WHERE refunded_at IS NOT NULL;
 ";
 
+/// Refunds at any counter (issue 13 §3): before a terminal with a hub sends `refund`, the
+/// hub reserves the amount against the replicated payment, in one transaction that locks
+/// the payment's row, so two counters cannot both refund the last of it.
+///
+/// - `hub_refund_reservations`: one row per `refundRequestId` (the refunding terminal's
+///   id), `reserved` until the terminal says it never journaled the refund (`released`).
+///   Once the refund itself is replicated (`hub_refunds`), its replicated state decides
+///   whether it still counts (a failed refund frees its amount).
+const MIGRATION_REPLICATION_REFUND_RESERVATIONS: &str = "
+CREATE TABLE hub_refund_reservations (
+    refund_request_id TEXT PRIMARY KEY,
+    terminal TEXT NOT NULL,
+    payment_request_id TEXT NOT NULL,
+    amount_minor BIGINT NOT NULL CHECK (amount_minor BETWEEN 1 AND 9999999999999999),
+    currency TEXT NOT NULL CHECK (length(currency) = 3),
+    state TEXT NOT NULL DEFAULT 'reserved' CHECK (state IN ('reserved', 'released')),
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    released_at TIMESTAMPTZ,
+    CHECK ((state = 'released') = (released_at IS NOT NULL))
+);
+CREATE INDEX hub_refund_reservations_payment ON hub_refund_reservations (payment_request_id);
+";
+
 /// Every migration, in order; index + 1 is the version it brings the database to.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_HUB_FOUNDATION, MIGRATION_REPLICATION];
+pub const MIGRATIONS: &[&str] = &[
+    MIGRATION_HUB_FOUNDATION,
+    MIGRATION_REPLICATION,
+    MIGRATION_REPLICATION_REFUND_RESERVATIONS,
+];
 
 /// The version a fully migrated hub database has.
 pub fn latest_version() -> i32 {

@@ -9,6 +9,8 @@
 //!   replication (`replication.rs`).
 //! - `GET /hub/v1/store/transactions`, `GET /hub/v1/store/totals` (terminals): the calling
 //!   terminal's store, read from the replicated rows.
+//! - `POST /hub/v1/refunds/reserve`, `POST /hub/v1/refunds/{id}/release` (terminals): a
+//!   refund's amount reserved against the replicated payment (`refund_reservations.rs`).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -148,6 +150,8 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
         )
         .route(wire::STORE_TRANSACTIONS_PATH, get(store_transactions))
         .route(wire::STORE_TOTALS_PATH, get(store_totals))
+        .route(wire::REFUND_RESERVE_PATH, post(reserve_refund))
+        .route("/hub/v1/refunds/{id}/release", post(release_refund))
         .with_state(state);
     let listen = settings.listen;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -573,6 +577,69 @@ async fn store_totals(
     };
     match replication::totals(&state.pool, date, Some(&store)).await {
         Ok(rows) => axum::Json(rows).into_response(),
+        Err(error) => unavailable(&error),
+    }
+}
+
+/// `POST /hub/v1/refunds/reserve`.
+async fn reserve_refund(
+    State(state): State<Arc<HubState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    use super::refund_reservations::{self, ReserveRefusal};
+    let terminal = match authenticated(&state, &headers).await {
+        Ok(terminal) => terminal,
+        Err(response) => return response,
+    };
+    let request: wire::ReserveRefund = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not a refund reservation: {error}"),
+            );
+        }
+    };
+    match refund_reservations::reserve(&state.pool, &terminal, &request).await {
+        Ok(Ok(reserved)) => {
+            tracing::info!(terminal = %terminal.name, refund = %reserved.refund_request_id, payment = %request.payment_request_id, "refund reserved");
+            axum::Json(reserved).into_response()
+        }
+        Ok(Err(refusal)) => {
+            let status = match refusal {
+                ReserveRefusal::Invalid(_) => StatusCode::BAD_REQUEST,
+                ReserveRefusal::NotYours(_) => StatusCode::FORBIDDEN,
+                ReserveRefusal::NoPayment(_) => StatusCode::NOT_FOUND,
+                ReserveRefusal::Refused(_) => StatusCode::CONFLICT,
+            };
+            tracing::warn!(terminal = %terminal.name, status = status.as_u16(), reason = refusal.message(), "refused a refund reservation");
+            refused(status, refusal.message().to_owned())
+        }
+        Err(error) => unavailable(&error),
+    }
+}
+
+/// `POST /hub/v1/refunds/{id}/release`.
+async fn release_refund(
+    State(state): State<Arc<HubState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let terminal = match authenticated(&state, &headers).await {
+        Ok(terminal) => terminal,
+        Err(response) => return response,
+    };
+    match super::refund_reservations::release(&state.pool, &terminal, &id).await {
+        Ok(true) => axum::Json(serde_json::json!({ "released": id })).into_response(),
+        Ok(false) => refused(
+            StatusCode::NOT_FOUND,
+            format!(
+                "terminal `{}` has no live reservation `{id}` (released already, never made, \
+                 or its refund was journaled and shipped)",
+                terminal.name
+            ),
+        ),
         Err(error) => unavailable(&error),
     }
 }

@@ -252,3 +252,39 @@ pub struct StoreTotals {
     pub net: String,
     pub net_minor: i64,
 }
+
+/// `POST`: reserve a refund's amount against a replicated payment ([`ReserveRefund`]);
+/// answered with a [`RefundReserved`], or refused (409 not enough left or not paid, 404 no
+/// such payment at the hub yet, 403 another store's payment or another terminal's id).
+pub const REFUND_RESERVE_PATH: &str = "/hub/v1/refunds/reserve";
+
+/// `POST`: release the reservation of `refund_request_id`: the refund was never journaled,
+/// so it was never sent.
+pub fn refund_release_path(refund_request_id: &str) -> String {
+    format!("/hub/v1/refunds/{refund_request_id}/release")
+}
+
+/// A refund the calling terminal is about to journal and send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReserveRefund {
+    /// The payment being refunded (taken at any terminal of the caller's store).
+    pub payment_request_id: String,
+    /// The caller's new `refundRequestId` (its tag).
+    pub refund_request_id: String,
+    pub amount_minor: u64,
+    pub currency: String,
+}
+
+/// A reservation made (or found made, for a repeated request).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundReserved {
+    pub refund_request_id: String,
+    /// The hub name of the terminal that took the payment.
+    pub payment_terminal: String,
+    /// Alipay's `paymentId` of the payment, which `refund` needs.
+    pub payment_id: Option<String>,
+    /// What is left to refund after this reservation.
+    pub remaining_minor: u64,
+}

@@ -9,11 +9,13 @@
 //! not verify is acknowledged as rejected (logged here and at the hub), never applied.
 //!
 //! Beside the link, [`shipper`] ships the terminal's journal to the hub (journal
-//! replication), through its own read-only connection.
+//! replication), through its own read-only connection, and [`refunds`] reserves every
+//! refund at the hub before the engine journals and sends it.
 //!
 //! The link is an accelerator: when the hub is unreachable it reconnects with backoff, and
 //! the engine's poller settles payments exactly as it does without a hub.
 
+pub mod refunds;
 pub mod shipper;
 mod sse;
 

@@ -75,6 +75,7 @@ impl Shipper {
             settings,
             state: state_tx,
             reader: std::sync::Mutex::new(None),
+            announced: std::sync::atomic::AtomicBool::new(false),
         };
         let task = tokio::spawn(worker.run());
         Ok(Shipper { state, task })
@@ -112,6 +113,10 @@ struct Worker {
     /// The shipper's own read-only connection, kept between rounds (a `Mutex` only so the
     /// worker is `Sync`; one task uses it).
     reader: std::sync::Mutex<Option<Reader>>,
+    /// Whether the hub has heard from this shipper since it started: a journal with
+    /// nothing new still sends one empty batch, so the hub learns the terminal's store (a
+    /// terminal that took no payment yet may refund another counter's).
+    announced: std::sync::atomic::AtomicBool,
 }
 
 impl Worker {
@@ -185,7 +190,8 @@ impl Worker {
     }
 
     /// One round: the cursor if unknown, then one batch. `Ok(true)` when a batch was
-    /// shipped (there may be more), `Ok(false)` when there was nothing to ship.
+    /// shipped (there may be more), `Ok(false)` when there was nothing to ship (or only the
+    /// first, empty announcement).
     async fn step(&self, cursor: &mut Option<i64>) -> Result<bool, Held> {
         let after = match *cursor {
             Some(after) => after,
@@ -200,8 +206,10 @@ impl Worker {
             return Ok(false);
         };
         let answer = self.post_batch(&batch).await?;
+        self.announced
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         *cursor = Some(answer);
-        Ok(true)
+        Ok(!batch.events.is_empty())
     }
 
     async fn ask_cursor(&self) -> Result<i64, Held> {
@@ -272,10 +280,15 @@ impl Worker {
         let Some(identity) = identity else {
             return Ok(None);
         };
-        if batch.events.is_empty() {
+        if batch.events.is_empty() && self.announced.load(std::sync::atomic::Ordering::Relaxed) {
             return Ok(None);
         }
-        Ok(Some(to_wire(identity.terminal_id, identity.store_id, after, batch)))
+        Ok(Some(to_wire(
+            identity.terminal_id,
+            identity.store_id,
+            after,
+            batch,
+        )))
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use alipay_pos::checkout::Policy;
+use alipay_pos::checkout::{CheckoutError, Policy};
 use alipay_pos::config::{DEFAULT_HUB_PORT, HubConfig, SANDBOX_CLIENT_ID};
 use alipay_pos::hub::{self, HubSettings, RunningHub};
 use alipay_pos::hub_link::shipper;
@@ -258,7 +258,11 @@ async fn the_hub_has_the_journal_row_for_row_and_refuses_what_is_not_the_termina
 
     // A replayed batch (here: the whole journal from the start) is a no-op.
     let before = dump(&db).await;
-    let whole = terminal.reader().unwrap().replication_batch(0, 500).unwrap();
+    let whole = terminal
+        .reader()
+        .unwrap()
+        .replication_batch(0, 500)
+        .unwrap();
     let batch = shipper::to_wire("T01".into(), "S1".into(), 0, whole);
     let batch_json = serde_json::to_value(&batch).unwrap();
     let (status, answer) = post_batch(&hub_url, token.expose(), &batch_json).await;
@@ -293,7 +297,10 @@ async fn the_hub_has_the_journal_row_for_row_and_refuses_what_is_not_the_termina
     let (status, answer) = post_batch(&hub_url, token.expose(), &gap).await;
     assert_eq!(status, 409, "{answer}");
     assert!(
-        answer["error"].as_str().unwrap().contains("ship again from"),
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("ship again from"),
         "{answer}"
     );
 
@@ -330,7 +337,11 @@ async fn the_hub_has_the_journal_row_for_row_and_refuses_what_is_not_the_termina
     assert_eq!(status, 403);
     assert_eq!(dump(&db).await, before, "no refused batch stored anything");
     assert_eq!(
-        count(&db, "SELECT count(*) FROM hub_events WHERE terminal = 'T02'").await,
+        count(
+            &db,
+            "SELECT count(*) FROM hub_events WHERE terminal = 'T02'"
+        )
+        .await,
         0
     );
     running.stop().await;
@@ -353,16 +364,31 @@ async fn shipping_resumes_after_the_hub_and_postgres_were_down_with_every_event_
     running.stop().await;
     drop(pool);
     let during = paid(&terminal, "2.00").await;
-    let refund = terminal
+    // A refund needs the hub's reservation: refused, clearly, and nothing journaled.
+    let refused = terminal
         .checkout
         .refund(&during, None, "wrong item", &approval("M1"))
         .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, CheckoutError::RefundNotReserved { .. }),
+        "{refused:?}"
+    );
+    let text = refused.to_string();
+    assert!(
+        text.contains("cannot be reached") && text.contains("try again") && text.contains("重试"),
+        "{text}"
+    );
+    let detail = terminal
+        .reader()
+        .unwrap()
+        .payment_detail(&during)
+        .unwrap()
         .unwrap();
+    assert!(detail.refunds.is_empty());
     paid(&terminal, "3.00").await;
     wait_until("the shipper to notice the hub is down", WAIT, || async {
-        terminal
-            .hub_shipping()
-            .is_some_and(|s| s.held_up.is_some())
+        terminal.hub_shipping().is_some_and(|s| s.held_up.is_some())
     })
     .await;
     let held = terminal.hub_shipping().unwrap();
@@ -370,6 +396,12 @@ async fn shipping_resumes_after_the_hub_and_postgres_were_down_with_every_event_
 
     // Back on the same address: everything arrives, once.
     let (running, _pool) = start_hub(&url, port).await;
+    wait_shipped(&terminal).await;
+    let refund = terminal
+        .checkout
+        .refund(&during, None, "wrong item", &approval("M1"))
+        .await
+        .unwrap();
     wait_shipped(&terminal).await;
     let db = pg.connect(url.rsplit('/').next().unwrap()).await.unwrap();
     assert_hub_matches_journal(&db, &terminal).await;
@@ -395,7 +427,11 @@ async fn shipping_resumes_after_the_hub_and_postgres_were_down_with_every_event_
     let db = pg.connect(url.rsplit('/').next().unwrap()).await.unwrap();
     assert_hub_matches_journal(&db, &terminal).await;
     assert_eq!(
-        count(&db, "SELECT count(*) FROM hub_payments WHERE state = 'paid'").await,
+        count(
+            &db,
+            "SELECT count(*) FROM hub_payments WHERE state = 'paid'"
+        )
+        .await,
         5
     );
     assert_eq!(
@@ -441,9 +477,14 @@ async fn hub_report_and_the_store_api_add_up_per_store_and_show_only_the_callers
     let mut terminals = Vec::new();
     for (name, store) in [("T01", "S1"), ("T02", "S1"), ("T03", "S2")] {
         let token = hub::terminals::add(&pool, name).await.unwrap().token;
-        let terminal =
-            shipping_terminal(&dir.path().join(name), &hub_url, token.expose(), name, store)
-                .await;
+        let terminal = shipping_terminal(
+            &dir.path().join(name),
+            &hub_url,
+            token.expose(),
+            name,
+            store,
+        )
+        .await;
         tokens.insert(name, token.expose().to_owned());
         terminals.push(terminal);
     }
@@ -454,7 +495,12 @@ async fn hub_report_and_the_store_api_add_up_per_store_and_show_only_the_callers
     let t03 = paid(&terminals[2], "7.00").await;
     terminals[0]
         .checkout
-        .refund(&t01_first, Some(usd("1.00")), "chipped cup", &approval("M1"))
+        .refund(
+            &t01_first,
+            Some(usd("1.00")),
+            "chipped cup",
+            &approval("M1"),
+        )
         .await
         .unwrap();
     for terminal in &terminals {
@@ -577,5 +623,189 @@ async fn hub_report_and_the_store_api_add_up_per_store_and_show_only_the_callers
         answer["error"].as_str().unwrap().contains("revoked"),
         "{answer}"
     );
+    running.stop().await;
+}
+
+async fn reserve(hub_url: &str, token: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{hub_url}/hub/v1/refunds/reserve"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, json_of(response).await)
+}
+
+fn reservation(payment: &str, refund_id: &str, minor: u64) -> Value {
+    serde_json::json!({
+        "paymentRequestId": payment,
+        "refundRequestId": refund_id,
+        "amountMinor": minor,
+        "currency": "USD",
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_counters_refunding_one_payment_at_once_never_refund_more_than_was_paid() {
+    let pg = Postgres::start().await;
+    let url = pg.fresh_database().await;
+    let (running, pool) = start_hub(&url, 0).await;
+    let hub_url = format!("http://{}", running.address);
+    let dir = tempfile::tempdir().unwrap();
+    let mut tokens = BTreeMap::new();
+    let mut terminals = BTreeMap::new();
+    for (name, store) in [("T01", "S1"), ("T02", "S1"), ("T03", "S2")] {
+        let token = hub::terminals::add(&pool, name).await.unwrap().token;
+        let terminal = shipping_terminal(
+            &dir.path().join(name),
+            &hub_url,
+            token.expose(),
+            name,
+            store,
+        )
+        .await;
+        tokens.insert(name, token.expose().to_owned());
+        terminals.insert(name, terminal);
+    }
+    let t01 = &terminals["T01"];
+    let payment = paid(t01, "10.00").await;
+    for terminal in terminals.values() {
+        // Even a terminal that took no payment yet tells the hub its store.
+        wait_until("every terminal to report to the hub", WAIT, || async {
+            terminal.hub_shipping().and_then(|s| s.hub_cursor).is_some()
+        })
+        .await;
+    }
+    wait_shipped(t01).await;
+
+    // Two counters reserve 6.00 each of the 10.00 at the same moment: exactly one gets it.
+    let seconds = time::OffsetDateTime::now_utc().unix_timestamp();
+    let (a, b) = tokio::join!(
+        reserve(
+            &hub_url,
+            &tokens["T01"],
+            reservation(&payment, &format!("R-{seconds}-T01-RACEA"), 600)
+        ),
+        reserve(
+            &hub_url,
+            &tokens["T02"],
+            reservation(&payment, &format!("R-{seconds}-T02-RACEB"), 600)
+        ),
+    );
+    let statuses = [a.0, b.0];
+    assert!(
+        statuses.contains(&200) && statuses.contains(&409),
+        "{a:?} {b:?}"
+    );
+    let loser = if a.0 == 409 { &a.1 } else { &b.1 };
+    assert!(
+        loser["error"].as_str().unwrap().contains("USD 4.00"),
+        "{loser}"
+    );
+    // Resending the winner's request answers the same; another store's terminal is refused.
+    let (winner, winner_id) = if a.0 == 200 {
+        ("T01", format!("R-{seconds}-T01-RACEA"))
+    } else {
+        ("T02", format!("R-{seconds}-T02-RACEB"))
+    };
+    let (status, _) = reserve(
+        &hub_url,
+        &tokens[winner],
+        reservation(&payment, &winner_id, 600),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, answer) = reserve(
+        &hub_url,
+        &tokens["T03"],
+        reservation(&payment, &format!("R-{seconds}-T03-OTHER"), 100),
+    )
+    .await;
+    assert_eq!(status, 403, "{answer}");
+    let (status, _) = reserve(
+        &hub_url,
+        &tokens["T02"],
+        reservation(&payment, &format!("R-{seconds}-T01-NOTMINE"), 100),
+    )
+    .await;
+    assert_eq!(status, 403, "a terminal reserves only its own refund ids");
+    // The direct reservations were never refunds: released, the 6.00 is free again.
+    let release = reqwest::Client::new()
+        .post(format!("{hub_url}/hub/v1/refunds/{winner_id}/release"))
+        .bearer_auth(&tokens[winner])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(release.status(), 200);
+
+    // Now the engine: T01's refund of 7.00 races T02's reservation of 7.00. Exactly one
+    // of them gets the money; the loser is refused before anything is journaled or sent.
+    let manager = approval("M1");
+    let (engine, other) = tokio::join!(
+        t01.checkout
+            .refund(&payment, Some(usd("7.00")), "race", &manager),
+        reserve(
+            &hub_url,
+            &tokens["T02"],
+            reservation(&payment, &format!("R-{seconds}-T02-RACEC"), 700)
+        ),
+    );
+    let ledger = Control::of(t01).ledger().await;
+    let payment_id = t01
+        .checkout
+        .payment(&payment)
+        .await
+        .unwrap()
+        .payment_id
+        .unwrap();
+    let refunded_at_alipay: u64 = ledger
+        .refunds_of(&payment_id)
+        .iter()
+        .map(|r| r.amount)
+        .sum();
+    let journal = t01
+        .reader()
+        .unwrap()
+        .payment_detail(&payment)
+        .unwrap()
+        .unwrap();
+    match engine {
+        Ok(refund) => {
+            assert_eq!(other.0, 409, "{other:?}");
+            assert_eq!(refund.amount.minor(), 700);
+            assert_eq!(refunded_at_alipay, 700);
+            assert_eq!(journal.refunds.len(), 1);
+        }
+        Err(error) => {
+            assert_eq!(other.0, 200, "{other:?}");
+            assert!(
+                matches!(error, CheckoutError::RefundNotReserved { .. }),
+                "{error:?}"
+            );
+            assert!(error.to_string().contains("USD 3.00"), "{error}");
+            assert_eq!(refunded_at_alipay, 0);
+            assert!(journal.refunds.is_empty());
+        }
+    }
+    // What is left can still be refunded at T01, and no more than that.
+    let too_much = t01
+        .checkout
+        .refund(&payment, Some(usd("3.01")), "more", &approval("M1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(too_much, CheckoutError::RefundNotReserved { .. }),
+        "{too_much:?}"
+    );
+    t01.checkout
+        .refund(&payment, Some(usd("3.00")), "the rest", &approval("M1"))
+        .await
+        .unwrap();
+    wait_shipped(t01).await;
+    let db = pg.connect(url.rsplit('/').next().unwrap()).await.unwrap();
+    assert_hub_matches_journal(&db, t01).await;
     running.stop().await;
 }
