@@ -689,3 +689,110 @@ pub async fn transactions(
     }
     Ok(Ok(out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::wire::ShippedEventWire;
+
+    fn terminal() -> Authenticated {
+        Authenticated {
+            id: 1,
+            name: "T01".into(),
+            tag: "T01".into(),
+        }
+    }
+
+    fn event(seq: i64, request_id: &str) -> ShippedEventWire {
+        ShippedEventWire {
+            seq,
+            at: "2026-12-01T10:00:00.000001Z".into(),
+            actor: "cashier".into(),
+            entity: "payment".into(),
+            request_id: request_id.into(),
+            kind: "created".into(),
+            from_state: None,
+            to_state: Some("created".into()),
+            detail: String::new(),
+        }
+    }
+
+    fn payment(request_id: &str, minor: u64, currency: &str) -> ShippedPayment {
+        ShippedPayment {
+            payment_request_id: request_id.into(),
+            order_ref: "O-1".into(),
+            amount_minor: minor,
+            currency: currency.into(),
+            description: String::new(),
+            operator: "T01".into(),
+            product: "order_code".into(),
+            state: "created".into(),
+            payment_id: None,
+            result_code: None,
+            result_message: None,
+            resolution: None,
+            paid_at: None,
+            created_at: "2026-12-01T10:00:00Z".into(),
+            updated_at: "2026-12-01T10:00:00Z".into(),
+            final_at: None,
+            customer_code_last4: None,
+        }
+    }
+
+    fn batch() -> ShipBatch {
+        let id = "P-1764583200-T01-ABC123";
+        ShipBatch {
+            terminal_id: "T01".into(),
+            store_id: "S1".into(),
+            after: 4,
+            events: vec![event(5, id), event(7, id)],
+            payments: vec![payment(id, 1250, "USD")],
+            refunds: Vec::new(),
+        }
+    }
+
+    fn refusal(change: impl FnOnce(&mut ShipBatch)) -> String {
+        let mut batch = batch();
+        change(&mut batch);
+        validate(&terminal(), &batch).unwrap_err().message()
+    }
+
+    #[test]
+    fn a_batch_is_checked_before_anything_is_stored_and_refusals_name_the_field() {
+        assert_eq!(validate(&terminal(), &batch()), Ok(()));
+        assert!(refusal(|b| b.terminal_id = "T02".into()).starts_with("terminalId:"));
+        assert!(
+            refusal(|b| b.payments[0].payment_request_id = "P-1764583200-T02-ABC".into())
+                .contains("not a request id of terminal `T01`")
+        );
+        assert!(
+            refusal(|b| b.events[1].request_id = "someone-else".into())
+                .starts_with("events.requestId")
+        );
+        assert!(refusal(|b| b.events[1].seq = 5).starts_with("events: seq 5 follows 5"));
+        assert!(refusal(|b| b.events[0].seq = 4).contains("follows 4"));
+        assert!(
+            refusal(|b| b.events = (5..506).map(|s| event(s, "P-1-T01-A")).collect())
+                .contains("at most 500")
+        );
+        assert!(refusal(|b| b.payments[0].currency = "XXQ".into()).contains("not a currency"));
+        assert!(refusal(|b| b.payments[0].amount_minor = 0).starts_with("payments.amountMinor"));
+        assert!(
+            refusal(|b| b.payments[0].paid_at = Some("yesterday".into()))
+                .starts_with("payments.paidAt")
+        );
+        assert!(refusal(|b| b.store_id = String::new()).starts_with("storeId:"));
+        assert!(refusal(|b| b.events[0].entity = "order".into()).contains("entity"));
+    }
+
+    #[test]
+    fn view_dates_are_calendar_days() {
+        assert!(parse_date("date", "2026-12-01").is_ok());
+        for bad in ["2026-13-01", "01-12-2026", "today", ""] {
+            assert!(
+                parse_date("date", bad).unwrap_err().0.starts_with("date:"),
+                "{bad}"
+            );
+        }
+    }
+}
