@@ -30,6 +30,9 @@ pub enum ReserveRefusal {
     NoPayment(String),
     /// 409: the payment is not paid, or not enough of it is left.
     Refused(String),
+    /// 409: the hub's copy of the payment is not paid yet (it is still open there): its
+    /// terminal has not shipped the payment's newest state. Asking again soon may succeed.
+    NotYet(String),
 }
 
 impl ReserveRefusal {
@@ -38,7 +41,8 @@ impl ReserveRefusal {
             ReserveRefusal::Invalid(text)
             | ReserveRefusal::NotYours(text)
             | ReserveRefusal::NoPayment(text)
-            | ReserveRefusal::Refused(text) => text,
+            | ReserveRefusal::Refused(text)
+            | ReserveRefusal::NotYet(text) => text,
         }
     }
 }
@@ -111,6 +115,14 @@ pub async fn reserve(
         return Ok(Err(ReserveRefusal::NotYours(format!(
             "payment `{}` was taken in store `{store}`, not this terminal's store \
              `{caller_store}`; refund it in its own store",
+            request.payment_request_id
+        ))));
+    }
+    const OPEN: [&str; 4] = ["created", "awaiting_customer", "cancelling", "unresolved"];
+    if OPEN.contains(&state.as_str()) {
+        return Ok(Err(ReserveRefusal::NotYet(format!(
+            "the hub's copy of payment `{}` is still {state}: its terminal has not shipped \
+             that it was paid; try again in a few seconds",
             request.payment_request_id
         ))));
     }

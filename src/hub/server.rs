@@ -611,10 +611,21 @@ async fn reserve_refund(
                 ReserveRefusal::Invalid(_) => StatusCode::BAD_REQUEST,
                 ReserveRefusal::NotYours(_) => StatusCode::FORBIDDEN,
                 ReserveRefusal::NoPayment(_) => StatusCode::NOT_FOUND,
-                ReserveRefusal::Refused(_) => StatusCode::CONFLICT,
+                ReserveRefusal::Refused(_) | ReserveRefusal::NotYet(_) => StatusCode::CONFLICT,
             };
+            let not_yet = matches!(
+                refusal,
+                ReserveRefusal::NoPayment(_) | ReserveRefusal::NotYet(_)
+            );
             tracing::warn!(terminal = %terminal.name, status = status.as_u16(), reason = refusal.message(), "refused a refund reservation");
-            refused(status, refusal.message().to_owned())
+            (
+                status,
+                axum::Json(wire::ReservationRefused {
+                    error: refusal.message().to_owned(),
+                    not_yet,
+                }),
+            )
+                .into_response()
         }
         Err(error) => unavailable(&error),
     }

@@ -276,6 +276,17 @@ pub struct ReserveRefund {
     pub currency: String,
 }
 
+/// A refused reservation's body: [`Refused`]'s `error`, and whether the hub only lacks
+/// the payment's newest state so far (`notYet`: it is not replicated yet, or its copy is
+/// not paid yet), when asking again in a moment may succeed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservationRefused {
+    pub error: String,
+    #[serde(default)]
+    pub not_yet: bool,
+}
+
 /// A reservation made (or found made, for a repeated request).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

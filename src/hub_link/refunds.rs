@@ -13,8 +13,9 @@ use super::HubToken;
 use crate::checkout::refund_gate::{GateFuture, RefundGate, RefundToReserve};
 use crate::hub::wire::{self, ReserveRefund};
 
-/// How long a reservation waits for a payment the hub does not have yet: one paid moments
-/// ago reaches the hub with the shipper's next batch (every 0.5 s).
+/// How long a reservation waits for a payment the hub does not have yet, or has only as
+/// not paid yet: one paid moments ago reaches the hub with its shipper's next batch (every
+/// 0.5 s).
 const NOT_REPLICATED_PATIENCE: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -68,12 +69,13 @@ impl HubRefundGate {
                 return Ok(());
             }
             let text = response.text().await.unwrap_or_default();
-            let reason = serde_json::from_str::<wire::Refused>(&text)
-                .map(|r| r.error)
-                .unwrap_or(text);
-            if status == reqwest::StatusCode::NOT_FOUND
-                && started.elapsed() < NOT_REPLICATED_PATIENCE
-            {
+            let (reason, not_yet) = match serde_json::from_str::<wire::ReservationRefused>(&text) {
+                Ok(refused) => (refused.error, refused.not_yet),
+                Err(_) => (text, false),
+            };
+            // The hub has not got the payment (or its paid state) from its terminal yet:
+            // that comes with the terminal's next batch.
+            if not_yet && started.elapsed() < NOT_REPLICATED_PATIENCE {
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 continue;
             }
