@@ -22,8 +22,8 @@ use tokio_postgres::types::ToSql;
 use super::HubError;
 use super::terminals::Authenticated;
 use super::wire::{
-    MAX_BATCH_EVENTS, ShipBatch, ShippedPayment, StoreTotals, StoreTransaction,
-    StoreTransactionsQuery,
+    MAX_BATCH_EVENTS, ShipBatch, ShippedEventWire, ShippedPayment, ShippedRefund, StoreEvent,
+    StorePaymentDetail, StoreRefund, StoreTotals, StoreTransaction, StoreTransactionsQuery,
 };
 use crate::money::{Currency, MinorTotal, Money};
 
@@ -525,6 +525,53 @@ pub async fn transactions(
     store: Option<&str>,
     query: &StoreTransactionsQuery,
 ) -> Result<Result<Vec<StoreTransaction>, BadQuery>, HubError> {
+    match transactions_where(pool, store, query, None).await {
+        Ok(rows) => Ok(Ok(rows)),
+        Err(Failed::Bad(bad)) => Ok(Err(bad)),
+        Err(Failed::Hub(error)) => Err(error),
+    }
+}
+
+/// Why [`transactions_where`] answered nothing.
+enum Failed {
+    Bad(BadQuery),
+    Hub(HubError),
+}
+
+impl From<HubError> for Failed {
+    fn from(error: HubError) -> Self {
+        Failed::Hub(error)
+    }
+}
+
+impl From<tokio_postgres::Error> for Failed {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Failed::Hub(error.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Failed {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        Failed::Hub(error.into())
+    }
+}
+
+impl From<Failed> for HubError {
+    fn from(failed: Failed) -> Self {
+        match failed {
+            Failed::Hub(error) => error,
+            Failed::Bad(bad) => HubError::Database(bad.0),
+        }
+    }
+}
+
+/// [`transactions`], optionally for exactly one `paymentRequestId`.
+async fn transactions_where(
+    pool: &Pool,
+    store: Option<&str>,
+    query: &StoreTransactionsQuery,
+    exact_request_id: Option<&str>,
+) -> Result<Vec<StoreTransaction>, Failed> {
     let mut conditions: Vec<String> = Vec::new();
     let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
     // Each condition names its parameter `$?`, numbered here as it is added.
@@ -538,7 +585,7 @@ pub async fn transactions(
     if let Some(date) = &query.date {
         let day = match parse_date("date", date) {
             Ok(day) => day,
-            Err(bad) => return Ok(Err(bad)),
+            Err(bad) => return Err(Failed::Bad(bad)),
         };
         let (start, end) = day_span(day)?;
         add("p.created_at >= ($?::text)::timestamptz", Box::new(start));
@@ -555,7 +602,7 @@ pub async fn transactions(
             "cancelled",
         ];
         if !STATES.contains(&state.as_str()) {
-            return Ok(Err(BadQuery(format!(
+            return Err(Failed::Bad(BadQuery(format!(
                 "state: `{state}` is not a payment state; use one of {}",
                 STATES.join(", ")
             ))));
@@ -565,7 +612,7 @@ pub async fn transactions(
     if let Some(product) = &query.product {
         const PRODUCTS: [&str; 4] = ["order_code", "user_presented", "entry_code", "auto_debit"];
         if !PRODUCTS.contains(&product.as_str()) {
-            return Ok(Err(BadQuery(format!(
+            return Err(Failed::Bad(BadQuery(format!(
                 "product: `{product}` is not a product; use one of {}",
                 PRODUCTS.join(", ")
             ))));
@@ -574,7 +621,7 @@ pub async fn transactions(
     }
     if let Some(code) = &query.currency {
         if Currency::from_code(code).is_err() {
-            return Ok(Err(BadQuery(format!(
+            return Err(Failed::Bad(BadQuery(format!(
                 "currency: `{code}` is not an ISO 4217 currency code"
             ))));
         }
@@ -582,18 +629,18 @@ pub async fn transactions(
     }
     if let Some(amount) = &query.amount {
         let Some(code) = &query.currency else {
-            return Ok(Err(BadQuery(
+            return Err(Failed::Bad(BadQuery(
                 "amount: give its currency too (currency=USD), so 12.50 has a meaning".into(),
             )));
         };
         let Ok(currency) = Currency::from_code(code) else {
-            return Ok(Err(BadQuery(format!(
+            return Err(Failed::Bad(BadQuery(format!(
                 "currency: `{code}` is not a currency"
             ))));
         };
         let money = match Money::parse(amount, currency) {
             Ok(money) => money,
-            Err(e) => return Ok(Err(BadQuery(format!("amount: `{amount}`: {e}")))),
+            Err(e) => return Err(Failed::Bad(BadQuery(format!("amount: `{amount}`: {e}")))),
         };
         add("p.amount_minor = $?", Box::new(minor_sql(money.minor())));
     }
@@ -608,6 +655,9 @@ pub async fn transactions(
             "(p.payment_request_id ILIKE $? OR p.payment_id ILIKE $? OR p.order_ref ILIKE $?)",
             Box::new(pattern),
         );
+    }
+    if let Some(exact) = exact_request_id {
+        add("p.payment_request_id = $?", Box::new(exact.to_owned()));
     }
     let limit = i64::from(query.limit.unwrap_or(MAX_TRANSACTIONS));
     let where_clause = if conditions.is_empty() {
@@ -687,7 +737,116 @@ pub async fn transactions(
             payment,
         });
     }
-    Ok(Ok(out))
+    Ok(out)
+}
+
+/// One payment of `store` by either id, with its refunds (any terminal's) and the events of
+/// both; `None` when the store has no such payment.
+pub async fn payment_detail(
+    pool: &Pool,
+    store: &str,
+    id: &str,
+) -> Result<Option<StorePaymentDetail>, HubError> {
+    let client = pool.get().await?;
+    let found = client
+        .query_opt(
+            "SELECT payment_request_id FROM hub_payments
+             WHERE store_id = $1 AND (payment_request_id = $2 OR payment_id = $2)
+             ORDER BY terminal LIMIT 1",
+            &[&store, &id],
+        )
+        .await?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    let request_id: String = found.get(0);
+    drop(client);
+    let query = StoreTransactionsQuery {
+        request_id: None,
+        limit: Some(1),
+        ..StoreTransactionsQuery::default()
+    };
+    // The one row, through the same query (and totals) as the list.
+    let rows = transactions_where(pool, Some(store), &query, Some(&request_id)).await?;
+    let Some(transaction) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let client = pool.get().await?;
+    let refunds = client
+        .query(
+            &format!(
+                "SELECT terminal, refund_request_id, payment_request_id, amount_minor, currency,
+                        reason, manager, state, refund_id, result_code, result_message,
+                        resolution,
+                        to_char(refunded_at AT TIME ZONE 'UTC', '{PG_RFC3339}'),
+                        to_char(created_at AT TIME ZONE 'UTC', '{PG_RFC3339}'),
+                        to_char(updated_at AT TIME ZONE 'UTC', '{PG_RFC3339}'),
+                        to_char(final_at AT TIME ZONE 'UTC', '{PG_RFC3339}')
+                 FROM hub_refunds WHERE payment_request_id = $1
+                 ORDER BY created_at, refund_request_id"
+            ),
+            &[&request_id],
+        )
+        .await?
+        .iter()
+        .map(|row| StoreRefund {
+            terminal: row.get(0),
+            refund: ShippedRefund {
+                refund_request_id: row.get(1),
+                payment_request_id: row.get(2),
+                amount_minor: u64::try_from(row.get::<_, i64>(3)).unwrap_or(0),
+                currency: row.get(4),
+                reason: row.get(5),
+                manager: row.get(6),
+                state: row.get(7),
+                refund_id: row.get(8),
+                result_code: row.get(9),
+                result_message: row.get(10),
+                resolution: row.get(11),
+                refunded_at: row.get(12),
+                created_at: row.get(13),
+                updated_at: row.get(14),
+                final_at: row.get(15),
+            },
+        })
+        .collect::<Vec<_>>();
+    let mut ids: Vec<String> = refunds
+        .iter()
+        .map(|r| r.refund.refund_request_id.clone())
+        .collect();
+    ids.push(request_id);
+    let events = client
+        .query(
+            &format!(
+                "SELECT terminal, seq, to_char(at AT TIME ZONE 'UTC', '{PG_RFC3339}'), actor,
+                        entity_kind, request_id, kind, from_state, to_state, detail
+                 FROM hub_events WHERE request_id = ANY($1)
+                 ORDER BY at, terminal, seq"
+            ),
+            &[&ids],
+        )
+        .await?
+        .iter()
+        .map(|row| StoreEvent {
+            terminal: row.get(0),
+            event: ShippedEventWire {
+                seq: row.get(1),
+                at: row.get(2),
+                actor: row.get(3),
+                entity: row.get(4),
+                request_id: row.get(5),
+                kind: row.get(6),
+                from_state: row.get(7),
+                to_state: row.get(8),
+                detail: row.get(9),
+            },
+        })
+        .collect();
+    Ok(Some(StorePaymentDetail {
+        transaction,
+        refunds,
+        events,
+    }))
 }
 
 #[cfg(test)]

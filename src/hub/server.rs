@@ -7,8 +7,9 @@
 //! - `POST /hub/v1/notifications/{id}/ack` (terminals): "recorded" or "rejected".
 //! - `GET /hub/v1/replication/cursor`, `POST /hub/v1/replication/batch` (terminals): journal
 //!   replication (`replication.rs`).
-//! - `GET /hub/v1/store/transactions`, `GET /hub/v1/store/totals` (terminals): the calling
-//!   terminal's store, read from the replicated rows.
+//! - `GET /hub/v1/store/transactions`, `GET /hub/v1/store/payments/{id}`,
+//!   `GET /hub/v1/store/totals` (terminals): the calling terminal's store, read from the
+//!   replicated rows.
 //! - `POST /hub/v1/refunds/reserve`, `POST /hub/v1/refunds/{id}/release` (terminals): a
 //!   refund's amount reserved against the replicated payment (`refund_reservations.rs`).
 
@@ -150,6 +151,7 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
         )
         .route(wire::STORE_TRANSACTIONS_PATH, get(store_transactions))
         .route(wire::STORE_TOTALS_PATH, get(store_totals))
+        .route("/hub/v1/store/payments/{id}", get(store_payment))
         .route(wire::REFUND_RESERVE_PATH, post(reserve_refund))
         .route("/hub/v1/refunds/{id}/release", post(release_refund))
         .with_state(state);
@@ -548,6 +550,29 @@ async fn store_transactions(
     match replication::transactions(&state.pool, Some(&store), &query).await {
         Ok(Ok(rows)) => axum::Json(rows).into_response(),
         Ok(Err(bad)) => refused(StatusCode::BAD_REQUEST, bad.0),
+        Err(error) => unavailable(&error),
+    }
+}
+
+/// `GET /hub/v1/store/payments/{id}`.
+async fn store_payment(
+    State(state): State<Arc<HubState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let store = match callers_store(&state, &headers).await {
+        Ok(store) => store,
+        Err(response) => return response,
+    };
+    match replication::payment_detail(&state.pool, &store, &id).await {
+        Ok(Some(detail)) => axum::Json(detail).into_response(),
+        Ok(None) => refused(
+            StatusCode::NOT_FOUND,
+            format!(
+                "store `{store}` has no payment `{id}` at the hub; check the id (our request \
+                 id or Alipay's payment id), or wait a few seconds for a payment just taken"
+            ),
+        ),
         Err(error) => unavailable(&error),
     }
 }

@@ -80,6 +80,12 @@ pub const REPLICATION_BATCH_PATH: &str = "/hub/v1/replication/batch";
 /// `GET`: the calling terminal's store's replicated payments, with the manager-screen
 /// filters as query parameters ([`StoreTransactionsQuery`]).
 pub const STORE_TRANSACTIONS_PATH: &str = "/hub/v1/store/transactions";
+/// `GET /hub/v1/store/payments/{id}` (our `paymentRequestId` or Alipay's `paymentId`): one
+/// payment of the calling terminal's store with every refund of it (at any terminal) and
+/// the history of both ([`StorePaymentDetail`]).
+pub fn store_payment_path(id: &str) -> String {
+    format!("/hub/v1/store/payments/{id}")
+}
 /// `GET ?date=YYYY-MM-DD`: the calling terminal's store's totals of a day, per currency.
 pub const STORE_TOTALS_PATH: &str = "/hub/v1/store/totals";
 
@@ -298,4 +304,32 @@ pub struct RefundReserved {
     pub payment_id: Option<String>,
     /// What is left to refund after this reservation.
     pub remaining_minor: u64,
+}
+
+/// A refund as the chain knows it, with the terminal that made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreRefund {
+    pub terminal: String,
+    pub refund: ShippedRefund,
+}
+
+/// An event of a payment's or refund's history, with the terminal whose journal has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreEvent {
+    pub terminal: String,
+    pub event: ShippedEventWire,
+}
+
+/// One payment of the store with its refunds and history: what a detail view shows, and
+/// the ids a refund at another counter needs (`paymentRequestId`, `paymentId`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorePaymentDetail {
+    pub transaction: StoreTransaction,
+    /// Oldest first.
+    pub refunds: Vec<StoreRefund>,
+    /// The payment's and its refunds' events, by time.
+    pub events: Vec<StoreEvent>,
 }

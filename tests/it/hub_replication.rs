@@ -572,6 +572,58 @@ async fn hub_report_and_the_store_api_add_up_per_store_and_show_only_the_callers
     assert_eq!(rows.as_array().unwrap().len(), 1);
     assert_eq!(rows[0]["payment"]["paymentRequestId"], t03);
 
+    // One payment's detail, by either id: its refunds and the history of both.
+    let payment_id = terminals[0]
+        .checkout
+        .payment(&t01_first)
+        .await
+        .unwrap()
+        .payment_id
+        .unwrap();
+    for id in [t01_first.as_str(), payment_id.as_str()] {
+        let (status, detail) = get_json(
+            &format!("{hub_url}/hub/v1/store/payments/{id}"),
+            Some(&tokens["T02"]),
+        )
+        .await;
+        assert_eq!(status, 200, "{detail}");
+        assert_eq!(
+            detail["transaction"]["payment"]["paymentRequestId"],
+            t01_first.as_str()
+        );
+        assert_eq!(
+            detail["transaction"]["payment"]["paymentId"],
+            payment_id.as_str()
+        );
+        assert_eq!(detail["refunds"][0]["terminal"], "T01");
+        assert_eq!(detail["refunds"][0]["refund"]["amountMinor"], 100);
+        let journal = terminals[0]
+            .reader()
+            .unwrap()
+            .payment_detail(&t01_first)
+            .unwrap()
+            .unwrap();
+        let refund_events = terminals[0]
+            .checkout
+            .journal_for_tests({
+                let refund = journal.refunds[0].clone();
+                move |j| j.events_for(refund.entity())
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            detail["events"].as_array().unwrap().len(),
+            journal.events.len() + refund_events.len(),
+            "{detail}"
+        );
+    }
+    let (status, _) = get_json(
+        &format!("{hub_url}/hub/v1/store/payments/{t03}"),
+        Some(&tokens["T01"]),
+    )
+    .await;
+    assert_eq!(status, 404, "another store's payment is not shown");
+
     // The manager-screen filters.
     let filtered = |query: &str| format!("{transactions}?{query}");
     let (_, rows) = get_json(
