@@ -863,3 +863,67 @@ async fn two_counters_refunding_one_payment_at_once_never_refund_more_than_was_p
     assert_hub_matches_journal(&db, t01).await;
     running.stop().await;
 }
+
+/// The figure in the README: how fast one terminal catches up after an outage, every batch
+/// (500 events) one hub transaction. 2,000 payments are journaled while the hub is down
+/// (each with a note: 4,000 events), then the hub starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a figure, not a check: run with --ignored --nocapture"]
+async fn catch_up_figure() {
+    use alipay_pos::journal::{NewPayment, Product};
+    let pg = Postgres::start().await;
+    let url = pg.fresh_database().await;
+    let port = free_port();
+    let hub_url = format!("http://127.0.0.1:{port}");
+    let (running, pool) = start_hub(&url, port).await;
+    let token = hub::terminals::add(&pool, "T01").await.unwrap().token;
+    running.stop().await;
+    let dir = tempfile::tempdir().unwrap();
+    let terminal = shipping_terminal(dir.path(), &hub_url, token.expose(), "T01", "S1").await;
+    let seconds = time::OffsetDateTime::now_utc().unix_timestamp();
+    terminal
+        .checkout
+        .journal_for_tests(move |j| {
+            for n in 0..2000 {
+                let payment = j.create_payment(
+                    NewPayment {
+                        payment_request_id: format!("P-{seconds}-T01-FIG{n:05}"),
+                        order_ref: format!("O-{n}"),
+                        amount: Money::from_minor(100 + n, Currency::USD).unwrap(),
+                        description: "figure".into(),
+                        operator: "T01".into(),
+                        product: Product::OrderCode,
+                        customer_code: None,
+                    },
+                    Actor::Cashier,
+                )?;
+                j.append_event(payment.entity(), Actor::System, "a note for the figure")?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let events = journal_seq(&terminal);
+    let (running, _pool) = start_hub(&url, port).await;
+    // From the first committed batch (the shipper's backoff may wait up to 30 s before it
+    // tries again) to the last.
+    wait_until("the first batch", WAIT, || async {
+        terminal
+            .hub_shipping()
+            .and_then(|s| s.hub_cursor)
+            .is_some_and(|c| c > 0)
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let first = terminal.hub_shipping().unwrap().hub_cursor.unwrap();
+    wait_shipped(&terminal).await;
+    let took = started.elapsed();
+    let shipped = events - first;
+    println!(
+        "caught up {shipped} of {events} events after the first batch in {:.2} s: {:.0} events/s \
+         (batches of 500, debug build)",
+        took.as_secs_f64(),
+        shipped as f64 / took.as_secs_f64()
+    );
+    running.stop().await;
+}
