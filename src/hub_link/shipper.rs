@@ -136,7 +136,12 @@ impl Worker {
                         tokio::time::sleep(self.settings.interval).await;
                     }
                 }
-                Err(Held::Resync) => cursor = None,
+                Err(Held::Resync) => {
+                    // The hub's cursor is behind ours: ask it again (after a breath, so a
+                    // hub that keeps saying so is not asked in a tight loop).
+                    cursor = None;
+                    tokio::time::sleep(MIN_BACKOFF).await;
+                }
                 Err(held) => {
                     cursor = None;
                     let (reason, refused) = match held {
