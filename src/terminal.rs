@@ -20,6 +20,10 @@ use crate::config::{Config, ConfigError, ContactKind, PostalAddress, Registratio
 use crate::hub_link::shipper::{
     BATCH_EVENTS, SHIP_INTERVAL, Shipper, ShipperSettings, ShippingState,
 };
+pub use crate::hub_link::store::{
+    StoreClient, StoreError, StorePaymentDetail, StoreRefund, StoreTotals, StoreTransaction,
+    StoreTransactionsQuery,
+};
 use crate::hub_link::{HubLink, HubToken, LinkSettings, LinkState};
 use crate::journal::{Journal, JournalError, PaymentRecord, Reader};
 use crate::sandbox::SandboxOptions;
@@ -103,6 +107,8 @@ pub struct Terminal {
     hub_link: Option<HubLink>,
     /// Ships the journal to the store hub, when `[hub] url` is set.
     shipper: Option<Shipper>,
+    /// Reads the whole store's views at the hub, when `[hub] url` is set.
+    store_client: Option<StoreClient>,
     /// Held for the terminal's whole life; the OS releases it when the process dies, even by
     /// SIGKILL, so a crash never leaves the data folder locked.
     _data_dir_lock: std::fs::File,
@@ -343,6 +349,12 @@ impl Terminal {
         };
         // Started after the journal was opened (and bound to this terminal), so its first
         // read finds a journal to ship.
+        let store_client = match (&hub_url, &hub_token) {
+            (Some(url), Some(token)) => {
+                Some(StoreClient::new(url.clone(), token.clone()).map_err(TerminalError::HubLink)?)
+            }
+            _ => None,
+        };
         let shipper = match (hub_url, hub_token) {
             (Some(url), Some(token)) => Some(
                 Shipper::start(ShipperSettings {
@@ -365,6 +377,7 @@ impl Terminal {
             notify_url,
             hub_link,
             shipper,
+            store_client,
             _data_dir_lock: data_dir_lock,
         })
     }
@@ -422,6 +435,12 @@ impl Terminal {
     /// Changes of the shipping state, for faces that show it and for tests.
     pub fn watch_hub_shipping(&self) -> Option<tokio::sync::watch::Receiver<ShippingState>> {
         self.shipper.as_ref().map(Shipper::watch)
+    }
+
+    /// The reader of the whole store's views at the hub (every terminal's payments, the
+    /// day's totals): `None` without `[hub] url`. Faces reach the hub only through this.
+    pub fn store_client(&self) -> Option<StoreClient> {
+        self.store_client.clone()
     }
 
     pub fn notification_address(&self) -> SocketAddr {
