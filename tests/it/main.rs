@@ -47,6 +47,8 @@ mod gui_scan;
 #[cfg(feature = "gui")]
 mod gui_screens;
 #[cfg(feature = "gui")]
+mod gui_store_view;
+#[cfg(feature = "gui")]
 mod gui_unresolved;
 mod hub;
 mod hub_replication;
