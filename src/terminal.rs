@@ -22,7 +22,7 @@ use crate::hub_link::shipper::{
 };
 pub use crate::hub_link::store::{
     StoreClient, StoreError, StorePaymentDetail, StoreRefund, StoreTotals, StoreTransaction,
-    StoreTransactionsQuery,
+    StoreTransactionsQuery, demo_transaction as demo_store_transaction,
 };
 use crate::hub_link::{HubLink, HubToken, LinkSettings, LinkState};
 use crate::journal::{Journal, JournalError, PaymentRecord, Reader};

@@ -330,7 +330,7 @@ fn time_text(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
 }
 
-fn payment_wire(p: PaymentRecord) -> ShippedPayment {
+pub(crate) fn payment_wire(p: PaymentRecord) -> ShippedPayment {
     ShippedPayment {
         payment_request_id: p.payment_request_id,
         order_ref: p.order_ref,

@@ -42,6 +42,31 @@ impl std::fmt::Display for StoreError {
     }
 }
 
+/// A journal payment as the hub's store view lists it, for the screenshots' demo store
+/// (the real rows come from the hub).
+pub fn demo_transaction(
+    terminal: &str,
+    store_id: &str,
+    payment: crate::journal::PaymentRecord,
+    refunded_minor: u64,
+) -> StoreTransaction {
+    let remaining = if payment.state == crate::journal::PaymentState::Paid {
+        payment.amount.minor().saturating_sub(refunded_minor)
+    } else {
+        0
+    };
+    StoreTransaction {
+        terminal: terminal.to_owned(),
+        store_id: store_id.to_owned(),
+        refunded: String::new(),
+        refunded_minor,
+        refunded_count: u64::from(refunded_minor > 0),
+        in_flight_minor: 0,
+        remaining_minor: remaining,
+        payment: super::shipper::payment_wire(payment),
+    }
+}
+
 /// Reads the store's views at the hub with this terminal's token. Cheap to clone.
 #[derive(Clone)]
 pub struct StoreClient {

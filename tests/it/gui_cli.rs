@@ -124,6 +124,7 @@ fn screenshots_render_every_screen_in_both_languages() {
         "manager-reconciliation",
         "manager-reconciliation-accept",
         "manager-settings",
+        "manager-whole-store",
     ];
     for screen in screens {
         let en = std::fs::read(dir.path().join(format!("{screen}-en.png"))).unwrap();

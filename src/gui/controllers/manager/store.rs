@@ -255,6 +255,16 @@ impl StoreView {
         );
     }
 
+    /// The screenshots' demo store: these rows and totals, no hub asked.
+    pub fn show_demo(&self, rows: Vec<StoreTransaction>, totals: Vec<StoreTotals>) {
+        self.update(|state| {
+            state.rows = rows;
+            state.totals = totals;
+            state.notice = None;
+            state.loading = false;
+        });
+    }
+
     pub fn close_detail(&self) {
         self.update(|state| state.detail = None);
     }
