@@ -156,6 +156,9 @@ fn the_whole_store_tab_lists_every_terminal_and_says_when_the_hub_cannot_answer(
         assert_eq!(row_of(&our_payment).amount, "USD 12.50");
         assert_eq!(row_of(&other_payment).amount, "USD 3.00");
         assert_eq!(row_of(&other_payment).terminal, "T02");
+        // The hub's RFC 3339 times are shown local, like the terminal's own list.
+        let time = row_of(&other_payment).time.to_string();
+        assert!(!time.is_empty() && !time.contains('T'), "{time}");
         let totals = value_of(&app, "Store totals").unwrap();
         assert!(
             totals.contains("paid USD 15.50 (2)") && totals.contains("net USD 15.50"),
