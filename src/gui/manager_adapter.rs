@@ -48,6 +48,7 @@ pub(crate) struct ManagerMarks {
     refund_cleared: Option<u64>,
     settle_cleared: Option<u64>,
     filters_cleared: Option<u64>,
+    store_cleared: Option<u64>,
     recon_cleared: Option<u64>,
 }
 
@@ -375,6 +376,16 @@ pub(super) fn push(shared: &Shared) {
     // The form fields belong to the screen; they are set only when a controller resets
     // them (a new visit, a new payment, a finished refund).
     let mut marks = shared.manager_marks.borrow_mut();
+    let store = &controller.store;
+    if marks.store_cleared != Some(store.cleared()) {
+        let filters = Filters::default();
+        manager.set_store_filter_today(filters.today);
+        manager.set_store_filter_status(status_filter(filters.status));
+        manager.set_store_filter_amount(SharedString::new());
+        manager.set_store_filter_id(SharedString::new());
+        manager.set_store_filter_product(product_filter(filters.product));
+    }
+    marks.store_cleared = Some(store.cleared());
     if marks.filters_cleared != Some(list.cleared()) {
         let filters = list.filters();
         manager.set_filter_today(filters.today);

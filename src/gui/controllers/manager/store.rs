@@ -106,6 +106,8 @@ struct StoreState {
     notice: Option<StoreNotice>,
     /// Each read gets a number; an answer older than the newest request is dropped.
     seq: u64,
+    /// Bumped whenever the filter fields must be reset on screen (a new visit).
+    cleared: u64,
 }
 
 #[derive(Clone)]
@@ -136,6 +138,11 @@ impl StoreView {
         let result = f(&mut self.state.borrow_mut());
         self.changed.emit(&());
         result
+    }
+
+    /// Changes each time the filter fields must be reset on screen.
+    pub fn cleared(&self) -> u64 {
+        self.state.borrow().cleared
     }
 
     pub fn rows(&self) -> Vec<StoreTransaction> {
@@ -173,6 +180,7 @@ impl StoreView {
         self.update(|state| {
             *state = StoreState {
                 seq: state.seq,
+                cleared: state.cleared + 1,
                 ..StoreState::default()
             };
         });
