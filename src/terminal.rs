@@ -17,6 +17,13 @@ use crate::ams::models::{
 use crate::checkout::receiver::{self, Notification, ReceivedNotification, RunningReceiver};
 use crate::checkout::{Checkout, CheckoutSettings, Policy, Recovery, RegistrationDetails};
 use crate::config::{Config, ConfigError, ContactKind, PostalAddress, RegistrationConfig};
+use crate::hub_link::shipper::{
+    BATCH_EVENTS, SHIP_INTERVAL, Shipper, ShipperSettings, ShippingState,
+};
+pub use crate::hub_link::store::{
+    StoreClient, StoreError, StorePaymentDetail, StoreRefund, StoreTotals, StoreTransaction,
+    StoreTransactionsQuery, demo_transaction as demo_store_transaction,
+};
 use crate::hub_link::{HubLink, HubToken, LinkSettings, LinkState};
 use crate::journal::{Journal, JournalError, PaymentRecord, Reader};
 use crate::sandbox::SandboxOptions;
@@ -98,6 +105,10 @@ pub struct Terminal {
     notify_url: Option<Url>,
     /// The outbound connection to the store hub, when `[hub] url` is set.
     hub_link: Option<HubLink>,
+    /// Ships the journal to the store hub, when `[hub] url` is set.
+    shipper: Option<Shipper>,
+    /// Reads the whole store's views at the hub, when `[hub] url` is set.
+    store_client: Option<StoreClient>,
     /// Held for the terminal's whole life; the OS releases it when the process dies, even by
     /// SIGKILL, so a crash never leaves the data folder locked.
     _data_dir_lock: std::fs::File,
@@ -318,7 +329,12 @@ impl Terminal {
             policy,
         );
         spawn_notification_consumer(checkout.clone(), from_receiver);
-        let hub_link = match (hub_url, hub_token) {
+        if let (Some(url), Some(token)) = (&hub_url, &hub_token) {
+            let gate = crate::hub_link::refunds::HubRefundGate::new(url.clone(), token.clone())
+                .map_err(TerminalError::HubLink)?;
+            checkout.set_refund_gate(std::sync::Arc::new(gate));
+        }
+        let hub_link = match (hub_url.clone(), hub_token.clone()) {
             (Some(url), Some(token)) => Some(
                 HubLink::start(LinkSettings {
                     url,
@@ -326,6 +342,27 @@ impl Terminal {
                     alipay_key: alipay_key_for_hub,
                     client_id: config.alipay.client_id.clone(),
                     to_engine: to_engine_from_hub,
+                })
+                .map_err(TerminalError::HubLink)?,
+            ),
+            _ => None,
+        };
+        // Started after the journal was opened (and bound to this terminal), so its first
+        // read finds a journal to ship.
+        let store_client = match (&hub_url, &hub_token) {
+            (Some(url), Some(token)) => {
+                Some(StoreClient::new(url.clone(), token.clone()).map_err(TerminalError::HubLink)?)
+            }
+            _ => None,
+        };
+        let shipper = match (hub_url, hub_token) {
+            (Some(url), Some(token)) => Some(
+                Shipper::start(ShipperSettings {
+                    url,
+                    token,
+                    data_dir: data_dir.clone(),
+                    interval: SHIP_INTERVAL,
+                    batch_events: BATCH_EVENTS,
                 })
                 .map_err(TerminalError::HubLink)?,
             ),
@@ -339,6 +376,8 @@ impl Terminal {
             fingerprints,
             notify_url,
             hub_link,
+            shipper,
+            store_client,
             _data_dir_lock: data_dir_lock,
         })
     }
@@ -395,6 +434,22 @@ impl Terminal {
             Some(link) => link.relays_done(within).await,
             None => true,
         }
+    }
+
+    /// How far the journal is replicated to the store hub: `None` without `[hub] url`.
+    pub fn hub_shipping(&self) -> Option<ShippingState> {
+        self.shipper.as_ref().map(Shipper::state)
+    }
+
+    /// Changes of the shipping state, for faces that show it and for tests.
+    pub fn watch_hub_shipping(&self) -> Option<tokio::sync::watch::Receiver<ShippingState>> {
+        self.shipper.as_ref().map(Shipper::watch)
+    }
+
+    /// The reader of the whole store's views at the hub (every terminal's payments, the
+    /// day's totals): `None` without `[hub] url`. Faces reach the hub only through this.
+    pub fn store_client(&self) -> Option<StoreClient> {
+        self.store_client.clone()
     }
 
     pub fn notification_address(&self) -> SocketAddr {

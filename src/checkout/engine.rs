@@ -41,6 +41,8 @@ pub(super) struct Inner {
     /// One `register` at a time: two at once would each see no journaled registration and
     /// send two different request ids.
     pub(super) registration_lock: tokio::sync::Mutex<()>,
+    /// The store hub's refund reservations, when the wiring installed them.
+    pub(super) refund_gate: std::sync::OnceLock<Arc<dyn super::refund_gate::RefundGate>>,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -72,7 +74,16 @@ impl Checkout {
                 resolver_wake: Notify::new(),
                 online: Mutex::new(None),
                 registration_lock: tokio::sync::Mutex::new(()),
+                refund_gate: std::sync::OnceLock::new(),
             }),
+        }
+    }
+
+    /// Installs the gate every refund must pass before it is journaled (the store hub's
+    /// reservation). Once: a second call is ignored, and says so.
+    pub fn set_refund_gate(&self, gate: Arc<dyn super::refund_gate::RefundGate>) {
+        if self.inner.refund_gate.set(gate).is_err() {
+            tracing::warn!("a refund gate was installed already; the second one is ignored");
         }
     }
 

@@ -29,6 +29,7 @@ pub mod policy;
 mod poll;
 pub mod product;
 pub mod receiver;
+pub mod refund_gate;
 mod refunds;
 pub mod registration;
 pub mod resend;
@@ -133,6 +134,15 @@ pub enum CheckoutError {
     )]
     PreviousRegistrationUnknown {
         registration_request_id: String,
+        reason: String,
+    },
+    /// A hub is configured and did not reserve the refund (unreachable, or not enough left
+    /// of the payment across every counter). Nothing was journaled or sent.
+    #[error(
+        "the refund of payment {payment_request_id} was not made: the store hub reserves every refund first, so that two counters cannot refund the same money, and it did not: {reason}. Nothing was refunded; if the hub is unreachable, try again once it is back / 退款未执行：门店集线器须先预留每笔退款，以免两个收银台重复退款，但预留未成功（{reason}）。未退任何款项；若集线器无法连接，请在其恢复后重试"
+    )]
+    RefundNotReserved {
+        payment_request_id: String,
         reason: String,
     },
     /// The blocking journal task panicked or was cancelled; the journal itself is

@@ -6,6 +6,7 @@
 use time::OffsetDateTime;
 
 use super::engine::{amount_matches, parse_time, request_hash};
+use super::refund_gate::RefundToReserve;
 use super::{Checkout, CheckoutError, echo, failpoint, ids};
 use crate::admin::ManagerApproval;
 use crate::ams::client::Outcome;
@@ -71,12 +72,35 @@ impl Checkout {
             reason: reason.to_string(),
             manager: manager.to_string(),
         };
+        // With a store hub, every counter's refunds of this payment count: the hub reserves
+        // the amount first, and refuses it when it does not fit (or cannot be asked).
+        let gate = self.inner.refund_gate.get().cloned();
+        if let Some(gate) = &gate {
+            gate.reserve(RefundToReserve {
+                payment_request_id: record.payment_request_id.clone(),
+                refund_request_id: refund_request_id.clone(),
+                amount,
+            })
+            .await
+            .map_err(|reason| CheckoutError::RefundNotReserved {
+                payment_request_id: record.payment_request_id.clone(),
+                reason,
+            })?;
+        }
         // Claimed before it is journaled, so the resolver (which resends open refunds) leaves
         // it to this call until its attempts are over or its caller stops waiting.
         let _claim = self.claim(&refund_request_id);
-        let refund = self
-            .db(move |j| j.create_refund(new, Actor::Manager))
-            .await?;
+        let created = self.db(move |j| j.create_refund(new, Actor::Manager)).await;
+        let refund = match created {
+            Ok(refund) => refund,
+            Err(error) => {
+                // Never journaled, so never sent: the reservation is released.
+                if let Some(gate) = &gate {
+                    gate.release(refund_request_id.clone()).await;
+                }
+                return Err(error);
+            }
+        };
         self.publish(super::CheckoutEvent::RefundState {
             refund_request_id: refund.refund_request_id.clone(),
             state: refund.state,

@@ -243,6 +243,7 @@ impl CliError {
             | CheckoutError::NothingLeftToRefund { .. }
             | CheckoutError::NoAlipayPaymentId { .. }
             | CheckoutError::CustomerCodeUsed { .. }
+            | CheckoutError::RefundNotReserved { .. }
             | CheckoutError::NoRegistrationDetails => Self::usage(error.to_string()),
             // Alipay could not be asked: like an unreachable gateway, try again later.
             CheckoutError::PreviousRegistrationUnknown { .. } => CliError {

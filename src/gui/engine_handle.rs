@@ -29,7 +29,9 @@ use crate::money::{MinorTotal, Money};
 use crate::reconcile::ReconcileError;
 use crate::reconcile::accept::Accepted;
 use crate::reconcile::day_report::DayReport;
-use crate::terminal::Terminal;
+use crate::terminal::{
+    StoreError, StorePaymentDetail, StoreTotals, StoreTransaction, StoreTransactionsQuery, Terminal,
+};
 
 /// An answer delivered on the UI thread.
 pub type Reply<T> = Box<dyn FnOnce(T)>;
@@ -296,6 +298,29 @@ pub trait EngineHandle {
     /// Demo only: the sandbox's customer confirms (or declines) a User-presented payment
     /// that waits for them, in the wallet.
     fn confirm_as_demo_customer(&self, payment_request_id: String, confirm: bool, done: Reply<()>);
+    /// The whole store at the hub: the transactions matching `query` and the totals of
+    /// `day`, read together. Without a hub (and on the controllers' mock, unless a test
+    /// overrides it) the answer is that there is none.
+    fn store_view(&self, query: StoreTransactionsQuery, day: Date, done: Reply<StoreAnswer>) {
+        let _ = (query, day);
+        done(Err(no_hub()));
+    }
+    /// One store payment's detail at the hub (read-only).
+    fn store_payment(
+        &self,
+        payment_request_id: String,
+        done: Reply<Result<StorePaymentDetail, StoreError>>,
+    ) {
+        let _ = payment_request_id;
+        done(Err(no_hub()));
+    }
+}
+
+/// The whole store's rows and the day's totals, or why the hub did not give them.
+pub type StoreAnswer = Result<(Vec<StoreTransaction>, Vec<StoreTotals>), StoreError>;
+
+fn no_hub() -> StoreError {
+    StoreError::Failed("no store hub is configured (`[hub] url`)".into())
 }
 
 /// The real [`EngineHandle`]: the started terminal and the runtime it runs on.
@@ -728,6 +753,37 @@ impl EngineHandle for TerminalHandle {
                 tracing::warn!(%error, "the demo customer could not answer in the wallet");
             }
         });
+    }
+
+    fn store_view(&self, query: StoreTransactionsQuery, day: Date, done: Reply<StoreAnswer>) {
+        let Some(client) = self.terminal.store_client() else {
+            done(Err(no_hub()));
+            return;
+        };
+        self.run(
+            async move {
+                let date = day.to_string();
+                let (rows, totals) =
+                    tokio::join!(client.transactions(&query), client.totals(&date));
+                Ok((rows?, totals?))
+            },
+            done,
+        );
+    }
+
+    fn store_payment(
+        &self,
+        payment_request_id: String,
+        done: Reply<Result<StorePaymentDetail, StoreError>>,
+    ) {
+        let Some(client) = self.terminal.store_client() else {
+            done(Err(no_hub()));
+            return;
+        };
+        self.run(
+            async move { client.payment(&payment_request_id).await },
+            done,
+        );
     }
 
     fn pay_as_demo_customer(&self, code: String, done: Reply<()>) {

@@ -20,6 +20,7 @@ use super::controllers::manager::refund::{RefundNotice as Said, RefundStage as S
 use super::controllers::manager::settle::{
     SettleForm, SettleNotice as Recorded, SettleStage as Step,
 };
+use super::controllers::manager::store::{StoreNotice as Stored, StoreView};
 use super::controllers::manager::transactions::{
     Filters, ListNotice as Listing, ProductChoice, StatusChoice,
 };
@@ -28,6 +29,7 @@ use super::manager_rows;
 use super::{
     AcceptStage, CloseStage, ListNotice, Manager, ManagerTab, ProductFilter, ReconNotice,
     RefundNotice, RefundStage, SettingsView, SettleNotice, SettleStage, Shared, StatusFilter,
+    StoreNotice,
 };
 use crate::config::Config;
 
@@ -46,6 +48,7 @@ pub(crate) struct ManagerMarks {
     refund_cleared: Option<u64>,
     settle_cleared: Option<u64>,
     filters_cleared: Option<u64>,
+    store_cleared: Option<u64>,
     recon_cleared: Option<u64>,
 }
 
@@ -133,6 +136,34 @@ pub(super) fn wire(shared: &Rc<Shared>, manager: &Manager<'_>) {
             product: product_of(product),
         })
     });
+    // The "Whole store" tab exists only with a store hub; its reads never touch the rest.
+    manager.set_store_available(
+        shared
+            .config
+            .hub
+            .as_ref()
+            .is_some_and(|hub| hub.url.is_some()),
+    );
+    on!(
+        on_store_filters_changed,
+        |shared, today, status, amount, id, product| {
+            shared.manager.store.set_filters(Filters {
+                today,
+                status: status_of(status),
+                amount: amount.to_string(),
+                id: id.to_string(),
+                product: product_of(product),
+            })
+        }
+    );
+    on!(on_store_open, |shared, id| shared
+        .manager
+        .store
+        .open(id.to_string()));
+    on!(on_store_close_detail, |shared| shared
+        .manager
+        .store
+        .close_detail());
     on!(on_open_transaction, |shared, id| shared
         .manager
         .open_transaction(id.to_string()));
@@ -241,6 +272,7 @@ fn tab_of(tab: ManagerTab) -> Tab {
         ManagerTab::Totals => Tab::Totals,
         ManagerTab::Reconciliation => Tab::Reconciliation,
         ManagerTab::Settings => Tab::Settings,
+        ManagerTab::Store => Tab::Store,
     }
 }
 
@@ -251,6 +283,7 @@ fn manager_tab(tab: Tab) -> ManagerTab {
         Tab::Totals => ManagerTab::Totals,
         Tab::Reconciliation => ManagerTab::Reconciliation,
         Tab::Settings => ManagerTab::Settings,
+        Tab::Store => ManagerTab::Store,
     }
 }
 
@@ -322,6 +355,7 @@ pub(super) fn push(shared: &Shared) {
             manager.set_list_notice_detail(detail.into());
         }
     }
+    push_store(&manager, &controller.store, locale);
     manager.set_detail_open(list.detail_open());
     if let Some(detail) = list.detail() {
         manager.set_detail(manager_rows::detail(&detail, locale));
@@ -342,6 +376,16 @@ pub(super) fn push(shared: &Shared) {
     // The form fields belong to the screen; they are set only when a controller resets
     // them (a new visit, a new payment, a finished refund).
     let mut marks = shared.manager_marks.borrow_mut();
+    let store = &controller.store;
+    if marks.store_cleared != Some(store.cleared()) {
+        let filters = Filters::default();
+        manager.set_store_filter_today(filters.today);
+        manager.set_store_filter_status(status_filter(filters.status));
+        manager.set_store_filter_amount(SharedString::new());
+        manager.set_store_filter_id(SharedString::new());
+        manager.set_store_filter_product(product_filter(filters.product));
+    }
+    marks.store_cleared = Some(store.cleared());
     if marks.filters_cleared != Some(list.cleared()) {
         let filters = list.filters();
         manager.set_filter_today(filters.today);
@@ -477,6 +521,54 @@ pub(super) fn push(shared: &Shared) {
 }
 
 /// The Reconciliation tab: the day's books as rows, the acceptance under way, the notice.
+/// The "Whole store" tab: rows, totals, the read-only detail and why there are none.
+fn push_store(manager: &Manager<'_>, store: &StoreView, locale: crate::locale::Locale) {
+    let rows: Vec<_> = store
+        .rows()
+        .iter()
+        .map(|row| manager_rows::store_row(row, locale))
+        .collect();
+    manager.set_store_rows(ModelRc::new(VecModel::from(rows)));
+    let totals: Vec<_> = store
+        .totals()
+        .iter()
+        .map(|totals| manager_rows::store_totals_row(totals, locale))
+        .collect();
+    manager.set_store_totals(ModelRc::new(VecModel::from(totals)));
+    manager.set_store_loading(store.loading());
+    let (notice, detail) = match store.notice() {
+        Stored::None => (StoreNotice::None, String::new()),
+        Stored::BadAmount => (StoreNotice::BadAmount, String::new()),
+        Stored::Unreachable(why) => (StoreNotice::Unreachable, why),
+        Stored::Refused(why) => (StoreNotice::Refused, why),
+        Stored::Failed(why) => (StoreNotice::Failed, why),
+    };
+    manager.set_store_notice(notice);
+    manager.set_store_notice_detail(detail.into());
+    match store.detail() {
+        Some(detail) => {
+            manager.set_store_detail(manager_rows::store_row(&detail.transaction, locale));
+            manager.set_store_detail_payment_id(
+                detail
+                    .transaction
+                    .payment
+                    .payment_id
+                    .clone()
+                    .unwrap_or_default()
+                    .into(),
+            );
+            let refunds: Vec<_> = detail
+                .refunds
+                .iter()
+                .map(|refund| manager_rows::store_refund_row(refund, locale))
+                .collect();
+            manager.set_store_detail_refunds(ModelRc::new(VecModel::from(refunds)));
+            manager.set_store_detail_open(true);
+        }
+        None => manager.set_store_detail_open(false),
+    }
+}
+
 fn push_reconciliation(
     manager: &Manager<'_>,
     controller: &super::ManagerScreen,

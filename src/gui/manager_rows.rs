@@ -6,8 +6,8 @@ use slint::{ModelRc, SharedString, VecModel};
 
 use super::{
     BatchRow, CloseTotalsRow, DiscrepancyKind as KindUi, DiscrepancyRow, EventActor, LaterEventRow,
-    ListedType as ListedUi, ProductTotalsRow, RefundRow, RefundStatus, ReportFileRow, TimelineRow,
-    TotalsRow, TxDetail, TxProduct, TxRow, TxState, ZReport,
+    ListedType as ListedUi, ProductTotalsRow, RefundRow, RefundStatus, ReportFileRow,
+    StoreRefundRow, StoreRow, TimelineRow, TotalsRow, TxDetail, TxProduct, TxRow, TxState, ZReport,
 };
 use crate::journal::{
     Actor, CurrencyTotals, DayCloseReport, DiscrepancyKind, DiscrepancyRecord, EntityRef,
@@ -415,6 +415,108 @@ pub fn discrepancy_row(d: &DiscrepancyRecord, locale: Locale) -> DiscrepancyRow 
         },
         file: text(&d.file),
         line: text(d.line.map(|l| l.to_string()).unwrap_or_default()),
+    }
+}
+
+/// A store hub's time (RFC 3339) as the terminal shows its own: local, to the second.
+/// One the terminal cannot read is shown as the hub sent it.
+fn store_time(at: &str) -> SharedString {
+    match time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339) {
+        Ok(at) => text(format_local(at)),
+        Err(_) => text(at),
+    }
+}
+
+/// A state as the hub names it (the journal's names); an unknown one reads as unresolved,
+/// the state that claims least.
+fn store_state(state: &str) -> TxState {
+    match state {
+        "created" => TxState::Created,
+        "awaiting_customer" => TxState::AwaitingCustomer,
+        "cancelling" => TxState::Cancelling,
+        "paid" => TxState::Paid,
+        "failed" => TxState::Failed,
+        "cancelled" => TxState::Cancelled,
+        _ => TxState::Unresolved,
+    }
+}
+
+fn store_product(product: &str) -> TxProduct {
+    match product {
+        "user_presented" => TxProduct::UserPresented,
+        "entry_code" => TxProduct::EntryCode,
+        "auto_debit" => TxProduct::AutoDebit,
+        _ => TxProduct::OrderCode,
+    }
+}
+
+/// Minor units in a currency the hub names, formatted; digits and code when the terminal
+/// does not know the currency.
+fn store_amount(minor: u64, currency: &str, locale: Locale) -> String {
+    match Currency::from_code(currency)
+        .ok()
+        .and_then(|currency| MinorTotal::from_minor(minor, currency).ok())
+    {
+        Some(total) => total.format(locale),
+        None => format!("{minor} {currency}"),
+    }
+}
+
+/// One payment of the whole store (any terminal), as the hub has it.
+pub fn store_row(row: &crate::terminal::StoreTransaction, locale: Locale) -> StoreRow {
+    let p = &row.payment;
+    StoreRow {
+        id: text(&p.payment_request_id),
+        terminal: text(&row.terminal),
+        time: store_time(&p.created_at),
+        amount: text(store_amount(p.amount_minor, &p.currency, locale)),
+        state: store_state(&p.state),
+        refunded: if row.refunded_minor == 0 {
+            SharedString::new()
+        } else {
+            text(store_amount(row.refunded_minor, &p.currency, locale))
+        },
+        product: store_product(&p.product),
+        description: text(&p.description),
+    }
+}
+
+/// One currency's totals of the whole store's day.
+pub fn store_totals_row(totals: &crate::terminal::StoreTotals, locale: Locale) -> TotalsRow {
+    let net = store_amount(totals.net_minor.unsigned_abs(), &totals.currency, locale);
+    TotalsRow {
+        currency: text(&totals.currency),
+        paid: text(store_amount(totals.paid_minor, &totals.currency, locale)),
+        paid_count: count(totals.paid_count),
+        refunded: text(store_amount(
+            totals.refunded_minor,
+            &totals.currency,
+            locale,
+        )),
+        refunded_count: count(totals.refunded_count),
+        net: text(if totals.net_minor < 0 {
+            format!("−{net}")
+        } else {
+            net
+        }),
+        by_product: ModelRc::default(),
+    }
+}
+
+/// One refund of a store payment, with the terminal that made it.
+pub fn store_refund_row(refund: &crate::terminal::StoreRefund, locale: Locale) -> StoreRefundRow {
+    let r = &refund.refund;
+    StoreRefundRow {
+        terminal: text(&refund.terminal),
+        time: store_time(&r.created_at),
+        amount: text(store_amount(r.amount_minor, &r.currency, locale)),
+        status: match r.state.as_str() {
+            "succeeded" => RefundStatus::Succeeded,
+            "failed" => RefundStatus::Failed,
+            "unresolved" => RefundStatus::Unresolved,
+            _ => RefundStatus::Requested,
+        },
+        reason: text(&r.reason),
     }
 }
 

@@ -705,6 +705,7 @@ fn listen(shared: &Rc<Shared>) {
     push_on_change!(shared.pin, pin_adapter::push);
     push_on_change!(shared.manager, manager_adapter::push);
     push_on_change!(shared.manager.transactions, manager_adapter::push);
+    push_on_change!(shared.manager.store, manager_adapter::push);
     push_on_change!(shared.manager.refund, manager_adapter::push);
     push_on_change!(shared.manager.settle, manager_adapter::push);
     push_on_change!(shared.manager.totals, manager_adapter::push);

@@ -173,6 +173,8 @@ enum Scene {
     ManagerRegistration,
     /// The cashier's screen on a terminal whose store hub is away (the status bar says so).
     CashierHubReconnecting,
+    /// The Whole store tab (a store hub is configured): two counters' payments.
+    ManagerWholeStore,
 }
 
 impl Scene {
@@ -204,6 +206,7 @@ impl Scene {
             Scene::ManagerSettings => "manager-settings",
             Scene::ManagerRegistration => "manager-registration",
             Scene::CashierHubReconnecting => "cashier-hub-reconnecting",
+            Scene::ManagerWholeStore => "manager-whole-store",
         }
     }
 }
@@ -237,6 +240,7 @@ fn scenes(kiosk: bool) -> Vec<Scene> {
             Scene::ManagerSettings,
             Scene::ManagerRegistration,
             Scene::CashierHubReconnecting,
+            Scene::ManagerWholeStore,
         ]
     }
 }
@@ -303,7 +307,8 @@ fn set_scene(app: &App, controller: &Controller, config: &Config, scene: Scene) 
         | Scene::ManagerReconciliation
         | Scene::ManagerReconciliationAccept
         | Scene::ManagerSettings
-        | Scene::ManagerRegistration => (manager_scene(app, controller, currency, scene), None),
+        | Scene::ManagerRegistration
+        | Scene::ManagerWholeStore => (manager_scene(app, controller, currency, scene), None),
         Scene::Cashier | Scene::CashierHubReconnecting => (Screen::Cashier, None),
         Scene::CashierScanned => {
             // Scanned before the amount: the code waits for it (the real path).
@@ -448,6 +453,46 @@ fn demo_event(
 }
 
 /// Fills the PIN or manager screen with demo records and returns its page.
+/// The demo payments as two counters of one store took them (odd ones at T02).
+fn demo_store(payments: &[PaymentRecord]) -> Vec<crate::terminal::StoreTransaction> {
+    payments
+        .iter()
+        .enumerate()
+        .map(|(n, payment)| {
+            let terminal = if n % 2 == 0 { "T01" } else { "T02" };
+            crate::terminal::demo_store_transaction(terminal, "S1", payment.clone(), 0)
+        })
+        .collect()
+}
+
+/// The whole store's totals of the demo day: the paid demo payments, nothing refunded.
+fn demo_store_totals(
+    payments: &[PaymentRecord],
+    currency: Currency,
+) -> Vec<crate::terminal::StoreTotals> {
+    let paid: Vec<&PaymentRecord> = payments
+        .iter()
+        .filter(|p| p.state == PaymentState::Paid)
+        .collect();
+    let minor: u64 = paid.iter().map(|p| p.amount.minor()).sum();
+    let major = crate::money::MinorTotal::from_minor(minor, currency)
+        .map(|total| total.major_string())
+        .unwrap_or_default();
+    vec![crate::terminal::StoreTotals {
+        date: demo_time().date().to_string(),
+        store_id: "S1".into(),
+        currency: currency.code().into(),
+        paid_count: paid.len() as u64,
+        paid: major.clone(),
+        paid_minor: minor,
+        refunded_count: 0,
+        refunded: "0".into(),
+        refunded_minor: 0,
+        net: major,
+        net_minor: i64::try_from(minor).unwrap_or(i64::MAX),
+    }]
+}
+
 fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: Scene) -> Screen {
     let shared = &controller.shared;
     let manager = app.global::<Manager>();
@@ -632,8 +677,14 @@ fn manager_scene(app: &App, controller: &Controller, currency: Currency, scene: 
         Scene::ManagerTotals | Scene::ManagerZReport => Tab::Totals,
         Scene::ManagerReconciliation | Scene::ManagerReconciliationAccept => Tab::Reconciliation,
         Scene::ManagerSettings | Scene::ManagerRegistration => Tab::Settings,
+        Scene::ManagerWholeStore => Tab::Store,
         _ => Tab::Transactions,
     });
+    manager.set_store_available(scene == Scene::ManagerWholeStore);
+    screen.store.show_demo(
+        demo_store(&payments),
+        demo_store_totals(&payments, currency),
+    );
     let accepting = scene == Scene::ManagerReconciliationAccept;
     screen.reconciliation.show_demo(
         demo_alipay_day(),

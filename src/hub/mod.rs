@@ -15,6 +15,10 @@
 //! * `schema`: the versioned, append-only migrations run at start;
 //! * `terminals`: enrolment, revocation, tokens (their SHA-256 only) and authentication;
 //! * `notifications`: storing, de-duplicating, routing and acknowledging notifications;
+//! * `replication`: the chain's copy of every terminal's journal (shipped batches) and the
+//!   store views read from it;
+//! * `refund_reservations`: refunds at any counter, reserved against the replicated
+//!   payment before they are sent;
 //! * `server`: the axum endpoints and their tower layers;
 //! * `wakeups`: waking a tag's streams when a notification is stored, on this hub or, by
 //!   PostgreSQL `LISTEN/NOTIFY`, on any hub of the same database;
@@ -24,6 +28,8 @@
 
 pub mod db;
 pub mod notifications;
+pub mod refund_reservations;
+pub mod replication;
 pub mod schema;
 pub mod server;
 pub mod terminals;

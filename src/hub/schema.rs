@@ -58,8 +58,129 @@ CREATE INDEX hub_notifications_waiting ON hub_notifications (route_tag, id)
     WHERE acknowledged_at IS NULL;
 ";
 
+/// Journal replication (issue 13 §3): every terminal's append-only events and the payment
+/// and refund rows they touch, the chain's copy of the terminals' journals.
+///
+/// - `hub_replication_cursors`: per terminal (its hub name, from its token), the last event
+///   `seq` committed and the store (`store.reference_store_id` of its journal) it files
+///   under. The truth a terminal resumes shipping from.
+/// - `hub_events`: keyed by (terminal, seq), append-only like the journal's own log
+///   (triggers refuse UPDATE and DELETE), so a resent batch inserts nothing.
+/// - `hub_payments`, `hub_refunds`: the newest copy of each row, keyed by (terminal,
+///   request id); a copy only replaces one with an older `updated_at`. Amounts are integer
+///   minor units with their currency.
+const MIGRATION_REPLICATION: &str = "
+CREATE TABLE hub_replication_cursors (
+    terminal TEXT PRIMARY KEY CHECK (length(terminal) BETWEEN 1 AND 64),
+    store_id TEXT NOT NULL CHECK (length(store_id) BETWEEN 1 AND 64),
+    last_seq BIGINT NOT NULL DEFAULT 0 CHECK (last_seq >= 0),
+    batches BIGINT NOT NULL DEFAULT 0,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+CREATE TABLE hub_events (
+    terminal TEXT NOT NULL,
+    seq BIGINT NOT NULL CHECK (seq > 0),
+    store_id TEXT NOT NULL,
+    at TIMESTAMPTZ NOT NULL,
+    actor TEXT NOT NULL,
+    entity_kind TEXT NOT NULL CHECK (entity_kind IN ('payment', 'refund')),
+    request_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    from_state TEXT,
+    to_state TEXT,
+    detail TEXT NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (terminal, seq)
+);
+CREATE INDEX hub_events_request ON hub_events (request_id);
+CREATE FUNCTION hub_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'replicated journal events are append-only';
+END;
+$$;
+CREATE TRIGGER hub_events_no_change BEFORE UPDATE OR DELETE ON hub_events
+    FOR EACH ROW EXECUTE FUNCTION hub_events_append_only();
+
+CREATE TABLE hub_payments (
+    terminal TEXT NOT NULL,
+    payment_request_id TEXT NOT NULL,
+    store_id TEXT NOT NULL,
+    order_ref TEXT NOT NULL,
+    amount_minor BIGINT NOT NULL CHECK (amount_minor BETWEEN 1 AND 9999999999999999),
+    currency TEXT NOT NULL CHECK (length(currency) = 3),
+    description TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    product TEXT NOT NULL,
+    state TEXT NOT NULL,
+    payment_id TEXT,
+    result_code TEXT,
+    result_message TEXT,
+    resolution TEXT,
+    paid_at TIMESTAMPTZ,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    final_at TIMESTAMPTZ,
+    customer_code_last4 TEXT,
+    PRIMARY KEY (terminal, payment_request_id)
+);
+CREATE INDEX hub_payments_request ON hub_payments (payment_request_id);
+CREATE INDEX hub_payments_store_created ON hub_payments (store_id, created_at);
+CREATE INDEX hub_payments_paid ON hub_payments (paid_at) WHERE paid_at IS NOT NULL;
+
+CREATE TABLE hub_refunds (
+    terminal TEXT NOT NULL,
+    refund_request_id TEXT NOT NULL,
+    store_id TEXT NOT NULL,
+    payment_request_id TEXT NOT NULL,
+    amount_minor BIGINT NOT NULL CHECK (amount_minor BETWEEN 1 AND 9999999999999999),
+    currency TEXT NOT NULL CHECK (length(currency) = 3),
+    reason TEXT NOT NULL,
+    manager TEXT NOT NULL,
+    state TEXT NOT NULL,
+    refund_id TEXT,
+    result_code TEXT,
+    result_message TEXT,
+    resolution TEXT,
+    refunded_at TIMESTAMPTZ,
+    created_at TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    final_at TIMESTAMPTZ,
+    PRIMARY KEY (terminal, refund_request_id)
+);
+CREATE INDEX hub_refunds_payment ON hub_refunds (payment_request_id);
+CREATE INDEX hub_refunds_refunded ON hub_refunds (refunded_at) WHERE refunded_at IS NOT NULL;
+";
+
+/// Refunds at any counter (issue 13 §3): before a terminal with a hub sends `refund`, the
+/// hub reserves the amount against the replicated payment, in one transaction that locks
+/// the payment's row, so two counters cannot both refund the last of it.
+///
+/// - `hub_refund_reservations`: one row per `refundRequestId` (the refunding terminal's
+///   id), `reserved` until the terminal says it never journaled the refund (`released`).
+///   Once the refund itself is replicated (`hub_refunds`), its replicated state decides
+///   whether it still counts (a failed refund frees its amount).
+const MIGRATION_REPLICATION_REFUND_RESERVATIONS: &str = "
+CREATE TABLE hub_refund_reservations (
+    refund_request_id TEXT PRIMARY KEY,
+    terminal TEXT NOT NULL,
+    payment_request_id TEXT NOT NULL,
+    amount_minor BIGINT NOT NULL CHECK (amount_minor BETWEEN 1 AND 9999999999999999),
+    currency TEXT NOT NULL CHECK (length(currency) = 3),
+    state TEXT NOT NULL DEFAULT 'reserved' CHECK (state IN ('reserved', 'released')),
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    released_at TIMESTAMPTZ,
+    CHECK ((state = 'released') = (released_at IS NOT NULL))
+);
+CREATE INDEX hub_refund_reservations_payment ON hub_refund_reservations (payment_request_id);
+";
+
 /// Every migration, in order; index + 1 is the version it brings the database to.
-pub const MIGRATIONS: &[&str] = &[MIGRATION_HUB_FOUNDATION];
+pub const MIGRATIONS: &[&str] = &[
+    MIGRATION_HUB_FOUNDATION,
+    MIGRATION_REPLICATION,
+    MIGRATION_REPLICATION_REFUND_RESERVATIONS,
+];
 
 /// The version a fully migrated hub database has.
 pub fn latest_version() -> i32 {

@@ -5,6 +5,13 @@
 //! - `GET /hub/v1/notifications` (terminals, bearer token): a server-sent event stream of
 //!   the terminal's notifications, the waiting ones first, in order.
 //! - `POST /hub/v1/notifications/{id}/ack` (terminals): "recorded" or "rejected".
+//! - `GET /hub/v1/replication/cursor`, `POST /hub/v1/replication/batch` (terminals): journal
+//!   replication (`replication.rs`).
+//! - `GET /hub/v1/store/transactions`, `GET /hub/v1/store/payments/{id}`,
+//!   `GET /hub/v1/store/totals` (terminals): the calling terminal's store, read from the
+//!   replicated rows.
+//! - `POST /hub/v1/refunds/reserve`, `POST /hub/v1/refunds/{id}/release` (terminals): a
+//!   refund's amount reserved against the replicated payment (`refund_reservations.rs`).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -13,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -26,6 +33,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::HubError;
 use super::notifications::{self, Acknowledged, NewNotification};
+use super::replication::{self, ShipRefusal};
 use super::terminals::{self, Authenticated, Refusal};
 use super::wakeups::{self, Wakeups};
 use super::wire::{self, Acknowledgement, Refused};
@@ -41,6 +49,9 @@ pub const NOTIFY_CONCURRENCY: usize = 64;
 /// How often a terminal's stream looks for work nobody woke it for (a notification another
 /// hub stored while this one was not listening, a revocation by `hub terminals revoke`).
 const RESCAN: Duration = Duration::from_secs(2);
+/// Largest replication batch body: 500 events of at most 4 KiB of detail each, and their
+/// rows, fit well within it.
+pub const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// Notifications read per query for one stream.
 const BATCH: i64 = 50;
 /// A stream forgets the notifications it sent that were acknowledged since once it holds
@@ -164,6 +175,16 @@ async fn start_with(
             &format!("{}/{{id}}/ack", wire::EVENTS_PATH),
             post(acknowledge),
         )
+        .route(wire::REPLICATION_CURSOR_PATH, get(replication_cursor))
+        .route(
+            wire::REPLICATION_BATCH_PATH,
+            post(replication_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BYTES)),
+        )
+        .route(wire::STORE_TRANSACTIONS_PATH, get(store_transactions))
+        .route(wire::STORE_TOTALS_PATH, get(store_totals))
+        .route("/hub/v1/store/payments/{id}", get(store_payment))
+        .route(wire::REFUND_RESERVE_PATH, post(reserve_refund))
+        .route("/hub/v1/refunds/{id}/release", post(release_refund))
         .with_state(state);
     let listen = settings.listen;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -473,5 +494,232 @@ async fn acknowledge(
                 format!("{error}; the terminal retries"),
             )
         }
+    }
+}
+
+/// `GET /hub/v1/replication/cursor`.
+async fn replication_cursor(State(state): State<Arc<HubState>>, headers: HeaderMap) -> Response {
+    let terminal = match authenticated(&state, &headers).await {
+        Ok(terminal) => terminal,
+        Err(response) => return response,
+    };
+    match replication::cursor(&state.pool, &terminal).await {
+        Ok(cursor) => axum::Json(wire::ReplicationCursor { cursor }).into_response(),
+        Err(error) => unavailable(&error),
+    }
+}
+
+fn unavailable(error: &HubError) -> Response {
+    tracing::warn!(%error, "a terminal's request could not be served");
+    refused(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("{error}; the terminal retries"),
+    )
+}
+
+/// `POST /hub/v1/replication/batch`.
+async fn replication_batch(
+    State(state): State<Arc<HubState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let terminal = match authenticated(&state, &headers).await {
+        Ok(terminal) => terminal,
+        Err(response) => return response,
+    };
+    let batch: wire::ShipBatch = match serde_json::from_slice(&body) {
+        Ok(batch) => batch,
+        Err(error) => {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                format!("the batch is not a replication batch: {error}"),
+            );
+        }
+    };
+    match replication::apply(&state.pool, &terminal, &batch).await {
+        Ok(Ok(cursor)) => {
+            tracing::debug!(terminal = %terminal.name, cursor, events = batch.events.len(), "replication batch committed");
+            axum::Json(wire::ReplicationCursor { cursor }).into_response()
+        }
+        Ok(Err(refusal)) => {
+            let status = match refusal {
+                ShipRefusal::NotYours(_) => StatusCode::FORBIDDEN,
+                ShipRefusal::Gap { .. } => StatusCode::CONFLICT,
+                ShipRefusal::Invalid(_) => StatusCode::BAD_REQUEST,
+            };
+            tracing::warn!(terminal = %terminal.name, status = status.as_u16(), reason = %refusal.message(), "refused a replication batch; nothing stored");
+            refused(status, refusal.message())
+        }
+        Err(error) => unavailable(&error),
+    }
+}
+
+/// The calling terminal's store, or the answer that says why there is none.
+async fn callers_store(state: &HubState, headers: &HeaderMap) -> Result<String, Response> {
+    let terminal = authenticated(state, headers).await?;
+    match replication::store_of(&state.pool, &terminal).await {
+        Ok(Some(store)) => Ok(store),
+        Ok(None) => Err(refused(
+            StatusCode::CONFLICT,
+            format!(
+                "terminal `{}` has not shipped its journal yet, so the hub does not know its \
+                 store; its shipper does so within seconds of connecting",
+                terminal.name
+            ),
+        )),
+        Err(error) => Err(unavailable(&error)),
+    }
+}
+
+/// `GET /hub/v1/store/transactions`.
+async fn store_transactions(
+    State(state): State<Arc<HubState>>,
+    headers: HeaderMap,
+    query: Result<Query<wire::StoreTransactionsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let store = match callers_store(&state, &headers).await {
+        Ok(store) => store,
+        Err(response) => return response,
+    };
+    let Query(mut query) = match query {
+        Ok(query) => query,
+        Err(error) => return refused(StatusCode::BAD_REQUEST, error.body_text()),
+    };
+    query.limit = Some(
+        query
+            .limit
+            .unwrap_or(replication::MAX_TRANSACTIONS)
+            .min(replication::MAX_TRANSACTIONS),
+    );
+    match replication::transactions(&state.pool, Some(&store), &query).await {
+        Ok(Ok(rows)) => axum::Json(rows).into_response(),
+        Ok(Err(bad)) => refused(StatusCode::BAD_REQUEST, bad.0),
+        Err(error) => unavailable(&error),
+    }
+}
+
+/// `GET /hub/v1/store/payments/{id}`.
+async fn store_payment(
+    State(state): State<Arc<HubState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let store = match callers_store(&state, &headers).await {
+        Ok(store) => store,
+        Err(response) => return response,
+    };
+    match replication::payment_detail(&state.pool, &store, &id).await {
+        Ok(Some(detail)) => axum::Json(detail).into_response(),
+        Ok(None) => refused(
+            StatusCode::NOT_FOUND,
+            format!(
+                "store `{store}` has no payment `{id}` at the hub; check the id (our request \
+                 id or Alipay's payment id), or wait a few seconds for a payment just taken"
+            ),
+        ),
+        Err(error) => unavailable(&error),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TotalsQuery {
+    date: Option<String>,
+}
+
+/// `GET /hub/v1/store/totals?date=YYYY-MM-DD`.
+async fn store_totals(
+    State(state): State<Arc<HubState>>,
+    headers: HeaderMap,
+    query: Result<Query<TotalsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let store = match callers_store(&state, &headers).await {
+        Ok(store) => store,
+        Err(response) => return response,
+    };
+    let date = match query.as_ref().map(|q| q.date.as_deref()) {
+        Ok(Some(text)) => match replication::parse_date("date", text) {
+            Ok(date) => date,
+            Err(bad) => return refused(StatusCode::BAD_REQUEST, bad.0),
+        },
+        Ok(None) => crate::local_time::today(),
+        Err(error) => return refused(StatusCode::BAD_REQUEST, error.body_text()),
+    };
+    match replication::totals(&state.pool, date, Some(&store)).await {
+        Ok(rows) => axum::Json(rows).into_response(),
+        Err(error) => unavailable(&error),
+    }
+}
+
+/// `POST /hub/v1/refunds/reserve`.
+async fn reserve_refund(
+    State(state): State<Arc<HubState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    use super::refund_reservations::{self, ReserveRefusal};
+    let terminal = match authenticated(&state, &headers).await {
+        Ok(terminal) => terminal,
+        Err(response) => return response,
+    };
+    let request: wire::ReserveRefund = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not a refund reservation: {error}"),
+            );
+        }
+    };
+    match refund_reservations::reserve(&state.pool, &terminal, &request).await {
+        Ok(Ok(reserved)) => {
+            tracing::info!(terminal = %terminal.name, refund = %reserved.refund_request_id, payment = %request.payment_request_id, "refund reserved");
+            axum::Json(reserved).into_response()
+        }
+        Ok(Err(refusal)) => {
+            let status = match refusal {
+                ReserveRefusal::Invalid(_) => StatusCode::BAD_REQUEST,
+                ReserveRefusal::NotYours(_) => StatusCode::FORBIDDEN,
+                ReserveRefusal::NoPayment(_) => StatusCode::NOT_FOUND,
+                ReserveRefusal::Refused(_) | ReserveRefusal::NotYet(_) => StatusCode::CONFLICT,
+            };
+            let not_yet = matches!(
+                refusal,
+                ReserveRefusal::NoPayment(_) | ReserveRefusal::NotYet(_)
+            );
+            tracing::warn!(terminal = %terminal.name, status = status.as_u16(), reason = refusal.message(), "refused a refund reservation");
+            (
+                status,
+                axum::Json(wire::ReservationRefused {
+                    error: refusal.message().to_owned(),
+                    not_yet,
+                }),
+            )
+                .into_response()
+        }
+        Err(error) => unavailable(&error),
+    }
+}
+
+/// `POST /hub/v1/refunds/{id}/release`.
+async fn release_refund(
+    State(state): State<Arc<HubState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let terminal = match authenticated(&state, &headers).await {
+        Ok(terminal) => terminal,
+        Err(response) => return response,
+    };
+    match super::refund_reservations::release(&state.pool, &terminal, &id).await {
+        Ok(true) => axum::Json(serde_json::json!({ "released": id })).into_response(),
+        Ok(false) => refused(
+            StatusCode::NOT_FOUND,
+            format!(
+                "terminal `{}` has no live reservation `{id}` (released already, never made, \
+                 or its refund was journaled and shipped)",
+                terminal.name
+            ),
+        ),
+        Err(error) => unavailable(&error),
     }
 }

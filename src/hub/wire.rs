@@ -69,3 +69,267 @@ pub struct Refused {
 
 /// The headers kept with a notification: the ones its signature covers, and its type.
 pub const KEPT_HEADERS: [&str; 4] = ["client-id", "request-time", "signature", "content-type"];
+
+// ---------------------------------------------------------------------------------------
+// Journal replication (terminal → hub) and the store's read API (hub → terminal)
+
+/// `GET`: the hub's cursor for the calling terminal: the last event `seq` it committed.
+pub const REPLICATION_CURSOR_PATH: &str = "/hub/v1/replication/cursor";
+/// `POST`: a [`ShipBatch`]; answered with the new [`ReplicationCursor`].
+pub const REPLICATION_BATCH_PATH: &str = "/hub/v1/replication/batch";
+/// `GET`: the calling terminal's store's replicated payments, with the manager-screen
+/// filters as query parameters ([`StoreTransactionsQuery`]).
+pub const STORE_TRANSACTIONS_PATH: &str = "/hub/v1/store/transactions";
+/// `GET /hub/v1/store/payments/{id}` (our `paymentRequestId` or Alipay's `paymentId`): one
+/// payment of the calling terminal's store with every refund of it (at any terminal) and
+/// the history of both ([`StorePaymentDetail`]).
+pub fn store_payment_path(id: &str) -> String {
+    format!("/hub/v1/store/payments/{id}")
+}
+/// `GET ?date=YYYY-MM-DD`: the calling terminal's store's totals of a day, per currency.
+pub const STORE_TOTALS_PATH: &str = "/hub/v1/store/totals";
+
+/// Most events in one batch: a batch is one PostgreSQL transaction at the hub, so it stays
+/// short, and a terminal coming back after days of outage catches up in many small steps.
+pub const MAX_BATCH_EVENTS: usize = 500;
+
+/// The hub's record of how far a terminal's journal is replicated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationCursor {
+    /// The last event `seq` the hub committed for this terminal (0: nothing yet).
+    pub cursor: i64,
+}
+
+/// One batch of a terminal's journal. Which terminal it is comes from the token, never
+/// from here: `terminal_id` is the journal's own identity, and a batch whose journal names
+/// another terminal than the token's is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShipBatch {
+    /// The journal's `store.terminal_id` (its `meta` row).
+    pub terminal_id: String,
+    /// The journal's `store.reference_store_id`: the store the hub files the rows under.
+    pub store_id: String,
+    /// The cursor this batch continues from: the events are those after it. The hub
+    /// refuses a batch that would leave a gap (its cursor is lower than this).
+    pub after: i64,
+    pub events: Vec<ShippedEventWire>,
+    pub payments: Vec<ShippedPayment>,
+    pub refunds: Vec<ShippedRefund>,
+}
+
+/// An event of the journal's append-only log. Times are RFC 3339 UTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShippedEventWire {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    /// `payment` or `refund`.
+    pub entity: String,
+    /// The `paymentRequestId` or `refundRequestId` the event is about.
+    pub request_id: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_state: Option<String>,
+    pub detail: String,
+}
+
+/// A payment row as the journal has it now. Amounts are integer minor units of `currency`
+/// (its ISO 4217 exponent), never floats. The order code shown to the customer and the
+/// digest of a customer's code are not shipped: nothing at the hub needs them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShippedPayment {
+    pub payment_request_id: String,
+    pub order_ref: String,
+    pub amount_minor: u64,
+    pub currency: String,
+    pub description: String,
+    pub operator: String,
+    pub product: String,
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_code_last4: Option<String>,
+}
+
+/// A refund row as the journal has it now, with its payment's request id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShippedRefund {
+    pub refund_request_id: String,
+    pub payment_request_id: String,
+    pub amount_minor: u64,
+    pub currency: String,
+    pub reason: String,
+    pub manager: String,
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_at: Option<String>,
+}
+
+/// The filters of `GET /hub/v1/store/transactions`, as on the manager's screen; each is
+/// optional and they combine with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreTransactionsQuery {
+    /// A local day (YYYY-MM-DD, the hub's time zone): payments created on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// A journal state (`paid`, `cancelled`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// A product (`order_code`, `user_presented`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// An exact amount in major units (`12.50`), in `currency` when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// A substring of the `paymentRequestId`, Alipay's `paymentId` or the order ref.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// At most this many rows (default and maximum 500), newest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// One row of the store's transactions: a replicated payment with its refund totals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreTransaction {
+    /// The hub name of the terminal that took it.
+    pub terminal: String,
+    pub store_id: String,
+    pub payment: ShippedPayment,
+    /// Major units (`"12.50"`) and minor units of the refunds that succeeded.
+    pub refunded: String,
+    pub refunded_minor: u64,
+    pub refunded_count: u64,
+    /// Refunds sent and not final yet: they count against the payment already.
+    pub in_flight_minor: u64,
+    /// What can still be refunded (0 unless the payment is paid).
+    pub remaining_minor: u64,
+}
+
+/// One store's totals for one day and currency, in the vocabulary of the terminal's
+/// `journal totals --json` (paid, refunded, net; counts; major strings and minor units).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreTotals {
+    pub date: String,
+    pub store_id: String,
+    pub currency: String,
+    pub paid_count: u64,
+    pub paid: String,
+    pub paid_minor: u64,
+    pub refunded_count: u64,
+    pub refunded: String,
+    pub refunded_minor: u64,
+    pub net: String,
+    pub net_minor: i64,
+}
+
+/// `POST`: reserve a refund's amount against a replicated payment ([`ReserveRefund`]);
+/// answered with a [`RefundReserved`], or refused (409 not enough left or not paid, 404 no
+/// such payment at the hub yet, 403 another store's payment or another terminal's id).
+pub const REFUND_RESERVE_PATH: &str = "/hub/v1/refunds/reserve";
+
+/// `POST`: release the reservation of `refund_request_id`: the refund was never journaled,
+/// so it was never sent.
+pub fn refund_release_path(refund_request_id: &str) -> String {
+    format!("/hub/v1/refunds/{refund_request_id}/release")
+}
+
+/// A refund the calling terminal is about to journal and send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReserveRefund {
+    /// The payment being refunded (taken at any terminal of the caller's store).
+    pub payment_request_id: String,
+    /// The caller's new `refundRequestId` (its tag).
+    pub refund_request_id: String,
+    pub amount_minor: u64,
+    pub currency: String,
+}
+
+/// A refused reservation's body: [`Refused`]'s `error`, and whether the hub only lacks
+/// the payment's newest state so far (`notYet`: it is not replicated yet, or its copy is
+/// not paid yet), when asking again in a moment may succeed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservationRefused {
+    pub error: String,
+    #[serde(default)]
+    pub not_yet: bool,
+}
+
+/// A reservation made (or found made, for a repeated request).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundReserved {
+    pub refund_request_id: String,
+    /// The hub name of the terminal that took the payment.
+    pub payment_terminal: String,
+    /// Alipay's `paymentId` of the payment, which `refund` needs.
+    pub payment_id: Option<String>,
+    /// What is left to refund after this reservation.
+    pub remaining_minor: u64,
+}
+
+/// A refund as the chain knows it, with the terminal that made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreRefund {
+    pub terminal: String,
+    pub refund: ShippedRefund,
+}
+
+/// An event of a payment's or refund's history, with the terminal whose journal has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreEvent {
+    pub terminal: String,
+    pub event: ShippedEventWire,
+}
+
+/// One payment of the store with its refunds and history: what a detail view shows, and
+/// the ids a refund at another counter needs (`paymentRequestId`, `paymentId`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorePaymentDetail {
+    pub transaction: StoreTransaction,
+    /// Oldest first.
+    pub refunds: Vec<StoreRefund>,
+    /// The payment's and its refunds' events, by time.
+    pub events: Vec<StoreEvent>,
+}

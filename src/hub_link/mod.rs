@@ -8,10 +8,18 @@
 //! and acknowledges it to the hub only once the engine says it is recorded. One that does
 //! not verify is acknowledged as rejected (logged here and at the hub), never applied.
 //!
+//! Beside the link, [`shipper`] ships the terminal's journal to the hub (journal
+//! replication), through its own read-only connection, and [`refunds`] reserves every
+//! refund at the hub before the engine journals and sends it. [`store`] reads the whole
+//! store's views back for the manager screen.
+//!
 //! The link is an accelerator: when the hub is unreachable it reconnects with backoff, and
 //! the engine's poller settles payments exactly as it does without a hub.
 
+pub mod refunds;
+pub mod shipper;
 mod sse;
+pub mod store;
 
 use std::path::Path;
 use std::time::Duration;

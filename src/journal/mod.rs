@@ -41,6 +41,7 @@ mod reader;
 mod reconciliation;
 mod refunds;
 mod registrations;
+mod replication;
 mod report;
 mod requests;
 mod schema;
@@ -73,6 +74,7 @@ pub use registrations::{
     NewRegistration, NotificationReceipt, RegistrationOutcome, RegistrationRecord, ReviewStatus,
     ReviewUpdate, WalletRecord, WalletUpdate, WalletVerdict,
 };
+pub use replication::{ReplicationBatch, ShippedEvent};
 pub use report::{CurrencyTotals, ProductTotals, SignedTotal};
 pub use requests::{CallKind, RequestIntent, RequestOutcome, RequestRecord};
 pub use state::{

@@ -125,6 +125,7 @@ fn screenshots_render_every_screen_in_both_languages() {
         "manager-reconciliation-accept",
         "manager-settings",
         "cashier-hub-reconnecting",
+        "manager-whole-store",
     ];
     for screen in screens {
         let en = std::fs::read(dir.path().join(format!("{screen}-en.png"))).unwrap();

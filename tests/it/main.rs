@@ -49,9 +49,12 @@ mod gui_scan;
 #[cfg(feature = "gui")]
 mod gui_screens;
 #[cfg(feature = "gui")]
+mod gui_store_view;
+#[cfg(feature = "gui")]
 mod gui_unresolved;
 mod hub;
 mod hub_faults;
+mod hub_replication;
 mod journal;
 #[cfg(feature = "gui")]
 mod kiosk_service;

@@ -9,6 +9,7 @@ pub mod reconciliation;
 pub mod refund;
 pub mod registration;
 pub mod settle;
+pub mod store;
 pub mod totals;
 pub mod transactions;
 
@@ -31,6 +32,7 @@ use reconciliation::Reconciliation;
 use refund::Refund;
 use registration::Registration;
 use settle::{Settle, SettleForm};
+use store::StoreView;
 use totals::Totals;
 use transactions::Transactions;
 
@@ -43,6 +45,8 @@ pub enum Tab {
     Totals,
     Reconciliation,
     Settings,
+    /// Every terminal's payments at the store hub (only with `[hub] url`).
+    Store,
 }
 
 /// Where "resolve now" is.
@@ -83,6 +87,8 @@ pub struct Manager {
     pub registration: Registration,
     /// Reprint (COPY) and the refund receipt, in the payment's detail.
     pub receipts: Printing,
+    /// The "Whole store" tab (read from the store hub).
+    pub store: StoreView,
     changed: Changed,
     news: Listeners<ManagerNews>,
 }
@@ -105,6 +111,7 @@ impl Manager {
             ),
             refund: Refund::new(engine.clone()),
             settle: Settle::new(engine.clone()),
+            store: StoreView::new(engine.clone(), currency, today.clone()),
             totals: Totals::new(engine.clone(), today),
             day_close: DayCloser::new(engine.clone()),
             reconciliation: Reconciliation::new(
@@ -175,6 +182,7 @@ impl Manager {
         self.day_close.reset();
         self.reconciliation.reset();
         self.registration.reset();
+        self.store.reset();
         self.update(|session| {
             *session = Session {
                 approval: Some(approval),
@@ -194,6 +202,7 @@ impl Manager {
         self.settle.reset();
         self.day_close.reset();
         self.reconciliation.reset();
+        self.store.reset();
     }
 
     /// "Back to sales".
@@ -209,6 +218,7 @@ impl Manager {
             Tab::Totals => self.load_totals(),
             Tab::Reconciliation => self.reconciliation.load(),
             Tab::Settings => self.registration.load(),
+            Tab::Store => self.store.load(),
         }
     }
 
