@@ -16,11 +16,13 @@
 //! * `terminals`: enrolment, revocation, tokens (their SHA-256 only) and authentication;
 //! * `notifications`: storing, de-duplicating, routing and acknowledging notifications;
 //! * `server`: the axum endpoints and their tower layers;
-//! * `wire`: the JSON the hub and a terminal's `hub_link` exchange.
+//! * `wire`: the JSON the hub and a terminal's `hub_link` exchange;
+//! * `entry_code`: Entry Code payments hosted by the hub (pages, journal, resolver).
 //!
 //! No GUI: nothing here (or below it) imports Slint, so the hub builds without it.
 
 pub mod db;
+pub mod entry_code;
 pub mod notifications;
 pub mod schema;
 pub mod server;

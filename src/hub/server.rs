@@ -29,7 +29,8 @@ use super::notifications::{self, Acknowledged, NewNotification};
 use super::terminals::{self, Authenticated, Refusal};
 use super::wire::{self, Acknowledgement, Refused};
 use crate::ams::crypto::PublicKey;
-use crate::ams::notification::{self, IncomingNotification, NotificationError};
+use super::entry_code::{EntryCodeHub, EntryCodeSettings};
+use crate::ams::notification::{self, IncomingNotification, Notification, NotificationError};
 
 /// Largest notification body accepted; Alipay's are a few KiB.
 pub const MAX_NOTIFICATION_BYTES: usize = 64 * 1024;
@@ -62,6 +63,8 @@ struct HubState {
     /// Set when the hub stops: every terminal stream ends, so the graceful shutdown does
     /// not wait for streams that never end by themselves.
     closing: watch::Sender<bool>,
+    /// Entry Code, when the hub takes such payments (`start_with`).
+    entry: Option<Arc<EntryCodeHub>>,
 }
 
 /// A running hub; [`RunningHub::stop`] (or dropping it) stops accepting connections.
@@ -109,12 +112,32 @@ impl Drop for RunningHub {
 
 /// Binds `settings.listen` and serves. Migrate first ([`super::schema::migrate`]).
 pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
+    start_with(settings, None).await
+}
+
+/// Like [`start`], and with `entry_code` the hub also takes Entry Code payments (its pages,
+/// the terminals' orders and results); every Entry Code payment left open is resumed first.
+pub async fn start_with(
+    settings: HubSettings,
+    entry_code: Option<EntryCodeSettings>,
+) -> Result<RunningHub, HubError> {
+    let closing_sender = watch::Sender::new(false);
+    let entry = entry_code.map(|entry_code| {
+        EntryCodeHub::new(entry_code, settings.pool.clone(), closing_sender.subscribe())
+    });
+    if let Some(entry) = &entry {
+        let resumed = super::entry_code::resolver::resume(entry).await?;
+        if resumed > 0 {
+            tracing::info!(resumed, "open Entry Code payments resumed");
+        }
+    }
     let state = Arc::new(HubState {
         client_id: settings.client_id,
         alipay_key: settings.alipay_key,
         pool: settings.pool,
         stored: watch::Sender::new(0),
-        closing: watch::Sender::new(false),
+        closing: closing_sender,
+        entry: entry.clone(),
     });
     let closing = state.closing.clone();
     let public = post(receive_notification).layer(
@@ -126,7 +149,7 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
                 NOTIFY_TIMEOUT,
             )),
     );
-    let app = axum::Router::new()
+    let mut app = axum::Router::new()
         .route(crate::config::HUB_NOTIFY_PATH, public)
         .route(wire::EVENTS_PATH, get(stream_notifications))
         .route(
@@ -134,6 +157,9 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
             post(acknowledge),
         )
         .with_state(state);
+    if let Some(entry) = entry {
+        app = app.merge(super::entry_code::routes::router(entry));
+    }
     let listen = settings.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -147,7 +173,12 @@ pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
     })?;
     let (shutdown, stopped) = oneshot::channel::<()>();
     let served = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+        // With the peer's address: the Entry Code page's rate limit is per IP.
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
             let _ = stopped.await;
         });
         if let Err(error) = serve.await {
@@ -242,6 +273,10 @@ async fn receive_notification(
                     .stored
                     .send_modify(|count| *count = count.wrapping_add(1));
             }
+            // An Entry Code payment of the hub's own: its resolver asks Alipay now.
+            if let (Some(entry), Notification::Payment(payment)) = (&state.entry, &verified) {
+                entry.wake(&payment.payment_request_id);
+            }
             alipay_answer(StatusCode::OK, notification::acknowledgement())
         }
         Err(error) => {
@@ -302,6 +337,8 @@ async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sende
         return;
     }
     let mut last_sent = 0i64;
+    let mut last_result = 0i64;
+    let mut finished = state.entry.as_ref().map(|entry| entry.watch_finished());
     loop {
         match terminals::is_active(&state.pool, terminal.id).await {
             Ok(true) => {}
@@ -349,11 +386,26 @@ async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sende
             }
             Err(error) => tracing::warn!(%error, "cannot read waiting notifications; retrying"),
         }
+        if let Some(entry) = &state.entry {
+            match relay_entry_results(entry, &terminal, &events, &mut last_result).await {
+                Ok(full) => full_batch |= full,
+                Err(Gone) => return,
+            }
+        }
         if full_batch {
             continue;
         }
+        let entry_finished = async {
+            match finished.as_mut() {
+                Some(finished) => {
+                    let _ = finished.changed().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
         tokio::select! {
             _ = stored.changed() => {}
+            _ = entry_finished => {}
             _ = tokio::time::sleep(RESCAN) => {}
             _ = events.closed() => {
                 tracing::info!(terminal = %terminal.name, "terminal disconnected");
@@ -362,6 +414,46 @@ async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sende
             _ = closing.wait_for(|closing| *closing) => return,
         }
     }
+}
+
+/// The terminal's stream is gone.
+struct Gone;
+
+/// Sends the finished Entry Code payments of `terminal`'s counter that it has not
+/// acknowledged; whether a whole batch went (so there may be more).
+async fn relay_entry_results(
+    entry: &EntryCodeHub,
+    terminal: &Authenticated,
+    events: &mpsc::Sender<Event>,
+    last_sent: &mut i64,
+) -> Result<bool, Gone> {
+    let batch = match super::entry_code::store::unreported(&entry.pool, terminal.id, *last_sent, BATCH).await {
+        Ok(batch) => batch,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read Entry Code results; retrying");
+            return Ok(false);
+        }
+    };
+    let full = batch.len() as i64 == BATCH;
+    for result in batch {
+        let id = result.id;
+        let data = match serde_json::to_string(&result) {
+            Ok(data) => data,
+            Err(error) => {
+                tracing::error!(id, %error, "cannot encode an Entry Code result");
+                continue;
+            }
+        };
+        let event = Event::default()
+            .event(wire::EVENT_ENTRY_CODE_RESULT)
+            .data(data);
+        if events.send(event).await.is_err() {
+            return Err(Gone);
+        }
+        *last_sent = id;
+        tracing::info!(id, terminal = %terminal.name, "Entry Code result relayed");
+    }
+    Ok(full)
 }
 
 /// `POST /hub/v1/notifications/{id}/ack`.
