@@ -47,17 +47,31 @@ pub fn pool_for(config: &Config) -> Result<deadpool_postgres::Pool, HubError> {
 /// What `alipay-pos hub` runs with: the database migrated to the latest version, Alipay's
 /// public key loaded, the listen address of `[hub] listen`.
 pub async fn prepare(config: &Config) -> Result<HubSettings, HubError> {
-    let key_path = config
-        .alipay
-        .alipay_public_key
-        .clone()
-        .ok_or(HubError::NoAlipayKey)?;
-    let alipay_key = tokio::task::spawn_blocking(move || {
-        crate::ams::keys::load_public_key_file(&key_path).map(|loaded| loaded.key)
-    })
-    .await
-    .map_err(|e| HubError::Key(e.to_string()))?
-    .map_err(|e| HubError::Key(e.to_string()))?;
+    prepare_verifying_with(config, None).await
+}
+
+/// Like [`prepare`], verifying notifications with `alipay_key` when given (the embedded
+/// sandbox's key, in a demo hub) instead of `alipay.alipay_public_key`.
+pub async fn prepare_verifying_with(
+    config: &Config,
+    alipay_key: Option<crate::ams::crypto::PublicKey>,
+) -> Result<HubSettings, HubError> {
+    let alipay_key = match alipay_key {
+        Some(key) => key,
+        None => {
+            let key_path = config
+                .alipay
+                .alipay_public_key
+                .clone()
+                .ok_or(HubError::NoAlipayKey)?;
+            tokio::task::spawn_blocking(move || {
+                crate::ams::keys::load_public_key_file(&key_path).map(|loaded| loaded.key)
+            })
+            .await
+            .map_err(|e| HubError::Key(e.to_string()))?
+            .map_err(|e| HubError::Key(e.to_string()))?
+        }
+    };
     let pool = pool_for(config)?;
     schema::migrate(&pool).await?;
     let listen = config.hub.as_ref().map_or(

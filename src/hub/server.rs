@@ -25,11 +25,11 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::HubError;
+use super::entry_code::{EntryCodeHub, EntryCodeSettings};
 use super::notifications::{self, Acknowledged, NewNotification};
 use super::terminals::{self, Authenticated, Refusal};
 use super::wire::{self, Acknowledgement, Refused};
 use crate::ams::crypto::PublicKey;
-use super::entry_code::{EntryCodeHub, EntryCodeSettings};
 use crate::ams::notification::{self, IncomingNotification, Notification, NotificationError};
 
 /// Largest notification body accepted; Alipay's are a few KiB.
@@ -123,7 +123,11 @@ pub async fn start_with(
 ) -> Result<RunningHub, HubError> {
     let closing_sender = watch::Sender::new(false);
     let entry = entry_code.map(|entry_code| {
-        EntryCodeHub::new(entry_code, settings.pool.clone(), closing_sender.subscribe())
+        EntryCodeHub::new(
+            entry_code,
+            settings.pool.clone(),
+            closing_sender.subscribe(),
+        )
     });
     if let Some(entry) = &entry {
         let resumed = super::entry_code::resolver::resume(entry).await?;
@@ -427,13 +431,16 @@ async fn relay_entry_results(
     events: &mpsc::Sender<Event>,
     last_sent: &mut i64,
 ) -> Result<bool, Gone> {
-    let batch = match super::entry_code::store::unreported(&entry.pool, terminal.id, *last_sent, BATCH).await {
-        Ok(batch) => batch,
-        Err(error) => {
-            tracing::warn!(%error, "cannot read Entry Code results; retrying");
-            return Ok(false);
-        }
-    };
+    let batch =
+        match super::entry_code::store::unreported(&entry.pool, terminal.id, *last_sent, BATCH)
+            .await
+        {
+            Ok(batch) => batch,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read Entry Code results; retrying");
+                return Ok(false);
+            }
+        };
     let full = batch.len() as i64 == BATCH;
     for result in batch {
         let id = result.id;

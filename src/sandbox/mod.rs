@@ -50,8 +50,8 @@ pub use control::is_loopback_peer;
 pub use gateway::parse_request;
 pub use options::{ClientRegistration, SandboxOptions};
 pub use payments::DECLINED_CODE;
-pub use wallet::WALLET_USER_AGENT;
 pub use server::{RunningSandbox, start};
+pub use wallet::WALLET_USER_AGENT;
 
 use std::path::PathBuf;
 

@@ -357,8 +357,7 @@ fn is_entry_code(p: &PaymentRow) -> bool {
 /// The User-Agent the sandbox's wallet browser sends when it opens a merchant's Entry Code
 /// page (Alipay's in-app browser carries `AlipayClient/<version>`): tests and demos that
 /// play the customer's phone use it.
-pub const WALLET_USER_AGENT: &str =
-    "Mozilla/5.0 (Linux; Android 13; alipay-pos sandbox) AppleWebKit/537.36 (KHTML, like Gecko) \
+pub const WALLET_USER_AGENT: &str = "Mozilla/5.0 (Linux; Android 13; alipay-pos sandbox) AppleWebKit/537.36 (KHTML, like Gecko) \
      Mobile Safari/537.36 AlipayClient/10.5.0";
 
 /// The merchant's name as the customer sees it (display name, else the legal name).

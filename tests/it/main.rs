@@ -49,6 +49,7 @@ mod gui_screens;
 #[cfg(feature = "gui")]
 mod gui_unresolved;
 mod hub;
+mod hub_entry_code;
 mod journal;
 #[cfg(feature = "gui")]
 mod kiosk_service;

@@ -14,6 +14,7 @@
 //! tower layers: per-IP rate limit, body size, timeout, concurrency).
 
 pub mod page;
+pub mod printable;
 pub mod resolver;
 pub mod routes;
 pub mod store;
@@ -171,7 +172,9 @@ impl EntryCodeHub {
 pub fn is_entry_code_request_id(id: &str) -> bool {
     let mut parts = id.split('-');
     parts.next() == Some(ID_PREFIX)
-        && parts.next().is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        && parts
+            .next()
+            .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
         && parts.next().is_some_and(|r| !r.is_empty())
         && parts.next().is_none()
 }

@@ -22,7 +22,11 @@ pub fn locale_of(lang: Option<&str>, accept_language: Option<&str>) -> Locale {
     let mut best: Option<(f32, Locale)> = None;
     for part in accept_language.unwrap_or_default().split(',') {
         let mut pieces = part.trim().split(';');
-        let tag = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let tag = pieces
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         let weight = pieces
             .find_map(|p| p.trim().strip_prefix("q="))
             .and_then(|q| q.parse::<f32>().ok())
@@ -100,9 +104,19 @@ fn amount_text(locale: Locale, currency: &str, minor: u64) -> String {
 
 /// The counter's page: the cashier's order with a Pay button, or an amount field where
 /// the counter allows one, or a note that nothing is waiting.
-pub fn counter_page(locale: Locale, path: &str, counter: &CounterRow, error: Option<&str>) -> String {
+pub fn counter_page(
+    locale: Locale,
+    path: &str,
+    counter: &CounterRow,
+    error: Option<&str>,
+) -> String {
     let error = error
-        .map(|e| format!("<p class=\"error\" id=\"message\" role=\"alert\">{}</p>\n", escape(e)))
+        .map(|e| {
+            format!(
+                "<p class=\"error\" id=\"message\" role=\"alert\">{}</p>\n",
+                escape(e)
+            )
+        })
         .unwrap_or_default();
     let head = format!(
         "<h1 id=\"store\">{}</h1>\n<p class=\"muted\" id=\"counter\">{} {}</p>\n",
@@ -178,7 +192,11 @@ pub fn store_page(locale: Locale, path: &str, store_name: &str, counters: &[Stri
         &format!(
             "<div class=\"card\">\n<h1 id=\"store\">{}</h1>\n<p>{}</p>\n<ul>{items}</ul>\n</div>",
             escape(store_name),
-            t(locale, "Choose the counter you are paying at:", "请选择您付款的收银台：")
+            t(
+                locale,
+                "Choose the counter you are paying at:",
+                "请选择您付款的收银台："
+            )
         ),
     )
 }
@@ -301,7 +319,10 @@ mod tests {
             locale_of(None, Some("zh-CN,zh;q=0.9,en;q=0.8")),
             Locale::SimplifiedChinese
         );
-        assert_eq!(locale_of(None, Some("fr, en;q=0.5, zh;q=0.9")), Locale::SimplifiedChinese);
+        assert_eq!(
+            locale_of(None, Some("fr, en;q=0.5, zh;q=0.9")),
+            Locale::SimplifiedChinese
+        );
         assert_eq!(locale_of(None, Some("de, en-GB")), Locale::English);
         assert_eq!(locale_of(Some("en"), Some("zh-CN")), Locale::English);
         assert_eq!(locale_of(Some("zh"), None), Locale::SimplifiedChinese);
@@ -323,7 +344,10 @@ mod tests {
         ] {
             let zh = notice.text(Locale::SimplifiedChinese);
             assert_ne!(zh, notice.text(Locale::English));
-            assert!(zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{zh}");
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{zh}"
+            );
         }
         let page = store_page(Locale::English, "/entry/S1", "<b>Tea</b>", &["A&B".into()]);
         assert!(page.contains("&lt;b&gt;Tea&lt;/b&gt;"));

@@ -16,8 +16,8 @@ use super::EntryCodeHub;
 use super::store::{self, Change, CounterRow, EntryState, Inserted, NewPayment};
 use crate::ams::client::Outcome;
 use crate::ams::models::{
-    Amount, CancelRequest, Env, InquiryPaymentRequest, Merchant, Order, PayRequest,
-    PaymentStatus, Store,
+    Amount, CancelRequest, Env, InquiryPaymentRequest, Merchant, Order, PayRequest, PaymentStatus,
+    Store,
 };
 
 /// What the customer's page does after `start`.
@@ -44,8 +44,8 @@ pub async fn start(
     user_agent: String,
 ) -> Result<Started, HubError> {
     let payment_request_id = super::new_request_id()?;
-    let expiry = time::Duration::try_from(hub.settings.payment_expiry)
-        .unwrap_or(time::Duration::minutes(3));
+    let expiry =
+        time::Duration::try_from(hub.settings.payment_expiry).unwrap_or(time::Duration::minutes(3));
     let deadline = OffsetDateTime::now_utc() + expiry;
     let new = NewPayment {
         payment_request_id: payment_request_id.clone(),
@@ -93,7 +93,13 @@ pub async fn start(
                 }
                 None => {
                     tracing::warn!(%payment_request_id, "pay answered S without a redirect; settling it by inquiry");
-                    store::advance(&hub.pool, &payment_request_id, EntryState::Unknown, Change::default()).await?;
+                    store::advance(
+                        &hub.pool,
+                        &payment_request_id,
+                        EntryState::Unknown,
+                        Change::default(),
+                    )
+                    .await?;
                     Started::Unknown
                 }
             }
@@ -115,7 +121,13 @@ pub async fn start(
         }
         Ok(Outcome::Unknown(reason)) => {
             tracing::warn!(%payment_request_id, reason = %reason, "pay outcome unknown; settling it by inquiry");
-            store::advance(&hub.pool, &payment_request_id, EntryState::Unknown, Change::default()).await?;
+            store::advance(
+                &hub.pool,
+                &payment_request_id,
+                EntryState::Unknown,
+                Change::default(),
+            )
+            .await?;
             Started::Unknown
         }
         Err(error) => {
@@ -273,9 +285,20 @@ async fn follow(hub: &Arc<EntryCodeHub>, payment_request_id: &str, waker: &tokio
         };
         match step {
             Step::Final(state, code, message, payment_id) => {
-                match finish(hub, payment_request_id, state, &code, &message, payment_id.as_deref()).await {
+                match finish(
+                    hub,
+                    payment_request_id,
+                    state,
+                    &code,
+                    &message,
+                    payment_id.as_deref(),
+                )
+                .await
+                {
                     Ok(()) => return,
-                    Err(error) => tracing::warn!(%error, "cannot record an Entry Code result; retrying"),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot record an Entry Code result; retrying")
+                    }
                 }
             }
             Step::Open => {}

@@ -28,10 +28,10 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::super::terminals::{self, Authenticated, Refusal};
 use super::super::wire::{self, EntryCounter, Refused};
+use super::EntryCodeHub;
 use super::page::{self, Notice};
 use super::resolver::{self, Started};
 use super::store::{self, CounterRow};
-use super::EntryCodeHub;
 use crate::locale::Locale;
 use crate::money::{Currency, Money};
 
@@ -63,7 +63,10 @@ pub fn router(hub: Arc<EntryCodeHub>) -> axum::Router {
         .burst_size(limit.burst.max(1));
     let public = axum::Router::new()
         .route("/entry/{store}", get(store_page).post(store_post))
-        .route("/entry/{store}/{counter}", get(counter_page).post(counter_post))
+        .route(
+            "/entry/{store}/{counter}",
+            get(counter_page).post(counter_post),
+        )
         .layer(
             tower::ServiceBuilder::new()
                 .layer(ConcurrencyLimitLayer::new(PAGE_CONCURRENCY))
@@ -74,9 +77,9 @@ pub fn router(hub: Arc<EntryCodeHub>) -> axum::Router {
                 )),
         );
     let public = match governor.finish() {
-        Some(config) => public.layer(
-            GovernorLayer::new(Arc::new(config)).error_handler(too_many_requests),
-        ),
+        Some(config) => {
+            public.layer(GovernorLayer::new(Arc::new(config)).error_handler(too_many_requests))
+        }
         None => {
             tracing::error!("the Entry Code page's rate limit is not valid; the page is off");
             axum::Router::new()
@@ -128,7 +131,9 @@ fn locale(query: &LangQuery, headers: &HeaderMap) -> Locale {
 }
 
 fn user_agent(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok())
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
 }
 
 fn html(status: StatusCode, body: String) -> Response {
@@ -177,7 +182,12 @@ async fn store_target(hub: &EntryCodeHub, store_id: &str) -> Result<StoreTarget,
         .await
         .map_err(|error| {
             tracing::warn!(%error, "cannot read a store's counters");
-            notice(Locale::English, &store_path(store_id), StatusCode::SERVICE_UNAVAILABLE, Notice::Busy)
+            notice(
+                Locale::English,
+                &store_path(store_id),
+                StatusCode::SERVICE_UNAVAILABLE,
+                Notice::Busy,
+            )
         })?;
     match counters.as_slice() {
         [] => Ok(StoreTarget::Unknown),
@@ -208,10 +218,13 @@ async fn store_page(
     let path = store_path(&store_id);
     match store_target(&hub, &store_id).await {
         Err(response) => response,
-        Ok(StoreTarget::Unknown) => notice(locale, &path, StatusCode::NOT_FOUND, Notice::UnknownStore),
-        Ok(StoreTarget::Choose(counters, name)) => {
-            html(StatusCode::OK, page::store_page(locale, &path, &name, &counters))
+        Ok(StoreTarget::Unknown) => {
+            notice(locale, &path, StatusCode::NOT_FOUND, Notice::UnknownStore)
         }
+        Ok(StoreTarget::Choose(counters, name)) => html(
+            StatusCode::OK,
+            page::store_page(locale, &path, &name, &counters),
+        ),
         Ok(StoreTarget::One(counter)) => show(locale, &path, &headers, &counter),
     }
 }
@@ -227,7 +240,9 @@ async fn store_post(
     let path = store_path(&store_id);
     match store_target(&hub, &store_id).await {
         Err(response) => response,
-        Ok(StoreTarget::Unknown) => notice(locale, &path, StatusCode::NOT_FOUND, Notice::UnknownStore),
+        Ok(StoreTarget::Unknown) => {
+            notice(locale, &path, StatusCode::NOT_FOUND, Notice::UnknownStore)
+        }
         Ok(StoreTarget::Choose(counters, name)) => html(
             StatusCode::CONFLICT,
             page::store_page(locale, &path, &name, &counters),
@@ -244,7 +259,12 @@ async fn find_counter(
 ) -> Result<CounterRow, Response> {
     let path = counter_path(store_id, counter);
     if !plausible(store_id) || !plausible(counter) {
-        return Err(notice(locale, &path, StatusCode::NOT_FOUND, Notice::UnknownStore));
+        return Err(notice(
+            locale,
+            &path,
+            StatusCode::NOT_FOUND,
+            Notice::UnknownStore,
+        ));
     }
     match store::counter(&hub.pool, store_id, counter).await {
         Ok(Some(row)) => Ok(row),
@@ -261,7 +281,12 @@ async fn find_counter(
         }
         Err(error) => {
             tracing::warn!(%error, "cannot read a counter");
-            Err(notice(locale, &path, StatusCode::SERVICE_UNAVAILABLE, Notice::Busy))
+            Err(notice(
+                locale,
+                &path,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Notice::Busy,
+            ))
         }
     }
 }
@@ -289,7 +314,15 @@ async fn counter_post(
     let locale = locale(&query, &headers);
     match find_counter(&hub, locale, &store_id, &counter).await {
         Ok(row) => {
-            pay(&hub, locale, &counter_path(&store_id, &counter), &headers, row, &body).await
+            pay(
+                &hub,
+                locale,
+                &counter_path(&store_id, &counter),
+                &headers,
+                row,
+                &body,
+            )
+            .await
         }
         Err(response) => response,
     }
@@ -297,9 +330,17 @@ async fn counter_post(
 
 fn show(locale: Locale, path: &str, headers: &HeaderMap, counter: &CounterRow) -> Response {
     if !is_supported_wallet(user_agent(headers)) {
-        return notice(locale, path, StatusCode::FORBIDDEN, Notice::UnsupportedWallet);
+        return notice(
+            locale,
+            path,
+            StatusCode::FORBIDDEN,
+            Notice::UnsupportedWallet,
+        );
     }
-    html(StatusCode::OK, page::counter_page(locale, path, counter, None))
+    html(
+        StatusCode::OK,
+        page::counter_page(locale, path, counter, None),
+    )
 }
 
 /// The amount-format refusal in the customer's language.
@@ -326,7 +367,12 @@ async fn pay(
     body: &[u8],
 ) -> Response {
     let Some(agent) = user_agent(headers).filter(|ua| is_supported_wallet(Some(ua))) else {
-        return notice(locale, path, StatusCode::FORBIDDEN, Notice::UnsupportedWallet);
+        return notice(
+            locale,
+            path,
+            StatusCode::FORBIDDEN,
+            Notice::UnsupportedWallet,
+        );
     };
     let mut order_field = None;
     let mut amount_field = None;
@@ -338,43 +384,60 @@ async fn pay(
         }
     }
     let refuse = |status: StatusCode, message: &str| {
-        html(status, page::counter_page(locale, path, &counter, Some(message)))
+        html(
+            status,
+            page::counter_page(locale, path, &counter, Some(message)),
+        )
     };
-    let (amount, order_version, description) = match (counter.order_amount, order_field, amount_field) {
-        (Some(amount), Some(version), _) => {
-            if version.trim() != counter.order_version.to_string() {
+    let (amount, order_version, description) =
+        match (counter.order_amount, order_field, amount_field) {
+            (Some(amount), Some(version), _) => {
+                if version.trim() != counter.order_version.to_string() {
+                    return refuse(StatusCode::CONFLICT, Notice::OrderChanged.text(locale));
+                }
+                (
+                    amount,
+                    Some(counter.order_version),
+                    counter
+                        .order_description
+                        .clone()
+                        .filter(|d| !d.trim().is_empty())
+                        .unwrap_or_else(|| counter.store_name.clone()),
+                )
+            }
+            (Some(_), None, _) => {
                 return refuse(StatusCode::CONFLICT, Notice::OrderChanged.text(locale));
             }
-            (
-                amount,
-                Some(counter.order_version),
-                counter
-                    .order_description
-                    .clone()
-                    .filter(|d| !d.trim().is_empty())
-                    .unwrap_or_else(|| counter.store_name.clone()),
-            )
-        }
-        (Some(_), None, _) => return refuse(StatusCode::CONFLICT, Notice::OrderChanged.text(locale)),
-        (None, _, Some(text)) if counter.open_amount => {
-            let currency = match Currency::from_code(&counter.currency) {
-                Ok(currency) => currency,
-                Err(_) => return notice(locale, path, StatusCode::SERVICE_UNAVAILABLE, Notice::NotSetUp),
-            };
-            match Money::parse(&text, currency) {
-                Ok(money) => (money.minor(), None, counter.store_name.clone()),
-                Err(error) => return refuse(StatusCode::BAD_REQUEST, &amount_error(locale, &error)),
+            (None, _, Some(text)) if counter.open_amount => {
+                let currency = match Currency::from_code(&counter.currency) {
+                    Ok(currency) => currency,
+                    Err(_) => {
+                        return notice(
+                            locale,
+                            path,
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            Notice::NotSetUp,
+                        );
+                    }
+                };
+                match Money::parse(&text, currency) {
+                    Ok(money) => (money.minor(), None, counter.store_name.clone()),
+                    Err(error) => {
+                        return refuse(StatusCode::BAD_REQUEST, &amount_error(locale, &error));
+                    }
+                }
             }
-        }
-        (None, Some(_), _) => return refuse(StatusCode::CONFLICT, Notice::OrderChanged.text(locale)),
-        (None, None, _) if counter.open_amount => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                &amount_error(locale, &crate::money::MoneyError::Empty),
-            );
-        }
-        (None, _, _) => return refuse(StatusCode::CONFLICT, Notice::OrderChanged.text(locale)),
-    };
+            (None, Some(_), _) => {
+                return refuse(StatusCode::CONFLICT, Notice::OrderChanged.text(locale));
+            }
+            (None, None, _) if counter.open_amount => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    &amount_error(locale, &crate::money::MoneyError::Empty),
+                );
+            }
+            (None, _, _) => return refuse(StatusCode::CONFLICT, Notice::OrderChanged.text(locale)),
+        };
     let started = resolver::start(
         hub,
         counter,
@@ -481,7 +544,9 @@ fn check_counter(counter: &EntryCounter) -> Result<(), String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
-        return Err("`store.referenceStoreId` must be 1-64 ASCII letters, digits, `-` or `_`".into());
+        return Err(
+            "`store.referenceStoreId` must be 1-64 ASCII letters, digits, `-` or `_`".into(),
+        );
     }
     if store.store_name.trim().is_empty() || store.store_name.chars().count() > 128 {
         return Err("`store.storeName` must be 1-128 characters".into());
@@ -489,15 +554,19 @@ fn check_counter(counter: &EntryCounter) -> Result<(), String> {
     if store.store_mcc.len() != 4 || !store.store_mcc.bytes().all(|b| b.is_ascii_digit()) {
         return Err("`store.storeMCC` must be four digits".into());
     }
-    let currency = Currency::from_code(&counter.currency)
-        .map_err(|e| format!("`currency`: {e}"))?;
+    let currency =
+        Currency::from_code(&counter.currency).map_err(|e| format!("`currency`: {e}"))?;
     if let Some(order) = &counter.order {
         Money::from_minor(order.amount_minor, currency)
             .map_err(|e| format!("`order.amountMinor`: {e}"))?;
         if order.description.chars().count() > 256 {
             return Err("`order.description` must be at most 256 characters".into());
         }
-        if order.reference.as_ref().is_some_and(|r| r.chars().count() > 64) {
+        if order
+            .reference
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > 64)
+        {
             return Err("`order.reference` must be at most 64 characters".into());
         }
     }
@@ -522,7 +591,10 @@ async fn ack_result(
             .into_response(),
         Ok(false) => refused(
             StatusCode::NOT_FOUND,
-            format!("no finished Entry Code payment {id} belongs to terminal `{}`", terminal.name),
+            format!(
+                "no finished Entry Code payment {id} belongs to terminal `{}`",
+                terminal.name
+            ),
         ),
         Err(error) => refused(
             StatusCode::SERVICE_UNAVAILABLE,

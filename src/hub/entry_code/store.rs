@@ -261,7 +261,10 @@ pub async fn insert(pool: &Pool, new: &NewPayment) -> Result<Inserted, HubError>
                 &new.counter.counter,
                 &new.counter.terminal_id,
                 &new.order_version,
-                &new.counter.order_reference.as_ref().filter(|_| new.order_version.is_some()),
+                &new.counter
+                    .order_reference
+                    .as_ref()
+                    .filter(|_| new.order_version.is_some()),
                 &new.description,
                 &new.counter.currency,
                 &amount,
@@ -280,7 +283,11 @@ pub async fn insert(pool: &Pool, new: &NewPayment) -> Result<Inserted, HubError>
                  WHERE store_id = $1 AND counter = $2 AND order_version = $3 \
                    AND state IN ('sending', 'awaiting', 'unknown', 'success')"
             ),
-            &[&new.counter.store_id, &new.counter.counter, &new.order_version],
+            &[
+                &new.counter.store_id,
+                &new.counter.counter,
+                &new.order_version,
+            ],
         )
         .await?;
     existing
@@ -289,7 +296,10 @@ pub async fn insert(pool: &Pool, new: &NewPayment) -> Result<Inserted, HubError>
 }
 
 /// The payment with this request id.
-pub async fn payment(pool: &Pool, payment_request_id: &str) -> Result<Option<PaymentRow>, HubError> {
+pub async fn payment(
+    pool: &Pool,
+    payment_request_id: &str,
+) -> Result<Option<PaymentRow>, HubError> {
     let client = pool.get().await?;
     let row = client
         .query_opt(
@@ -382,17 +392,17 @@ pub async fn unreported(
     Ok(rows
         .iter()
         .map(|row| EntryCodeResult {
-                id: row.get(0),
-                payment_request_id: row.get(1),
-                payment_id: row.get(2),
-                store_id: row.get(3),
-                counter: row.get(4),
-                currency: row.get(5),
-                amount_minor: minor(row.get(6)),
-                outcome: row.get(7),
-                result_code: row.get(8),
-                order_reference: row.get(9),
-                finished_at: row.get(10),
+            id: row.get(0),
+            payment_request_id: row.get(1),
+            payment_id: row.get(2),
+            store_id: row.get(3),
+            counter: row.get(4),
+            currency: row.get(5),
+            amount_minor: minor(row.get(6)),
+            outcome: row.get(7),
+            result_code: row.get(8),
+            order_reference: row.get(9),
+            finished_at: row.get(10),
         })
         .collect())
 }
