@@ -15,6 +15,7 @@ mod cancel;
 mod day_close;
 mod echo;
 mod engine;
+mod entry_code;
 pub mod events;
 pub mod failpoint;
 pub mod ids;

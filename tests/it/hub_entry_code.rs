@@ -382,6 +382,76 @@ async fn a_wallet_pays_the_cashiers_order_and_the_result_reaches_the_counter() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_counters_terminal_journals_the_result_its_hub_link_receives() {
+    let setup = Setup::new(|_| {}).await;
+    // The counter's terminal `T01`, dialling the hub with its token.
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("hub.token");
+    std::fs::write(&token_file, format!("{}\n", setup.token)).unwrap();
+    let mut config = sandbox_config(dir.path(), None);
+    config.hub = Some(alipay_pos::config::HubConfig {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], alipay_pos::config::DEFAULT_HUB_PORT)),
+        public_url: Some(setup.base.parse().unwrap()),
+        database_url: None,
+        url: Some(setup.base.parse().unwrap()),
+        token_file: Some(token_file),
+    });
+    let terminal = demo_terminal_with(config, alipay_pos::checkout::Policy::fast(), |_| {}).await;
+    let mut events = terminal.checkout.subscribe();
+
+    setup.push_order(counter_order(None, true)).await;
+    let cashier = post_and_redirect(&setup, &[("amount", "7.80")]).await;
+    let paid = wallet()
+        .post(format!("{cashier}/pay"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200);
+    let (id, _, _) = setup.wait_state("success").await;
+
+    // The engine journals it and tells the faces; the hub hears it was recorded.
+    let heard = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(alipay_pos::checkout::CheckoutEvent::EntryCodeResult {
+                payment_request_id,
+                outcome,
+            }) = events.recv().await
+            {
+                return (payment_request_id, outcome);
+            }
+        }
+    })
+    .await
+    .expect("no EntryCodeResult event");
+    assert_eq!(heard, (id.clone(), "success".to_owned()));
+    let kept = terminal.reader().unwrap().entry_code_results().unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        (
+            kept[0].payment_request_id.as_str(),
+            kept[0].amount,
+            kept[0].currency.as_str()
+        ),
+        (id.as_str(), 780, "SGD")
+    );
+    wait_until("the hub to note the terminal recorded it", WAIT, || async {
+        setup
+            .pg()
+            .await
+            .query_one(
+                "SELECT count(*) FROM hub_entry_payments WHERE reported_at IS NOT NULL",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+            == 1
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_typed_amount_declined_in_the_wallet_ends_failed() {
     let setup = Setup::new(|_| {}).await;
     setup.push_order(counter_order(None, true)).await;
