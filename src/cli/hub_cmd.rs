@@ -106,10 +106,12 @@ async fn serve(config: &Config) -> CliResult {
                 .and_then(|h| h.public_url.as_ref())
                 .map(|u| u.as_str().trim_end_matches('/').to_owned())
                 .unwrap_or_default(),
-            if sandbox.is_some() {
-                " (embedded sandbox: no real money)"
-            } else {
-                ""
+            match &sandbox {
+                Some(sandbox) => format!(
+                    " (embedded sandbox at {}: no real money)",
+                    sandbox.local_url().as_str().trim_end_matches('/')
+                ),
+                None => String::new(),
             }
         );
     }

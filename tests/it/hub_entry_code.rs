@@ -755,3 +755,242 @@ fn hub_entry_code_writes_a_png_whose_qr_decodes_to_the_page_url_and_a_pdf() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(".png or .pdf"));
 }
+
+/// The real `alipay-pos hub` (Entry Code on its embedded sandbox) with its stdout and
+/// stderr read: the address it listens on and the sandbox's URL.
+struct HubProcess {
+    child: std::process::Child,
+    sandbox_url: String,
+}
+
+fn spawn_hub_process(config: &std::path::Path) -> HubProcess {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(binary())
+        .args(["--config", config.to_str().unwrap(), "hub"])
+        .env_remove("ALIPAY_POS_CONFIG")
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let tx_err = tx.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx_err.send(line);
+        }
+    });
+    let mut sandbox_url = None;
+    let mut listening = false;
+    while !(listening && sandbox_url.is_some()) {
+        let line = rx.recv_timeout(WAIT).expect("the hub did not start");
+        eprintln!("hub: {line}");
+        if line.starts_with("hub listening on ") {
+            listening = true;
+        }
+        if let Some(rest) = line.split("embedded sandbox at ").nth(1) {
+            sandbox_url = rest.split(':').take(3).collect::<Vec<_>>().join(":").into();
+        }
+    }
+    HubProcess {
+        child,
+        sandbox_url: sandbox_url.unwrap(),
+    }
+}
+
+/// SIGKILL campaign: the real hub process is killed at random instants while wallets pay,
+/// 100 times; restarted, it resolves every payment, none is paid twice, and PostgreSQL and
+/// the sandbox's ledger agree payment for payment. (The sandbox runs inside the hub, so it
+/// dies too; its ledger is a SQLite file that survives, as Alipay's records would.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_campaign_every_entry_code_payment_is_resolved_once() {
+    const TRIALS: u64 = 100;
+    let pg = Postgres::start().await;
+    let database_url = pg.fresh_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let data = dir.path().join("data");
+    let config = dir.path().join("hub.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[alipay]\ngateway = \"sandbox\"\n\n[storage]\ndata_dir = \"{}\"\n\n[hub]\n\
+             listen = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\ndatabase_url = \"{database_url}\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let enrol = std::process::Command::new(binary())
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "hub",
+            "terminals",
+            "add",
+            "T01",
+        ])
+        .env_remove("ALIPAY_POS_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        enrol.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enrol.stderr)
+    );
+    let token = String::from_utf8_lossy(&enrol.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let wallet = reqwest::Client::builder()
+        .user_agent(WALLET_USER_AGENT)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut seed: u64 = 0x5eed_0013;
+    let mut random = move |below: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % below
+    };
+    for trial in 0..TRIALS {
+        let mut hub = spawn_hub_process(&config);
+        let order = counter_order(None, true);
+        let pushed = http
+            .put(format!("{base}/hub/v1/entry-order"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(order.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pushed.status(), 200);
+        // One payment in five is answered `U` by the sandbox (9901): an unknown to resolve.
+        let amount = if random(5) == 0 {
+            "99.01".to_owned()
+        } else {
+            format!("{}.{:02}", 1 + random(50), random(100))
+        };
+        let post = wallet
+            .post(format!("{base}/entry/S01/T01"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("amount", &amount)]))
+            .send();
+        let posting = tokio::spawn(post);
+        tokio::time::sleep(Duration::from_millis(random(60))).await;
+        hub.child.kill().unwrap();
+        hub.child.wait().unwrap();
+        let _ = posting.await;
+        let _ = trial;
+    }
+
+    // Up again: the customer pays half of the payments that reached the cashier and
+    // declines the others; the rest the hub settles by itself (inquiry, cancel at expiry).
+    let hub = spawn_hub_process(&config);
+    let control_token =
+        std::fs::read_to_string(data.join("sandbox").join("control.token")).unwrap();
+    let control = Control::at(&hub.sandbox_url, control_token.trim());
+    let (client, connection) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let ledger = control.ledger().await;
+    for (n, payment) in ledger.payments.iter().enumerate() {
+        if payment.status == "PROCESSING" {
+            if n % 2 == 0 {
+                control.customer_pays(&payment.payment_request_id).await;
+            } else {
+                control.customer_declines(&payment.payment_request_id).await;
+            }
+        }
+    }
+    let rows = || async {
+        client
+            .query(
+                "SELECT payment_request_id, state, amount FROM hub_entry_payments ORDER BY id",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<_, String>(0),
+                    r.get::<_, String>(1),
+                    r.get::<_, i64>(2),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    wait_until(
+        "every Entry Code payment final",
+        Duration::from_secs(300),
+        || async {
+            rows()
+                .await
+                .iter()
+                .all(|r| matches!(r.1.as_str(), "success" | "failed" | "cancelled"))
+        },
+    )
+    .await;
+    let rows = rows().await;
+    let ledger = control.ledger().await;
+    assert!(rows.len() as u64 <= TRIALS);
+    // Every payment Alipay has was journaled first, once; none twice.
+    let mut seen = std::collections::HashSet::new();
+    for payment in &ledger.payments {
+        assert!(
+            seen.insert(payment.payment_request_id.clone()),
+            "paid twice: {payment:?}"
+        );
+        assert!(
+            rows.iter().any(|r| r.0 == payment.payment_request_id),
+            "Alipay has a payment the hub never journaled: {payment:?}"
+        );
+    }
+    let mut counts = std::collections::BTreeMap::<String, u32>::new();
+    for (id, state, amount) in &rows {
+        *counts.entry(state.clone()).or_default() += 1;
+        let at_alipay = ledger.payment(id);
+        match state.as_str() {
+            "success" => {
+                let paid = at_alipay.expect("paid at the hub, unknown to Alipay");
+                assert_eq!(
+                    (paid.status.as_str(), paid.amount as i64),
+                    ("SUCCESS", *amount)
+                );
+            }
+            "cancelled" => assert_eq!(at_alipay.map(|p| p.status.as_str()), Some("CANCELLED")),
+            _ => assert!(
+                at_alipay.is_none_or(|p| p.status == "FAIL"),
+                "failed at the hub, {at_alipay:?} at Alipay"
+            ),
+        }
+    }
+    eprintln!(
+        "campaign: {TRIALS} kills, {} payments journaled, {} at Alipay, outcomes {counts:?}",
+        rows.len(),
+        ledger.payments.len()
+    );
+    assert!(
+        counts.get("success").copied().unwrap_or(0) > 0,
+        "{counts:?}"
+    );
+    let mut hub = hub;
+    hub.child.kill().unwrap();
+    hub.child.wait().unwrap();
+}

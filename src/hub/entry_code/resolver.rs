@@ -7,7 +7,6 @@
 //! `paymentStatus` `SUCCESS` (or a `pay` that answered it) makes a payment `success`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use time::OffsetDateTime;
 
@@ -36,7 +35,7 @@ pub enum Started {
 
 /// Pays `amount` at `counter` for the wallet whose browser sent `user_agent`.
 pub async fn start(
-    hub: &Arc<EntryCodeHub>,
+    hub: Arc<EntryCodeHub>,
     counter: CounterRow,
     order_version: Option<i64>,
     amount: u64,
@@ -57,6 +56,7 @@ pub async fn start(
         deadline,
     };
     // Journaled before anything is sent: a crash from here on leaves a row to resume.
+    let hub = &hub;
     match store::insert(&hub.pool, &new).await? {
         Inserted::New => {}
         Inserted::Existing(existing) => {
@@ -367,6 +367,3 @@ async fn cancel(hub: &EntryCodeHub, payment_request_id: &str) -> Step {
         Ok(Outcome::Unknown(_)) | Err(_) => Step::Open,
     }
 }
-
-/// How long a caller may wait for a page's `pay` before it answers the customer anyway.
-pub const PAY_PAGE_PATIENCE: Duration = Duration::from_secs(25);

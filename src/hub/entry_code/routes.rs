@@ -26,6 +26,7 @@ use tower_governor::governor::GovernorConfigBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use super::super::HubError;
 use super::super::terminals::{self, Authenticated, Refusal};
 use super::super::wire::{self, EntryCounter, Refused};
 use super::EntryCodeHub;
@@ -438,15 +439,23 @@ async fn pay(
             }
             (None, _, _) => return refuse(StatusCode::CONFLICT, Notice::OrderChanged.text(locale)),
         };
-    let started = resolver::start(
-        hub,
+    // On a task of its own: a customer who closes the page, or the page's timeout, drops
+    // this handler, and the payment must still be sent (or not) and then followed, never
+    // left half-way until the next restart.
+    let paying = tokio::spawn(resolver::start(
+        hub.clone(),
         counter,
         order_version,
         amount,
         description,
         agent.to_owned(),
-    )
-    .await;
+    ));
+    let started = match paying.await {
+        Ok(started) => started,
+        Err(error) => Err(HubError::Database(format!(
+            "the payment task failed: {error}"
+        ))),
+    };
     match started {
         Ok(Started::Redirect(url)) => match HeaderValue::from_str(&url) {
             Ok(location) => {

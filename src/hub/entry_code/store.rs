@@ -110,7 +110,7 @@ pub enum Inserted {
     /// Committed in state `sending`: the request may now be sent.
     New,
     /// The cashier's order already has a live or paid payment: this one.
-    Existing(PaymentRow),
+    Existing(Box<PaymentRow>),
 }
 
 fn minor(value: i64) -> u64 {
@@ -291,7 +291,7 @@ pub async fn insert(pool: &Pool, new: &NewPayment) -> Result<Inserted, HubError>
         )
         .await?;
     existing
-        .map(|row| Inserted::Existing(payment_of(&row)))
+        .map(|row| Inserted::Existing(Box::new(payment_of(&row))))
         .ok_or_else(|| HubError::Database("the payment id was used already".into()))
 }
 
