@@ -891,7 +891,7 @@ async fn sigkill_campaign_every_entry_code_payment_is_resolved_once() {
             .body(form(&[("amount", &amount)]))
             .send();
         let posting = tokio::spawn(post);
-        tokio::time::sleep(Duration::from_millis(random(60))).await;
+        tokio::time::sleep(Duration::from_millis(random(250))).await;
         hub.child.kill().unwrap();
         hub.child.wait().unwrap();
         let _ = posting.await;
