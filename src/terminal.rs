@@ -342,6 +342,7 @@ impl Terminal {
                     alipay_key: alipay_key_for_hub,
                     client_id: config.alipay.client_id.clone(),
                     to_engine: to_engine_from_hub,
+                    entry_results: Some(spawn_entry_result_consumer(checkout.clone())),
                 })
                 .map_err(TerminalError::HubLink)?,
             ),
@@ -583,6 +584,41 @@ pub fn registration_of(config: &Config, details: &RegistrationConfig) -> Registr
             store_address: Some(address(&details.store_address)),
         },
     }
+}
+
+/// Journals the Entry Code results the hub relays (the engine's `entry_code_results`) and
+/// answers each delivery, so the link acknowledges only what is on disk.
+fn spawn_entry_result_consumer(
+    checkout: Checkout,
+) -> mpsc::Sender<crate::hub_link::EntryResultDelivery> {
+    let (sender, mut deliveries) = mpsc::channel::<crate::hub_link::EntryResultDelivery>(16);
+    tokio::spawn(async move {
+        while let Some(delivery) = deliveries.recv().await {
+            let result = delivery.result;
+            let record = crate::journal::EntryCodeRecord {
+                hub_id: result.id,
+                payment_request_id: result.payment_request_id,
+                payment_id: result.payment_id,
+                store_id: result.store_id,
+                counter: result.counter,
+                currency: result.currency,
+                amount: result.amount_minor,
+                outcome: result.outcome,
+                result_code: result.result_code,
+                order_reference: result.order_reference,
+                finished_at: result.finished_at,
+            };
+            let recorded = match checkout.record_entry_code_result(record).await {
+                Ok(_) => true,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot journal an Entry Code result; the hub sends it again");
+                    false
+                }
+            };
+            let _ = delivery.recorded.send(recorded);
+        }
+    });
+    sender
 }
 
 fn spawn_notification_consumer(

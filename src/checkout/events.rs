@@ -27,4 +27,10 @@ pub enum CheckoutEvent {
     RegistrationUpdated { registration_request_id: String },
     /// The gateway could not be reached (`online == false`) or answered again.
     Connectivity { online: bool },
+    /// The store hub relayed the result of an Entry Code payment at this counter (now in
+    /// the journal's `entry_code_results`); `outcome` is `success`, `failed` or `cancelled`.
+    EntryCodeResult {
+        payment_request_id: String,
+        outcome: String,
+    },
 }

@@ -15,6 +15,7 @@ mod cancel;
 mod day_close;
 mod echo;
 mod engine;
+mod entry_code;
 pub mod events;
 /// The crash tests' failpoints live at the top (the hub has some too); the engine's
 /// steps are still named `checkout::failpoint::*`.

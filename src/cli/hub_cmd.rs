@@ -44,6 +44,20 @@ enum HubCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write the store's static Entry Code (a QR code of <hub.public_url>/entry/STORE[/COUNTER])
+    /// to a PNG or PDF file, by the file's extension, for printing.
+    EntryCode {
+        /// The store's `store.reference_store_id`, as its terminals send it.
+        #[arg(long)]
+        store: String,
+        /// One counter's code (its terminal's enrolled name); without it the code opens the
+        /// store's page, which lists its counters.
+        #[arg(long)]
+        counter: Option<String>,
+        /// Where to write: `*.png` or `*.pdf`.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,14 +98,40 @@ pub fn run(args: HubArgs, config_path: Option<&Path>) -> CliResult {
             Some(HubCommand::Report { date, store, json }) => {
                 report(&config, date.as_deref(), store.as_deref(), json).await
             }
+            Some(HubCommand::EntryCode {
+                store,
+                counter,
+                out,
+            }) => entry_code_file(&config, &store, counter.as_deref(), &out),
         }
     })
 }
 
 async fn serve(config: &Config) -> CliResult {
-    let settings = hub::prepare(config).await?;
+    let (entry_code, sandbox) = entry_code_setup(config).await?;
+    let sandbox_key = sandbox.as_ref().map(|s| s.alipay_public_key().clone());
+    let settings = hub::prepare_verifying_with(config, sandbox_key).await?;
+    let entry_enabled = entry_code.is_some();
     let database = hub::connection_for(config)?;
-    let running = hub::server::start_listening(settings, database).await?;
+    let running = hub::server::start_serving(settings, Some(database), entry_code).await?;
+    if entry_enabled {
+        eprintln!(
+            "Entry Code pages at {}/entry/STORE[/COUNTER]{}",
+            config
+                .hub
+                .as_ref()
+                .and_then(|h| h.public_url.as_ref())
+                .map(|u| u.as_str().trim_end_matches('/').to_owned())
+                .unwrap_or_default(),
+            match &sandbox {
+                Some(sandbox) => format!(
+                    " (embedded sandbox at {}: no real money)",
+                    sandbox.local_url().as_str().trim_end_matches('/')
+                ),
+                None => String::new(),
+            }
+        );
+    }
     if let Some(public) = config.hub.as_ref().and_then(|h| h.public_url.as_ref()) {
         eprintln!(
             "Alipay posts to {}{}",
@@ -104,6 +144,129 @@ async fn serve(config: &Config) -> CliResult {
     super::sandbox_cmd::stop_requested().await;
     eprintln!("stopping the hub…");
     running.stop().await;
+    if let Some(sandbox) = sandbox {
+        sandbox.shutdown().await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the hub's Entry Code payments go (README, "Entry Code"):
+/// - `alipay.merchant_private_key` and `alipay.alipay_public_key` set: `alipay.gateway`;
+/// - neither set, with the sandbox gateway: an embedded sandbox in `storage.data_dir`, whose
+///   key then also verifies the notifications (a demo hub);
+/// - otherwise, or without `hub.public_url` (the pages' address): no Entry Code; the hub
+///   relays notifications only.
+async fn entry_code_setup(
+    config: &Config,
+) -> Result<
+    (
+        Option<hub::entry_code::EntryCodeSettings>,
+        Option<crate::sandbox::embedded::EmbeddedSandbox>,
+    ),
+    CliError,
+> {
+    use crate::ams::client::{AmsClient, ClientSettings};
+    let Some(public_url) = config.hub.as_ref().and_then(|h| h.public_url.clone()) else {
+        eprintln!("no `hub.public_url`: Entry Code is off (the pages need a public address)");
+        return Ok((None, None));
+    };
+    let merchant = hub::entry_code::EntryMerchant {
+        reference_merchant_id: config.merchant.reference_merchant_id.clone(),
+        name: config.merchant.name.clone(),
+        mcc: config.merchant.mcc.clone(),
+    };
+    let alipay = &config.alipay;
+    let (client, sandbox) = match (&alipay.merchant_private_key, &alipay.alipay_public_key) {
+        (None, None) if config.is_sandbox() => {
+            let sandbox =
+                crate::sandbox::embedded::start(&config.storage.data_dir, &alipay.client_id)
+                    .await
+                    .map_err(|e| {
+                        CliError::cannot_work(format!("cannot start the embedded sandbox: {e}"))
+                    })?;
+            let client = sandbox
+                .client()
+                .map_err(|e| CliError::cannot_work(e.to_string()))?;
+            (client, Some(sandbox))
+        }
+        (Some(_), Some(_)) => {
+            let keys = crate::terminal::load_keys(config)?
+                .ok_or_else(|| CliError::usage("the Alipay keys are missing".to_owned()))?;
+            let base = alipay.gateway.base_url().ok_or_else(|| {
+                CliError::usage(
+                    "Entry Code on the hub needs a real gateway with your keys: set \
+                     `alipay.gateway` (\"asia\", \"north-america\", \"europe\" or an https:// URL), \
+                     or remove both key settings for the embedded sandbox"
+                        .to_owned(),
+                )
+            })?;
+            let mut settings = ClientSettings::new(base, alipay.client_id.clone());
+            settings.key_version = alipay.key_version.clone();
+            settings.connect_timeout = alipay.connect_timeout();
+            settings.request_timeout = alipay.request_timeout();
+            let client =
+                AmsClient::new(settings, keys.merchant_private_key, keys.alipay_public_key)
+                    .map_err(|e| CliError::cannot_work(e.to_string()))?;
+            (client, None)
+        }
+        _ => {
+            eprintln!(
+                "no `alipay.merchant_private_key`: Entry Code is off (the hub relays notifications only)"
+            );
+            return Ok((None, None));
+        }
+    };
+    Ok((
+        Some(hub::entry_code::EntryCodeSettings::new(
+            client, merchant, public_url,
+        )),
+        sandbox,
+    ))
+}
+
+/// `hub entry-code --store S [--counter C] --out FILE`.
+fn entry_code_file(config: &Config, store: &str, counter: Option<&str>, out: &Path) -> CliResult {
+    use hub::entry_code::printable;
+    let public_url = config
+        .hub
+        .as_ref()
+        .and_then(|h| h.public_url.clone())
+        .ok_or_else(|| {
+            CliError::usage(
+                "the code carries the hub's public address: set `hub.public_url` (e.g. \
+                 \"https://hub.example.com\") in the config file"
+                    .to_owned(),
+            )
+        })?;
+    if store.trim().is_empty() {
+        return Err(CliError::usage(
+            "--store must name the store (its store.reference_store_id)".to_owned(),
+        ));
+    }
+    let url = printable::entry_url(&public_url, store, counter);
+    let extension = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let bytes = match extension.as_deref() {
+        Some("png") => printable::png(&url),
+        Some("pdf") => printable::pdf(&url),
+        _ => {
+            return Err(CliError::usage(format!(
+                "--out {} must end in .png or .pdf",
+                out.display()
+            )));
+        }
+    }
+    .map_err(|e| CliError::cannot_work(e.to_string()))?;
+    std::fs::write(out, bytes).map_err(|e| {
+        CliError::cannot_work(format!(
+            "cannot write {}: {e}; choose another --out",
+            out.display()
+        ))
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "wrote {} for {url}", out.display())?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -183,6 +183,8 @@ impl EngineEvent {
             } => EngineEvent::PaymentChanged { payment_request_id },
             CheckoutEvent::RefundState { .. } => EngineEvent::RefundChanged,
             CheckoutEvent::PaymentStarted { .. } => return None,
+            // Not on screen yet: the journal keeps it (`entry_code_results`).
+            CheckoutEvent::EntryCodeResult { .. } => return None,
             CheckoutEvent::RegistrationUpdated { .. } => EngineEvent::RegistrationChanged,
         })
     }

@@ -22,11 +22,13 @@
 //! * `server`: the axum endpoints and their tower layers;
 //! * `wakeups`: waking a tag's streams when a notification is stored, on this hub or, by
 //!   PostgreSQL `LISTEN/NOTIFY`, on any hub of the same database;
-//! * `wire`: the JSON the hub and a terminal's `hub_link` exchange.
+//! * `wire`: the JSON the hub and a terminal's `hub_link` exchange;
+//! * `entry_code`: Entry Code payments hosted by the hub (pages, journal, resolver).
 //!
 //! No GUI: nothing here (or below it) imports Slint, so the hub builds without it.
 
 pub mod db;
+pub mod entry_code;
 pub mod notifications;
 pub mod refund_reservations;
 pub mod replication;
@@ -63,17 +65,31 @@ fn database_url_of(config: &Config) -> Result<crate::config::DatabaseUrl, HubErr
 /// What `alipay-pos hub` runs with: the database migrated to the latest version, Alipay's
 /// public key loaded, the listen address of `[hub] listen`.
 pub async fn prepare(config: &Config) -> Result<HubSettings, HubError> {
-    let key_path = config
-        .alipay
-        .alipay_public_key
-        .clone()
-        .ok_or(HubError::NoAlipayKey)?;
-    let alipay_key = tokio::task::spawn_blocking(move || {
-        crate::ams::keys::load_public_key_file(&key_path).map(|loaded| loaded.key)
-    })
-    .await
-    .map_err(|e| HubError::Key(e.to_string()))?
-    .map_err(|e| HubError::Key(e.to_string()))?;
+    prepare_verifying_with(config, None).await
+}
+
+/// Like [`prepare`], verifying notifications with `alipay_key` when given (the embedded
+/// sandbox's key, in a demo hub) instead of `alipay.alipay_public_key`.
+pub async fn prepare_verifying_with(
+    config: &Config,
+    alipay_key: Option<crate::ams::crypto::PublicKey>,
+) -> Result<HubSettings, HubError> {
+    let alipay_key = match alipay_key {
+        Some(key) => key,
+        None => {
+            let key_path = config
+                .alipay
+                .alipay_public_key
+                .clone()
+                .ok_or(HubError::NoAlipayKey)?;
+            tokio::task::spawn_blocking(move || {
+                crate::ams::keys::load_public_key_file(&key_path).map(|loaded| loaded.key)
+            })
+            .await
+            .map_err(|e| HubError::Key(e.to_string()))?
+            .map_err(|e| HubError::Key(e.to_string()))?
+        }
+    };
     let pool = pool_for(config)?;
     schema::migrate(&pool).await?;
     let listen = config.hub.as_ref().map_or(

@@ -175,11 +175,75 @@ CREATE TABLE hub_refund_reservations (
 CREATE INDEX hub_refund_reservations_payment ON hub_refund_reservations (payment_request_id);
 ";
 
+/// Entry Code, hosted by the hub (README, "Entry Code").
+///
+/// - `hub_entry_counters`: each counter (an enrolled terminal) that takes Entry Code
+///   payments: its store's ids as the terminal sent them, its currency, whether a customer may
+///   type the amount, and the order the cashier entered (`order_version` grows with each
+///   push, so a page shown for an old order cannot pay the new one).
+/// - `hub_entry_payments`: the hub's journal of Entry Code payments. A row is committed in
+///   state `sending` **before** `pay` goes out; `awaiting` once Alipay answered with the
+///   wallet's redirect; `unknown` when the answer was lost, `U` or a 5xx; then one of the
+///   final `success`, `failed`, `cancelled`. `reported_at` is when the counter's terminal
+///   acknowledged the result. One live payment per counter order: a second customer tap on
+///   the same order is sent to the same redirect instead of paying twice.
+const MIGRATION_ENTRY_CODE: &str = "
+CREATE TABLE hub_entry_counters (
+    store_id TEXT NOT NULL CHECK (length(store_id) BETWEEN 1 AND 64),
+    counter TEXT NOT NULL CHECK (length(counter) BETWEEN 1 AND 64),
+    terminal_id BIGINT NOT NULL REFERENCES hub_terminals (id),
+    store_name TEXT NOT NULL,
+    store_mcc TEXT NOT NULL,
+    currency TEXT NOT NULL CHECK (length(currency) = 3),
+    open_amount BOOLEAN NOT NULL,
+    order_version BIGINT NOT NULL DEFAULT 0,
+    order_amount BIGINT CHECK (order_amount > 0),
+    order_description TEXT,
+    order_reference TEXT,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (store_id, counter)
+);
+
+CREATE TABLE hub_entry_payments (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    payment_request_id TEXT NOT NULL UNIQUE CHECK (length(payment_request_id) <= 64),
+    store_id TEXT NOT NULL,
+    counter TEXT NOT NULL,
+    terminal_id BIGINT NOT NULL REFERENCES hub_terminals (id),
+    order_version BIGINT,
+    order_reference TEXT,
+    description TEXT NOT NULL,
+    currency TEXT NOT NULL CHECK (length(currency) = 3),
+    amount BIGINT NOT NULL CHECK (amount > 0),
+    user_agent TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN
+        ('sending', 'awaiting', 'unknown', 'success', 'failed', 'cancelled')),
+    result_code TEXT,
+    result_message TEXT,
+    payment_id TEXT,
+    redirect_url TEXT,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    deadline TIMESTAMPTZ NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    finished_at TIMESTAMPTZ,
+    reported_at TIMESTAMPTZ,
+    CHECK ((finished_at IS NULL) = (state IN ('sending', 'awaiting', 'unknown')))
+);
+CREATE INDEX hub_entry_payments_open ON hub_entry_payments (id)
+    WHERE state IN ('sending', 'awaiting', 'unknown');
+CREATE INDEX hub_entry_payments_unreported ON hub_entry_payments (terminal_id, id)
+    WHERE finished_at IS NOT NULL AND reported_at IS NULL;
+CREATE UNIQUE INDEX hub_entry_payments_one_per_order
+    ON hub_entry_payments (store_id, counter, order_version)
+    WHERE order_version IS NOT NULL AND state IN ('sending', 'awaiting', 'unknown', 'success');
+";
+
 /// Every migration, in order; index + 1 is the version it brings the database to.
 pub const MIGRATIONS: &[&str] = &[
     MIGRATION_HUB_FOUNDATION,
     MIGRATION_REPLICATION,
     MIGRATION_REPLICATION_REFUND_RESERVATIONS,
+    MIGRATION_ENTRY_CODE,
 ];
 
 /// The version a fully migrated hub database has.

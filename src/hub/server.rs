@@ -32,13 +32,14 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::HubError;
+use super::entry_code::{EntryCodeHub, EntryCodeSettings};
 use super::notifications::{self, Acknowledged, NewNotification};
 use super::replication::{self, ShipRefusal};
 use super::terminals::{self, Authenticated, Refusal};
 use super::wakeups::{self, Wakeups};
 use super::wire::{self, Acknowledgement, Refused};
 use crate::ams::crypto::PublicKey;
-use crate::ams::notification::{self, IncomingNotification, NotificationError};
+use crate::ams::notification::{self, IncomingNotification, Notification, NotificationError};
 
 /// Largest notification body accepted; Alipay's are a few KiB.
 pub const MAX_NOTIFICATION_BYTES: usize = 64 * 1024;
@@ -78,6 +79,8 @@ struct HubState {
     /// Set when the hub stops: every terminal stream ends, so the graceful shutdown does
     /// not wait for streams that never end by themselves.
     closing: watch::Sender<bool>,
+    /// Entry Code, when the hub takes such payments (`start_with`).
+    entry: Option<Arc<EntryCodeHub>>,
 }
 
 /// A running hub; [`RunningHub::stop`] (or dropping it) stops accepting connections.
@@ -127,29 +130,56 @@ impl Drop for RunningHub {
 /// are woken by the notifications this hub stores; those another hub stores reach them at
 /// their next rescan (2 s). [`start_listening`] hears them at once.
 pub async fn start(settings: HubSettings) -> Result<RunningHub, HubError> {
-    start_with(settings, None).await
+    start_serving(settings, None, None).await
 }
 
 /// [`start`], plus a `LISTEN` connection made from `database` (the pool's own settings), so
 /// a notification stored by any hub of the same database wakes this hub's streams at once
-/// (see [`super::wakeups`]). What `alipay-pos hub` runs.
+/// (see [`super::wakeups`]).
 pub async fn start_listening(
     settings: HubSettings,
     database: tokio_postgres::Config,
 ) -> Result<RunningHub, HubError> {
-    start_with(settings, Some(database)).await
+    start_serving(settings, Some(database), None).await
 }
 
-async fn start_with(
+/// Like [`start`], and with `entry_code` the hub also takes Entry Code payments (its pages,
+/// the terminals' orders and results); every Entry Code payment left open is resumed first.
+pub async fn start_with(
+    settings: HubSettings,
+    entry_code: Option<EntryCodeSettings>,
+) -> Result<RunningHub, HubError> {
+    start_serving(settings, None, entry_code).await
+}
+
+/// Everything `alipay-pos hub` runs: `listen_on` as in [`start_listening`], `entry_code` as
+/// in [`start_with`].
+pub async fn start_serving(
     settings: HubSettings,
     listen_on: Option<tokio_postgres::Config>,
+    entry_code: Option<EntryCodeSettings>,
 ) -> Result<RunningHub, HubError> {
+    let closing_sender = watch::Sender::new(false);
+    let entry = entry_code.map(|entry_code| {
+        EntryCodeHub::new(
+            entry_code,
+            settings.pool.clone(),
+            closing_sender.subscribe(),
+        )
+    });
+    if let Some(entry) = &entry {
+        let resumed = super::entry_code::resolver::resume(entry).await?;
+        if resumed > 0 {
+            tracing::info!(resumed, "open Entry Code payments resumed");
+        }
+    }
     let state = Arc::new(HubState {
         client_id: settings.client_id,
         alipay_key: settings.alipay_key,
         pool: settings.pool,
         wakeups: Arc::new(Wakeups::default()),
-        closing: watch::Sender::new(false),
+        closing: closing_sender,
+        entry: entry.clone(),
     });
     let closing = state.closing.clone();
     if let Some(database) = listen_on {
@@ -168,7 +198,7 @@ async fn start_with(
                 NOTIFY_TIMEOUT,
             )),
     );
-    let app = axum::Router::new()
+    let mut app = axum::Router::new()
         .route(crate::config::HUB_NOTIFY_PATH, public)
         .route(wire::EVENTS_PATH, get(stream_notifications))
         .route(
@@ -186,6 +216,9 @@ async fn start_with(
         .route(wire::REFUND_RESERVE_PATH, post(reserve_refund))
         .route("/hub/v1/refunds/{id}/release", post(release_refund))
         .with_state(state);
+    if let Some(entry) = entry {
+        app = app.merge(super::entry_code::routes::router(entry));
+    }
     let listen = settings.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -199,7 +232,12 @@ async fn start_with(
     })?;
     let (shutdown, stopped) = oneshot::channel::<()>();
     let served = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+        // With the peer's address: the Entry Code page's rate limit is per IP.
+        let serve = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
             let _ = stopped.await;
         });
         if let Err(error) = serve.await {
@@ -296,6 +334,10 @@ async fn receive_notification(
                     state.wakeups.wake(tag);
                 }
             }
+            // An Entry Code payment of the hub's own: its resolver asks Alipay now.
+            if let (Some(entry), Notification::Payment(payment)) = (&state.entry, &verified) {
+                entry.wake(&payment.payment_request_id);
+            }
             alipay_answer(StatusCode::OK, notification::acknowledgement())
         }
         Err(error) => {
@@ -361,6 +403,10 @@ async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sende
     // one with a higher id was sent; "above the last id sent" would skip it until the
     // terminal reconnects, which a healthy link never does.
     let mut sent: Vec<i64> = Vec::new();
+    // The same for the Entry Code results sent on this connection: payments finish in any
+    // order, so a result with a lower id can become ready after one with a higher id.
+    let mut results_sent: Vec<i64> = Vec::new();
+    let mut finished = state.entry.as_ref().map(|entry| entry.watch_finished());
     loop {
         match terminals::is_active(&state.pool, terminal.id).await {
             Ok(true) => {}
@@ -414,11 +460,26 @@ async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sende
             }
             Err(error) => tracing::warn!(%error, "cannot read waiting notifications; retrying"),
         }
+        if let Some(entry) = &state.entry {
+            match relay_entry_results(entry, &terminal, &events, &mut results_sent).await {
+                Ok(full) => full_batch |= full,
+                Err(Gone) => return,
+            }
+        }
         if full_batch {
             continue;
         }
+        let entry_finished = async {
+            match finished.as_mut() {
+                Some(finished) => {
+                    let _ = finished.changed().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
         tokio::select! {
             _ = stored.changed() => {}
+            _ = entry_finished => {}
             _ = tokio::time::sleep(RESCAN) => {}
             _ = events.closed() => {
                 tracing::info!(terminal = %terminal.name, "terminal disconnected");
@@ -427,6 +488,54 @@ async fn feed(state: Arc<HubState>, terminal: Authenticated, events: mpsc::Sende
             _ = closing.wait_for(|closing| *closing) => return,
         }
     }
+}
+
+/// The terminal's stream is gone.
+struct Gone;
+
+/// Sends the finished Entry Code payments of `terminal`'s counter that it has not
+/// acknowledged; whether a whole batch went (so there may be more).
+async fn relay_entry_results(
+    entry: &EntryCodeHub,
+    terminal: &Authenticated,
+    events: &mpsc::Sender<Event>,
+    sent: &mut Vec<i64>,
+) -> Result<bool, Gone> {
+    if sent.len() >= PRUNE_SENT_AT {
+        match super::entry_code::store::still_unreported(&entry.pool, sent).await {
+            Ok(still) => *sent = still,
+            Err(error) => tracing::warn!(%error, "cannot check Entry Code acknowledgements"),
+        }
+    }
+    let batch =
+        match super::entry_code::store::unreported(&entry.pool, terminal.id, sent, BATCH).await
+        {
+            Ok(batch) => batch,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read Entry Code results; retrying");
+                return Ok(false);
+            }
+        };
+    let full = batch.len() as i64 == BATCH;
+    for result in batch {
+        let id = result.id;
+        let data = match serde_json::to_string(&result) {
+            Ok(data) => data,
+            Err(error) => {
+                tracing::error!(id, %error, "cannot encode an Entry Code result");
+                continue;
+            }
+        };
+        let event = Event::default()
+            .event(wire::EVENT_ENTRY_CODE_RESULT)
+            .data(data);
+        if events.send(event).await.is_err() {
+            return Err(Gone);
+        }
+        sent.push(id);
+        tracing::info!(id, terminal = %terminal.name, "Entry Code result relayed");
+    }
+    Ok(full)
 }
 
 /// `POST /hub/v1/notifications/{id}/ack`.

@@ -95,6 +95,16 @@ pub struct LinkSettings {
     pub alipay_key: PublicKey,
     pub client_id: String,
     pub to_engine: mpsc::Sender<ReceivedNotification>,
+    /// Where Entry Code results of this counter go to be journaled; `None` leaves them
+    /// unacknowledged at the hub.
+    pub entry_results: Option<mpsc::Sender<EntryResultDelivery>>,
+}
+
+/// An Entry Code result the hub relayed, handed to the terminal's wiring, which journals
+/// it and answers on `recorded`; the link acknowledges it to the hub only after `true`.
+pub struct EntryResultDelivery {
+    pub result: wire::EntryCodeResult,
+    pub recorded: oneshot::Sender<bool>,
 }
 
 /// A running link; dropping it closes the connection.
@@ -295,6 +305,13 @@ impl Link {
                         // Not "was connected": the backoff keeps growing.
                         Err(RelayFailed::Engine(reason)) => return (Ended::Lost(reason), false),
                     },
+                    wire::EVENT_ENTRY_CODE_RESULT => {
+                        if let Err(reason) = self.entry_result(&event.data).await {
+                            // Not "was connected" either: a result the engine cannot
+                            // record comes first again on the next connection.
+                            return (Ended::Lost(reason), false);
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -370,6 +387,55 @@ impl Link {
                 "the engine could not record notification {}; reconnecting later so the hub sends it again",
                 relayed.id
             ))),
+        }
+    }
+
+    /// One Entry Code result: journal it, then acknowledge. The hub made the payment and
+    /// its PostgreSQL is the record, so there is no signature to check here: the terminal
+    /// only learns what its own authenticated connection told it. An `Err` reconnects, so
+    /// the hub relays it again.
+    async fn entry_result(&self, data: &str) -> Result<(), String> {
+        let Some(to_journal) = &self.settings.entry_results else {
+            return Ok(());
+        };
+        let result: wire::EntryCodeResult = match serde_json::from_str(data) {
+            Ok(result) => result,
+            Err(error) => {
+                tracing::warn!(%error, "the hub sent an Entry Code result that cannot be read; ignored");
+                return Ok(());
+            }
+        };
+        let id = result.id;
+        let (recorded, was_recorded) = oneshot::channel();
+        to_journal
+            .send(EntryResultDelivery { result, recorded })
+            .await
+            .map_err(|_| "the engine has stopped".to_owned())?;
+        match tokio::time::timeout(RECORD_TIMEOUT, was_recorded).await {
+            Ok(Ok(true)) => {}
+            _ => {
+                return Err(format!(
+                    "the engine could not record Entry Code result {id}; reconnecting so the hub sends it again"
+                ));
+            }
+        }
+        let url = self.endpoint(&wire::entry_result_ack_path(id))?;
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(&self.settings.token.0)
+            .timeout(ACK_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| format!("cannot acknowledge Entry Code result {id}: {e}"))?;
+        if response.status().is_success() {
+            tracing::info!(id, "Entry Code result recorded and acknowledged to the hub");
+            Ok(())
+        } else {
+            Err(format!(
+                "the hub answered HTTP {} to the acknowledgement of Entry Code result {id}",
+                response.status().as_u16()
+            ))
         }
     }
 

@@ -32,6 +32,7 @@
 
 mod check;
 mod closes;
+mod entry_codes;
 mod error;
 mod events;
 mod export;
@@ -56,6 +57,7 @@ use time::OffsetDateTime;
 
 pub use check::{CheckReport, Violation, ViolationKind};
 pub use closes::{DayClose, DayCloseReport, LaterEvent, PaymentMark, ReconciliationAtClose};
+pub use entry_codes::EntryCodeRecord;
 pub use error::JournalError;
 pub use events::{EventKind, EventRecord};
 pub use export::{ExportRecordKind, ExportRow};

@@ -36,6 +36,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     MIGRATION_4,
     MIGRATION_REGISTRATIONS,
     MIGRATION_DAY_CLOSES,
+    MIGRATION_ENTRY_CODE_RESULTS,
 ];
 
 /// The version a fully migrated file has.
@@ -662,6 +663,35 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), JournalError> {
     tx.commit().map_err(as_migration_error)?;
     Ok(())
 }
+
+/// Entry Code results the store hub relayed for this counter (README, "Entry Code"). The
+/// hub's PostgreSQL is the record of those payments (the hub made them); this is the
+/// terminal's read-only knowledge of them, for its screen. `hub_id` is the hub's row id, so
+/// a result relayed twice is kept once. No UPDATE, no DELETE.
+const MIGRATION_ENTRY_CODE_RESULTS: &str = r#"
+CREATE TABLE entry_code_results (
+    hub_id             INTEGER PRIMARY KEY CHECK (typeof(hub_id) = 'integer' AND hub_id >= 1),
+    payment_request_id TEXT    NOT NULL UNIQUE CHECK (length(payment_request_id) BETWEEN 1 AND 64),
+    payment_id         TEXT,
+    store_id           TEXT    NOT NULL,
+    counter            TEXT    NOT NULL,
+    currency           TEXT    NOT NULL CHECK (length(currency) = 3),
+    amount             INTEGER NOT NULL CHECK (typeof(amount) = 'integer' AND amount > 0),
+    outcome            TEXT    NOT NULL CHECK (outcome IN ('success', 'failed', 'cancelled')),
+    result_code        TEXT    NOT NULL,
+    order_reference    TEXT,
+    finished_at        TEXT    NOT NULL,
+    received_at        TEXT    NOT NULL
+);
+CREATE TRIGGER entry_code_results_no_update BEFORE UPDATE ON entry_code_results
+BEGIN
+    SELECT RAISE(ABORT, 'an Entry Code result is the hub''s record: it cannot be changed');
+END;
+CREATE TRIGGER entry_code_results_no_delete BEFORE DELETE ON entry_code_results
+BEGIN
+    SELECT RAISE(ABORT, 'an Entry Code result is the hub''s record: it cannot be deleted');
+END;
+"#;
 
 #[cfg(test)]
 mod tests {

@@ -51,6 +51,7 @@ pub use gateway::parse_request;
 pub use options::{ClientRegistration, SandboxOptions};
 pub use payments::DECLINED_CODE;
 pub use server::{RunningSandbox, start};
+pub use wallet::WALLET_USER_AGENT;
 
 use std::path::PathBuf;
 

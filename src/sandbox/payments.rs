@@ -371,7 +371,7 @@ impl Refusal {
                 "This payment failed and can no longer be paid or declined. · 此支付已失败，无法再付款或拒绝。"
             }
             Refusal::NotUserPresented => {
-                "Only a payment made with your payment code can be declined; to refuse an order code, do not pay it. · 只有使用付款码的支付可以拒绝；不想支付订单码时，不付款即可。"
+                "Only a payment made with your payment code or an Entry Code payment can be declined; to refuse an order code, do not pay it. · 只有使用付款码或入口码的支付可以拒绝；不想支付订单码时，不付款即可。"
             }
         }
     }
@@ -427,7 +427,12 @@ pub(crate) fn customer_declines(
     if let Some(refusal) = settled(&p, now_ms) {
         return Ok(Err(refusal));
     }
-    if InStorePaymentScenario::from(p.scenario.as_str()) != InStorePaymentScenario::PaymentCode {
+    // The customer can say no where the wallet asks them: a User-presented confirmation,
+    // and Entry Code's cashier page. An order code is only ever paid or left to expire.
+    if !matches!(
+        InStorePaymentScenario::from(p.scenario.as_str()),
+        InStorePaymentScenario::PaymentCode | InStorePaymentScenario::EntryCode
+    ) {
         return Ok(Err(Refusal::NotUserPresented));
     }
     p.status = LedgerPaymentState::Fail;

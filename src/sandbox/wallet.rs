@@ -17,7 +17,12 @@
 //! (`payment_code`): it shows `#confirm` (posts to `/pay`) and `#decline` (posts to
 //! `/decline`) instead of `#pay`. `POST <wallet url>/decline` answers like `/pay`, with
 //! `{"status":"FAIL","resultCode":"USER_PAYMENT_VERIFICATION_FAILED",...}` on success and
-//! the same refusals (plus `409 not_user_presented` for an Order Code or Entry Code payment).
+//! the same refusals (plus `409 not_user_presented` for an Order Code payment).
+//!
+//! An Entry Code payment's page is Alipay's cashier after the merchant's H5 page sent the
+//! customer there (`redirectActionForm.redirectUrl`): it shows `#pay` and `#decline`;
+//! declining makes it `FAIL` with `USER_PAYMENT_VERIFICATION_FAILED` (no notification: the
+//! merchant learns it from `inquiryPayment`).
 
 use std::sync::Arc;
 
@@ -345,6 +350,16 @@ fn is_user_presented(p: &PaymentRow) -> bool {
     InStorePaymentScenario::from(p.scenario.as_str()) == InStorePaymentScenario::PaymentCode
 }
 
+fn is_entry_code(p: &PaymentRow) -> bool {
+    InStorePaymentScenario::from(p.scenario.as_str()) == InStorePaymentScenario::EntryCode
+}
+
+/// The User-Agent the sandbox's wallet browser sends when it opens a merchant's Entry Code
+/// page (Alipay's in-app browser carries `AlipayClient/<version>`): tests and demos that
+/// play the customer's phone use it.
+pub const WALLET_USER_AGENT: &str = "Mozilla/5.0 (Linux; Android 13; alipay-pos sandbox) AppleWebKit/537.36 (KHTML, like Gecko) \
+     Mobile Safari/537.36 AlipayClient/10.5.0";
+
 /// The merchant's name as the customer sees it (display name, else the legal name).
 pub(super) fn merchant_of(p: &PaymentRow) -> String {
     serde_json::from_str::<PayRequest>(&p.request_json)
@@ -379,6 +394,14 @@ fn actions(p: &PaymentRow, action: &str, payable: bool) -> String {
              <form method=\"post\" action=\"{action}/decline\">\
              <button id=\"decline\" class=\"decline\" type=\"submit\"{disabled}>Decline · 拒绝</button></form>\n\
              <p class=\"muted\"><a id=\"back\" href=\"/wallet/{PAYMENT_CODE_PATH}\">My payment code · 我的付款码</a></p>"
+        )
+    } else if is_entry_code(p) {
+        // Alipay's cashier after a merchant's Entry Code page: pay, or say no.
+        format!(
+            "<form method=\"post\" action=\"{action}/pay\">\
+             <button id=\"pay\" type=\"submit\"{disabled}>Pay · 支付</button></form>\n\
+             <form method=\"post\" action=\"{action}/decline\">\
+             <button id=\"decline\" class=\"decline\" type=\"submit\"{disabled}>Decline · 拒绝</button></form>"
         )
     } else {
         format!(

@@ -55,6 +55,7 @@ mod gui_unresolved;
 mod hub;
 mod hub_faults;
 mod hub_replication;
+mod hub_entry_code;
 mod journal;
 #[cfg(feature = "gui")]
 mod kiosk_service;
