@@ -1098,6 +1098,11 @@ async fn a_terminal_killed_before_its_acknowledgement_gets_the_notification_agai
     b.wait_for_line("the failpoint before the acknowledgement", WAIT, |l| {
         l.contains(&failpoint_line)
     });
+    // The failpoint parks only the link's thread, so B's own payment goes on: it is
+    // journaled once its code is shown, which may come before or after the failpoint.
+    if !b.seen.iter().any(|line| is_code(line)) {
+        b.wait_for_line("B's code", WAIT, is_code);
+    }
     b.sigkill();
     {
         let journal = Journal::open_in(&data_dir).unwrap();
