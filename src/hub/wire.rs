@@ -332,6 +332,11 @@ pub struct StorePaymentDetail {
     pub refunds: Vec<StoreRefund>,
     /// The payment's and its refunds' events, by time.
     pub events: Vec<StoreEvent>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Entry Code (hub ↔ counter)
+
 /// `PUT`: a counter's terminal tells the hub what its Entry Code page shows (an
 /// [`EntryCounter`] body, `Authorization: Bearer <token>`); the counter is the terminal's
 /// enrolled name.
