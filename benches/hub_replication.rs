@@ -280,7 +280,9 @@ async fn ship_all(
             terminal.name
         );
         for k in done..to {
-            shipped.lags.push(answered.saturating_duration_since(schedule.due(k)));
+            shipped
+                .lags
+                .push(answered.saturating_duration_since(schedule.due(k)));
         }
         shipped.batches += 1;
         done = to;
@@ -299,7 +301,12 @@ fn cpu_seconds(pid: u32, children: bool) -> f64 {
         return 0.0;
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // `fields[0]` is field 3, so field n is `fields[n - 3]`.
     let mut ticks = tick(11) + tick(12);
     if children {
@@ -319,16 +326,19 @@ fn parent_of(pid: u32) -> Option<u32> {
 /// `-p <port>` (other clusters may run on the machine).
 fn postmaster_on(port: u16) -> Option<u32> {
     let port = port.to_string();
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let is_postgres = args.first()?.ends_with(b"/postgres");
-        let on_port = args
-            .windows(2)
-            .any(|pair| pair[0] == b"-p" && pair[1] == port.as_bytes());
-        (is_postgres && on_port).then_some(pid)
-    })
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            let is_postgres = args.first()?.ends_with(b"/postgres");
+            let on_port = args
+                .windows(2)
+                .any(|pair| pair[0] == b"-p" && pair[1] == port.as_bytes());
+            (is_postgres && on_port).then_some(pid)
+        })
 }
 
 /// CPU seconds of the cluster: the postmaster, its reaped children, and its live ones.
@@ -452,7 +462,10 @@ async fn run() {
         .map(|(pid, before)| cluster_cpu_seconds(pid) - before);
 
     // Every event and payment at the hub exactly once, per terminal; every cursor at the end.
-    let pg = cluster.connect(database_url.rsplit('/').next().unwrap()).await.unwrap();
+    let pg = cluster
+        .connect(database_url.rsplit('/').next().unwrap())
+        .await
+        .unwrap();
     let expected_events = i64::try_from(total_per_terminal).unwrap();
     let expected_payments = i64::try_from(payments).unwrap();
     let rows = pg
@@ -472,11 +485,27 @@ async fn run() {
     assert_eq!(rows.len(), terminals, "every enrolled terminal");
     for row in &rows {
         let name: String = row.get(0);
-        assert_eq!(row.get::<_, i64>(1), expected_events, "{name}: events at the hub");
-        assert_eq!(row.get::<_, i64>(2), expected_events, "{name}: distinct seqs");
+        assert_eq!(
+            row.get::<_, i64>(1),
+            expected_events,
+            "{name}: events at the hub"
+        );
+        assert_eq!(
+            row.get::<_, i64>(2),
+            expected_events,
+            "{name}: distinct seqs"
+        );
         assert_eq!(row.get::<_, i64>(3), expected_events, "{name}: last seq");
-        assert_eq!(row.get::<_, i64>(4), expected_payments, "{name}: paid payments");
-        assert_eq!(row.get::<_, Option<i64>>(5), Some(expected_events), "{name}: cursor");
+        assert_eq!(
+            row.get::<_, i64>(4),
+            expected_payments,
+            "{name}: paid payments"
+        );
+        assert_eq!(
+            row.get::<_, Option<i64>>(5),
+            Some(expected_events),
+            "{name}: cursor"
+        );
     }
     let total_events = lags.len();
     assert_eq!(total_events as u64, terminals as u64 * total_per_terminal);

@@ -508,8 +508,7 @@ async fn relay_entry_results(
         }
     }
     let batch =
-        match super::entry_code::store::unreported(&entry.pool, terminal.id, sent, BATCH).await
-        {
+        match super::entry_code::store::unreported(&entry.pool, terminal.id, sent, BATCH).await {
             Ok(batch) => batch,
             Err(error) => {
                 tracing::warn!(%error, "cannot read Entry Code results; retrying");

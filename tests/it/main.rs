@@ -53,9 +53,9 @@ mod gui_store_view;
 #[cfg(feature = "gui")]
 mod gui_unresolved;
 mod hub;
+mod hub_entry_code;
 mod hub_faults;
 mod hub_replication;
-mod hub_entry_code;
 mod journal;
 #[cfg(feature = "gui")]
 mod kiosk_service;
