@@ -535,6 +535,16 @@ async fn run() {
         elapsed.as_secs_f64(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    // Per batch, the CPU figures hardly move with other work on the machine, unlike the
+    // wall-clock ones: they compare two runs made at different loads.
+    println!(
+        "  CPU per batch: bench process {:.2} ms, PostgreSQL {}",
+        own_cpu * 1_000.0 / batches.max(1) as f64,
+        pg_cpu.map_or("unknown".to_owned(), |s| format!(
+            "{:.2} ms",
+            s * 1_000.0 / batches.max(1) as f64
+        ))
+    );
     println!("  every event and payment at the hub exactly once, per terminal: checked");
     running.stop().await;
 }
