@@ -190,7 +190,11 @@ fn batch(
     let mut events = Vec::with_capacity((to - from) as usize);
     let mut payments: Vec<ShippedPayment> = Vec::new();
     for k in from..to {
-        let wall = wall_start + (schedule.due(k) - schedule.start);
+        // Plus k µs: each event of a terminal has its own time even when all are due at
+        // once (`SIM_RATE=0`), as a journal's do. The hub keeps a row's copy only when its
+        // `updated_at` is newer, so a `paid` row with the same time as the `created` copy
+        // shipped in the batch before would be dropped.
+        let wall = wall_start + (schedule.due(k) - schedule.start) + Duration::from_micros(k);
         let (event, row) = event_and_row(terminal, k, wall);
         events.push(event);
         match payments.last_mut() {
