@@ -334,6 +334,9 @@ pub struct StorePaymentDetail {
     pub events: Vec<StoreEvent>,
 }
 
+// ---------------------------------------------------------------------------------------
+// Entry Code (hub ↔ counter)
+
 /// `PUT`: a counter's terminal tells the hub what its Entry Code page shows (an
 /// [`EntryCounter`] body, `Authorization: Bearer <token>`); the counter is the terminal's
 /// enrolled name.
